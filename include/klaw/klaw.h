@@ -1,0 +1,12 @@
+/*
+ * klaw/klaw.h - the whole public API of klaw. Include this one header.
+ */
+#ifndef KLAW_H
+#define KLAW_H
+
+#include "klaw/version.h"
+#include "klaw/status.h"
+#include "klaw/mp_writer.h"
+#include "klaw/mp_reader.h"
+
+#endif /* KLAW_H */
