@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# scripts/setup.sh - shared by the two quick-start commands: installs the
+# Debian packages klaw needs when they are missing, configures meson into
+# build/ and builds. Sourced, not run.
+set -euo pipefail
+
+KLAW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KLAW_BUILD=${KLAW_BUILD:-$KLAW_ROOT/build}
+
+# Everything the build, the tests and the benchmark peers use.
+KLAW_PACKAGES=(
+  build-essential meson ninja-build pkg-config
+  liburcu-dev libck-dev libcmocka-dev
+  libmsgpack-dev libjson-c-dev python3-msgpack
+)
+
+klaw_install_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "klaw: installing missing Debian packages: ${missing[*]}" >&2
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "klaw: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+klaw_build() {
+  klaw_install_packages "${KLAW_PACKAGES[@]}"
+  cd "$KLAW_ROOT"
+  if [ -f "$KLAW_BUILD/build.ninja" ]; then
+    meson setup --reconfigure "$KLAW_BUILD" "$@" >/dev/null
+  else
+    meson setup "$KLAW_BUILD" "$@"
+  fi
+  ninja -C "$KLAW_BUILD"
+}
