@@ -310,7 +310,7 @@ klaw_status klaw_mp_read(klaw_mp_reader *r, klaw_mp_item *out)
 {
     klaw_status st = parse_header(r, out);
     if (st != KLAW_OK)
-        out->type = KLAW_MP_NONE;
+        memset(out, 0, sizeof *out); /* type KLAW_MP_NONE, len 0, data NULL */
     return st;
 }
 
@@ -383,7 +383,7 @@ klaw_status klaw_mp_read_bool(klaw_mp_reader *r, bool *out)
     return st;
 }
 
-klaw_status klaw_mp_read_int(klaw_mp_reader *r, int64_t *out)
+klaw_status klaw_mp_read_int_slow_(klaw_mp_reader *r, int64_t *out)
 {
     return klaw_mp_read_int_range(r, INT64_MIN, INT64_MAX, out);
 }
@@ -413,7 +413,7 @@ klaw_status klaw_mp_read_int_range(klaw_mp_reader *r, int64_t min, int64_t max, 
     return type_error(r, at, KLAW_MP_INT, it.type, "wrong type");
 }
 
-klaw_status klaw_mp_read_uint(klaw_mp_reader *r, uint64_t *out) { return klaw_mp_read_uint_max(r, UINT64_MAX, out); }
+klaw_status klaw_mp_read_uint_slow_(klaw_mp_reader *r, uint64_t *out) { return klaw_mp_read_uint_max(r, UINT64_MAX, out); }
 
 klaw_status klaw_mp_read_uint_max(klaw_mp_reader *r, uint64_t max, uint64_t *out)
 {
@@ -434,7 +434,7 @@ klaw_status klaw_mp_read_uint_max(klaw_mp_reader *r, uint64_t max, uint64_t *out
     return type_error(r, at, KLAW_MP_UINT, it.type, "wrong type");
 }
 
-klaw_status klaw_mp_read_double(klaw_mp_reader *r, double *out)
+klaw_status klaw_mp_read_double_slow_(klaw_mp_reader *r, double *out)
 {
     klaw_mp_item it;
     const uint8_t *at = r->pos;
@@ -451,7 +451,7 @@ klaw_status klaw_mp_read_double(klaw_mp_reader *r, double *out)
     }
 }
 
-klaw_status klaw_mp_read_str(klaw_mp_reader *r, const char **s, uint32_t *len)
+klaw_status klaw_mp_read_str_slow_(klaw_mp_reader *r, const char **s, uint32_t *len)
 {
     klaw_mp_item it;
     klaw_status st = read_typed(r, &it, KLAW_MP_STR);
@@ -469,7 +469,7 @@ klaw_status klaw_mp_read_bin(klaw_mp_reader *r, const uint8_t **data, uint32_t *
     return st;
 }
 
-klaw_status klaw_mp_read_array(klaw_mp_reader *r, uint32_t *count)
+klaw_status klaw_mp_read_array_slow_(klaw_mp_reader *r, uint32_t *count)
 {
     klaw_mp_item it;
     klaw_status st = read_typed(r, &it, KLAW_MP_ARRAY);
@@ -477,7 +477,7 @@ klaw_status klaw_mp_read_array(klaw_mp_reader *r, uint32_t *count)
     return st;
 }
 
-klaw_status klaw_mp_read_map(klaw_mp_reader *r, uint32_t *count)
+klaw_status klaw_mp_read_map_slow_(klaw_mp_reader *r, uint32_t *count)
 {
     klaw_mp_item it;
     klaw_status st = read_typed(r, &it, KLAW_MP_MAP);

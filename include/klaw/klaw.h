@@ -8,5 +8,6 @@
 #include "klaw/status.h"
 #include "klaw/mp_writer.h"
 #include "klaw/mp_reader.h"
+#include "klaw/json.h"
 
 #endif /* KLAW_H */

@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "klaw/export.h"
 #include "klaw/status.h"
@@ -152,28 +153,41 @@ KLAW_API klaw_mp_type klaw_mp_peek_type(const klaw_mp_reader *r);
 
 /* Typed reads. Each consumes one value of the named type and returns
  * KLAW_OK; KLAW_DECODE for malformed bytes; KLAW_VALIDATE for another type
- * or a value outside the range. */
+ * or a value outside the range (outputs are zeroed on error).
+ *
+ *   klaw_status klaw_mp_read_int(klaw_mp_reader *r, int64_t *out);
+ *       any integer encoding whose value fits int64_t.
+ *   klaw_status klaw_mp_read_uint(klaw_mp_reader *r, uint64_t *out);
+ *       any integer encoding whose value is >= 0.
+ *   klaw_status klaw_mp_read_double(klaw_mp_reader *r, double *out);
+ *       float32 or float64 (widened); integers too, converted to the
+ *       nearest double (as msgspec's strict float does).
+ *   klaw_status klaw_mp_read_str(klaw_mp_reader *r, const char **s, uint32_t *len);
+ *       a str as a view: *s points into the buffer, not NUL-terminated.
+ *   klaw_status klaw_mp_read_array(klaw_mp_reader *r, uint32_t *count);
+ *   klaw_status klaw_mp_read_map(klaw_mp_reader *r, uint32_t *count);
+ *       array / map headers: *count elements / pairs follow.
+ *
+ * These six are static inline (defined at the end of this header) with an
+ * out-of-line *_slow_ fallback, so reading a frame header costs no calls. */
 KLAW_API klaw_status klaw_mp_read_nil(klaw_mp_reader *r);
 KLAW_API klaw_status klaw_mp_read_bool(klaw_mp_reader *r, bool *out);
-/* Any integer encoding whose value fits int64_t. */
-KLAW_API klaw_status klaw_mp_read_int(klaw_mp_reader *r, int64_t *out);
-/* Any integer encoding whose value is >= 0. */
-KLAW_API klaw_status klaw_mp_read_uint(klaw_mp_reader *r, uint64_t *out);
 /* An integer within [min, max] (for narrower C types). */
 KLAW_API klaw_status klaw_mp_read_int_range(klaw_mp_reader *r, int64_t min, int64_t max, int64_t *out);
+/* An integer within [0, max]. */
 KLAW_API klaw_status klaw_mp_read_uint_max(klaw_mp_reader *r, uint64_t max, uint64_t *out);
-/* float32 or float64 (widened); integers too, converted to the nearest
- * double (as msgspec's strict float does). */
-KLAW_API klaw_status klaw_mp_read_double(klaw_mp_reader *r, double *out);
-/* A str as a view: *s points into the buffer, not NUL-terminated. */
-KLAW_API klaw_status klaw_mp_read_str(klaw_mp_reader *r, const char **s, uint32_t *len);
 KLAW_API klaw_status klaw_mp_read_bin(klaw_mp_reader *r, const uint8_t **data, uint32_t *len);
-/* Array / map headers: *count elements / pairs follow. */
-KLAW_API klaw_status klaw_mp_read_array(klaw_mp_reader *r, uint32_t *count);
-KLAW_API klaw_status klaw_mp_read_map(klaw_mp_reader *r, uint32_t *count);
 /* An ext of any type (a timestamp too, after validation) as a view. */
 KLAW_API klaw_status klaw_mp_read_ext(klaw_mp_reader *r, int8_t *type, const uint8_t **data, uint32_t *len);
 KLAW_API klaw_status klaw_mp_read_timestamp(klaw_mp_reader *r, int64_t *sec, uint32_t *nsec);
+
+/* Out-of-line fallbacks of the inline reads (not for direct use). */
+KLAW_API klaw_status klaw_mp_read_int_slow_(klaw_mp_reader *r, int64_t *out);
+KLAW_API klaw_status klaw_mp_read_uint_slow_(klaw_mp_reader *r, uint64_t *out);
+KLAW_API klaw_status klaw_mp_read_double_slow_(klaw_mp_reader *r, double *out);
+KLAW_API klaw_status klaw_mp_read_str_slow_(klaw_mp_reader *r, const char **s, uint32_t *len);
+KLAW_API klaw_status klaw_mp_read_array_slow_(klaw_mp_reader *r, uint32_t *count);
+KLAW_API klaw_status klaw_mp_read_map_slow_(klaw_mp_reader *r, uint32_t *count);
 
 /* Passes one whole value (a scalar or a subtree) without building anything,
  * checking it as strictly as reading it would (UTF-8 included unless
@@ -212,6 +226,148 @@ KLAW_API int klaw_mp_error_format(const klaw_mp_error *err, char *buf, size_t si
 /* Validates UTF-8 (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
  * Returns len when valid, else the offset of the first bad byte. */
 KLAW_API size_t klaw_utf8_check(const uint8_t *s, size_t len);
+
+
+/* ---- inline fast paths ------------------------------------------------
+ * The typed reads above that a frame header uses most are inline for the
+ * common encodings (small ints, the 1..8-byte int forms, fixarray/fixmap,
+ * fixstr/str8, float64), with every strict check they need; anything else,
+ * and every error, goes to the out-of-line *_slow_ function, which checks
+ * everything. The *_slow_ functions are not for direct use. */
+
+static inline uint64_t klaw_mp_be_(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Width of the value after tags 0xcc..0xcf and 0xd0..0xd3. */
+static inline int klaw_mp_int_width_(uint8_t c) { return 1 << (c & 3); }
+
+static inline klaw_status klaw_mp_read_uint(klaw_mp_reader *r, uint64_t *out)
+{
+    if (KLAW_LIKELY(r->err.status == KLAW_OK && r->pos < r->end)) {
+        uint8_t c = r->pos[0];
+        if (c < 0x80) {
+            *out = c;
+            r->pos++;
+            return KLAW_OK;
+        }
+        if (c >= 0xcc && c <= 0xcf) {
+            int n = klaw_mp_int_width_(c);
+            if (KLAW_LIKELY(r->end - r->pos > n)) {
+                *out = klaw_mp_be_(r->pos + 1, n);
+                r->pos += n + 1;
+                return KLAW_OK;
+            }
+        }
+    }
+    return klaw_mp_read_uint_slow_(r, out);
+}
+
+static inline klaw_status klaw_mp_read_int(klaw_mp_reader *r, int64_t *out)
+{
+    if (KLAW_LIKELY(r->err.status == KLAW_OK && r->pos < r->end)) {
+        uint8_t c = r->pos[0];
+        if (c < 0x80 || c >= 0xe0) {
+            *out = (int8_t)c;
+            r->pos++;
+            return KLAW_OK;
+        }
+        if (c >= 0xcc && c <= 0xd3 && c != 0xcf) {
+            int n = klaw_mp_int_width_(c);
+            if (KLAW_LIKELY(r->end - r->pos > n)) {
+                uint64_t v = klaw_mp_be_(r->pos + 1, n);
+                if (c >= 0xd0) {
+                    /* sign-extend the n-byte two's complement value */
+                    int sh = 64 - 8 * n;
+                    *out = (int64_t)(v << sh) >> sh;
+                } else {
+                    *out = (int64_t)v;
+                }
+                r->pos += n + 1;
+                return KLAW_OK;
+            }
+        }
+    }
+    return klaw_mp_read_int_slow_(r, out);
+}
+
+static inline klaw_status klaw_mp_read_array(klaw_mp_reader *r, uint32_t *count)
+{
+    if (KLAW_LIKELY(r->err.status == KLAW_OK && r->pos < r->end)) {
+        uint8_t c = r->pos[0];
+        uint32_t n = c & 0x0fu;
+        /* each element needs at least one byte */
+        if ((c & 0xf0) == 0x90 && (size_t)(r->end - r->pos) > n) {
+            *count = n;
+            r->pos++;
+            return KLAW_OK;
+        }
+    }
+    return klaw_mp_read_array_slow_(r, count);
+}
+
+static inline klaw_status klaw_mp_read_map(klaw_mp_reader *r, uint32_t *count)
+{
+    if (KLAW_LIKELY(r->err.status == KLAW_OK && r->pos < r->end)) {
+        uint8_t c = r->pos[0];
+        uint32_t n = c & 0x0fu;
+        if ((c & 0xf0) == 0x80 && (size_t)(r->end - r->pos) > 2 * n) {
+            *count = n;
+            r->pos++;
+            return KLAW_OK;
+        }
+    }
+    return klaw_mp_read_map_slow_(r, count);
+}
+
+static inline klaw_status klaw_mp_read_str(klaw_mp_reader *r, const char **s, uint32_t *len)
+{
+    if (KLAW_LIKELY(r->err.status == KLAW_OK && r->pos < r->end)) {
+        uint8_t c = r->pos[0];
+        size_t hdr, n, avail = (size_t)(r->end - r->pos);
+        if ((c & 0xe0) == 0xa0) {
+            hdr = 1;
+            n = c & 0x1fu;
+        } else if (c == 0xd9 && avail >= 2) {
+            hdr = 2;
+            n = r->pos[1];
+        } else {
+            return klaw_mp_read_str_slow_(r, s, len);
+        }
+        if (KLAW_LIKELY(n <= avail - hdr)) {
+            const uint8_t *d = r->pos + hdr;
+            uint8_t hi = 0;
+            if (!(r->flags & KLAW_MP_TRUSTED_UTF8))
+                for (size_t i = 0; i < n; i++)
+                    hi |= d[i];
+            /* only pure ASCII (or trusted) is accepted inline */
+            if (KLAW_LIKELY(hi < 0x80)) {
+                *s = (const char *)d;
+                *len = (uint32_t)n;
+                r->pos = d + n;
+                return KLAW_OK;
+            }
+        }
+    }
+    return klaw_mp_read_str_slow_(r, s, len);
+}
+
+static inline klaw_status klaw_mp_read_double(klaw_mp_reader *r, double *out)
+{
+    if (KLAW_LIKELY(r->err.status == KLAW_OK && r->end - r->pos >= 9 && r->pos[0] == 0xcb)) {
+        uint64_t bits = klaw_mp_be_(r->pos + 1, 8);
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        *out = d;
+        r->pos += 9;
+        return KLAW_OK;
+    }
+    return klaw_mp_read_double_slow_(r, out);
+}
 
 #ifdef __cplusplus
 }

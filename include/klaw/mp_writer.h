@@ -54,14 +54,15 @@ typedef struct klaw_mp_mark {
     size_t len;
 } klaw_mp_mark;
 
-/* Starts a writer over buf[0, cap). buf may be NULL when cap is 0 (a
- * measuring writer: every write overflows and needed() gives the size). */
+/* Starts a writer over buf[0, cap). buf may be NULL (cap is then ignored):
+ * a measuring writer, born in KLAW_TOOBIG, so every write only counts and
+ * needed() gives the size (and no write ever offsets the NULL pointer). */
 static inline void klaw_mp_writer_init(klaw_mp_writer *w, void *buf, size_t cap)
 {
     w->buf = (uint8_t *)buf;
     w->cap = buf ? cap : 0;
     w->pos = 0;
-    w->status = KLAW_OK;
+    w->status = buf ? KLAW_OK : KLAW_TOOBIG;
 }
 
 /* Out of line: records overflow and advances the byte count. Returns NULL.

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""bench-smoke: runs `klaw-bench codec --quick --json` and checks the shape
+of what it prints (DESIGN.md, klaw-bench): every line one JSON object with
+the required keys in order, every case with a klaw row and a msgpack-c row
+(a value, or "skipped" with a reason) with the same parameters. It also
+checks the command line (--list, --help, exit 2 on an unknown suite).
+
+Timings are never checked: only that values are finite numbers >= 0.
+
+usage: check_bench_json.py PATH/TO/klaw-bench
+"""
+import json
+import math
+import subprocess
+import sys
+
+PEER = "msgpack-c"
+UNITS = {"ns_per_op": "ns", "ops_per_s": "ops/s"}
+HEAD = ["suite", "case", "impl", "metric"]
+# case -> the payload sizes it must report (None: any one size)
+EXPECTED = {"encode": None, "decode": None, "peek": {64, 4096, 65536, 1048576}}
+
+errors = []
+
+
+def fail(msg):
+    errors.append(msg)
+
+
+def run(bench, *args):
+    return subprocess.run([bench, *args], capture_output=True, text=True, timeout=240)
+
+
+def check_row(n, row):
+    keys = list(row)
+    if keys[:4] != HEAD:
+        fail(f"line {n}: keys start {keys[:4]}, want {HEAD}")
+        return None
+    has_value, has_skipped = "value" in row, "skipped" in row
+    if has_value == has_skipped:
+        fail(f"line {n}: needs exactly one of value / skipped: {row}")
+        return None
+    if keys[4] not in ("value", "skipped") or keys[5] != "unit":
+        fail(f"line {n}: value|skipped then unit must follow metric: {keys}")
+    if row["suite"] != "codec":
+        fail(f"line {n}: suite {row['suite']!r}")
+    if row["impl"] not in ("klaw", PEER):
+        fail(f"line {n}: impl {row['impl']!r}")
+    if UNITS.get(row["metric"]) != row["unit"]:
+        fail(f"line {n}: metric {row['metric']!r} with unit {row['unit']!r}")
+    if has_value:
+        v = row["value"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            fail(f"line {n}: value {v!r} is not a finite number >= 0")
+    elif not isinstance(row["skipped"], str) or not row["skipped"]:
+        fail(f"line {n}: skipped needs a reason")
+    elif row["impl"] == "klaw":
+        fail(f"line {n}: klaw itself skipped: {row['skipped']}")
+    for p in ("payload_bytes", "frame_bytes"):
+        if not isinstance(row.get(p), int) or isinstance(row.get(p), bool) or row[p] <= 0:
+            fail(f"line {n}: {p} missing or not a positive integer")
+            return None
+    params = tuple(sorted((k, v) for k, v in row.items() if k not in HEAD + ["value", "skipped", "unit"]))
+    return (row["case"], params, row["metric"])
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    bench = sys.argv[1]
+
+    r = run(bench, "codec", "--quick", "--json")
+    if r.returncode != 0:
+        print(f"klaw-bench codec --quick --json exited {r.returncode}\n{r.stderr}", file=sys.stderr)
+        return 1
+    seen = {}
+    lines = r.stdout.splitlines()
+    if not lines:
+        fail("no output")
+    for n, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except ValueError as e:
+            fail(f"line {n} is not JSON ({e}): {line!r}")
+            continue
+        if not isinstance(row, dict):
+            fail(f"line {n} is not a JSON object")
+            continue
+        group = check_row(n, row)
+        if group is None:
+            continue
+        impls = seen.setdefault(group, [])
+        if row["impl"] in impls:
+            fail(f"line {n}: a second {row['impl']} row for {group}")
+        impls.append(row["impl"])
+
+    for group, impls in seen.items():
+        for want in ("klaw", PEER):
+            if want not in impls:
+                fail(f"{group}: no {want} row (value or skipped)")
+    for case, sizes in EXPECTED.items():
+        for metric in UNITS:
+            got = {dict(p)["payload_bytes"] for (c, p, m) in seen if c == case and m == metric}
+            if not got:
+                fail(f"case {case}: no {metric} rows")
+            elif sizes is not None and got != sizes:
+                fail(f"case {case}: payload sizes {sorted(got)}, want {sorted(sizes)}")
+    unknown = {c for (c, _, _) in seen} - set(EXPECTED)
+    if unknown:
+        fail(f"unexpected cases {sorted(unknown)}")
+
+    r = run(bench, "--list")
+    if r.returncode != 0 or "codec" not in r.stdout:
+        fail(f"--list: exit {r.returncode}, output {r.stdout!r}")
+    r = run(bench, "--help")
+    if r.returncode != 0 or "usage" not in r.stdout:
+        fail(f"--help: exit {r.returncode}")
+    r = run(bench, "no-such-suite")
+    if r.returncode != 2 or "unknown suite" not in r.stderr:
+        fail(f"unknown suite: exit {r.returncode}, stderr {r.stderr!r}")
+    r = run(bench, "codec", "--runs", "0")
+    if r.returncode != 2:
+        fail(f"--runs 0: exit {r.returncode}, want 2")
+
+    for e in errors:
+        print("bench-smoke:", e, file=sys.stderr)
+    if not errors:
+        print(f"bench-smoke: {len(lines)} rows, {len(seen)} comparisons, all well formed")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
