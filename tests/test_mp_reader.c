@@ -1383,6 +1383,192 @@ static void declared_lengths_the_input_cannot_hold_fail_at_the_header(void **sta
     assert_int_equal(klaw_mp_reader_offset(&r), 0);
 }
 
+/* ---- typed reads agree with klaw_mp_read ------------------------------------------- */
+
+/* What a typed read must do, derived from klaw_mp_read on the same bytes:
+ * the same DECODE error (offset and reason) for malformed bytes; KLAW_OK,
+ * the value and the same end position for an acceptable type; else
+ * KLAW_VALIDATE at the value's start. Outputs are zero on every error. */
+typedef struct model {
+    klaw_mp_reader after; /* the reader after klaw_mp_read */
+    klaw_mp_item it;
+    klaw_status st;
+    size_t start;
+} model;
+
+static void assert_outcome(const model *m, const klaw_mp_reader *r, klaw_status st, bool acceptable, const char *what)
+{
+    klaw_status want = m->st != KLAW_OK ? m->st : acceptable ? KLAW_OK : KLAW_VALIDATE;
+    if (st != want)
+        fail_msg("%s at %zu (first byte %02x): %s, want %s", what, m->start, m->start < (size_t)(r->end - r->start) ? r->start[m->start] : 0,
+                 klaw_status_name(st), klaw_status_name(want));
+    assert_int_equal(r->err.status, st);
+    if (st == KLAW_OK) {
+        assert_ptr_equal(r->pos, m->after.pos);
+    } else if (st == KLAW_DECODE) {
+        assert_int_equal(r->err.offset, m->after.err.offset);
+        assert_ptr_equal(r->err.reason, m->after.err.reason);
+    } else {
+        assert_int_equal(r->err.offset, m->start);
+        assert_int_equal(r->err.got, m->it.type);
+    }
+}
+
+static void assert_typed_reads_agree_with_read(const klaw_mp_reader *at)
+{
+    model m;
+    m.after = *at;
+    m.start = klaw_mp_reader_offset(at);
+    m.st = klaw_mp_read(&m.after, &m.it);
+    klaw_mp_type t = m.it.type;
+    bool ok = m.st == KLAW_OK;
+    klaw_mp_reader r;
+    klaw_status st;
+
+    r = *at;
+    st = klaw_mp_read_nil(&r);
+    assert_outcome(&m, &r, st, t == KLAW_MP_NIL, "read_nil");
+
+    bool b = true;
+    r = *at;
+    st = klaw_mp_read_bool(&r, &b);
+    assert_outcome(&m, &r, st, t == KLAW_MP_BOOL, "read_bool");
+    assert_true(b == (st == KLAW_OK && m.it.v.b));
+
+    int64_t i = 99;
+    r = *at;
+    st = klaw_mp_read_int(&r, &i);
+    assert_outcome(&m, &r, st, t == KLAW_MP_INT || (t == KLAW_MP_UINT && m.it.v.u <= INT64_MAX), "read_int");
+    assert_true(i == (st != KLAW_OK ? 0 : t == KLAW_MP_INT ? m.it.v.i : (int64_t)m.it.v.u));
+
+    i = 99;
+    r = *at;
+    st = klaw_mp_read_int_range(&r, -1000, 1000, &i);
+    assert_outcome(&m, &r, st,
+                   (t == KLAW_MP_INT && m.it.v.i >= -1000) || (t == KLAW_MP_UINT && m.it.v.u <= 1000), "read_int_range");
+    assert_true(i == (st != KLAW_OK ? 0 : t == KLAW_MP_INT ? m.it.v.i : (int64_t)m.it.v.u));
+
+    uint64_t u = 99;
+    r = *at;
+    st = klaw_mp_read_uint(&r, &u);
+    assert_outcome(&m, &r, st, t == KLAW_MP_UINT, "read_uint");
+    assert_true(u == (st == KLAW_OK ? m.it.v.u : 0));
+
+    u = 99;
+    r = *at;
+    st = klaw_mp_read_uint_max(&r, 1000, &u);
+    assert_outcome(&m, &r, st, t == KLAW_MP_UINT && m.it.v.u <= 1000, "read_uint_max");
+    assert_true(u == (st == KLAW_OK ? m.it.v.u : 0));
+
+    double d = 99, want_d = 0;
+    r = *at;
+    st = klaw_mp_read_double(&r, &d);
+    assert_outcome(&m, &r, st, t == KLAW_MP_FLOAT32 || t == KLAW_MP_FLOAT64 || t == KLAW_MP_UINT || t == KLAW_MP_INT,
+                   "read_double");
+    if (st == KLAW_OK)
+        want_d = t == KLAW_MP_FLOAT32 ? (double)m.it.v.f : t == KLAW_MP_FLOAT64 ? m.it.v.d
+                 : t == KLAW_MP_UINT  ? (double)m.it.v.u : (double)m.it.v.i;
+    assert_memory_equal(&d, &want_d, sizeof d); /* bits: NaN payloads too */
+
+    const char *s = "x";
+    uint32_t n = 99;
+    r = *at;
+    st = klaw_mp_read_str(&r, &s, &n);
+    assert_outcome(&m, &r, st, t == KLAW_MP_STR, "read_str");
+    assert_ptr_equal(s, st == KLAW_OK ? (const char *)m.it.data : NULL);
+    assert_int_equal(n, st == KLAW_OK ? m.it.len : 0);
+
+    const uint8_t *data = at->start;
+    n = 99;
+    r = *at;
+    st = klaw_mp_read_bin(&r, &data, &n);
+    assert_outcome(&m, &r, st, t == KLAW_MP_BIN, "read_bin");
+    assert_ptr_equal(data, st == KLAW_OK ? m.it.data : NULL);
+    assert_int_equal(n, st == KLAW_OK ? m.it.len : 0);
+
+    n = 99;
+    r = *at;
+    st = klaw_mp_read_array(&r, &n);
+    assert_outcome(&m, &r, st, t == KLAW_MP_ARRAY, "read_array");
+    assert_int_equal(n, st == KLAW_OK ? m.it.len : 0);
+
+    n = 99;
+    r = *at;
+    st = klaw_mp_read_map(&r, &n);
+    assert_outcome(&m, &r, st, t == KLAW_MP_MAP, "read_map");
+    assert_int_equal(n, st == KLAW_OK ? m.it.len : 0);
+
+    int8_t type = 99;
+    data = at->start;
+    n = 99;
+    r = *at;
+    st = klaw_mp_read_ext(&r, &type, &data, &n);
+    assert_outcome(&m, &r, st, t == KLAW_MP_EXT || t == KLAW_MP_TIMESTAMP, "read_ext");
+    assert_int_equal(type, st == KLAW_OK ? m.it.ext_type : 0);
+    assert_ptr_equal(data, st == KLAW_OK ? m.it.data : NULL);
+
+    int64_t sec = 99;
+    uint32_t nsec = 99;
+    r = *at;
+    st = klaw_mp_read_timestamp(&r, &sec, &nsec);
+    assert_outcome(&m, &r, st, t == KLAW_MP_TIMESTAMP, "read_timestamp");
+    assert_true(sec == (st == KLAW_OK ? m.it.v.ts.sec : 0));
+    assert_int_equal(nsec, st == KLAW_OK ? m.it.v.ts.nsec : 0);
+
+    /* peek names what read finds */
+    if (ok)
+        assert_int_equal(klaw_mp_peek_type(at), t);
+}
+
+/* Every first byte, followed by tails that make it whole, cut short,
+ * ASCII, non-ASCII, invalid UTF-8, or a timestamp: each typed read (the
+ * inline fast paths included) does what klaw_mp_read says it must. */
+static void typed_reads_agree_with_read_for_every_first_byte(void **state)
+{
+    (void)state;
+    static const char *tails[] = {
+        "",
+        "00",
+        "7f",
+        "80",
+        "ff",
+        "00 01",
+        "ff ff",
+        "80 00 00 00",
+        "7f ff ff ff",
+        "ff ff ff ff ff ff ff ff",
+        "80 00 00 00 00 00 00 00",
+        "00 00 00 00 00 00 00 2a",
+        "03 61 62 63",
+        "02 c3 a9",
+        "02 ed a0",
+        "01 ff",
+        "ff 00 00 00 01",
+        "ff 00 00 00 00 00 00 00 01",
+        "0c ff 00 00 00 00 00 00 00 00 00 00 00 01",
+        "41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41 41",
+        "c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 41",
+        "00 00 00 03 01 02 03",
+    };
+    for (unsigned c = 0; c < 256; c++) {
+        for (size_t k = 0; k < sizeof tails / sizeof tails[0]; k++) {
+            for (uint32_t flags = 0; flags <= KLAW_MP_TRUSTED_UTF8; flags += KLAW_MP_TRUSTED_UTF8) {
+                uint8_t buf[64];
+                buf[0] = 0xc0; /* a nil first: offsets are not 0 */
+                buf[1] = (uint8_t)c;
+                size_t len = 2 + hex(tails[k], buf + 2, sizeof buf - 2);
+                uint8_t *copy = exact_copy(buf, len);
+                klaw_mp_reader r;
+                klaw_mp_reader_init(&r, copy, len);
+                klaw_mp_reader_set_flags(&r, flags);
+                assert_int_equal(klaw_mp_read_nil(&r), KLAW_OK);
+                assert_typed_reads_agree_with_read(&r);
+                free(copy);
+            }
+        }
+    }
+}
+
 static void an_empty_or_null_buffer_has_no_value(void **state)
 {
     (void)state;
@@ -1433,6 +1619,7 @@ int main(void)
         cmocka_unit_test(values_deeper_than_the_shallow_stack_keep_their_siblings),
         cmocka_unit_test(a_hundred_thousand_nested_arrays_fail_at_the_limit_without_exhausting_the_stack),
         cmocka_unit_test(declared_lengths_the_input_cannot_hold_fail_at_the_header),
+        cmocka_unit_test(typed_reads_agree_with_read_for_every_first_byte),
         cmocka_unit_test(an_empty_or_null_buffer_has_no_value),
     };
     return cmocka_run_group_tests_name("mp_reader", tests, NULL, NULL);

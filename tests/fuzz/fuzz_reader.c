@@ -10,6 +10,8 @@
  *   - every view and raw span lies inside the input; error offsets too;
  *   - peek_type names the type the next read returns, and the typed read
  *     for that type never answers KLAW_VALIDATE;
+ *   - every typed read (the inline fast paths too) agrees with klaw_mp_read:
+ *     same DECODE error, or the value and end position, or KLAW_VALIDATE;
  *   - errors stick: after one, every call repeats it and zeroes its outputs;
  *   - a validated value re-encoded by the writer validates, decodes equal
  *     to the original (float bits included), is no longer than it (the
@@ -81,6 +83,105 @@ static void check_sticky(klaw_mp_reader *r)
     CHECK(r->pos == pos && r->err.offset == before.offset && r->err.reason == before.reason);
 }
 
+/* Every typed read, on a copy of the reader, does what klaw_mp_read says it
+ * must (this holds the inline fast paths to the out-of-line reader): the
+ * same DECODE error; KLAW_OK, the value and the same end for an acceptable
+ * type; else KLAW_VALIDATE at the value's start; zeroed outputs on error. */
+static void check_outcome(const klaw_mp_reader *m, const klaw_mp_item *it, klaw_status mst, size_t start,
+                          const klaw_mp_reader *r, klaw_status st, bool acceptable)
+{
+    klaw_status want = mst != KLAW_OK ? mst : acceptable ? KLAW_OK : KLAW_VALIDATE;
+    CHECK(st == want && r->err.status == st);
+    if (st == KLAW_OK)
+        CHECK(r->pos == m->pos);
+    else if (st == KLAW_DECODE)
+        CHECK(r->err.offset == m->err.offset && r->err.reason == m->err.reason);
+    else
+        CHECK(r->err.offset == start && r->err.got == it->type && r->err.expected != KLAW_MP_NONE);
+}
+
+static void check_typed_reads(const klaw_mp_reader *at)
+{
+    klaw_mp_reader m = *at, r;
+    klaw_mp_item it;
+    klaw_status mst = klaw_mp_read(&m, &it), st;
+    size_t start = klaw_mp_reader_offset(at);
+    klaw_mp_type t = it.type;
+#define OUTCOME(acceptable) check_outcome(&m, &it, mst, start, &r, st, (acceptable))
+    r = *at;
+    st = klaw_mp_read_nil(&r);
+    OUTCOME(t == KLAW_MP_NIL);
+    bool b = true;
+    r = *at;
+    st = klaw_mp_read_bool(&r, &b);
+    OUTCOME(t == KLAW_MP_BOOL);
+    CHECK(b == (st == KLAW_OK && it.v.b));
+    int64_t i = 99;
+    r = *at;
+    st = klaw_mp_read_int(&r, &i);
+    OUTCOME(t == KLAW_MP_INT || (t == KLAW_MP_UINT && it.v.u <= INT64_MAX));
+    CHECK(i == (st != KLAW_OK ? 0 : t == KLAW_MP_INT ? it.v.i : (int64_t)it.v.u));
+    i = 99;
+    r = *at;
+    st = klaw_mp_read_int_range(&r, -300, 70000, &i);
+    OUTCOME((t == KLAW_MP_INT && it.v.i >= -300) || (t == KLAW_MP_UINT && it.v.u <= 70000));
+    CHECK(i == (st != KLAW_OK ? 0 : t == KLAW_MP_INT ? it.v.i : (int64_t)it.v.u));
+    uint64_t u = 99;
+    r = *at;
+    st = klaw_mp_read_uint(&r, &u);
+    OUTCOME(t == KLAW_MP_UINT);
+    CHECK(u == (st == KLAW_OK ? it.v.u : 0));
+    u = 99;
+    r = *at;
+    st = klaw_mp_read_uint_max(&r, 70000, &u);
+    OUTCOME(t == KLAW_MP_UINT && it.v.u <= 70000);
+    CHECK(u == (st == KLAW_OK ? it.v.u : 0));
+    double d = 99, want_d = 0;
+    r = *at;
+    st = klaw_mp_read_double(&r, &d);
+    OUTCOME(t == KLAW_MP_FLOAT32 || t == KLAW_MP_FLOAT64 || t == KLAW_MP_UINT || t == KLAW_MP_INT);
+    if (st == KLAW_OK)
+        want_d = t == KLAW_MP_FLOAT32 ? (double)it.v.f : t == KLAW_MP_FLOAT64 ? it.v.d
+                 : t == KLAW_MP_UINT  ? (double)it.v.u : (double)it.v.i;
+    CHECK(memcmp(&d, &want_d, sizeof d) == 0);
+    const char *s = "x";
+    uint32_t n = 99;
+    r = *at;
+    st = klaw_mp_read_str(&r, &s, &n);
+    OUTCOME(t == KLAW_MP_STR);
+    CHECK(s == (st == KLAW_OK ? (const char *)it.data : NULL) && n == (st == KLAW_OK ? it.len : 0));
+    const uint8_t *data = in_lo;
+    n = 99;
+    r = *at;
+    st = klaw_mp_read_bin(&r, &data, &n);
+    OUTCOME(t == KLAW_MP_BIN);
+    CHECK(data == (st == KLAW_OK ? it.data : NULL) && n == (st == KLAW_OK ? it.len : 0));
+    n = 99;
+    r = *at;
+    st = klaw_mp_read_array(&r, &n);
+    OUTCOME(t == KLAW_MP_ARRAY);
+    CHECK(n == (st == KLAW_OK ? it.len : 0));
+    n = 99;
+    r = *at;
+    st = klaw_mp_read_map(&r, &n);
+    OUTCOME(t == KLAW_MP_MAP);
+    CHECK(n == (st == KLAW_OK ? it.len : 0));
+    int8_t type = 99;
+    data = in_lo;
+    n = 99;
+    r = *at;
+    st = klaw_mp_read_ext(&r, &type, &data, &n);
+    OUTCOME(t == KLAW_MP_EXT || t == KLAW_MP_TIMESTAMP);
+    CHECK(type == (st == KLAW_OK ? it.ext_type : 0) && data == (st == KLAW_OK ? it.data : NULL));
+    int64_t sec = 99;
+    uint32_t nsec = 99;
+    r = *at;
+    st = klaw_mp_read_timestamp(&r, &sec, &nsec);
+    OUTCOME(t == KLAW_MP_TIMESTAMP);
+    CHECK(sec == (st == KLAW_OK ? it.v.ts.sec : 0) && nsec == (st == KLAW_OK ? it.v.ts.nsec : 0));
+#undef OUTCOME
+}
+
 /* Reads one value with the typed read that peek_type names; returns false
  * on error. depth bounds the recursion (a walk without skip has no nesting
  * limit of its own). */
@@ -91,6 +192,7 @@ static bool typed_walk(klaw_mp_reader *r, int depth)
     uint32_t n = 0;
     if (depth > 2000)
         return klaw_mp_skip(r) == KLAW_OK;
+    check_typed_reads(r);
     switch (t) {
     case KLAW_MP_NONE: {
         klaw_mp_item it;
