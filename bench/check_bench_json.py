@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """bench-smoke: runs `klaw-bench codec --quick --json` and checks the shape
 of what it prints (DESIGN.md, klaw-bench): every line one JSON object with
-the required keys in order, every case with a klaw row and a msgpack-c row
-(a value, or "skipped" with a reason) with the same parameters. It also
-checks the command line (--list, --help, exit 2 on an unknown suite).
+the required keys in order, every case with a klaw row and a row of the
+case's peer (a value, or "skipped" with a reason) with the same parameters:
+msgpack-c for the MessagePack cases (encode, decode, peek), json-c for the
+JSON ones (json_to_mp, mp_to_json). It also checks the command line
+(--list, --help, exit 2 on an unknown suite).
 
 Timings are never checked: only that values are finite numbers >= 0.
 
@@ -14,11 +16,20 @@ import math
 import subprocess
 import sys
 
-PEER = "msgpack-c"
 UNITS = {"ns_per_op": "ns", "ops_per_s": "ops/s"}
 HEAD = ["suite", "case", "impl", "metric"]
-# case -> the payload sizes it must report (None: any one size)
-EXPECTED = {"encode": None, "decode": None, "peek": {64, 4096, 65536, 1048576}}
+MP_PARAMS = ("payload_bytes", "frame_bytes")
+JSON_PARAMS = ("doc", "json_bytes")
+JSON_DOCS = {"envelope", "numbers", "strings"}
+# case -> (its peer, its parameters, the parameter that tells its rows
+# apart, the values that parameter must take; None: any one value)
+EXPECTED = {
+    "encode": ("msgpack-c", MP_PARAMS, "payload_bytes", None),
+    "decode": ("msgpack-c", MP_PARAMS, "payload_bytes", None),
+    "peek": ("msgpack-c", MP_PARAMS, "payload_bytes", {64, 4096, 65536, 1048576}),
+    "json_to_mp": ("json-c", JSON_PARAMS, "doc", JSON_DOCS),
+    "mp_to_json": ("json-c", JSON_PARAMS, "doc", JSON_DOCS),
+}
 
 errors = []
 
@@ -44,8 +55,12 @@ def check_row(n, row):
         fail(f"line {n}: value|skipped then unit must follow metric: {keys}")
     if row["suite"] != "codec":
         fail(f"line {n}: suite {row['suite']!r}")
-    if row["impl"] not in ("klaw", PEER):
-        fail(f"line {n}: impl {row['impl']!r}")
+    if row["case"] not in EXPECTED:
+        fail(f"line {n}: unexpected case {row['case']!r}")
+        return None
+    peer, params, _, _ = EXPECTED[row["case"]]
+    if row["impl"] not in ("klaw", peer):
+        fail(f"line {n}: impl {row['impl']!r} in case {row['case']!r} (want klaw or {peer})")
     if UNITS.get(row["metric"]) != row["unit"]:
         fail(f"line {n}: metric {row['metric']!r} with unit {row['unit']!r}")
     if has_value:
@@ -56,10 +71,17 @@ def check_row(n, row):
         fail(f"line {n}: skipped needs a reason")
     elif row["impl"] == "klaw":
         fail(f"line {n}: klaw itself skipped: {row['skipped']}")
-    for p in ("payload_bytes", "frame_bytes"):
-        if not isinstance(row.get(p), int) or isinstance(row.get(p), bool) or row[p] <= 0:
+    for p in params:
+        if p == "doc":
+            if row.get(p) not in JSON_DOCS:
+                fail(f"line {n}: doc {row.get(p)!r}, want one of {sorted(JSON_DOCS)}")
+                return None
+        elif not isinstance(row.get(p), int) or isinstance(row.get(p), bool) or row[p] <= 0:
             fail(f"line {n}: {p} missing or not a positive integer")
             return None
+    extra = set(row) - set(HEAD + ["value", "skipped", "unit"]) - set(params)
+    if extra:
+        fail(f"line {n}: unexpected parameters {sorted(extra)} in case {row['case']!r}")
     params = tuple(sorted((k, v) for k, v in row.items() if k not in HEAD + ["value", "skipped", "unit"]))
     return (row["case"], params, row["metric"])
 
@@ -96,19 +118,16 @@ def main():
         impls.append(row["impl"])
 
     for group, impls in seen.items():
-        for want in ("klaw", PEER):
+        for want in ("klaw", EXPECTED[group[0]][0]):
             if want not in impls:
                 fail(f"{group}: no {want} row (value or skipped)")
-    for case, sizes in EXPECTED.items():
+    for case, (_, _, by, values) in EXPECTED.items():
         for metric in UNITS:
-            got = {dict(p)["payload_bytes"] for (c, p, m) in seen if c == case and m == metric}
+            got = {dict(p)[by] for (c, p, m) in seen if c == case and m == metric}
             if not got:
                 fail(f"case {case}: no {metric} rows")
-            elif sizes is not None and got != sizes:
-                fail(f"case {case}: payload sizes {sorted(got)}, want {sorted(sizes)}")
-    unknown = {c for (c, _, _) in seen} - set(EXPECTED)
-    if unknown:
-        fail(f"unexpected cases {sorted(unknown)}")
+            elif values is not None and got != values:
+                fail(f"case {case}: {by} {sorted(got)}, want {sorted(values)}")
 
     r = run(bench, "--list")
     if r.returncode != 0 or "codec" not in r.stdout:

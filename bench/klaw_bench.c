@@ -255,7 +255,7 @@ static void print_table(const bench_suite *s, const bench_opts *o, size_t from)
            (double)o->rep_ns / 1e9, s->lower_is_better ? "lower" : "higher");
     if (npeers)
         printf("; ratio = %s / klaw", s->lower_is_better ? "peer time" : "klaw rate / peer rate");
-    printf("\n\n%-8s %-28s %14s", "case", "params", "klaw");
+    printf("\n\n%-10s %-28s %14s", "case", "params", "klaw");
     for (unsigned p = 0; p < npeers; p++)
         printf(" %14s %7s", peers[p], "ratio");
     putchar('\n');
@@ -273,7 +273,7 @@ static void print_table(const bench_suite *s, const bench_opts *o, size_t from)
         const row *mine = find_row(from, &r->key, "klaw", s->table_metric);
         format_params(&r->key, params, sizeof params);
         format_value(mine, cell, sizeof cell);
-        printf("%-8s %-28s %14s", r->key.case_name, params, cell);
+        printf("%-10s %-28s %14s", r->key.case_name, params, cell);
         for (unsigned p = 0; p < npeers; p++) {
             const row *peer = find_row(from, &r->key, peers[p], s->table_metric);
             format_value(peer, cell, sizeof cell);

@@ -1,16 +1,30 @@
 /*
  * suite_codec.c - klaw-bench's codec suite: klaw's MessagePack writer and
- * lazy reader against msgpack-c, on the same data in the same run.
+ * lazy reader against msgpack-c, and klaw's JSON text conversions against
+ * json-c, on the same data in the same run.
  *
- *   encode  the reference envelope (codec_cases.h) into a buffer
- *   decode  every value of the reference frame
- *   peek    tag + header + payload as a Raw span, payloads of 64 B, 4 KiB,
- *           64 KiB and 1 MiB; msgpack-c, which has no lazy mode, does its
- *           full unpack of the same frame
+ *   encode      the reference envelope (codec_cases.h) into a buffer
+ *   decode      every value of the reference frame
+ *   peek        tag + header + payload as a Raw span, payloads of 64 B,
+ *               4 KiB, 64 KiB and 1 MiB; msgpack-c, which has no lazy mode,
+ *               does its full unpack of the same frame
+ *   json_to_mp  JSON text -> MessagePack in a fixed buffer: klaw_json_to_mp
+ *               against json-c's parse + a walk of its tree with the klaw
+ *               writer (peer_jsonc.h)
+ *   mp_to_json  MessagePack -> JSON text: klaw_json_from_mp_buf against a
+ *               json-c tree built with the klaw reader and
+ *               json_object_to_json_string_ext
  *
- * Before a case is timed, klaw and msgpack-c are made to agree on the data
+ * The JSON cases run on three documents (parameter "doc"): "envelope", the
+ * reference envelope as JSON text; "numbers", an array of 1000 mixed ints
+ * and floats; "strings", an object of 100 str fields, some with escapes and
+ * non-ASCII text. "json_bytes" is the document's JSON text length (the
+ * input of json_to_mp; mp_to_json's input is its MessagePack).
+ *
+ * Before a case is timed, klaw and the peer are made to agree on the data
  * through the very loops that are timed (byte-equal encodings, equal
- * decoded fields, equal checksums); a case where they disagree is reported
+ * decoded fields, equal checksums; for mp_to_json, both texts read back to
+ * the input's exact MessagePack); a case where they disagree is reported
  * as a failure and not timed, so the suite cannot measure the wrong thing.
  */
 #include <stdio.h>
@@ -19,17 +33,27 @@
 #include "bench.h"
 #include "bench_util.h"
 #include "codec_cases.h"
+#include "klaw/json.h"
 #include "klaw/mp_reader.h"
+#include "klaw/mp_writer.h"
 
 #ifdef KLAW_BENCH_HAVE_MSGPACKC
 #include "peer_msgpackc.h"
+#define MSGPACKC_LOOP(f) (f)
 #else
 typedef struct peer_msgpackc peer_msgpackc;
+#define MSGPACKC_LOOP(f) NULL
+#endif
+
+#ifdef KLAW_BENCH_HAVE_JSONC
+#include "peer_jsonc.h"
 #endif
 
 #define SUITE "codec"
 #define PEER "msgpack-c"
 #define PEER_MISSING "msgpack-c not found at build time"
+#define JSON_PEER "json-c"
+#define JSON_PEER_MISSING "json-c not found at build time"
 
 enum { NPEEK = 4 };
 static const size_t PEEK_PAYLOADS[NPEEK] = {64, 4096, 65536, 1048576};
@@ -43,18 +67,44 @@ static void make_key(bench_key *k, const char *case_name, const codec_frame *f)
     bench_key_int(k, "frame_bytes", (long long)f->len);
 }
 
-/* One comparison: klaw's loop and (when built) msgpack-c's, on one key. */
+/* One comparison: klaw's loop and (when built) a peer's, on one key. */
 typedef struct comparison {
     bench_key key;
     bench_loop_fn klaw_fn;
-    codec_klaw_ctx *klaw_ctx;
-    bench_loop_fn peer_fn; /* NULL: msgpack-c not built */
-    peer_msgpackc *peer_ctx;
+    void *klaw_ctx;
+    const klaw_status *klaw_status; /* the first failure inside klaw's loop */
+    const char *peer;               /* the peer's impl name                 */
+    const char *peer_missing;       /* why it is skipped when not built     */
+    bench_loop_fn peer_fn;          /* NULL: the peer is not built          */
+    void *peer_ctx;
+    int (*peer_failed)(const void *peer_ctx); /* nonzero: a loop failed     */
 } comparison;
+
+/* A msgpack-c comparison for klaw's codec_klaw_ctx loops (peer_fn and p
+ * are ignored when msgpack-c is not built). */
+#ifdef KLAW_BENCH_HAVE_MSGPACKC
+static int msgpackc_failed(const void *p) { return peer_msgpackc_failed(p); }
+#endif
+
+static comparison msgpackc_comparison(const bench_key *k, bench_loop_fn klaw_fn, codec_klaw_ctx *kc,
+                                      bench_loop_fn peer_fn, peer_msgpackc *p)
+{
+    comparison c = {.key = *k, .klaw_fn = klaw_fn, .klaw_ctx = kc, .klaw_status = &kc->status, .peer = PEER,
+                    .peer_missing = PEER_MISSING};
+#ifdef KLAW_BENCH_HAVE_MSGPACKC
+    c.peer_fn = peer_fn;
+    c.peer_ctx = p;
+    c.peer_failed = msgpackc_failed;
+#else
+    (void)peer_fn;
+    (void)p;
+#endif
+    return c;
+}
 
 /* Times every comparison in one interleaved measurement (so noise from the
  * rest of the machine falls on all of them alike: the peek sizes are
- * compared with each other too) and emits klaw's and msgpack-c's rows. */
+ * compared with each other too) and emits klaw's and the peers' rows. */
 static void measure(const bench_opts *o, comparison *c, unsigned n)
 {
     bench_subject s[BENCH_MAX_SUBJECTS];
@@ -69,25 +119,22 @@ static void measure(const bench_opts *o, comparison *c, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         const bench_subject *mine = &s[ns++];
         const bench_subject *peer = c[i].peer_fn ? &s[ns++] : NULL;
-        if (c[i].klaw_ctx->status != KLAW_OK) {
-            bench_fail(&c[i].key, "klaw failed inside the timed loop: %s", klaw_strerror(c[i].klaw_ctx->status));
+        if (*c[i].klaw_status != KLAW_OK) {
+            bench_fail(&c[i].key, "klaw failed inside the timed loop: %s", klaw_strerror(*c[i].klaw_status));
             continue;
         }
-#ifdef KLAW_BENCH_HAVE_MSGPACKC
-        if (peer && peer_msgpackc_failed(c[i].peer_ctx)) {
-            bench_fail(&c[i].key, "msgpack-c failed inside the timed loop");
+        if (peer && c[i].peer_failed(c[i].peer_ctx)) {
+            bench_fail(&c[i].key, "%s failed inside the timed loop", c[i].peer);
             continue;
         }
-#endif
         bench_emit_time(&c[i].key, "klaw", mine->ns_per_op);
         if (peer)
-            bench_emit_time(&c[i].key, PEER, peer->ns_per_op);
+            bench_emit_time(&c[i].key, c[i].peer, peer->ns_per_op);
         else
-            bench_emit_time_skipped(&c[i].key, PEER, PEER_MISSING);
+            bench_emit_time_skipped(&c[i].key, c[i].peer, c[i].peer_missing);
     }
 }
 
-#ifdef KLAW_BENCH_HAVE_MSGPACKC
 static size_t first_difference(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
     size_t i = 0;
@@ -95,7 +142,6 @@ static size_t first_difference(const uint8_t *a, size_t an, const uint8_t *b, si
         i++;
     return i;
 }
-#endif
 
 static bool same_header(const codec_peek *p, const codec_env *e)
 {
@@ -150,14 +196,11 @@ static void case_encode(const bench_opts *o, peer_msgpackc *p)
     }
 
     {
-        comparison c = {.key = k, .klaw_fn = codec_klaw_encode_loop, .klaw_ctx = &kc};
 #ifdef KLAW_BENCH_HAVE_MSGPACKC
         peer_msgpackc_set_env(p, &f.env);
-        c.peer_fn = peer_msgpackc_encode_loop;
-        c.peer_ctx = p;
-#else
-        (void)p;
 #endif
+        comparison c = msgpackc_comparison(&k, codec_klaw_encode_loop, &kc, MSGPACKC_LOOP(peer_msgpackc_encode_loop),
+                                           p);
         measure(o, &c, 1);
     }
 done:
@@ -204,11 +247,8 @@ static void case_decode(const bench_opts *o, peer_msgpackc *p)
     (void)p;
 #endif
     {
-        comparison c = {.key = k, .klaw_fn = codec_klaw_decode_loop, .klaw_ctx = &kc};
-#ifdef KLAW_BENCH_HAVE_MSGPACKC
-        c.peer_fn = peer_msgpackc_decode_loop;
-        c.peer_ctx = p;
-#endif
+        comparison c = msgpackc_comparison(&k, codec_klaw_decode_loop, &kc, MSGPACKC_LOOP(peer_msgpackc_decode_loop),
+                                           p);
         measure(o, &c, 1);
     }
 done:
@@ -293,12 +333,8 @@ static void case_peek(const bench_opts *o)
 #endif
         if (!peek_agrees(&k, &f[i], &kc[i], p[i]))
             continue;
-        c[n] = (comparison){.key = k, .klaw_fn = codec_klaw_peek_loop, .klaw_ctx = &kc[i]};
-#ifdef KLAW_BENCH_HAVE_MSGPACKC
-        c[n].peer_fn = peer_msgpackc_header_loop;
-        c[n].peer_ctx = p[i];
-#endif
-        n++;
+        c[n++] = msgpackc_comparison(&k, codec_klaw_peek_loop, &kc[i],
+                                     MSGPACKC_LOOP(peer_msgpackc_header_loop), p[i]);
     }
     measure(o, c, n);
     for (unsigned i = 0; i < NPEEK; i++) {
@@ -306,6 +342,451 @@ static void case_peek(const bench_opts *o)
         peer_msgpackc_free(p[i]);
 #endif
         codec_frame_free(&f[i]);
+    }
+}
+
+/* ---- JSON documents ------------------------------------------------------ */
+
+enum { NDOCS = 3, NUMBERS_COUNT = 1000, STRING_FIELDS = 100 };
+
+typedef struct json_doc {
+    const char *name; /* the "doc" parameter                                */
+    char *json;       /* the text (NUL-terminated; the NUL is not counted)  */
+    size_t json_len;
+    uint8_t *mp;      /* its MessagePack, as klaw_json_to_mp writes it      */
+    size_t mp_len;
+    size_t mp_cap;    /* the room klaw_json_to_mp needs to write it         */
+    const char *bad;  /* non-NULL: the document could not be made; why      */
+} json_doc;
+
+/* The reference envelope of codec_cases.h with seq 1000 and ts_ms
+ * 1700000000000, as JSON text. */
+static const char ENVELOPE_JSON[] = "[1,[1,1,42,1000,1700000000000],{\"id\":123456789,\"price\":101.25,\"sym\":\"AAPL\","
+                                    "\"qty\":100,\"tags\":[\"equity\",\"nasdaq\"]}]";
+
+/* The values of the "strings" document, as JSON string contents (escapes
+ * and all): plain ASCII, the short escapes, \u escapes (a surrogate pair
+ * among them), raw UTF-8 of two, three and four bytes, and an escaped '/'. */
+static const char *const STRING_VALUES[] = {
+    "plain ASCII text, the kind most fields hold",
+    "line one\\nline two\\tand a tab",
+    "she said \\\"hello\\\" and left a back\\\\slash",
+    "caf\\u00e9, na\\u00efve, r\\u00e9sum\\u00e9",
+    "Grüße aus Köln, ça va très bien",
+    "日本語のテキストと中文の文字",
+    "an escaped pair \\ud83d\\ude00 and \\u20ac",
+    "raw emoji 😀🎉 and symbols ✓ € ±",
+    "https:\\/\\/example.com/a/b?c=d&e=f",
+    "control \\u0001 and \\u001f, bell \\b, feed \\f, return \\r",
+};
+
+/* xorshift64*: the "numbers" document is the same in every run. */
+static uint64_t doc_rand(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * UINT64_C(0x2545F4914F6CDD1D);
+}
+
+/* The "numbers" MessagePack: NUMBERS_COUNT values, a sixth each of small,
+ * 32-bit and 62-bit ints (either sign) and of prices (two decimals),
+ * short scientific floats and full-precision floats. */
+static void numbers_mp(klaw_mp_writer *w)
+{
+    uint64_t s = UINT64_C(0x9E3779B97F4A7C15);
+    klaw_mp_write_array(w, NUMBERS_COUNT);
+    for (unsigned i = 0; i < NUMBERS_COUNT; i++) {
+        uint64_t r = doc_rand(&s);
+        int sign = (r >> 63) ? -1 : 1;
+        char text[64];
+        switch (i % 6) {
+        case 0:
+            klaw_mp_write_int(w, (int64_t)((r >> 8) % 201) - 100);
+            break;
+        case 1:
+            klaw_mp_write_int(w, sign * (int64_t)((r >> 16) & 0x7fffffff));
+            break;
+        case 2:
+            klaw_mp_write_int(w, sign * (int64_t)((r >> 1) & ((UINT64_C(1) << 62) - 1)));
+            break;
+        case 3: /* cents / 100.0 is the double nearest the decimal text */
+            klaw_mp_write_double(w, sign * (double)((r >> 8) % 100000000) / 100.0);
+            break;
+        case 4:
+            snprintf(text, sizeof text, "%s%u.%03ue%d", sign < 0 ? "-" : "", (unsigned)(r >> 8) % 9 + 1,
+                     (unsigned)(r >> 16) % 1000, (int)((r >> 32) % 61) - 30);
+            klaw_mp_write_double(w, strtod(text, NULL));
+            break;
+        default:
+            klaw_mp_write_double(w, sign * (double)(r >> 11) / 9007199254740992.0 * 1000.0);
+            break;
+        }
+    }
+}
+
+/* Fills d->mp from d->json with klaw_json_to_mp; when want is not NULL the
+ * result must be exactly want[0, want_len). Sets d->bad on failure. */
+static void doc_convert(json_doc *d, const uint8_t *want, size_t want_len)
+{
+    klaw_mp_writer w;
+    klaw_json_error err;
+    klaw_mp_writer_init(&w, NULL, 0);
+    if (klaw_json_to_mp(d->json, d->json_len, &w, &err) != KLAW_TOOBIG) {
+        d->bad = "klaw_json_to_mp does not read the document";
+        return;
+    }
+    d->mp_cap = klaw_mp_writer_needed(&w);
+    d->mp = malloc(d->mp_cap);
+    if (!d->mp) {
+        fprintf(stderr, "klaw-bench: codec: out of memory\n");
+        exit(1);
+    }
+    klaw_mp_writer_init(&w, d->mp, d->mp_cap);
+    if (klaw_json_to_mp(d->json, d->json_len, &w, &err) != KLAW_OK ||
+        klaw_mp_writer_finish(&w, &d->mp_len) != KLAW_OK) {
+        d->bad = "klaw_json_to_mp fails with the room it said it needs";
+        return;
+    }
+    if (want && (d->mp_len != want_len || memcmp(d->mp, want, want_len) != 0))
+        d->bad = "klaw_json_to_mp does not give the MessagePack the document was made from";
+}
+
+static char *doc_text(size_t cap)
+{
+    char *t = malloc(cap);
+    if (!t) {
+        fprintf(stderr, "klaw-bench: codec: out of memory\n");
+        exit(1);
+    }
+    return t;
+}
+
+static void json_docs_make(json_doc *docs)
+{
+    memset(docs, 0, NDOCS * sizeof *docs);
+
+    /* envelope: must read back as codec_klaw_encode's envelope */
+    {
+        json_doc *d = &docs[0];
+        codec_env e;
+        uint8_t want[256];
+        size_t want_len = 0;
+        d->name = "envelope";
+        d->json_len = sizeof ENVELOPE_JSON - 1;
+        d->json = doc_text(d->json_len + 1);
+        memcpy(d->json, ENVELOPE_JSON, d->json_len + 1);
+        codec_env_reference(&e);
+        e.seq = 1000;
+        e.ts_ms = UINT64_C(1700000000000);
+        if (codec_klaw_encode(&e, want, sizeof want, &want_len) != KLAW_OK)
+            d->bad = "cannot encode the reference envelope";
+        else
+            doc_convert(d, want, want_len);
+    }
+
+    /* numbers: written as MessagePack, turned into text by klaw (shortest
+     * round-trip floats), which must read back to the same bytes */
+    {
+        json_doc *d = &docs[1];
+        klaw_mp_writer w;
+        size_t want_len = 0, n = 0;
+        uint8_t *want;
+        d->name = "numbers";
+        klaw_mp_writer_init(&w, NULL, 0);
+        numbers_mp(&w);
+        want = (uint8_t *)doc_text(klaw_mp_writer_needed(&w));
+        klaw_mp_writer_init(&w, want, klaw_mp_writer_needed(&w));
+        numbers_mp(&w);
+        if (klaw_mp_writer_finish(&w, &want_len) != KLAW_OK ||
+            klaw_json_from_mp_buf(want, want_len, NULL, 0, &n, NULL) != KLAW_TOOBIG) {
+            d->bad = "cannot make the numbers document";
+        } else {
+            d->json = doc_text(n + 1);
+            if (klaw_json_from_mp_buf(want, want_len, d->json, n + 1, &d->json_len, NULL) != KLAW_OK)
+                d->bad = "cannot make the numbers document";
+            else
+                doc_convert(d, want, want_len);
+        }
+        free(want);
+    }
+
+    /* strings: {"field_000": "000: ...", ...} */
+    {
+        json_doc *d = &docs[2];
+        size_t cap = 16384, used = 0;
+        const size_t nvalues = sizeof STRING_VALUES / sizeof STRING_VALUES[0];
+        d->name = "strings";
+        d->json = doc_text(cap);
+        d->json[used++] = '{';
+        for (unsigned i = 0; i < STRING_FIELDS && used < cap; i++) {
+            int len = snprintf(d->json + used, cap - used, "%s\"field_%03u\":\"%03u: %s\"", i ? "," : "", i, i,
+                               STRING_VALUES[i % nvalues]);
+            used = len < 0 ? cap : used + (size_t)len;
+        }
+        if (used + 2 > cap) {
+            d->bad = "the strings document does not fit its buffer";
+        } else {
+            d->json[used++] = '}';
+            d->json[used] = '\0';
+            d->json_len = used;
+            doc_convert(d, NULL, 0);
+        }
+    }
+}
+
+static void json_docs_free(json_doc *docs)
+{
+    for (unsigned i = 0; i < NDOCS; i++) {
+        free(docs[i].json);
+        free(docs[i].mp);
+    }
+}
+
+static void make_json_key(bench_key *k, const char *case_name, const json_doc *d)
+{
+    memset(k, 0, sizeof *k);
+    k->suite = SUITE;
+    k->case_name = case_name;
+    bench_key_str(k, "doc", d->name);
+    bench_key_int(k, "json_bytes", (long long)d->json_len);
+}
+
+/* ---- klaw's JSON loops --------------------------------------------------- */
+
+typedef struct json_klaw_ctx {
+    const json_doc *doc;
+    uint8_t *out; /* json_to_mp output (doc->mp_cap bytes)  */
+    size_t out_cap, out_len;
+    char *text;   /* mp_to_json output                      */
+    size_t text_cap, text_len;
+    klaw_status status; /* the first failure inside a loop */
+} json_klaw_ctx;
+
+static uint64_t json_to_mp_klaw_loop(void *ctx, uint64_t iters)
+{
+    json_klaw_ctx *c = ctx;
+    const json_doc *d = c->doc;
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < iters; i++) {
+        klaw_mp_writer w;
+        klaw_json_error err;
+        klaw_mp_writer_init(&w, c->out, c->out_cap);
+        klaw_status st = klaw_json_to_mp(d->json, d->json_len, &w, &err);
+        if (st != KLAW_OK || w.pos == 0) {
+            if (c->status == KLAW_OK)
+                c->status = st != KLAW_OK ? st : KLAW_INVAL;
+            return sum;
+        }
+        c->out_len = w.pos;
+        sum += w.pos + c->out[w.pos - 1];
+    }
+    return sum;
+}
+
+static uint64_t mp_to_json_klaw_loop(void *ctx, uint64_t iters)
+{
+    json_klaw_ctx *c = ctx;
+    const json_doc *d = c->doc;
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < iters; i++) {
+        size_t n = 0;
+        klaw_status st = klaw_json_from_mp_buf(d->mp, d->mp_len, c->text, c->text_cap, &n, NULL);
+        if (st != KLAW_OK || n == 0) {
+            if (c->status == KLAW_OK)
+                c->status = st != KLAW_OK ? st : KLAW_INVAL;
+            return sum;
+        }
+        c->text_len = n;
+        sum += n + (uint8_t)c->text[0] + (uint8_t)c->text[n - 1];
+    }
+    return sum;
+}
+
+#ifdef KLAW_BENCH_HAVE_JSONC
+static int jsonc_failed(const void *p) { return peer_jsonc_failed(p); }
+#endif
+
+static void *bench_alloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "klaw-bench: codec: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* ---- json_to_mp ---------------------------------------------------------- */
+
+/* All documents in one interleaved measurement. Before it, klaw's loop must
+ * give the document's MessagePack and json-c's loop the very same bytes.
+ * json-c's row is its parse plus the walk of its tree; the parse alone is
+ * most of it (85-94% on these documents; see peer_jsonc.h). */
+static void case_json_to_mp(const bench_opts *o, const json_doc *docs)
+{
+    json_klaw_ctx kc[NDOCS];
+    comparison c[NDOCS];
+    unsigned n = 0;
+#ifdef KLAW_BENCH_HAVE_JSONC
+    peer_jsonc *p[NDOCS] = {NULL};
+#endif
+    memset(kc, 0, sizeof kc);
+
+    for (unsigned i = 0; i < NDOCS; i++) {
+        const json_doc *d = &docs[i];
+        bench_key k;
+        uint64_t ksum;
+        make_json_key(&k, "json_to_mp", d);
+        if (d->bad) {
+            bench_fail(&k, "%s", d->bad);
+            continue;
+        }
+        kc[i] = (json_klaw_ctx){.doc = d, .out = bench_alloc(d->mp_cap), .out_cap = d->mp_cap};
+        ksum = json_to_mp_klaw_loop(&kc[i], 1);
+        if (kc[i].status != KLAW_OK || kc[i].out_len != d->mp_len || memcmp(kc[i].out, d->mp, d->mp_len) != 0) {
+            bench_fail(&k, "klaw's timed loop does not give the document's MessagePack (%s)",
+                       klaw_strerror(kc[i].status));
+            continue;
+        }
+        c[n] = (comparison){.key = k, .klaw_fn = json_to_mp_klaw_loop, .klaw_ctx = &kc[i],
+                            .klaw_status = &kc[i].status, .peer = JSON_PEER, .peer_missing = JSON_PEER_MISSING};
+#ifdef KLAW_BENCH_HAVE_JSONC
+        {
+            size_t plen;
+            const uint8_t *pb;
+            p[i] = peer_jsonc_new(d->mp_cap);
+            if (!p[i]) {
+                fprintf(stderr, "klaw-bench: codec/json_to_mp: out of memory\n");
+                exit(1);
+            }
+            peer_jsonc_set_json(p[i], d->json, d->json_len);
+            uint64_t psum = peer_jsonc_json_to_mp_loop(p[i], 1);
+            pb = peer_jsonc_mp_output(p[i], &plen);
+            if (peer_jsonc_failed(p[i]) || plen != kc[i].out_len || memcmp(pb, kc[i].out, plen) != 0 ||
+                psum != ksum) {
+                bench_fail(&k,
+                           "klaw and json-c give different MessagePack (lengths %zu and %zu, first difference at "
+                           "byte %zu)%s",
+                           kc[i].out_len, plen, first_difference(kc[i].out, kc[i].out_len, pb, plen),
+                           peer_jsonc_failed(p[i]) ? "; json-c failed" : "");
+                continue;
+            }
+            c[n].peer_fn = peer_jsonc_json_to_mp_loop;
+            c[n].peer_ctx = p[i];
+            c[n].peer_failed = jsonc_failed;
+        }
+#else
+        (void)ksum;
+#endif
+        n++;
+    }
+    measure(o, c, n);
+    for (unsigned i = 0; i < NDOCS; i++) {
+#ifdef KLAW_BENCH_HAVE_JSONC
+        peer_jsonc_free(p[i]);
+#endif
+        free(kc[i].out);
+    }
+}
+
+/* ---- mp_to_json ---------------------------------------------------------- */
+
+/* Whether text reads back (klaw_json_to_mp) to exactly d's MessagePack;
+ * reports the failure, naming who wrote the text, when it does not. */
+static bool reads_back(const bench_key *k, const char *who, const json_doc *d, const char *text, size_t len)
+{
+    /* twice the room: a text that reads back to something else may need more */
+    uint8_t *mp = bench_alloc(2 * d->mp_cap);
+    klaw_mp_writer w;
+    klaw_json_error err;
+    size_t n = 0;
+    bool ok;
+    klaw_mp_writer_init(&w, mp, 2 * d->mp_cap);
+    if (klaw_json_to_mp(text, len, &w, &err) != KLAW_OK || klaw_mp_writer_finish(&w, &n) != KLAW_OK) {
+        bench_fail(k, "%s's text does not read back: %s at byte %zu", who,
+                   err.reason ? err.reason : klaw_strerror(err.status), err.offset);
+        ok = false;
+    } else if (n != d->mp_len || memcmp(mp, d->mp, n) != 0) {
+        bench_fail(k, "%s's text reads back to different MessagePack (lengths %zu and %zu, first difference at byte "
+                      "%zu)",
+                   who, n, d->mp_len, first_difference(mp, n, d->mp, d->mp_len));
+        ok = false;
+    } else {
+        ok = true;
+    }
+    free(mp);
+    return ok;
+}
+
+/* All documents in one interleaved measurement. Before it, the texts that
+ * klaw's loop and json-c's operation write must both read back to the
+ * input's MessagePack. */
+static void case_mp_to_json(const bench_opts *o, const json_doc *docs)
+{
+    json_klaw_ctx kc[NDOCS];
+    comparison c[NDOCS];
+    unsigned n = 0;
+#ifdef KLAW_BENCH_HAVE_JSONC
+    peer_jsonc *p[NDOCS] = {NULL};
+#endif
+    memset(kc, 0, sizeof kc);
+
+    for (unsigned i = 0; i < NDOCS; i++) {
+        const json_doc *d = &docs[i];
+        bench_key k;
+        size_t need = 0;
+        make_json_key(&k, "mp_to_json", d);
+        if (d->bad) {
+            bench_fail(&k, "%s", d->bad);
+            continue;
+        }
+        if (klaw_json_from_mp_buf(d->mp, d->mp_len, NULL, 0, &need, NULL) != KLAW_TOOBIG) {
+            bench_fail(&k, "klaw_json_from_mp_buf cannot measure the text");
+            continue;
+        }
+        kc[i] = (json_klaw_ctx){.doc = d, .text = bench_alloc(need + 1), .text_cap = need + 1};
+        mp_to_json_klaw_loop(&kc[i], 1);
+        if (kc[i].status != KLAW_OK) {
+            bench_fail(&k, "klaw's timed loop fails: %s", klaw_strerror(kc[i].status));
+            continue;
+        }
+        if (!reads_back(&k, "klaw", d, kc[i].text, kc[i].text_len))
+            continue;
+        c[n] = (comparison){.key = k, .klaw_fn = mp_to_json_klaw_loop, .klaw_ctx = &kc[i],
+                            .klaw_status = &kc[i].status, .peer = JSON_PEER, .peer_missing = JSON_PEER_MISSING};
+#ifdef KLAW_BENCH_HAVE_JSONC
+        {
+            size_t tlen;
+            const char *t;
+            p[i] = peer_jsonc_new(0);
+            if (!p[i]) {
+                fprintf(stderr, "klaw-bench: codec/mp_to_json: out of memory\n");
+                exit(1);
+            }
+            peer_jsonc_set_mp(p[i], d->mp, d->mp_len);
+            t = peer_jsonc_mp_to_json_once(p[i], &tlen);
+            if (!t || peer_jsonc_failed(p[i])) {
+                bench_fail(&k, "json-c cannot convert the document");
+                continue;
+            }
+            if (!reads_back(&k, "json-c", d, t, tlen))
+                continue;
+            c[n].peer_fn = peer_jsonc_mp_to_json_loop;
+            c[n].peer_ctx = p[i];
+            c[n].peer_failed = jsonc_failed;
+        }
+#endif
+        n++;
+    }
+    measure(o, c, n);
+    for (unsigned i = 0; i < NDOCS; i++) {
+#ifdef KLAW_BENCH_HAVE_JSONC
+        peer_jsonc_free(p[i]);
+#endif
+        free(kc[i].text);
     }
 }
 
@@ -325,13 +806,20 @@ static void run_codec(const bench_opts *o)
 #ifdef KLAW_BENCH_HAVE_MSGPACKC
     peer_msgpackc_free(p);
 #endif
+    {
+        json_doc docs[NDOCS];
+        json_docs_make(docs);
+        case_json_to_mp(o, docs);
+        case_mp_to_json(o, docs);
+        json_docs_free(docs);
+    }
 }
 
 const bench_suite bench_suite_codec = {
     .name = "codec",
-    .summary = "MessagePack encode, full decode and header peek",
+    .summary = "MessagePack encode, full decode and header peek; JSON <-> MessagePack",
     .table_metric = "ns_per_op",
     .lower_is_better = true,
-    .peers = PEER,
+    .peers = PEER ", " JSON_PEER,
     .run = run_codec,
 };

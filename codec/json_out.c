@@ -298,6 +298,41 @@ static int shortest_digits(double x, bool is_f32, char d[20], int *e10)
     }
 }
 
+/* The fast path for the common float64 that is a short decimal (a price,
+ * 0.1, 1.5e-07): the smallest k in 1..22 for which m = round(a * 10^k)
+ * gives back a exactly as m / 10^k, with m < 10^15. Both m and 10^k are
+ * exact doubles, so the IEEE division is the correctly rounded value of the
+ * decimal m * 10^-k - the same double strtod would read - and the check is
+ * exact even though a * 10^k itself may round. With at most 15 significant
+ * digits the decimal that reads back to a is unique (DBL_DIG is 15), so it
+ * is the one shortest_digits() would find, at no snprintf/strtod cost.
+ * Returns the digit count (0: not a short decimal, use the slow path). */
+static int short_decimal_digits(double a, char d[20], int *e10)
+{
+    static const double pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (!(a >= 1e-7 && a < 1e15))
+        return 0;
+    for (int k = 1; k <= 22; k++) {
+        double y = a * pow10[k];
+        if (y >= 1e15)
+            return 0;
+        double m = nearbyint(y);
+        if (m == 0 || m / pow10[k] != a)
+            continue;
+        char b[24];
+        char *s = u64_digits((uint64_t)m, b + sizeof b);
+        int n = (int)(b + sizeof b - s);
+        memcpy(d, s, (size_t)n);
+        *e10 = n - 1 - k;
+        while (n > 1 && d[n - 1] == '0')
+            n--;
+        return n;
+    }
+    return 0;
+}
+
 /* A float64 or float32 value (x holds the float32 widened, exactly). */
 static void put_float(jout *o, double x, bool is_f32)
 {
@@ -326,7 +361,9 @@ static void put_float(jout *o, double x, bool is_f32)
     } else {
         char d[20];
         int e10;
-        int k = shortest_digits(a, is_f32, d, &e10);
+        int k = is_f32 ? 0 : short_decimal_digits(a, d, &e10);
+        if (k == 0)
+            k = shortest_digits(a, is_f32, d, &e10);
         n = layout_float(out, neg, d, k, e10);
     }
     put(o, out, n);

@@ -23,10 +23,16 @@
  * Reading a well-formed value of the wrong type (read_int on a str), or an
  * integer outside the asked range, gives KLAW_VALIDATE.
  *
+ * Nesting is counted from where skip, read_raw or validate starts: a caller
+ * that reads container headers by hand and then skips an element gives
+ * that skip its own max_depth budget (track your own depth if you need a
+ * limit over the whole buffer).
+ *
  * Errors are sticky: after the first one every call returns the same status,
  * reads nothing and zeroes its outputs. The error (status, byte offset from
  * the start of the buffer, a static reason string, and the types involved)
- * stays in r->err. Formatting it is left to klaw_mp_error_format() so hot
+ * stays in r->err (after a type error the position has already moved past
+ * the value; err.offset points at the value's first byte). Formatting it is left to klaw_mp_error_format() so hot
  * paths never format.
  *
  * Thread safety: a reader is a plain value used by one thread at a time;
