@@ -1,0 +1,71 @@
+/*
+ * proc.c - process identity and liveness (see klaw/region.h).
+ *
+ * A pid names a process only until it is reaped; the kernel may then give
+ * it to another. The start time (field 22 of /proc/<pid>/stat, clock ticks
+ * after boot) tells the two apart. A zombie - killed but not yet reaped by
+ * its parent - counts as dead: it will never touch shared memory again.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "klaw/region.h"
+
+/* Reads state and start time of pid from /proc/<pid>/stat. Returns 0 on
+ * success, -1 if the process does not exist (or /proc is unreadable). */
+static int read_stat(int32_t pid, char *state, uint64_t *start)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    /* "pid (comm) S ..." - comm may hold spaces and ')', so start after
+     * the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ')
+        return -1;
+    p += 2;
+    *state = *p;
+    /* field 3 is the state; the start time is field 22: 19 more spaces */
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return -1;
+        p++;
+    }
+    *start = strtoull(p, NULL, 10);
+    return 0;
+}
+
+klaw_proc_id klaw_proc_self(void)
+{
+    /* Not cached: it is called when handles are made (a cold path), and a
+     * forked child must get its own identity. */
+    klaw_proc_id id = {(int32_t)getpid(), 0, 0};
+    char st;
+    if (read_stat(id.pid, &st, &id.start_time) != 0)
+        id.start_time = 0;
+    return id;
+}
+
+int klaw_proc_alive(klaw_proc_id id)
+{
+    char st;
+    uint64_t start;
+    if (id.pid <= 0)
+        return 0;
+    if (read_stat(id.pid, &st, &start) != 0)
+        return 0;
+    if (st == 'Z' || st == 'X' || st == 'x')
+        return 0;
+    return start == id.start_time;
+}
