@@ -1,0 +1,1146 @@
+/*
+ * mpmc.c - the bounded MPMC channel (see klaw/mpmc.h): a ring of slots in a
+ * region, claimed and released cell by cell.
+ *
+ * ---- Layout (all offsets from the region base) ----------------------------
+ *
+ *   0                       klaw_region_header
+ *   CTL_OFF (1024)          ring_ctl: config line, then tail, head, the two
+ *                           event counts, counts/flags, and the handle-table
+ *                           lock, each on its own cache line
+ *   ctl.handles_off         max_handles x handle_ent (64 bytes each)
+ *   ctl.slots_off           capacity x slot_size bytes: each slot is a
+ *                           16-byte header {state, len} and max_frame bytes
+ *
+ * A process that attaches copies the config (capacity, shift, slot size,
+ * max_frame, offsets) into its own handle after checking that every part
+ * fits inside the region; it never re-reads them, so another process that
+ * scribbles over the config cannot make it index outside the mapping.
+ *
+ * ---- The slot protocol ------------------------------------------------------
+ *
+ * Positions are 64-bit and only grow; position p lives in slot p & mask
+ * and belongs to lap p >> shift. A slot's state word packs
+ *     lap (45 bits) | owner handle (16 bits) | state (3 bits)
+ * with states EMPTY, WRITING, FULL, READING, SKIPPED, ORPHAN.
+ *
+ * Invariants:
+ *   I1  Slot s is available to the producer of position p exactly when its
+ *       state is (lap(p), EMPTY, -). Initially every slot is (0, EMPTY).
+ *   I2  Every transition of a slot is a CAS on its state word from a state
+ *       of lap L, except two stores by the slot's current owner: commit
+ *       (L, WRITING, me) -> (L, FULL) and abort -> (L, SKIPPED), and the
+ *       release store (L, READING, me) -> (L + 1, EMPTY). An owner's
+ *       stores cannot race with anybody else: the only other writer of an
+ *       owned slot is the reaper, which acts only once the owner's process
+ *       is dead (liveness: pid + start time).
+ *   I3  Ownership is taken cell first: a producer CASes (L, EMPTY) ->
+ *       (L, WRITING, me) and only then advances tail past p; a consumer
+ *       CASes (L, FULL) -> (L, READING, me) (or SKIPPED -> (L + 1, EMPTY))
+ *       and only then advances head. Anyone who finds the slot at tail
+ *       (head) already taken for that lap helps advance the index with a
+ *       CAS, so an index never waits on a dead process, and no claim is
+ *       ever without a recorded owner.
+ *   I4  head <= tail, and tail - head <= capacity: a producer can only take
+ *       the slot of p once the consumer of p - capacity released it (I1).
+ *   I5  A frame is delivered exactly once: only the consumer whose CAS
+ *       moved FULL -> READING (or ORPHAN -> READING) may read and release
+ *       it.
+ *
+ * Memory orderings: slot-state CASes are acq_rel, so the consumer's CAS
+ * that sees FULL (acquire) sees the bytes and length the producer wrote
+ * before its commit (release); the release store (release) orders the
+ * consumer's reads of the frame before the next producer's CAS (acquire)
+ * that lets it overwrite them. head and tail are hints that only grow; they
+ * are read relaxed/acquire and moved with CAS, and correctness never
+ * depends on their exact value because every decision re-reads the slot
+ * state (which carries the lap, so an index that is a lap stale cannot
+ * match: no ABA within 2^45 laps).
+ *
+ * Waking (a Dekker pair with ck_ec): a waiter takes the event count's
+ * value, re-checks the ring, and parks through ck_ec32_wait_pred(), which
+ * sets the count's waiter flag with a locked CAS and then calls our
+ * predicate (which re-checks the ring) before it sleeps. A committer stores
+ * FULL, issues a full fence, and only then reads the waiter flag, paying
+ * ck_ec32_inc() (and so futex_wake) only when the flag is set. Either the
+ * committer sees the flag, or the waiter's predicate sees the frame: no
+ * lost wake-up, and no syscall when nobody is parked. Releases wake
+ * producers the same way on the not_full count.
+ *
+ * Recovery: a waiter that has waited liveness_ns on the same slot reaps:
+ * under the handle-table lock it checks each handle's process, and for a
+ * dead one turns its slots (L, WRITING, h) -> (L, SKIPPED) (counted as
+ * aborted claims) and (L, READING, h) -> (L, ORPHAN) (frames to redeliver,
+ * counted in ctl.orphans), then frees the handle and drops its count. A
+ * consumer that sees ctl.orphans > 0 scans for ORPHAN slots and takes one
+ * by CAS, as it would take a FULL one. The handle table is guarded by a
+ * process-shared robust mutex: if a process dies inside it, the next
+ * locker rebuilds the counts from the table.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <ck_ec.h>
+
+#include "klaw/mpmc.h"
+#include "klaw/region.h"
+
+#define CACHELINE 64
+#define CTL_OFF 1024u
+#define RING_MAGIC 0x474e4952u /* "RING" */
+#define SLOT_HDR 16u
+#define DEFAULT_HANDLES 256u
+#define MAX_HANDLES 4096u
+#define DEFAULT_LIVENESS_NS 1000000000ull
+#define SPIN_ITERS 256
+
+enum { S_EMPTY = 0, S_WRITING, S_FULL, S_READING, S_SKIPPED, S_ORPHAN };
+#define ST_BITS 3
+#define OWNER_BITS 16
+#define LAP_SHIFT (ST_BITS + OWNER_BITS)
+
+static inline uint64_t mk(uint64_t lap, uint32_t st, uint32_t owner)
+{
+    return (lap << LAP_SHIFT) | ((uint64_t)owner << ST_BITS) | st;
+}
+static inline uint64_t lap_of(uint64_t s) { return s >> LAP_SHIFT; }
+static inline uint32_t st_of(uint64_t s) { return (uint32_t)(s & 7u); }
+static inline uint32_t owner_of(uint64_t s) { return (uint32_t)((s >> ST_BITS) & ((1u << OWNER_BITS) - 1)); }
+
+enum { CLOSED_SENDERS = 1u, CLOSED_RECEIVERS = 2u };
+enum { H_FREE = 0, H_TX = 1, H_RX = 2 };
+
+typedef struct handle_ent {
+    _Atomic uint32_t role; /* H_FREE / H_TX / H_RX                         */
+    uint32_t pad0_;
+    klaw_proc_id owner;
+    _Atomic uint64_t sent;     /* frames this handle committed            */
+    _Atomic uint64_t received; /* frames this handle released             */
+    _Atomic uint64_t aborted;  /* claims this handle aborted              */
+    uint8_t pad_[CACHELINE - 48];
+} handle_ent;
+_Static_assert(sizeof(handle_ent) == CACHELINE, "handle_ent is one cache line");
+
+typedef struct ring_ctl {
+    /* config: written before READY, never changed */
+    uint32_t magic;
+    uint32_t capacity;
+    uint32_t shift;
+    uint32_t max_frame;
+    uint32_t slot_size;
+    uint32_t max_handles;
+    uint64_t handles_off;
+    uint64_t slots_off;
+    uint64_t liveness_ns;
+    uint8_t pad0_[CACHELINE - 48];
+    _Alignas(CACHELINE) _Atomic uint64_t tail;
+    _Alignas(CACHELINE) _Atomic uint64_t head;
+    _Alignas(CACHELINE) struct ck_ec32 not_empty; /* consumers park here    */
+    _Alignas(CACHELINE) struct ck_ec32 not_full;  /* producers park here    */
+    _Alignas(CACHELINE) _Atomic uint32_t senders;
+    _Atomic uint32_t receivers;
+    _Atomic uint32_t closed;  /* CLOSED_* bits, set once, never cleared   */
+    _Atomic uint32_t orphans; /* ORPHAN slots waiting for a consumer      */
+    _Atomic uint64_t high_watermark;
+    _Alignas(CACHELINE) pthread_mutex_t lock; /* the handle table         */
+    /* totals of handles that are gone, folded in under the lock */
+    uint64_t retired_sent, retired_received, retired_aborted;
+    uint64_t reaped_aborted, redelivered, reaped_handles;
+} ring_ctl;
+
+typedef struct ring_slot {
+    _Atomic uint64_t state;
+    uint32_t len;
+    uint32_t pad_;
+} ring_slot;
+
+/* What a process knows about one attached channel (shared by its handles,
+ * reference-counted). */
+typedef struct chan {
+    klaw_region *region;
+    uint8_t *base;
+    size_t size;
+    ring_ctl *ctl;
+    handle_ent *handles;
+    uint8_t *slots;
+    uint32_t capacity, mask, shift, max_frame, slot_size, max_handles;
+    uint64_t liveness_ns;
+    _Atomic uint32_t refs;
+} chan;
+
+struct klaw_mpmc_tx {
+    chan *c;
+    uint32_t idx;
+    _Atomic int closed;
+    _Atomic uint32_t claims; /* for sampling the high watermark */
+};
+
+struct klaw_mpmc_rx {
+    chan *c;
+    uint32_t idx;
+    _Atomic int closed;
+};
+
+/* ---- time and futex ops for ck_ec -------------------------------------- */
+
+static int ops_gettime(const struct ck_ec_ops *ops, struct timespec *out)
+{
+    (void)ops;
+    return clock_gettime(CLOCK_MONOTONIC, out);
+}
+
+/* Shared (not FUTEX_PRIVATE) futexes: the word may be in memory mapped by
+ * several processes. WAIT_BITSET takes an absolute CLOCK_MONOTONIC
+ * deadline, which is what ck_ec hands us. */
+static void ops_wait32(const struct ck_ec_wait_state *ws, const uint32_t *addr, uint32_t expected,
+                       const struct timespec *deadline)
+{
+    (void)ws;
+    syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, expected, deadline, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+static void ops_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)
+{
+    (void)ops;
+    syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static const struct ck_ec_ops ec_ops = {
+    .gettime = ops_gettime,
+    .wait32 = ops_wait32,
+    .wake32 = ops_wake32,
+    .busy_loop_iter = 64,
+    .initial_wait_ns = 2000000,
+};
+static const struct ck_ec_mode ec_mode = {.ops = &ec_ops, .single_producer = false};
+
+struct timespec klaw_deadline_in_ms(int64_t ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)((ms % 1000) * 1000000);
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
+    }
+    return t;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static bool deadline_passed(const struct timespec *d)
+{
+    if (!d)
+        return false;
+    return now_ns() >= (int64_t)d->tv_sec * 1000000000 + d->tv_nsec;
+}
+
+/* Wakes anyone parked on ec, if someone flagged that they are (after the
+ * caller's store, a full fence: see "Waking" above). */
+static inline void wake_if_waiters(struct ck_ec32 *ec)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (KLAW_UNLIKELY(ck_ec32_has_waiters(ec)))
+        ck_ec32_inc(ec, &ec_mode);
+}
+
+static inline void wake_all(chan *c)
+{
+    ck_ec32_inc(&c->ctl->not_empty, &ec_mode);
+    ck_ec32_inc(&c->ctl->not_full, &ec_mode);
+}
+
+static inline ring_slot *slot_at(const chan *c, uint64_t pos)
+{
+    return (ring_slot *)(c->slots + (size_t)(pos & c->mask) * c->slot_size);
+}
+
+/* ---- the handle table (cold) ------------------------------------------- */
+
+/* Recounts senders/receivers from the table: the repair after a process
+ * died while holding the lock. */
+static void recount(chan *c)
+{
+    uint32_t tx = 0, rx = 0;
+    for (uint32_t i = 0; i < c->max_handles; i++) {
+        uint32_t role = atomic_load(&c->handles[i].role);
+        tx += role == H_TX;
+        rx += role == H_RX;
+    }
+    atomic_store(&c->ctl->senders, tx);
+    atomic_store(&c->ctl->receivers, rx);
+}
+
+static klaw_status lock_table(chan *c)
+{
+    int e = pthread_mutex_lock(&c->ctl->lock);
+    if (e == EOWNERDEAD) {
+        recount(c);
+        pthread_mutex_consistent(&c->ctl->lock);
+        return KLAW_OK;
+    }
+    return e == 0 ? KLAW_OK : KLAW_CORRUPT;
+}
+
+static void unlock_table(chan *c) { pthread_mutex_unlock(&c->ctl->lock); }
+
+/* Frees handle i (lock held): folds its counters into the retired totals,
+ * drops its role's count, and closes that side when it was the last. */
+static void retire_handle(chan *c, uint32_t i)
+{
+    handle_ent *h = &c->handles[i];
+    uint32_t role = atomic_load(&h->role);
+    ring_ctl *ctl = c->ctl;
+    ctl->retired_sent += atomic_load(&h->sent);
+    ctl->retired_received += atomic_load(&h->received);
+    ctl->retired_aborted += atomic_load(&h->aborted);
+    atomic_store(&h->sent, 0);
+    atomic_store(&h->received, 0);
+    atomic_store(&h->aborted, 0);
+    atomic_store(&h->role, H_FREE);
+    if (role == H_TX && atomic_fetch_sub(&ctl->senders, 1) == 1)
+        atomic_fetch_or(&ctl->closed, CLOSED_SENDERS);
+    if (role == H_RX && atomic_fetch_sub(&ctl->receivers, 1) == 1)
+        atomic_fetch_or(&ctl->closed, CLOSED_RECEIVERS);
+}
+
+/* Takes the slots a dead handle owned away from it (lock held). */
+static void disown_slots(chan *c, uint32_t idx)
+{
+    for (uint32_t i = 0; i < c->capacity; i++) {
+        ring_slot *s = (ring_slot *)(c->slots + (size_t)i * c->slot_size);
+        uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (owner_of(v) != idx)
+            continue;
+        if (st_of(v) == S_WRITING) {
+            if (atomic_compare_exchange_strong(&s->state, &v, mk(lap_of(v), S_SKIPPED, 0)))
+                c->ctl->reaped_aborted++;
+        } else if (st_of(v) == S_READING) {
+            if (atomic_compare_exchange_strong(&s->state, &v, mk(lap_of(v), S_ORPHAN, 0))) {
+                c->ctl->redelivered++;
+                atomic_fetch_add(&c->ctl->orphans, 1);
+            }
+        }
+    }
+}
+
+/* Reclaims the handles of dead processes: their slots first, then the
+ * handles. Returns how many were reaped. */
+static uint32_t reap(chan *c)
+{
+    uint32_t n = 0;
+    if (lock_table(c) != KLAW_OK)
+        return 0;
+    for (uint32_t i = 0; i < c->max_handles; i++) {
+        handle_ent *h = &c->handles[i];
+        if (atomic_load(&h->role) == H_FREE)
+            continue;
+        if (klaw_proc_alive(h->owner))
+            continue;
+        disown_slots(c, i);
+        retire_handle(c, i);
+        c->ctl->reaped_handles++;
+        n++;
+    }
+    unlock_table(c);
+    if (n)
+        wake_all(c);
+    return n;
+}
+
+/* Takes a free handle entry for `role`. KLAW_CLOSED when that side has
+ * closed for good; KLAW_FULL when the table is full. */
+static klaw_status take_handle(chan *c, uint32_t role, uint32_t *idx)
+{
+    klaw_status st = lock_table(c);
+    if (st != KLAW_OK)
+        return st;
+    uint32_t closed = atomic_load(&c->ctl->closed);
+    if ((role == H_TX && (closed & CLOSED_SENDERS)) || (role == H_RX && (closed & CLOSED_RECEIVERS))) {
+        unlock_table(c);
+        return KLAW_CLOSED;
+    }
+    for (uint32_t i = 0; i < c->max_handles; i++) {
+        handle_ent *h = &c->handles[i];
+        if (atomic_load(&h->role) != H_FREE)
+            continue;
+        h->owner = klaw_proc_self();
+        atomic_store(&h->sent, 0);
+        atomic_store(&h->received, 0);
+        atomic_store(&h->aborted, 0);
+        atomic_store(&h->role, role);
+        atomic_fetch_add(role == H_TX ? &c->ctl->senders : &c->ctl->receivers, 1);
+        unlock_table(c);
+        *idx = i;
+        return KLAW_OK;
+    }
+    unlock_table(c);
+    return KLAW_FULL;
+}
+
+static void give_handle(chan *c, uint32_t idx)
+{
+    if (lock_table(c) != KLAW_OK)
+        return;
+    /* only if it is still ours: a reaper may have taken it after a fork */
+    handle_ent *h = &c->handles[idx];
+    klaw_proc_id me = klaw_proc_self();
+    if (atomic_load(&h->role) != H_FREE && h->owner.pid == me.pid && h->owner.start_time == me.start_time)
+        retire_handle(c, idx);
+    unlock_table(c);
+    wake_all(c);
+}
+
+/* ---- creating and attaching -------------------------------------------- */
+
+static void chan_unref(chan *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1) {
+        klaw_region_close(c->region);
+        free(c);
+    }
+}
+
+/* Builds the process-local view of a ring from a validated region; checks
+ * that every part of the ring lies inside the region. */
+static klaw_status chan_attach(klaw_region *r, chan **out)
+{
+    uint8_t *base = klaw_region_base(r);
+    size_t size = klaw_region_size(r);
+    const klaw_region_header *h = klaw_region_hdr(r);
+    ring_ctl *ctl = klaw_region_at(base, size, h->body_off, sizeof(ring_ctl));
+    if (!ctl || h->body_off % CACHELINE || h->body_len < sizeof(ring_ctl))
+        return KLAW_CORRUPT;
+    /* copy the config once; validate it; never trust it again */
+    uint32_t cap = ctl->capacity, shift = ctl->shift, maxf = ctl->max_frame, ssz = ctl->slot_size,
+             nh = ctl->max_handles;
+    uint64_t hoff = ctl->handles_off, soff = ctl->slots_off, live = ctl->liveness_ns;
+    if (ctl->magic != RING_MAGIC || cap < 2 || cap > (1u << 30) || (cap & (cap - 1)) || shift >= 32 ||
+        (1u << shift) != cap || nh == 0 || nh > MAX_HANDLES || ssz % CACHELINE ||
+        (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR || hoff % CACHELINE || soff % CACHELINE ||
+        !klaw_region_at(base, size, hoff, (uint64_t)nh * sizeof(handle_ent)) ||
+        !klaw_region_at(base, size, soff, (uint64_t)cap * ssz) || live == 0)
+        return KLAW_CORRUPT;
+    chan *c = calloc(1, sizeof *c);
+    if (!c)
+        return KLAW_NOMEM;
+    c->region = r;
+    c->base = base;
+    c->size = size;
+    c->ctl = ctl;
+    c->handles = (handle_ent *)(base + hoff);
+    c->slots = base + soff;
+    c->capacity = cap;
+    c->mask = cap - 1;
+    c->shift = shift;
+    c->max_frame = maxf;
+    c->slot_size = ssz;
+    c->max_handles = nh;
+    c->liveness_ns = live;
+    atomic_store(&c->refs, 1);
+    *out = c;
+    return KLAW_OK;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_mpmc_rx **rxo)
+{
+    *txo = NULL;
+    *rxo = NULL;
+    if (!o || o->capacity < 1 || o->capacity > (1u << 30) || o->max_frame < 1 || o->max_frame > (1u << 30) ||
+        o->max_handles > MAX_HANDLES)
+        return KLAW_INVAL;
+    uint32_t cap = 2, shift = 1;
+    while (cap < o->capacity) {
+        cap <<= 1;
+        shift++;
+    }
+    uint32_t nh = o->max_handles ? o->max_handles : DEFAULT_HANDLES;
+    uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR, CACHELINE);
+    uint64_t hoff = round_up(CTL_OFF + sizeof(ring_ctl), CACHELINE);
+    uint64_t soff = round_up(hoff + (uint64_t)nh * sizeof(handle_ent), 4096);
+    uint64_t total = soff + (uint64_t)cap * ssz;
+    if (total > ((uint64_t)1 << 40))
+        return KLAW_INVAL;
+
+    klaw_region *r;
+    klaw_status st = klaw_region_create(o->name, (size_t)total, KLAW_KIND_MPMC, o->mode, &r);
+    if (st != KLAW_OK)
+        return st;
+    uint8_t *base = klaw_region_base(r);
+    ring_ctl *ctl = (ring_ctl *)(base + CTL_OFF);
+    ctl->magic = RING_MAGIC;
+    ctl->capacity = cap;
+    ctl->shift = shift;
+    ctl->max_frame = o->max_frame;
+    ctl->slot_size = ssz;
+    ctl->max_handles = nh;
+    ctl->handles_off = hoff;
+    ctl->slots_off = soff;
+    ctl->liveness_ns = o->liveness_ns ? o->liveness_ns : DEFAULT_LIVENESS_NS;
+    ck_ec32_init(&ctl->not_empty, 0);
+    ck_ec32_init(&ctl->not_full, 0);
+
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+    int e = pthread_mutex_init(&ctl->lock, &ma);
+    pthread_mutexattr_destroy(&ma);
+    if (e != 0) {
+        klaw_region_close(r);
+        if (o->name)
+            klaw_region_unlink(o->name);
+        return KLAW_SYS;
+    }
+    /* slots start as (lap 0, EMPTY): the zero-filled region already is */
+    klaw_region_publish(r, 0, 0, CTL_OFF, sizeof(ring_ctl));
+
+    chan *c;
+    st = chan_attach(r, &c);
+    if (st != KLAW_OK) {
+        klaw_region_close(r);
+        return st;
+    }
+    klaw_mpmc_tx *tx = calloc(1, sizeof *tx);
+    klaw_mpmc_rx *rx = calloc(1, sizeof *rx);
+    if (!tx || !rx) {
+        free(tx);
+        free(rx);
+        chan_unref(c);
+        if (o->name)
+            klaw_region_unlink(o->name);
+        return KLAW_NOMEM;
+    }
+    take_handle(c, H_TX, &tx->idx);
+    take_handle(c, H_RX, &rx->idx);
+    atomic_fetch_add(&c->refs, 1);
+    tx->c = c;
+    rx->c = c;
+    *txo = tx;
+    *rxo = rx;
+    return KLAW_OK;
+}
+
+static klaw_status open_side(const char *name, uint32_t role, chan **cout, uint32_t *idx)
+{
+    klaw_region *r;
+    klaw_status st = klaw_region_open(name, KLAW_KIND_MPMC, 1000, &r);
+    if (st != KLAW_OK)
+        return st;
+    chan *c;
+    st = chan_attach(r, &c);
+    if (st != KLAW_OK) {
+        klaw_region_close(r);
+        return st;
+    }
+    reap(c);
+    st = take_handle(c, role, idx);
+    if (st != KLAW_OK) {
+        chan_unref(c);
+        return st;
+    }
+    *cout = c;
+    return KLAW_OK;
+}
+
+klaw_status klaw_mpmc_open_tx(const char *name, klaw_mpmc_tx **out)
+{
+    *out = NULL;
+    klaw_mpmc_tx *tx = calloc(1, sizeof *tx);
+    if (!tx)
+        return KLAW_NOMEM;
+    klaw_status st = open_side(name, H_TX, &tx->c, &tx->idx);
+    if (st != KLAW_OK) {
+        free(tx);
+        return st;
+    }
+    *out = tx;
+    return KLAW_OK;
+}
+
+klaw_status klaw_mpmc_open_rx(const char *name, klaw_mpmc_rx **out)
+{
+    *out = NULL;
+    klaw_mpmc_rx *rx = calloc(1, sizeof *rx);
+    if (!rx)
+        return KLAW_NOMEM;
+    klaw_status st = open_side(name, H_RX, &rx->c, &rx->idx);
+    if (st != KLAW_OK) {
+        free(rx);
+        return st;
+    }
+    *out = rx;
+    return KLAW_OK;
+}
+
+klaw_status klaw_mpmc_tx_clone(klaw_mpmc_tx *tx, klaw_mpmc_tx **out)
+{
+    *out = NULL;
+    if (atomic_load(&tx->closed))
+        return KLAW_CLOSED;
+    klaw_mpmc_tx *n = calloc(1, sizeof *n);
+    if (!n)
+        return KLAW_NOMEM;
+    klaw_status st = take_handle(tx->c, H_TX, &n->idx);
+    if (st != KLAW_OK) {
+        free(n);
+        return st;
+    }
+    atomic_fetch_add(&tx->c->refs, 1);
+    n->c = tx->c;
+    *out = n;
+    return KLAW_OK;
+}
+
+klaw_status klaw_mpmc_rx_clone(klaw_mpmc_rx *rx, klaw_mpmc_rx **out)
+{
+    *out = NULL;
+    if (atomic_load(&rx->closed))
+        return KLAW_CLOSED;
+    klaw_mpmc_rx *n = calloc(1, sizeof *n);
+    if (!n)
+        return KLAW_NOMEM;
+    klaw_status st = take_handle(rx->c, H_RX, &n->idx);
+    if (st != KLAW_OK) {
+        free(n);
+        return st;
+    }
+    atomic_fetch_add(&rx->c->refs, 1);
+    n->c = rx->c;
+    *out = n;
+    return KLAW_OK;
+}
+
+void klaw_mpmc_tx_close(klaw_mpmc_tx *tx)
+{
+    if (tx && !atomic_exchange(&tx->closed, 1))
+        give_handle(tx->c, tx->idx);
+}
+
+void klaw_mpmc_rx_close(klaw_mpmc_rx *rx)
+{
+    if (rx && !atomic_exchange(&rx->closed, 1))
+        give_handle(rx->c, rx->idx);
+}
+
+void klaw_mpmc_tx_free(klaw_mpmc_tx *tx)
+{
+    if (!tx)
+        return;
+    klaw_mpmc_tx_close(tx);
+    chan_unref(tx->c);
+    free(tx);
+}
+
+void klaw_mpmc_rx_free(klaw_mpmc_rx *rx)
+{
+    if (!rx)
+        return;
+    klaw_mpmc_rx_close(rx);
+    chan_unref(rx->c);
+    free(rx);
+}
+
+/* ---- producing ---------------------------------------------------------- */
+
+/* Moves idx from `from` to at least `to` (helping; never backwards). */
+static inline void advance(_Atomic uint64_t *idx, uint64_t from, uint64_t to)
+{
+    uint64_t cur = from;
+    while (cur < to && !atomic_compare_exchange_weak_explicit(idx, &cur, to, memory_order_acq_rel,
+                                                               memory_order_relaxed)) {
+    }
+}
+
+/* One attempt to take the slot at tail. KLAW_OK with *pos set, KLAW_FULL
+ * when the slot at tail is still in use by the previous lap. */
+static inline klaw_status claim_one(chan *c, uint32_t me, uint64_t *pos_out)
+{
+    ring_ctl *ctl = c->ctl;
+    for (;;) {
+        uint64_t pos = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+        ring_slot *s = slot_at(c, pos);
+        uint64_t lap = pos >> c->shift;
+        uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (v == mk(lap, S_EMPTY, 0)) {
+            if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_WRITING, me),
+                                                        memory_order_acq_rel, memory_order_acquire)) {
+                advance(&ctl->tail, pos, pos + 1);
+                *pos_out = pos;
+                return KLAW_OK;
+            }
+            continue;
+        }
+        if (lap_of(v) >= lap) {
+            /* taken for this lap (or tail is a lap stale): help tail on */
+            advance(&ctl->tail, pos, pos + 1);
+            continue;
+        }
+        /* the previous lap still holds the slot: full, unless tail moved */
+        if (atomic_load_explicit(&ctl->tail, memory_order_acquire) != pos)
+            continue;
+        return KLAW_FULL;
+    }
+}
+
+static inline void fill_claim(chan *c, uint64_t pos, size_t len, klaw_frame *f)
+{
+    ring_slot *s = slot_at(c, pos);
+    f->slot_ = s;
+    f->pos_ = pos;
+    f->seq = pos;
+    f->data = (uint8_t *)s + SLOT_HDR;
+    f->len = (uint32_t)len;
+    f->cap = c->max_frame;
+}
+
+static void sample_watermark(klaw_mpmc_tx *tx, uint64_t pos)
+{
+    ring_ctl *ctl = tx->c->ctl;
+    uint64_t head = atomic_load_explicit(&ctl->head, memory_order_relaxed);
+    uint64_t depth = pos + 1 > head ? pos + 1 - head : 0;
+    uint64_t hw = atomic_load_explicit(&ctl->high_watermark, memory_order_relaxed);
+    while (depth > hw && !atomic_compare_exchange_weak(&ctl->high_watermark, &hw, depth)) {
+    }
+}
+
+klaw_status klaw_mpmc_try_claim(klaw_mpmc_tx *tx, size_t len, klaw_frame *f)
+{
+    chan *c = tx->c;
+    if (KLAW_UNLIKELY(len > c->max_frame))
+        return KLAW_TOOBIG;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed) ||
+                      (atomic_load_explicit(&c->ctl->closed, memory_order_acquire) & CLOSED_RECEIVERS)))
+        return KLAW_CLOSED;
+    uint64_t pos;
+    klaw_status st = claim_one(c, tx->idx, &pos);
+    if (st != KLAW_OK)
+        return st;
+    fill_claim(c, pos, len, f);
+    /* the high watermark is sampled (1 claim in 64) so a sender does not
+     * read the consumers' index line on every frame */
+    if ((atomic_fetch_add_explicit(&tx->claims, 1, memory_order_relaxed) & 63) == 0)
+        sample_watermark(tx, pos);
+    return KLAW_OK;
+}
+
+/* What a parked caller re-checks (the ck_ec predicate): returns non-zero
+ * to stop waiting. */
+typedef struct wait_ctx {
+    chan *c;
+    int (*ready)(struct wait_ctx *);
+    int64_t next_reap_ns; /* when to check liveness next                */
+    uint64_t watched;     /* the position the waiter is stuck on         */
+} wait_ctx;
+
+static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadline)
+{
+    wait_ctx *w = ws->data;
+    if (w->ready(w))
+        return 1;
+    int64_t now = (int64_t)ws->now.tv_sec * 1000000000 + ws->now.tv_nsec;
+    if (now >= w->next_reap_ns) {
+        w->next_reap_ns = now + (int64_t)w->c->liveness_ns;
+        if (reap(w->c))
+            return 1;
+    }
+    /* wake up in time for the next liveness check */
+    int64_t dl = (int64_t)deadline->tv_sec * 1000000000 + deadline->tv_nsec;
+    if (dl > w->next_reap_ns) {
+        deadline->tv_sec = (time_t)(w->next_reap_ns / 1000000000);
+        deadline->tv_nsec = (long)(w->next_reap_ns % 1000000000);
+    }
+    return 0;
+}
+
+static int tx_ready(wait_ctx *w)
+{
+    chan *c = w->c;
+    if (atomic_load_explicit(&c->ctl->closed, memory_order_acquire) & CLOSED_RECEIVERS)
+        return 1;
+    uint64_t pos = atomic_load_explicit(&c->ctl->tail, memory_order_acquire);
+    uint64_t v = atomic_load_explicit(&slot_at(c, pos)->state, memory_order_acquire);
+    return lap_of(v) >= (pos >> c->shift);
+}
+
+/* Parks on ec until ready() or the deadline; TIMEOUT or OK (re-check). */
+static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), const struct timespec *deadline)
+{
+    wait_ctx w = {c, ready, now_ns() + (int64_t)c->liveness_ns, 0};
+    for (int i = 0; i < SPIN_ITERS; i++) {
+        if (ready(&w))
+            return KLAW_OK;
+        ck_pr_stall();
+    }
+    uint32_t v = ck_ec32_value(ec);
+    if (ready(&w))
+        return KLAW_OK;
+    if (ck_ec32_wait_pred(ec, &ec_mode, v, wait_pred, &w, deadline) == -1 && deadline_passed(deadline))
+        return KLAW_TIMEOUT;
+    return KLAW_OK;
+}
+
+klaw_status klaw_mpmc_claim(klaw_mpmc_tx *tx, size_t len, const struct timespec *deadline, klaw_frame *f)
+{
+    for (;;) {
+        klaw_status st = klaw_mpmc_try_claim(tx, len, f);
+        if (st != KLAW_FULL)
+            return st;
+        st = park(tx->c, &tx->c->ctl->not_full, tx_ready, deadline);
+        if (st == KLAW_TIMEOUT) {
+            st = klaw_mpmc_try_claim(tx, len, f);
+            return st == KLAW_FULL ? KLAW_TIMEOUT : st;
+        }
+    }
+}
+
+klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len)
+{
+    ring_slot *s = f->slot_;
+    chan *c = tx->c;
+    if (KLAW_UNLIKELY(len > c->max_frame)) {
+        klaw_mpmc_abort(tx, f);
+        return KLAW_INVAL;
+    }
+    s->len = (uint32_t)len;
+    atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_FULL, 0), memory_order_release);
+    atomic_fetch_add_explicit(&c->handles[tx->idx].sent, 1, memory_order_relaxed);
+    wake_if_waiters(&c->ctl->not_empty);
+    return KLAW_OK;
+}
+
+void klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f)
+{
+    ring_slot *s = f->slot_;
+    chan *c = tx->c;
+    atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_SKIPPED, 0), memory_order_release);
+    atomic_fetch_add_explicit(&c->handles[tx->idx].aborted, 1, memory_order_relaxed);
+    wake_if_waiters(&c->ctl->not_empty);
+}
+
+klaw_status klaw_mpmc_try_send(klaw_mpmc_tx *tx, const void *data, size_t len)
+{
+    klaw_frame f;
+    klaw_status st = klaw_mpmc_try_claim(tx, len, &f);
+    if (st != KLAW_OK)
+        return st;
+    if (len)
+        memcpy(f.data, data, len);
+    return klaw_mpmc_commit(tx, &f, len);
+}
+
+klaw_status klaw_mpmc_send(klaw_mpmc_tx *tx, const void *data, size_t len, const struct timespec *deadline)
+{
+    klaw_frame f;
+    klaw_status st = klaw_mpmc_claim(tx, len, deadline, &f);
+    if (st != KLAW_OK)
+        return st;
+    if (len)
+        memcpy(f.data, data, len);
+    return klaw_mpmc_commit(tx, &f, len);
+}
+
+klaw_status klaw_mpmc_claim_batch(klaw_mpmc_tx *tx, size_t len, klaw_frame *frames, size_t n, size_t *got,
+                                  const struct timespec *deadline)
+{
+    *got = 0;
+    if (n == 0)
+        return KLAW_INVAL;
+    klaw_status st = klaw_mpmc_claim(tx, len, deadline, &frames[0]);
+    if (st != KLAW_OK)
+        return st;
+    chan *c = tx->c;
+    size_t k = 1;
+    uint64_t pos = frames[0].pos_;
+    /* extend in place: take the following slots while they are free for
+     * their lap, then move tail once past all of them */
+    while (k < n) {
+        uint64_t p = pos + k;
+        ring_slot *s = slot_at(c, p);
+        uint64_t lap = p >> c->shift;
+        uint64_t v = mk(lap, S_EMPTY, 0);
+        if (!atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_WRITING, tx->idx),
+                                                     memory_order_acq_rel, memory_order_acquire))
+            break;
+        fill_claim(c, p, len, &frames[k]);
+        k++;
+    }
+    if (k > 1)
+        advance(&c->ctl->tail, pos + 1, pos + k);
+    *got = k;
+    return KLAW_OK;
+}
+
+klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t n)
+{
+    chan *c = tx->c;
+    klaw_status worst = KLAW_OK;
+    uint64_t sent = 0;
+    for (size_t i = 0; i < n; i++) {
+        ring_slot *s = frames[i].slot_;
+        uint64_t lap = frames[i].pos_ >> c->shift;
+        if (KLAW_UNLIKELY(frames[i].len > c->max_frame)) {
+            atomic_store_explicit(&s->state, mk(lap, S_SKIPPED, 0), memory_order_release);
+            atomic_fetch_add_explicit(&c->handles[tx->idx].aborted, 1, memory_order_relaxed);
+            worst = KLAW_INVAL;
+            continue;
+        }
+        s->len = frames[i].len;
+        atomic_store_explicit(&s->state, mk(lap, S_FULL, 0), memory_order_release);
+        sent++;
+    }
+    atomic_fetch_add_explicit(&c->handles[tx->idx].sent, sent, memory_order_relaxed);
+    wake_if_waiters(&c->ctl->not_empty);
+    return worst;
+}
+
+/* ---- consuming ---------------------------------------------------------- */
+
+static inline void fill_view(chan *c, ring_slot *s, uint64_t pos, klaw_frame *f)
+{
+    f->slot_ = s;
+    f->pos_ = pos;
+    f->seq = pos;
+    f->data = (uint8_t *)s + SLOT_HDR;
+    uint32_t len = s->len;
+    /* another process wrote it: never trust a length past the slot */
+    f->len = len <= c->max_frame ? len : c->max_frame;
+    f->cap = c->max_frame;
+}
+
+/* Takes one frame offered again after its receiver died. */
+KLAW_COLD static klaw_status take_orphan(klaw_mpmc_rx *rx, klaw_frame *f)
+{
+    chan *c = rx->c;
+    for (uint32_t i = 0; i < c->capacity; i++) {
+        ring_slot *s = (ring_slot *)(c->slots + (size_t)i * c->slot_size);
+        uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (st_of(v) != S_ORPHAN)
+            continue;
+        if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap_of(v), S_READING, rx->idx),
+                                                    memory_order_acq_rel, memory_order_acquire)) {
+            atomic_fetch_sub(&c->ctl->orphans, 1);
+            fill_view(c, s, (lap_of(v) << c->shift) | i, f);
+            return KLAW_OK;
+        }
+    }
+    return KLAW_EMPTY;
+}
+
+klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
+{
+    chan *c = rx->c;
+    ring_ctl *ctl = c->ctl;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&ctl->orphans, memory_order_relaxed) != 0) &&
+        take_orphan(rx, f) == KLAW_OK)
+        return KLAW_OK;
+    for (;;) {
+        uint64_t pos = atomic_load_explicit(&ctl->head, memory_order_acquire);
+        ring_slot *s = slot_at(c, pos);
+        uint64_t lap = pos >> c->shift;
+        uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (lap_of(v) == lap) {
+            switch (st_of(v)) {
+            case S_FULL:
+                if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_READING, rx->idx),
+                                                            memory_order_acq_rel, memory_order_acquire)) {
+                    advance(&ctl->head, pos, pos + 1);
+                    fill_view(c, s, pos, f);
+                    return KLAW_OK;
+                }
+                continue;
+            case S_SKIPPED:
+                if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap + 1, S_EMPTY, 0),
+                                                            memory_order_acq_rel, memory_order_acquire)) {
+                    advance(&ctl->head, pos, pos + 1);
+                    wake_if_waiters(&ctl->not_full);
+                }
+                continue;
+            case S_READING:
+            case S_ORPHAN:
+                advance(&ctl->head, pos, pos + 1);
+                continue;
+            default: /* EMPTY or WRITING: not ready yet */
+                break;
+            }
+        } else if (lap_of(v) > lap) {
+            advance(&ctl->head, pos, pos + 1); /* head is stale */
+            continue;
+        }
+        /* nothing ready at head */
+        if (atomic_load_explicit(&ctl->head, memory_order_acquire) != pos)
+            continue;
+        if (KLAW_UNLIKELY(atomic_load_explicit(&ctl->closed, memory_order_acquire) & CLOSED_SENDERS)) {
+            /* a commit that happened before the close is visible now */
+            v = atomic_load_explicit(&s->state, memory_order_acquire);
+            if (lap_of(v) == lap && st_of(v) != S_EMPTY && st_of(v) != S_WRITING)
+                continue;
+            if (atomic_load(&ctl->orphans) && take_orphan(rx, f) == KLAW_OK)
+                return KLAW_OK;
+            return KLAW_CLOSED;
+        }
+        return KLAW_EMPTY;
+    }
+}
+
+static int rx_ready(wait_ctx *w)
+{
+    chan *c = w->c;
+    if (atomic_load_explicit(&c->ctl->orphans, memory_order_acquire))
+        return 1;
+    if (atomic_load_explicit(&c->ctl->closed, memory_order_acquire) & CLOSED_SENDERS)
+        return 1;
+    uint64_t pos = atomic_load_explicit(&c->ctl->head, memory_order_acquire);
+    uint64_t v = atomic_load_explicit(&slot_at(c, pos)->state, memory_order_acquire);
+    uint64_t lap = pos >> c->shift;
+    return lap_of(v) > lap || (lap_of(v) == lap && st_of(v) != S_EMPTY && st_of(v) != S_WRITING);
+}
+
+klaw_status klaw_mpmc_view(klaw_mpmc_rx *rx, const struct timespec *deadline, klaw_frame *f)
+{
+    for (;;) {
+        klaw_status st = klaw_mpmc_try_view(rx, f);
+        if (st != KLAW_EMPTY)
+            return st;
+        st = park(rx->c, &rx->c->ctl->not_empty, rx_ready, deadline);
+        if (st == KLAW_TIMEOUT) {
+            st = klaw_mpmc_try_view(rx, f);
+            return st == KLAW_EMPTY ? KLAW_TIMEOUT : st;
+        }
+    }
+}
+
+void klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f)
+{
+    chan *c = rx->c;
+    ring_slot *s = f->slot_;
+    atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_EMPTY, 0), memory_order_release);
+    atomic_fetch_add_explicit(&c->handles[rx->idx].received, 1, memory_order_relaxed);
+    wake_if_waiters(&c->ctl->not_full);
+}
+
+klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n, size_t *got,
+                                 const struct timespec *deadline)
+{
+    *got = 0;
+    if (n == 0)
+        return KLAW_INVAL;
+    klaw_status st = klaw_mpmc_view(rx, deadline, &frames[0]);
+    if (st != KLAW_OK)
+        return st;
+    size_t k = 1;
+    while (k < n && klaw_mpmc_try_view(rx, &frames[k]) == KLAW_OK)
+        k++;
+    *got = k;
+    return KLAW_OK;
+}
+
+void klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n)
+{
+    chan *c = rx->c;
+    for (size_t i = 0; i < n; i++) {
+        ring_slot *s = frames[i].slot_;
+        atomic_store_explicit(&s->state, mk((frames[i].pos_ >> c->shift) + 1, S_EMPTY, 0), memory_order_release);
+    }
+    atomic_fetch_add_explicit(&c->handles[rx->idx].received, n, memory_order_relaxed);
+    wake_if_waiters(&c->ctl->not_full);
+}
+
+klaw_status klaw_mpmc_try_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len)
+{
+    klaw_frame f;
+    klaw_status st = klaw_mpmc_try_view(rx, &f);
+    *len = 0;
+    if (st != KLAW_OK)
+        return st;
+    *len = f.len;
+    if (f.len > cap) {
+        /* keep the frame: offer it again as an orphan of nobody */
+        ring_slot *s = f.slot_;
+        atomic_store_explicit(&s->state, mk(f.pos_ >> rx->c->shift, S_ORPHAN, 0), memory_order_release);
+        atomic_fetch_add(&rx->c->ctl->orphans, 1);
+        return KLAW_TOOBIG;
+    }
+    memcpy(buf, f.data, f.len);
+    klaw_mpmc_release(rx, &f);
+    return KLAW_OK;
+}
+
+klaw_status klaw_mpmc_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len, const struct timespec *deadline)
+{
+    klaw_frame f;
+    klaw_status st = klaw_mpmc_view(rx, deadline, &f);
+    *len = 0;
+    if (st != KLAW_OK)
+        return st;
+    *len = f.len;
+    if (f.len > cap) {
+        ring_slot *s = f.slot_;
+        atomic_store_explicit(&s->state, mk(f.pos_ >> rx->c->shift, S_ORPHAN, 0), memory_order_release);
+        atomic_fetch_add(&rx->c->ctl->orphans, 1);
+        return KLAW_TOOBIG;
+    }
+    memcpy(buf, f.data, f.len);
+    klaw_mpmc_release(rx, &f);
+    return KLAW_OK;
+}
+
+/* ---- stats --------------------------------------------------------------- */
+
+static klaw_status stats(chan *c, klaw_mpmc_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    reap(c);
+    ring_ctl *ctl = c->ctl;
+    if (lock_table(c) != KLAW_OK)
+        return KLAW_CORRUPT;
+    uint64_t sent = ctl->retired_sent, received = ctl->retired_received, aborted = ctl->retired_aborted;
+    for (uint32_t i = 0; i < c->max_handles; i++) {
+        handle_ent *h = &c->handles[i];
+        if (atomic_load(&h->role) == H_FREE)
+            continue;
+        sent += atomic_load(&h->sent);
+        received += atomic_load(&h->received);
+        aborted += atomic_load(&h->aborted);
+    }
+    out->aborted_claims = aborted + ctl->reaped_aborted;
+    out->redelivered = ctl->redelivered;
+    out->reaped_handles = ctl->reaped_handles;
+    unlock_table(c);
+    out->total_sent = sent;
+    out->total_received = received;
+    out->senders = atomic_load(&ctl->senders);
+    out->receivers = atomic_load(&ctl->receivers);
+    out->capacity = c->capacity;
+    out->max_frame = c->max_frame;
+    uint64_t head = atomic_load(&ctl->head), tail = atomic_load(&ctl->tail);
+    out->depth = tail > head ? tail - head : 0;
+    out->high_watermark = atomic_load(&ctl->high_watermark);
+    if (out->depth > out->high_watermark)
+        out->high_watermark = out->depth;
+    uint32_t closed = atomic_load(&ctl->closed);
+    out->senders_closed = (closed & CLOSED_SENDERS) != 0;
+    out->receivers_closed = (closed & CLOSED_RECEIVERS) != 0;
+    return KLAW_OK;
+}
+
+klaw_status klaw_mpmc_tx_stats(klaw_mpmc_tx *tx, klaw_mpmc_stats *out) { return stats(tx->c, out); }
+klaw_status klaw_mpmc_rx_stats(klaw_mpmc_rx *rx, klaw_mpmc_stats *out) { return stats(rx->c, out); }

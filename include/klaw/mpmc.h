@@ -1,0 +1,192 @@
+/*
+ * klaw/mpmc.h - the bounded multi-producer multi-consumer channel.
+ *
+ * Frames of 1..max_frame bytes travel through a ring of `capacity` slots
+ * (a power of two) that lives in a region: anonymous memory for threads of
+ * one process (and children forked after creation), or a named shared-memory
+ * object that other processes attach to by name. Each frame goes to exactly
+ * one receiver (competing consumers), and the frames of one producer arrive
+ * in the order it committed them (FIFO per producer). Every frame carries a
+ * 64-bit sequence number given by the channel: its position in the ring,
+ * unique and increasing in claim order.
+ *
+ * Zero copy: a sender claims a slot, writes the frame in place (with the
+ * codec writer, say) and commits it, or aborts it; a receiver views the next
+ * frame in place and releases it when done - in any order relative to its
+ * other views. send()/recv() are conveniences that copy.
+ *
+ * Waiting: try_ forms never block (KLAW_FULL / KLAW_EMPTY). Blocking forms
+ * take an absolute CLOCK_MONOTONIC deadline (NULL: wait as long as it
+ * takes) and return KLAW_TIMEOUT when it passes; they spin briefly, then
+ * park on a futex through a ck_ec event count (shared futexes, so it works
+ * across processes). Nothing on the send or receive path makes a system
+ * call unless someone is parked.
+ *
+ * Handles and closing: a channel has sender and receiver handles; clone
+ * makes another, close gives one up (idempotent: a second close does
+ * nothing). The counts live in the region. When every sender has closed,
+ * receivers drain what is buffered, then get KLAW_CLOSED; when every
+ * receiver has closed, send gives KLAW_CLOSED; parked callers wake on close.
+ * A process that dies holding handles has them reclaimed by liveness checks
+ * (pid + start time), so nobody waits forever on a dead peer.
+ *
+ * Recovery (the ring's protocol comment in channels/mpmc.c has the
+ * details): a producer that dies between claim and commit leaves a slot
+ * that would block every frame behind it; once a waiting receiver has
+ * waited the liveness timeout (default 1 s) and finds the claimant's process
+ * dead, the slot becomes a skipped record, later frames flow, and
+ * stats.aborted_claims counts it. A receiver that dies while holding a view
+ * has not released its frame: once the slot is needed again (or the dead
+ * handle is reaped), the frame is offered again to the live receivers
+ * (stats.redelivered counts it), so a committed frame is never lost; it may
+ * then arrive out of its producer's order, and the dead receiver may have
+ * seen it before it died.
+ *
+ * Thread safety: handles may be used from several threads at once (a
+ * handle is a role, not a lock); a klaw_frame belongs to the thread that
+ * claimed or viewed it until commit/abort/release.
+ */
+#ifndef KLAW_MPMC_H
+#define KLAW_MPMC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "klaw/export.h"
+#include "klaw/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KLAW_KIND_MPMC 1u
+
+typedef struct klaw_mpmc_tx klaw_mpmc_tx;
+typedef struct klaw_mpmc_rx klaw_mpmc_rx;
+
+typedef struct klaw_mpmc_opts {
+    uint32_t capacity;       /* slots; rounded up to a power of two (>= 2) */
+    uint32_t max_frame;      /* largest frame in bytes (>= 1)              */
+    const char *name;        /* NULL: anonymous; else /dev/shm/klaw.<name> */
+    mode_t mode;             /* for a named channel; 0 means 0600          */
+    uint32_t max_handles;    /* sender + receiver handles alive at once;
+                                0 means 256 (max 4096)                      */
+    uint64_t liveness_ns;    /* how long a waiter waits on a claim or view
+                                before checking its owner is alive; 0: 1 s */
+} klaw_mpmc_opts;
+
+/* A claimed or viewed frame. data points into the ring; valid until
+ * commit/abort (sender) or release (receiver). */
+typedef struct klaw_frame {
+    uint8_t *data;
+    uint32_t len;  /* receiver: the frame's length; sender: bytes claimed */
+    uint32_t cap;  /* sender: max_frame (commit may grow len up to it)    */
+    uint64_t seq;  /* the frame's sequence number                          */
+    void *slot_;   /* internal                                             */
+    uint64_t pos_; /* internal                                             */
+} klaw_frame;
+
+typedef struct klaw_mpmc_stats {
+    uint32_t senders, receivers;  /* live handles                          */
+    uint32_t capacity, max_frame;
+    uint64_t depth;               /* frames claimed but not yet viewed     */
+    uint64_t high_watermark;      /* the largest depth seen by a sender    */
+    uint64_t total_sent;          /* frames committed                      */
+    uint64_t total_received;      /* frames released                       */
+    uint64_t aborted_claims;      /* claims aborted, or reclaimed from dead
+                                     producers                             */
+    uint64_t redelivered;         /* frames taken back from dead receivers */
+    uint64_t reaped_handles;      /* handles of dead processes reclaimed   */
+    int senders_closed, receivers_closed;
+} klaw_mpmc_stats;
+
+/* Creates a channel and its first sender and receiver handles.
+ * KLAW_INVAL (capacity/max_frame/handles out of range), KLAW_EXIST,
+ * KLAW_PERM, KLAW_NOMEM, KLAW_SYS. */
+KLAW_API klaw_status klaw_mpmc_create(const klaw_mpmc_opts *opts, klaw_mpmc_tx **tx, klaw_mpmc_rx **rx);
+
+/* Attaches to a named channel (another process made it) with a new sender
+ * or receiver handle. The region is validated (see klaw_region_open); a
+ * ring whose layout does not fit its region is KLAW_CORRUPT. KLAW_CLOSED if
+ * that side is already closed for good; KLAW_FULL if the handle table is
+ * full. */
+KLAW_API klaw_status klaw_mpmc_open_tx(const char *name, klaw_mpmc_tx **tx);
+KLAW_API klaw_status klaw_mpmc_open_rx(const char *name, klaw_mpmc_rx **rx);
+
+/* Another handle of the same role; KLAW_CLOSED if the source is closed. */
+KLAW_API klaw_status klaw_mpmc_tx_clone(klaw_mpmc_tx *tx, klaw_mpmc_tx **out);
+KLAW_API klaw_status klaw_mpmc_rx_clone(klaw_mpmc_rx *rx, klaw_mpmc_rx **out);
+
+/* Gives the handle's role up (idempotent). The last sender's close lets
+ * receivers drain and then see KLAW_CLOSED; the last receiver's close makes
+ * sends fail with KLAW_CLOSED. Wakes parked callers. */
+KLAW_API void klaw_mpmc_tx_close(klaw_mpmc_tx *tx);
+KLAW_API void klaw_mpmc_rx_close(klaw_mpmc_rx *rx);
+
+/* Closes (if not yet) and frees the handle; the region is unmapped with
+ * the last handle of this process. NULL is ignored. */
+KLAW_API void klaw_mpmc_tx_free(klaw_mpmc_tx *tx);
+KLAW_API void klaw_mpmc_rx_free(klaw_mpmc_rx *rx);
+
+/* Claims a slot for a frame of `len` bytes (1..max_frame; commit may give
+ * another length up to f->cap). try_: KLAW_FULL at once when no slot is
+ * free. KLAW_TOOBIG, KLAW_CLOSED (no receivers left, or this handle is
+ * closed), KLAW_TIMEOUT. */
+KLAW_API klaw_status klaw_mpmc_try_claim(klaw_mpmc_tx *tx, size_t len, klaw_frame *f);
+KLAW_API klaw_status klaw_mpmc_claim(klaw_mpmc_tx *tx, size_t len, const struct timespec *deadline, klaw_frame *f);
+
+/* Publishes a claimed frame with its final length (1..f->cap); KLAW_INVAL
+ * for a bad length (the frame is then aborted). */
+KLAW_API klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len);
+
+/* Gives a claimed slot back unused: receivers skip it; counted in
+ * stats.aborted_claims. */
+KLAW_API void klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f);
+
+/* Copies len bytes in as one frame (claim + memcpy + commit). */
+KLAW_API klaw_status klaw_mpmc_try_send(klaw_mpmc_tx *tx, const void *data, size_t len);
+KLAW_API klaw_status klaw_mpmc_send(klaw_mpmc_tx *tx, const void *data, size_t len, const struct timespec *deadline);
+
+/* Views the next frame in place. try_: KLAW_EMPTY at once when nothing is
+ * ready; KLAW_CLOSED once every sender has closed and nothing is left;
+ * KLAW_TIMEOUT. */
+KLAW_API klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f);
+KLAW_API klaw_status klaw_mpmc_view(klaw_mpmc_rx *rx, const struct timespec *deadline, klaw_frame *f);
+
+/* Gives a viewed frame's slot back to the senders. Views may be released
+ * in any order. */
+KLAW_API void klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f);
+
+/* Copies the next frame out (view + memcpy + release). *len gets the
+ * frame's length; KLAW_TOOBIG (frame kept, nothing consumed) when cap is
+ * smaller. */
+KLAW_API klaw_status klaw_mpmc_try_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len);
+KLAW_API klaw_status klaw_mpmc_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len,
+                                    const struct timespec *deadline);
+
+/* Batch forms: claim up to n slots of len bytes each / view up to n frames
+ * in one step. *got is how many (at least 1 on KLAW_OK); the blocking
+ * forms wait for the first only. Commit or release each frame, or all of
+ * them with the _batch calls. */
+KLAW_API klaw_status klaw_mpmc_claim_batch(klaw_mpmc_tx *tx, size_t len, klaw_frame *frames, size_t n,
+                                           size_t *got, const struct timespec *deadline);
+KLAW_API klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t n);
+KLAW_API klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n, size_t *got,
+                                          const struct timespec *deadline);
+KLAW_API void klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n);
+
+/* A snapshot of the counters (readable from any process with a handle).
+ * Also reaps handles of dead processes first. */
+KLAW_API klaw_status klaw_mpmc_tx_stats(klaw_mpmc_tx *tx, klaw_mpmc_stats *out);
+KLAW_API klaw_status klaw_mpmc_rx_stats(klaw_mpmc_rx *rx, klaw_mpmc_stats *out);
+
+/* An absolute CLOCK_MONOTONIC deadline `ms` milliseconds from now. */
+KLAW_API struct timespec klaw_deadline_in_ms(int64_t ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KLAW_MPMC_H */
