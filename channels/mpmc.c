@@ -49,7 +49,7 @@
  *
  * Memory orderings: slot-state CASes are acq_rel, so the consumer's CAS
  * that sees FULL (acquire) sees the bytes and length the producer wrote
- * before its commit (release); the release store (release) orders the
+ * before its commit (release); the release store (seq_cst, so at least release) orders the
  * consumer's reads of the frame before the next producer's CAS (acquire)
  * that lets it overwrite them. head and tail are hints that only grow; they
  * are read relaxed/acquire and moved with CAS, and correctness never
@@ -61,7 +61,9 @@
  * value, re-checks the ring, and parks through ck_ec32_wait_pred(), which
  * sets the count's waiter flag with a locked CAS and then calls our
  * predicate (which re-checks the ring) before it sleeps. A committer stores
- * FULL, issues a full fence, and only then reads the waiter flag, paying
+ * FULL with a seq_cst store (xchg on x86: a full barrier, and unlike a
+ * separate fence something ThreadSanitizer understands), and only then reads
+ * the waiter flag, paying
  * ck_ec32_inc() (and so futex_wake) only when the flag is set. Either the
  * committer sees the flag, or the waiter's predicate sees the frame: no
  * lost wake-up, and no syscall when nobody is parked. Releases wake
@@ -249,11 +251,11 @@ static bool deadline_passed(const struct timespec *d)
     return now_ns() >= (int64_t)d->tv_sec * 1000000000 + d->tv_nsec;
 }
 
-/* Wakes anyone parked on ec, if someone flagged that they are (after the
- * caller's store, a full fence: see "Waking" above). */
+/* Wakes anyone parked on ec, if someone flagged that they are. Call it
+ * right after a seq_cst store or an RMW (a full barrier: xchg / lock cmpxchg
+ * on x86), so the flag is read after the store is visible: see "Waking". */
 static inline void wake_if_waiters(struct ck_ec32 *ec)
 {
-    atomic_thread_fence(memory_order_seq_cst);
     if (KLAW_UNLIKELY(ck_ec32_has_waiters(ec)))
         ck_ec32_inc(ec, &ec_mode);
 }
@@ -819,7 +821,7 @@ klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len)
         return KLAW_INVAL;
     }
     s->len = (uint32_t)len;
-    atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_FULL, 0), memory_order_release);
+    atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_FULL, 0), memory_order_seq_cst);
     atomic_fetch_add_explicit(&c->handles[tx->idx].sent, 1, memory_order_relaxed);
     wake_if_waiters(&c->ctl->not_empty);
     return KLAW_OK;
@@ -829,7 +831,7 @@ void klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f)
 {
     ring_slot *s = f->slot_;
     chan *c = tx->c;
-    atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_SKIPPED, 0), memory_order_release);
+    atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_SKIPPED, 0), memory_order_seq_cst);
     atomic_fetch_add_explicit(&c->handles[tx->idx].aborted, 1, memory_order_relaxed);
     wake_if_waiters(&c->ctl->not_empty);
 }
@@ -896,13 +898,14 @@ klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t 
         ring_slot *s = frames[i].slot_;
         uint64_t lap = frames[i].pos_ >> c->shift;
         if (KLAW_UNLIKELY(frames[i].len > c->max_frame)) {
-            atomic_store_explicit(&s->state, mk(lap, S_SKIPPED, 0), memory_order_release);
+            atomic_store_explicit(&s->state, mk(lap, S_SKIPPED, 0),
+                                  i + 1 == n ? memory_order_seq_cst : memory_order_release);
             atomic_fetch_add_explicit(&c->handles[tx->idx].aborted, 1, memory_order_relaxed);
             worst = KLAW_INVAL;
             continue;
         }
         s->len = frames[i].len;
-        atomic_store_explicit(&s->state, mk(lap, S_FULL, 0), memory_order_release);
+        atomic_store_explicit(&s->state, mk(lap, S_FULL, 0), i + 1 == n ? memory_order_seq_cst : memory_order_release);
         sent++;
     }
     atomic_fetch_add_explicit(&c->handles[tx->idx].sent, sent, memory_order_relaxed);
@@ -1032,7 +1035,7 @@ void klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f)
 {
     chan *c = rx->c;
     ring_slot *s = f->slot_;
-    atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_EMPTY, 0), memory_order_release);
+    atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_EMPTY, 0), memory_order_seq_cst);
     atomic_fetch_add_explicit(&c->handles[rx->idx].received, 1, memory_order_relaxed);
     wake_if_waiters(&c->ctl->not_full);
 }
@@ -1058,7 +1061,8 @@ void klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n)
     chan *c = rx->c;
     for (size_t i = 0; i < n; i++) {
         ring_slot *s = frames[i].slot_;
-        atomic_store_explicit(&s->state, mk((frames[i].pos_ >> c->shift) + 1, S_EMPTY, 0), memory_order_release);
+        atomic_store_explicit(&s->state, mk((frames[i].pos_ >> c->shift) + 1, S_EMPTY, 0),
+                              i + 1 == n ? memory_order_seq_cst : memory_order_release);
     }
     atomic_fetch_add_explicit(&c->handles[rx->idx].received, n, memory_order_relaxed);
     wake_if_waiters(&c->ctl->not_full);
