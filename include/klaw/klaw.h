@@ -9,5 +9,7 @@
 #include "klaw/mp_writer.h"
 #include "klaw/mp_reader.h"
 #include "klaw/json.h"
+#include "klaw/region.h"
+#include "klaw/mpmc.h"
 
 #endif /* KLAW_H */
