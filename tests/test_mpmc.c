@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -582,6 +583,216 @@ static void threads_deliver_exactly_once_in_fifo_per_producer(void **state)
                 run_thread_stress(counts[a], counts[b], total / (uint64_t)counts[a], zc ? 64 : 16, zc);
 }
 
+/* ---- chaos: every API mixed, tiny rings, many interleavings ------------- */
+
+typedef struct chaos {
+    klaw_mpmc_tx *tx[MAXP];
+    klaw_mpmc_rx *rx[MAXP];
+    uint64_t per_producer;
+    _Atomic uint64_t aborted;
+    _Atomic uint64_t bad;
+    _Atomic uint8_t *delivered; /* per (producer, n) */
+    _Atomic uint8_t *committed; /* per (producer, n): 1 committed, 2 aborted */
+} chaos;
+
+static uint64_t rng(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+static void chaos_put(chaos *c, int id, klaw_frame *f, uint64_t n)
+{
+    frame_hdr h = {(uint32_t)id, sizeof h, n, mix((uint64_t)id) ^ n};
+    memcpy(f->data, &h, sizeof h);
+}
+
+static void *chaos_producer(void *p)
+{
+    worker *w = p;
+    chaos *c = (chaos *)w->s;
+    klaw_mpmc_tx *tx = c->tx[w->id];
+    uint64_t seed = 0x9e3779b97f4a7c15ull * (uint64_t)(w->id + 1);
+    uint64_t n = 0;
+    while (n < c->per_producer) {
+        uint64_t r = rng(&seed) % 8;
+        if (r < 2) { /* batch of up to 5, some aborted */
+            klaw_frame fr[5];
+            size_t got;
+            size_t want = 1 + rng(&seed) % 5;
+            if (want > c->per_producer - n)
+                want = c->per_producer - n;
+            if (klaw_mpmc_claim_batch(tx, sizeof(frame_hdr), fr, want, &got, NULL) != KLAW_OK)
+                abort();
+            for (size_t i = 0; i < got; i++, n++) {
+                chaos_put(c, w->id, &fr[i], n);
+                fr[i].len = sizeof(frame_hdr);
+                atomic_store(&c->committed[(uint64_t)w->id * c->per_producer + n], 1);
+            }
+            klaw_mpmc_commit_batch(tx, fr, got);
+        } else if (r < 3) { /* claim and abort: that n is never delivered */
+            klaw_frame f;
+            if (klaw_mpmc_claim(tx, sizeof(frame_hdr), NULL, &f) != KLAW_OK)
+                abort();
+            chaos_put(c, w->id, &f, n);
+            atomic_store(&c->committed[(uint64_t)w->id * c->per_producer + n], 2);
+            klaw_mpmc_abort(tx, &f);
+            atomic_fetch_add(&c->aborted, 1);
+            n++;
+        } else if (r < 5) { /* try_send, spinning on FULL */
+            klaw_frame f;
+            klaw_status st;
+            while ((st = klaw_mpmc_try_claim(tx, sizeof(frame_hdr), &f)) == KLAW_FULL)
+                sched_yield();
+            if (st != KLAW_OK)
+                abort();
+            chaos_put(c, w->id, &f, n);
+            atomic_store(&c->committed[(uint64_t)w->id * c->per_producer + n], 1);
+            klaw_mpmc_commit(tx, &f, sizeof(frame_hdr));
+            n++;
+        } else {
+            klaw_frame f;
+            if (klaw_mpmc_claim(tx, sizeof(frame_hdr), NULL, &f) != KLAW_OK)
+                abort();
+            chaos_put(c, w->id, &f, n);
+            atomic_store(&c->committed[(uint64_t)w->id * c->per_producer + n], 1);
+            klaw_mpmc_commit(tx, &f, sizeof(frame_hdr));
+            n++;
+        }
+    }
+    klaw_mpmc_tx_close(tx);
+    return NULL;
+}
+
+static void chaos_take(chaos *c, klaw_frame *f)
+{
+    frame_hdr h;
+    memcpy(&h, f->data, sizeof h);
+    if (f->len != sizeof h || h.producer >= MAXP || h.n >= c->per_producer || h.sum != (mix(h.producer) ^ h.n)) {
+        atomic_fetch_add(&c->bad, 1);
+        return;
+    }
+    atomic_fetch_add(&c->delivered[(uint64_t)h.producer * c->per_producer + h.n], 1);
+}
+
+static void *chaos_consumer(void *p)
+{
+    worker *w = p;
+    chaos *c = (chaos *)w->s;
+    klaw_mpmc_rx *rx = c->rx[w->id];
+    uint64_t seed = 0xc2b2ae3d27d4eb4full * (uint64_t)(w->id + 7);
+    klaw_frame held[3];
+    int nheld = 0;
+    for (;;) {
+        uint64_t r = rng(&seed) % 4;
+        klaw_status st;
+        if (r == 0 && nheld == 0) {
+            klaw_frame fr[4];
+            size_t got;
+            st = klaw_mpmc_view_batch(rx, fr, 4, &got, NULL);
+            if (st == KLAW_OK) {
+                for (size_t i = 0; i < got; i++)
+                    chaos_take(c, &fr[i]);
+                klaw_mpmc_release_batch(rx, fr, got);
+            }
+        } else if (r == 1 && nheld < 3) {
+            st = klaw_mpmc_try_view(rx, &held[nheld]);
+            if (st == KLAW_OK)
+                chaos_take(c, &held[nheld++]);
+            else if (st == KLAW_EMPTY)
+                st = KLAW_OK;
+        } else if (nheld == 0) {
+            /* block only with no views held: a receiver that parks while
+             * holding slots could hold the whole (tiny) ring */
+            klaw_frame f;
+            st = klaw_mpmc_view(rx, NULL, &f);
+            if (st == KLAW_OK) {
+                chaos_take(c, &f);
+                klaw_mpmc_release(rx, &f);
+            }
+        } else {
+            klaw_frame f;
+            st = klaw_mpmc_try_view(rx, &f);
+            if (st == KLAW_OK) {
+                chaos_take(c, &f);
+                klaw_mpmc_release(rx, &f);
+            } else if (st == KLAW_EMPTY) {
+                st = KLAW_OK;
+            }
+        }
+        /* release held views in a shuffled order now and then */
+        if (nheld && (rng(&seed) % 3 == 0 || st != KLAW_OK)) {
+            int k = (int)(rng(&seed) % (uint64_t)nheld);
+            klaw_mpmc_release(rx, &held[k]);
+            held[k] = held[--nheld];
+        }
+        if (st == KLAW_CLOSED && nheld == 0)
+            break;
+        if (st != KLAW_OK && st != KLAW_CLOSED) {
+            atomic_fetch_add(&c->bad, 1);
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void every_api_mixed_on_tiny_rings_delivers_each_commit_once(void **state)
+{
+    (void)state;
+    const uint32_t caps[] = {2, 4, 8};
+    for (size_t ci = 0; ci < 3; ci++) {
+        for (int np = 1; np <= 3; np++) {
+            int nc = 4 - np;
+            chaos *c = calloc(1, sizeof *c);
+            c->per_producer = stress_frames() / 20;
+            size_t total = (size_t)np * c->per_producer;
+            c->delivered = calloc(total, 1);
+            c->committed = calloc(total, 1);
+            klaw_mpmc_opts o = {.capacity = caps[ci], .max_frame = 64};
+            assert_int_equal(klaw_mpmc_create(&o, &c->tx[0], &c->rx[0]), KLAW_OK);
+            for (int i = 1; i < np; i++)
+                assert_int_equal(klaw_mpmc_tx_clone(c->tx[0], &c->tx[i]), KLAW_OK);
+            for (int i = 1; i < nc; i++)
+                assert_int_equal(klaw_mpmc_rx_clone(c->rx[0], &c->rx[i]), KLAW_OK);
+            pthread_t pt[MAXP], ct[MAXP];
+            worker pw[MAXP], cw[MAXP];
+            for (int i = 0; i < nc; i++) {
+                cw[i] = (worker){(stress *)c, i};
+                pthread_create(&ct[i], NULL, chaos_consumer, &cw[i]);
+            }
+            for (int i = 0; i < np; i++) {
+                pw[i] = (worker){(stress *)c, i};
+                pthread_create(&pt[i], NULL, chaos_producer, &pw[i]);
+            }
+            for (int i = 0; i < np; i++)
+                pthread_join(pt[i], NULL);
+            for (int i = 0; i < nc; i++)
+                pthread_join(ct[i], NULL);
+            assert_int_equal(atomic_load(&c->bad), 0);
+            uint64_t aborted = 0;
+            for (size_t i = 0; i < total; i++) {
+                uint8_t want = atomic_load(&c->committed[i]) == 1 ? 1 : 0;
+                aborted += atomic_load(&c->committed[i]) == 2;
+                if (atomic_load(&c->delivered[i]) != want)
+                    fail_msg("cap %u, %dP: frame %zu delivered %u times, committed %u", caps[ci], np, i,
+                             atomic_load(&c->delivered[i]), atomic_load(&c->committed[i]));
+            }
+            klaw_mpmc_stats st;
+            klaw_mpmc_rx_stats(c->rx[0], &st);
+            assert_int_equal(st.aborted_claims, aborted);
+            assert_int_equal(st.total_sent, total - aborted);
+            assert_int_equal(st.total_received, total - aborted);
+            for (int i = 0; i < np; i++)
+                klaw_mpmc_tx_free(c->tx[i]);
+            for (int i = 0; i < nc; i++)
+                klaw_mpmc_rx_free(c->rx[i]);
+            free(c->delivered);
+            free(c->committed);
+            free(c);
+        }
+    }
+}
+
 /* ---- across processes --------------------------------------------------- */
 
 /* Producers and consumers in forked children of a named channel; the
@@ -857,6 +1068,7 @@ int main(void)
         cmocka_unit_test(parked_callers_wake_on_close),
         cmocka_unit_test(deadlines_time_out),
         cmocka_unit_test(threads_deliver_exactly_once_in_fifo_per_producer),
+        cmocka_unit_test(every_api_mixed_on_tiny_rings_delivers_each_commit_once),
         cmocka_unit_test(processes_deliver_exactly_once_in_fifo_per_producer),
         cmocka_unit_test(producer_killed_between_claim_and_commit_does_not_wedge_the_ring),
         cmocka_unit_test(consumer_killed_holding_a_view_loses_nothing),
