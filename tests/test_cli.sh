@@ -98,6 +98,52 @@ run "$T/in" decode --stream
 [ "$rc" -eq 0 ] && [ "$(awk '{ print length($0) }' "$T/out" | tr '\n' ' ')" = "131074 1 131074 " ] || fail "--stream of big values: exit $rc"
 [ "$(head -c 3 "$T/out")" = '"aa' ] && [ "$(tail -c 4 "$T/out" | od -An -tx1 | tr -d ' ')" = 6262220a ] || fail "--stream of big values: wrong text"
 
+# ---- decode --envelope (klaw-core's wire v1) -----------------------------------
+run "$T/empty" decode --help
+grep -q -- '--envelope' "$T/out" || fail "decode --help does not mention --envelope"
+bytes '\x93\x01\x95\x01\x01\xa4chan\x05\xcf\x00\x00\x01\x8b\xcf\xe5\x68\x00\x81\xa1a\x92\x01\x02'
+run "$T/in" decode --envelope
+expect_ok "--envelope data" '{"type":"data","header":{"version":1,"kind":1,"channel_id":"chan","seq":5,"ts_ms":1700000000000},"payload":{"a":[1,2]}}'
+bytes '\x94\x02\x95\x01\x02\xa1c\x06\xff\xa5close\xc0'
+run "$T/in" decode --envelope
+expect_ok "--envelope control" '{"type":"control","header":{"version":1,"kind":2,"channel_id":"c","seq":6,"ts_ms":-1},"action":"close","metadata":null}'
+# a heartbeat with its sender_id absent, a data message, an ack of defaults
+bytes '\x92\x03\x95\x01\x03\xa0\x00\x00\x93\x01\x90\x01\x92\x04\x92\x01\x04'
+run "$T/in" decode --envelope --stream
+expect_ok "--envelope --stream" '{"type":"heartbeat","header":{"version":1,"kind":3,"channel_id":"","seq":0,"ts_ms":0},"sender_id":""}
+{"type":"data","header":{"version":1,"kind":1,"channel_id":"","seq":0,"ts_ms":0},"payload":1}
+{"type":"ack","header":{"version":1,"kind":4,"channel_id":"","seq":0,"ts_ms":0},"acked_seq":0,"status":"ok"}'
+bytes '\x95\x05\x92\x01\x05\xa1E\xa1m\x81\xa1k\xa1v'
+run "$T/in" decode --stream --envelope
+expect_ok "--envelope error" '{"type":"error","header":{"version":1,"kind":5,"channel_id":"","seq":0,"ts_ms":0},"code":"E","message":"m","details":{"k":"v"}}'
+bytes '\x93\x02\x95\x01\x01\xa1c\x05\x00\xc0'
+run "$T/in" decode --envelope
+expect_error "--envelope tag/kind mismatch" 'klaw: validation error at byte 4: Header kind 1 (data) does not match tag 2 (control) - at `$[1][1]`'
+bytes '\x93\x01\x95\x01\x01\x07\x00\x00\xc0'
+run "$T/in" decode --envelope
+expect_error "--envelope channel_id not a str" 'klaw: validation error at byte 5: Expected `str`, got `int` - at `$[1][2]`'
+bytes '\x93\x06\x90\xc0'
+run "$T/in" decode --envelope
+expect_error "--envelope unknown tag" 'klaw: validation error at byte 1: Invalid value 6 - at `$[0]`'
+bytes '\x92\x01\x90'
+run "$T/in" decode --envelope
+expect_error "--envelope too short" 'klaw: validation error at byte 0: Expected `array` of at least length 3, got 2 - at `$`'
+bytes '\x93\x01\x90\x91\xc1'
+run "$T/in" decode --envelope
+expect_error "--envelope malformed payload" "klaw: decode error at byte 4: invalid byte 0xc1"
+bytes '\x93\x01\x90\x01\x02'
+run "$T/in" decode --envelope
+expect_error "--envelope trailing bytes" "klaw: decode error at byte 4: trailing bytes after value"
+bytes '\x93\x01\x90\x01\x93\x01\x90\x02\x93\x01\x92\x01\x02\x03'
+run "$T/in" decode --envelope --stream
+expect_error "--envelope --stream stops at the bad envelope" 'klaw: validation error at byte 12: Header kind 2 (control) does not match tag 1 (data) - at `$[1][1]`' '{"type":"data","header":{"version":1,"kind":1,"channel_id":"","seq":0,"ts_ms":0},"payload":1}
+{"type":"data","header":{"version":1,"kind":1,"channel_id":"","seq":0,"ts_ms":0},"payload":2}'
+run "$T/empty" decode --envelope
+expect_error "--envelope of nothing" "klaw: decode error at byte 0: unexpected end of input"
+head -c 2000000 /dev/urandom >"$T/in"
+run "$T/in" decode --envelope --stream
+[ "$rc" -le 1 ] || fail "--envelope of random bytes: exit $rc (crash or timeout?)"
+
 # ---- hostile input ----------------------------------------------------------
 bytes '\xdd\xff\xff\xff\xff'
 run "$T/in" decode

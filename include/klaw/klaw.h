@@ -9,6 +9,8 @@
 #include "klaw/mp_writer.h"
 #include "klaw/mp_reader.h"
 #include "klaw/json.h"
+#include "klaw/str.h"
+#include "klaw/envelope.h"
 #include "klaw/region.h"
 #include "klaw/mpmc.h"
 

@@ -1,7 +1,9 @@
 /*
  * klaw.c - the `klaw` command-line tool.
  *
- *   klaw decode [--stream] [FILE]   MessagePack -> JSON, one line per value
+ *   klaw decode [--stream] [--envelope] [FILE]
+ *                                   MessagePack -> JSON, one line per value
+ *                                   (--envelope: wire envelopes, fields named)
  *   klaw encode [FILE]              JSON -> MessagePack
  *   klaw --help | --version
  *
@@ -193,15 +195,52 @@ static int parse_args(const char *cmd, int argc, char **argv, const char *const 
 /* ---- decode -------------------------------------------------------------- */
 
 static const char decode_help[] =
-    "usage: klaw decode [--stream] [FILE]\n"
+    "usage: klaw decode [--stream] [--envelope] [FILE]\n"
     "\n"
     "Reads one MessagePack value from FILE (or stdin, or when FILE is -) and\n"
     "prints it as JSON on one line. With --stream, reads a sequence of values\n"
     "and prints one JSON line for each.\n"
     "\n"
+    "With --envelope, each value is a wire envelope (klaw-core's wire v1) and\n"
+    "prints with named fields:\n"
+    "  {\"type\":\"data\",\"header\":{\"version\":1,\"kind\":1,\"channel_id\":\"c\",\n"
+    "   \"seq\":5,\"ts_ms\":1700000000000},\"payload\":...}\n"
+    "(control: action, metadata; heartbeat: sender_id; ack: acked_seq, status;\n"
+    "error: code, message, details).\n"
+    "\n"
     "Malformed input: exit status 1, nothing printed for the bad value, and\n"
     "'klaw: decode error at byte N: <reason>' on stderr (N counts from the\n"
-    "start of the input).\n";
+    "start of the input). An envelope of the wrong shape: exit status 1 and\n"
+    "'klaw: validation error at byte N: <message> - at `<path>`'.\n";
+
+/* Reads the next envelope (--envelope) and appends its JSON to val. Without
+ * --stream the envelope must be the whole input. */
+static klaw_status decode_envelope(klaw_mp_reader *r, bool stream, buf *val, klaw_envelope_error *err)
+{
+    klaw_envelope env;
+    klaw_status st;
+    if (stream) {
+        st = klaw_envelope_read(r, &env, err);
+    } else {
+        st = klaw_envelope_validate(r->start, (size_t)(r->end - r->start), &env, err);
+        r->pos = r->end;
+    }
+    if (st == KLAW_OK)
+        st = klaw_envelope_to_json(&env, buf_write_fn, val, err);
+    return st;
+}
+
+static int report_envelope_error(const klaw_envelope_error *err, klaw_status st)
+{
+    if (err->status == KLAW_DECODE || err->status == KLAW_VALIDATE) {
+        char msg[512];
+        klaw_envelope_error_format(err, msg, sizeof msg);
+        fprintf(stderr, "klaw: %s\n", msg);
+    } else {
+        fprintf(stderr, "klaw: decode failed: %s\n", klaw_strerror(st));
+    }
+    return EXIT_FAILURE;
+}
 
 static int report_decode_error(const klaw_mp_reader *r, klaw_status st)
 {
@@ -217,8 +256,8 @@ static int report_decode_error(const klaw_mp_reader *r, klaw_status st)
 
 static int cmd_decode(int argc, char **argv)
 {
-    static const char *const flags[] = {"--stream", NULL};
-    bool seen[1] = {false};
+    static const char *const flags[] = {"--stream", "--envelope", NULL};
+    bool seen[2] = {false, false};
     const char *file;
     bool help;
     int rc = parse_args("decode", argc, argv, flags, seen, &file, &help);
@@ -229,6 +268,8 @@ static int cmd_decode(int argc, char **argv)
         return 0;
     }
     bool stream = seen[0];
+    bool envelope = seen[1];
+    klaw_envelope_error env_err;
 
     buf in = {0}, val = {0}, out = {0};
     rc = read_input(file, &in);
@@ -242,15 +283,20 @@ static int cmd_decode(int argc, char **argv)
     while (more) {
         /* each value is converted whole into val before any of it shows */
         val.len = 0;
-        klaw_status st = klaw_json_from_mp(&r, buf_write_fn, &val);
-        if (st == KLAW_OK && !stream)
-            st = klaw_mp_reader_finish(&r);
+        klaw_status st;
+        if (envelope) {
+            st = decode_envelope(&r, stream, &val, &env_err);
+        } else {
+            st = klaw_json_from_mp(&r, buf_write_fn, &val);
+            if (st == KLAW_OK && !stream)
+                st = klaw_mp_reader_finish(&r);
+        }
         if (st == KLAW_OK && !buf_append(&val, "\n", 1))
             st = KLAW_NOMEM;
         if (st != KLAW_OK) {
             rc = write_out(out.p, out.len);
             if (!rc)
-                rc = report_decode_error(&r, st);
+                rc = envelope ? report_envelope_error(&env_err, st) : report_decode_error(&r, st);
             goto done;
         }
         /* values go out in batches of about 64 KiB; a big one by itself,
@@ -346,7 +392,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"decode", "[--stream] [FILE]", "MessagePack -> JSON (one line per value)", cmd_decode},
+    {"decode", "[--stream] [--envelope] [FILE]", "MessagePack -> JSON (one line per value)", cmd_decode},
     {"encode", "[FILE]", "JSON -> MessagePack", cmd_encode},
 };
 
@@ -358,7 +404,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < N_COMMANDS; i++) {
         char left[64];
         snprintf(left, sizeof left, "%s %s", commands[i].name, commands[i].args);
-        fprintf(f, "  %-28s %s\n", left, commands[i].summary);
+        fprintf(f, "  %-38s %s\n", left, commands[i].summary);
     }
     fprintf(f, "\n'klaw <command> --help' describes a command.\n");
 }
