@@ -401,6 +401,11 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
+/* Blocking calls in the stress tests carry a generous deadline, so a lost
+ * wake-up or a wedged ring fails the test with KLAW_TIMEOUT instead of
+ * hanging it. */
+static struct timespec watchdog(void) { return klaw_deadline_in_ms(120000); }
+
 static size_t make_frame(uint8_t *buf, size_t maxf, uint32_t producer, uint64_t n)
 {
     size_t len = sizeof(frame_hdr) + (size_t)(mix(n * 131 + producer) % (maxf - sizeof(frame_hdr) + 1));
@@ -462,11 +467,12 @@ static void *producer(void *p)
         size_t len = make_frame(buf, MAXF, (uint32_t)w->id, n);
         if (s->zero_copy && (n & 1)) {
             klaw_frame f;
-            if (klaw_mpmc_claim(s->tx[w->id], len, NULL, &f) != KLAW_OK)
+            struct timespec d = watchdog();
+            if (klaw_mpmc_claim(s->tx[w->id], len, &d, &f) != KLAW_OK)
                 abort();
             memcpy(f.data, buf, len);
             klaw_mpmc_commit(s->tx[w->id], &f, len);
-        } else if (klaw_mpmc_send(s->tx[w->id], buf, len, NULL) != KLAW_OK) {
+        } else if (klaw_mpmc_send(s->tx[w->id], buf, len, (struct timespec[]){watchdog()}) != KLAW_OK) {
             abort();
         }
     }
@@ -486,11 +492,11 @@ static void *consumer(void *p)
         klaw_status st;
         const uint8_t *data;
         if (s->zero_copy) {
-            st = klaw_mpmc_view(s->rx[w->id], NULL, &f);
+            st = klaw_mpmc_view(s->rx[w->id], (struct timespec[]){watchdog()}, &f);
             data = f.data;
             len = f.len;
         } else {
-            st = klaw_mpmc_recv(s->rx[w->id], buf, sizeof buf, &len, NULL);
+            st = klaw_mpmc_recv(s->rx[w->id], buf, sizeof buf, &len, (struct timespec[]){watchdog()});
             data = buf;
         }
         if (st == KLAW_CLOSED)
@@ -622,7 +628,7 @@ static void *chaos_producer(void *p)
             size_t want = 1 + rng(&seed) % 5;
             if (want > c->per_producer - n)
                 want = c->per_producer - n;
-            if (klaw_mpmc_claim_batch(tx, sizeof(frame_hdr), fr, want, &got, NULL) != KLAW_OK)
+            if (klaw_mpmc_claim_batch(tx, sizeof(frame_hdr), fr, want, &got, (struct timespec[]){watchdog()}) != KLAW_OK)
                 abort();
             for (size_t i = 0; i < got; i++, n++) {
                 chaos_put(c, w->id, &fr[i], n);
@@ -632,7 +638,7 @@ static void *chaos_producer(void *p)
             klaw_mpmc_commit_batch(tx, fr, got);
         } else if (r < 3) { /* claim and abort: that n is never delivered */
             klaw_frame f;
-            if (klaw_mpmc_claim(tx, sizeof(frame_hdr), NULL, &f) != KLAW_OK)
+            if (klaw_mpmc_claim(tx, sizeof(frame_hdr), (struct timespec[]){watchdog()}, &f) != KLAW_OK)
                 abort();
             chaos_put(c, w->id, &f, n);
             atomic_store(&c->committed[(uint64_t)w->id * c->per_producer + n], 2);
@@ -652,7 +658,7 @@ static void *chaos_producer(void *p)
             n++;
         } else {
             klaw_frame f;
-            if (klaw_mpmc_claim(tx, sizeof(frame_hdr), NULL, &f) != KLAW_OK)
+            if (klaw_mpmc_claim(tx, sizeof(frame_hdr), (struct timespec[]){watchdog()}, &f) != KLAW_OK)
                 abort();
             chaos_put(c, w->id, &f, n);
             atomic_store(&c->committed[(uint64_t)w->id * c->per_producer + n], 1);
@@ -689,7 +695,7 @@ static void *chaos_consumer(void *p)
         if (r == 0 && nheld == 0) {
             klaw_frame fr[4];
             size_t got;
-            st = klaw_mpmc_view_batch(rx, fr, 4, &got, NULL);
+            st = klaw_mpmc_view_batch(rx, fr, 4, &got, (struct timespec[]){watchdog()});
             if (st == KLAW_OK) {
                 for (size_t i = 0; i < got; i++)
                     chaos_take(c, &fr[i]);
@@ -705,7 +711,7 @@ static void *chaos_consumer(void *p)
             /* block only with no views held: a receiver that parks while
              * holding slots could hold the whole (tiny) ring */
             klaw_frame f;
-            st = klaw_mpmc_view(rx, NULL, &f);
+            st = klaw_mpmc_view(rx, (struct timespec[]){watchdog()}, &f);
             if (st == KLAW_OK) {
                 chaos_take(c, &f);
                 klaw_mpmc_release(rx, &f);

@@ -13,5 +13,8 @@
 #include "klaw/envelope.h"
 #include "klaw/region.h"
 #include "klaw/mpmc.h"
+#include "klaw/arena.h"
+#include "klaw/schema.h"
+#include "klaw/records.h"
 
 #endif /* KLAW_H */
