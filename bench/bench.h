@@ -66,9 +66,12 @@ typedef struct bench_suite {
     const char *table_metric; /* the metric the human table shows      */
     bool lower_is_better;     /* decides which way the ratio is taken   */
     const char *peers;        /* the peers it compares with, for --list */
+    unsigned rep_scale;       /* repetitions this many times the usual
+                                 length (0 or 1: the usual)             */
     void (*run)(const bench_opts *o);
 } bench_suite;
 
 extern const bench_suite bench_suite_codec;
+extern const bench_suite bench_suite_mpmc;
 
 #endif /* KLAW_BENCH_H */

@@ -124,10 +124,8 @@ typedef struct handle_ent {
     _Atomic uint32_t role; /* H_FREE / H_TX / H_RX                         */
     uint32_t pad0_;
     klaw_proc_id owner;
-    _Atomic uint64_t sent;     /* frames this handle committed            */
-    _Atomic uint64_t received; /* frames this handle released             */
-    _Atomic uint64_t aborted;  /* claims this handle aborted              */
-    uint8_t pad_[CACHELINE - 48];
+    _Atomic uint64_t aborted;  /* claims this handle aborted (a cold path)  */
+    uint8_t pad_[CACHELINE - 32];
 } handle_ent;
 _Static_assert(sizeof(handle_ent) == CACHELINE, "handle_ent is one cache line");
 
@@ -154,7 +152,7 @@ typedef struct ring_ctl {
     _Atomic uint64_t high_watermark;
     _Alignas(CACHELINE) pthread_mutex_t lock; /* the handle table         */
     /* totals of handles that are gone, folded in under the lock */
-    uint64_t retired_sent, retired_received, retired_aborted;
+    uint64_t retired_aborted;
     uint64_t reaped_aborted, redelivered, reaped_handles;
 } ring_ctl;
 
@@ -178,11 +176,12 @@ typedef struct chan {
     _Atomic uint32_t refs;
 } chan;
 
+/* Handles are read on every frame: each gets cache lines of its own (see
+ * handle_alloc), so a sender's and a receiver's never share one. */
 struct klaw_mpmc_tx {
     chan *c;
     uint32_t idx;
     _Atomic int closed;
-    _Atomic uint32_t claims; /* for sampling the high watermark */
 };
 
 struct klaw_mpmc_rx {
@@ -190,6 +189,15 @@ struct klaw_mpmc_rx {
     uint32_t idx;
     _Atomic int closed;
 };
+
+static void *handle_alloc(size_t size)
+{
+    size_t n = (size + CACHELINE - 1) / CACHELINE * CACHELINE;
+    void *p = aligned_alloc(CACHELINE, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
 
 /* ---- time and futex ops for ck_ec -------------------------------------- */
 
@@ -307,11 +315,7 @@ static void retire_handle(chan *c, uint32_t i)
     handle_ent *h = &c->handles[i];
     uint32_t role = atomic_load(&h->role);
     ring_ctl *ctl = c->ctl;
-    ctl->retired_sent += atomic_load(&h->sent);
-    ctl->retired_received += atomic_load(&h->received);
     ctl->retired_aborted += atomic_load(&h->aborted);
-    atomic_store(&h->sent, 0);
-    atomic_store(&h->received, 0);
     atomic_store(&h->aborted, 0);
     atomic_store(&h->role, H_FREE);
     if (role == H_TX && atomic_fetch_sub(&ctl->senders, 1) == 1)
@@ -381,8 +385,6 @@ static klaw_status take_handle(chan *c, uint32_t role, uint32_t *idx)
         if (atomic_load(&h->role) != H_FREE)
             continue;
         h->owner = klaw_proc_self();
-        atomic_store(&h->sent, 0);
-        atomic_store(&h->received, 0);
         atomic_store(&h->aborted, 0);
         atomic_store(&h->role, role);
         atomic_fetch_add(role == H_TX ? &c->ctl->senders : &c->ctl->receivers, 1);
@@ -465,7 +467,7 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     *txo = NULL;
     *rxo = NULL;
     if (!o || o->capacity < 1 || o->capacity > (1u << 30) || o->max_frame < 1 || o->max_frame > (1u << 30) ||
-        o->max_handles > MAX_HANDLES)
+        o->max_handles > MAX_HANDLES || o->max_handles == 1)
         return KLAW_INVAL;
     uint32_t cap = 2, shift = 1;
     while (cap < o->capacity) {
@@ -519,8 +521,8 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
         klaw_region_close(r);
         return st;
     }
-    klaw_mpmc_tx *tx = calloc(1, sizeof *tx);
-    klaw_mpmc_rx *rx = calloc(1, sizeof *rx);
+    klaw_mpmc_tx *tx = handle_alloc(sizeof *tx);
+    klaw_mpmc_rx *rx = handle_alloc(sizeof *rx);
     if (!tx || !rx) {
         free(tx);
         free(rx);
@@ -529,8 +531,15 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
             klaw_region_unlink(o->name);
         return KLAW_NOMEM;
     }
-    take_handle(c, H_TX, &tx->idx);
-    take_handle(c, H_RX, &rx->idx);
+    /* a new table of >= 2 entries: both takes succeed */
+    if (take_handle(c, H_TX, &tx->idx) != KLAW_OK || take_handle(c, H_RX, &rx->idx) != KLAW_OK) {
+        free(tx);
+        free(rx);
+        chan_unref(c);
+        if (o->name)
+            klaw_region_unlink(o->name);
+        return KLAW_CORRUPT;
+    }
     atomic_fetch_add(&c->refs, 1);
     tx->c = c;
     rx->c = c;
@@ -564,7 +573,7 @@ static klaw_status open_side(const char *name, uint32_t role, chan **cout, uint3
 klaw_status klaw_mpmc_open_tx(const char *name, klaw_mpmc_tx **out)
 {
     *out = NULL;
-    klaw_mpmc_tx *tx = calloc(1, sizeof *tx);
+    klaw_mpmc_tx *tx = handle_alloc(sizeof *tx);
     if (!tx)
         return KLAW_NOMEM;
     klaw_status st = open_side(name, H_TX, &tx->c, &tx->idx);
@@ -579,7 +588,7 @@ klaw_status klaw_mpmc_open_tx(const char *name, klaw_mpmc_tx **out)
 klaw_status klaw_mpmc_open_rx(const char *name, klaw_mpmc_rx **out)
 {
     *out = NULL;
-    klaw_mpmc_rx *rx = calloc(1, sizeof *rx);
+    klaw_mpmc_rx *rx = handle_alloc(sizeof *rx);
     if (!rx)
         return KLAW_NOMEM;
     klaw_status st = open_side(name, H_RX, &rx->c, &rx->idx);
@@ -596,7 +605,7 @@ klaw_status klaw_mpmc_tx_clone(klaw_mpmc_tx *tx, klaw_mpmc_tx **out)
     *out = NULL;
     if (atomic_load(&tx->closed))
         return KLAW_CLOSED;
-    klaw_mpmc_tx *n = calloc(1, sizeof *n);
+    klaw_mpmc_tx *n = handle_alloc(sizeof *n);
     if (!n)
         return KLAW_NOMEM;
     klaw_status st = take_handle(tx->c, H_TX, &n->idx);
@@ -615,7 +624,7 @@ klaw_status klaw_mpmc_rx_clone(klaw_mpmc_rx *rx, klaw_mpmc_rx **out)
     *out = NULL;
     if (atomic_load(&rx->closed))
         return KLAW_CLOSED;
-    klaw_mpmc_rx *n = calloc(1, sizeof *n);
+    klaw_mpmc_rx *n = handle_alloc(sizeof *n);
     if (!n)
         return KLAW_NOMEM;
     klaw_status st = take_handle(rx->c, H_RX, &n->idx);
@@ -735,9 +744,9 @@ klaw_status klaw_mpmc_try_claim(klaw_mpmc_tx *tx, size_t len, klaw_frame *f)
     if (st != KLAW_OK)
         return st;
     fill_claim(c, pos, len, f);
-    /* the high watermark is sampled (1 claim in 64) so a sender does not
+    /* the high watermark is sampled (1 position in 64) so a sender does not
      * read the consumers' index line on every frame */
-    if ((atomic_fetch_add_explicit(&tx->claims, 1, memory_order_relaxed) & 63) == 0)
+    if (KLAW_UNLIKELY((pos & 63) == 0))
         sample_watermark(tx, pos);
     return KLAW_OK;
 }
@@ -762,9 +771,11 @@ static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadlin
         if (reap(w->c))
             return 1;
     }
-    /* wake up in time for the next liveness check */
-    int64_t dl = (int64_t)deadline->tv_sec * 1000000000 + deadline->tv_nsec;
-    if (dl > w->next_reap_ns) {
+    /* wake up in time for the next liveness check (ck_ec passes an
+     * infinite deadline as tv_sec = TIME_MAX: compare without multiplying) */
+    time_t reap_sec = (time_t)(w->next_reap_ns / 1000000000);
+    long reap_nsec = (long)(w->next_reap_ns % 1000000000);
+    if (deadline->tv_sec > reap_sec || (deadline->tv_sec == reap_sec && deadline->tv_nsec > reap_nsec)) {
         deadline->tv_sec = (time_t)(w->next_reap_ns / 1000000000);
         deadline->tv_nsec = (long)(w->next_reap_ns % 1000000000);
     }
@@ -822,7 +833,6 @@ klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len)
     }
     s->len = (uint32_t)len;
     atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_FULL, 0), memory_order_seq_cst);
-    atomic_fetch_add_explicit(&c->handles[tx->idx].sent, 1, memory_order_relaxed);
     wake_if_waiters(&c->ctl->not_empty);
     return KLAW_OK;
 }
@@ -893,7 +903,6 @@ klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t 
 {
     chan *c = tx->c;
     klaw_status worst = KLAW_OK;
-    uint64_t sent = 0;
     for (size_t i = 0; i < n; i++) {
         ring_slot *s = frames[i].slot_;
         uint64_t lap = frames[i].pos_ >> c->shift;
@@ -906,9 +915,7 @@ klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t 
         }
         s->len = frames[i].len;
         atomic_store_explicit(&s->state, mk(lap, S_FULL, 0), i + 1 == n ? memory_order_seq_cst : memory_order_release);
-        sent++;
     }
-    atomic_fetch_add_explicit(&c->handles[tx->idx].sent, sent, memory_order_relaxed);
     wake_if_waiters(&c->ctl->not_empty);
     return worst;
 }
@@ -1036,7 +1043,6 @@ void klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f)
     chan *c = rx->c;
     ring_slot *s = f->slot_;
     atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_EMPTY, 0), memory_order_seq_cst);
-    atomic_fetch_add_explicit(&c->handles[rx->idx].received, 1, memory_order_relaxed);
     wake_if_waiters(&c->ctl->not_full);
 }
 
@@ -1049,9 +1055,25 @@ klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n,
     klaw_status st = klaw_mpmc_view(rx, deadline, &frames[0]);
     if (st != KLAW_OK)
         return st;
+    chan *c = rx->c;
     size_t k = 1;
-    while (k < n && klaw_mpmc_try_view(rx, &frames[k]) == KLAW_OK)
+    uint64_t pos = frames[0].pos_;
+    /* take the frames that follow in place, then move head once past them
+     * (a position below head can never be FULL for its lap, so this is
+     * safe after an orphan too: the first CAS just fails) */
+    while (k < n) {
+        uint64_t p = pos + k;
+        ring_slot *s = slot_at(c, p);
+        uint64_t lap = p >> c->shift;
+        uint64_t v = mk(lap, S_FULL, 0);
+        if (!atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_READING, rx->idx),
+                                                     memory_order_acq_rel, memory_order_acquire))
+            break;
+        fill_view(c, s, p, &frames[k]);
         k++;
+    }
+    if (k > 1)
+        advance(&c->ctl->head, pos + 1, pos + k);
     *got = k;
     return KLAW_OK;
 }
@@ -1064,7 +1086,6 @@ void klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n)
         atomic_store_explicit(&s->state, mk((frames[i].pos_ >> c->shift) + 1, S_EMPTY, 0),
                               i + 1 == n ? memory_order_seq_cst : memory_order_release);
     }
-    atomic_fetch_add_explicit(&c->handles[rx->idx].received, n, memory_order_relaxed);
     wake_if_waiters(&c->ctl->not_full);
 }
 
@@ -1109,6 +1130,17 @@ klaw_status klaw_mpmc_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len,
 
 /* ---- stats --------------------------------------------------------------- */
 
+/* The totals are derived from the ring, not counted per frame (a counter
+ * bumped on every frame would cost each side a locked instruction on a
+ * shared line). Every position below tail was claimed; it is now being
+ * written, or was aborted, or was committed: so
+ *     total_sent = tail - writing - aborted.
+ * Every position below head was taken by a receiver or passed as skipped;
+ * a skipped slot is turned back to EMPTY as it is passed, so SKIPPED slots
+ * still in the ring are aborted claims not yet passed:
+ *     total_received = head - (aborted - skipped) - reading - orphaned.
+ * Exact when the channel is quiet; a snapshot taken while frames move may
+ * be off by the frames in flight. */
 static klaw_status stats(chan *c, klaw_mpmc_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -1116,26 +1148,36 @@ static klaw_status stats(chan *c, klaw_mpmc_stats *out)
     ring_ctl *ctl = c->ctl;
     if (lock_table(c) != KLAW_OK)
         return KLAW_CORRUPT;
-    uint64_t sent = ctl->retired_sent, received = ctl->retired_received, aborted = ctl->retired_aborted;
+    uint64_t aborted = ctl->retired_aborted + ctl->reaped_aborted;
     for (uint32_t i = 0; i < c->max_handles; i++) {
         handle_ent *h = &c->handles[i];
-        if (atomic_load(&h->role) == H_FREE)
-            continue;
-        sent += atomic_load(&h->sent);
-        received += atomic_load(&h->received);
-        aborted += atomic_load(&h->aborted);
+        if (atomic_load(&h->role) != H_FREE)
+            aborted += atomic_load(&h->aborted);
     }
-    out->aborted_claims = aborted + ctl->reaped_aborted;
+    out->aborted_claims = aborted;
     out->redelivered = ctl->redelivered;
     out->reaped_handles = ctl->reaped_handles;
     unlock_table(c);
-    out->total_sent = sent;
-    out->total_received = received;
+    uint64_t head = atomic_load(&ctl->head), tail = atomic_load(&ctl->tail);
+    uint64_t writing = 0, reading = 0, orphaned = 0, skipped = 0;
+    for (uint32_t i = 0; i < c->capacity; i++) {
+        ring_slot *s = (ring_slot *)(c->slots + (size_t)i * c->slot_size);
+        switch (st_of(atomic_load_explicit(&s->state, memory_order_acquire))) {
+        case S_WRITING: writing++; break;
+        case S_READING: reading++; break;
+        case S_ORPHAN: orphaned++; break;
+        case S_SKIPPED: skipped++; break;
+        default: break;
+        }
+    }
+    uint64_t passed_skips = aborted > skipped ? aborted - skipped : 0;
+    out->total_sent = tail > writing + aborted ? tail - writing - aborted : 0;
+    out->total_received =
+        head > passed_skips + reading + orphaned ? head - passed_skips - reading - orphaned : 0;
     out->senders = atomic_load(&ctl->senders);
     out->receivers = atomic_load(&ctl->receivers);
     out->capacity = c->capacity;
     out->max_frame = c->max_frame;
-    uint64_t head = atomic_load(&ctl->head), tail = atomic_load(&ctl->tail);
     out->depth = tail > head ? tail - head : 0;
     out->high_watermark = atomic_load(&ctl->high_watermark);
     if (out->depth > out->high_watermark)

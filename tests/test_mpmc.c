@@ -1018,6 +1018,114 @@ static void dead_process_handles_are_reaped(void **state)
     klaw_region_unlink(name);
 }
 
+typedef struct killer_arg {
+    pid_t pid;
+    int delay_ms;
+} killer_arg;
+
+static void *kill_later(void *p)
+{
+    killer_arg *k = p;
+    usleep((useconds_t)k->delay_ms * 1000);
+    kill(k->pid, SIGKILL);
+    return NULL;
+}
+
+typedef struct viewer_arg {
+    klaw_mpmc_rx *rx;
+    klaw_status st;
+    int64_t waited_ms;
+} viewer_arg;
+
+static void *view_forever(void *p)
+{
+    viewer_arg *a = p;
+    int64_t t0 = mono_ms();
+    klaw_frame f;
+    a->st = klaw_mpmc_view(a->rx, NULL, &f);
+    a->waited_ms = mono_ms() - t0;
+    return NULL;
+}
+
+/* A receiver parked with no deadline keeps checking liveness however long
+ * it waits (ck_ec hands the predicate an infinite deadline after 1 s of
+ * backoff; the liveness wake-up must survive that). The only sender dies
+ * 1.5 s into the wait, holding a claim: the receiver sees CLOSED. */
+static void waiter_keeps_checking_liveness_after_a_long_wait(void **state)
+{
+    (void)state;
+    const char *name = uniq("longwait");
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    create(4, 8, name, &tx, &rx);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        klaw_mpmc_tx *ctx;
+        klaw_frame f;
+        if (klaw_mpmc_open_tx(name, &ctx) != KLAW_OK || klaw_mpmc_try_claim(ctx, 1, &f) != KLAW_OK)
+            _exit(1);
+        if (write(pfd[1], "c", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ch;
+    assert_int_equal(read(pfd[0], &ch, 1), 1);
+    klaw_mpmc_tx_free(tx); /* the child is the only sender now */
+    killer_arg k = {pid, 1500};
+    pthread_t t;
+    pthread_create(&t, NULL, kill_later, &k);
+    /* the view runs in a thread so that a receiver that never wakes fails
+     * the test (after 10 s) instead of hanging it */
+    viewer_arg va = {rx, KLAW_OK, 0};
+    pthread_t vt;
+    pthread_create(&vt, NULL, view_forever, &va);
+    struct timespec limit;
+    clock_gettime(CLOCK_REALTIME, &limit);
+    limit.tv_sec += 10;
+    if (pthread_timedjoin_np(vt, NULL, &limit) != 0)
+        fail_msg("a receiver parked with no deadline never saw its only sender die");
+    assert_int_equal(va.st, KLAW_CLOSED);
+    assert_true(va.waited_ms >= 1400);
+    pthread_join(t, NULL);
+    int status;
+    waitpid(pid, &status, 0);
+    klaw_mpmc_stats st;
+    klaw_mpmc_rx_stats(rx, &st);
+    assert_int_equal(st.aborted_claims, 1);
+    klaw_mpmc_rx_free(rx);
+    klaw_region_unlink(name);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+static void empty_frames_travel_and_a_lone_handle_table_is_refused(void **state)
+{
+    (void)state;
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    klaw_mpmc_opts o = {.capacity = 4, .max_frame = 8, .max_handles = 1};
+    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_INVAL);
+    o.max_handles = 2;
+    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_OK);
+    klaw_mpmc_stats st;
+    klaw_mpmc_rx_stats(rx, &st);
+    assert_int_equal(st.senders, 1);
+    assert_int_equal(st.receivers, 1);
+    klaw_mpmc_tx *tx2;
+    assert_int_equal(klaw_mpmc_tx_clone(tx, &tx2), KLAW_FULL); /* table full */
+    assert_int_equal(klaw_mpmc_try_send(tx, "", 0), KLAW_OK);
+    uint8_t b;
+    size_t len = 99;
+    assert_int_equal(klaw_mpmc_try_recv(rx, &b, 1, &len), KLAW_OK);
+    assert_int_equal(len, 0);
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+}
+
 /* ---- hostile rings -------------------------------------------------------- */
 
 static void hostile_ring_config_is_refused(void **state)
@@ -1079,6 +1187,8 @@ int main(void)
         cmocka_unit_test(producer_killed_between_claim_and_commit_does_not_wedge_the_ring),
         cmocka_unit_test(consumer_killed_holding_a_view_loses_nothing),
         cmocka_unit_test(dead_process_handles_are_reaped),
+        cmocka_unit_test(waiter_keeps_checking_liveness_after_a_long_wait),
+        cmocka_unit_test(empty_frames_travel_and_a_lone_handle_table_is_refused),
         cmocka_unit_test(hostile_ring_config_is_refused),
     };
     return cmocka_run_group_tests_name("mpmc", tests, NULL, NULL);

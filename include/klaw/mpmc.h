@@ -1,7 +1,7 @@
 /*
  * klaw/mpmc.h - the bounded multi-producer multi-consumer channel.
  *
- * Frames of 1..max_frame bytes travel through a ring of `capacity` slots
+ * Frames of 0..max_frame bytes travel through a ring of `capacity` slots
  * (a power of two) that lives in a region: anonymous memory for threads of
  * one process (and children forked after creation), or a named shared-memory
  * object that other processes attach to by name. Each frame goes to exactly
@@ -72,7 +72,7 @@ typedef struct klaw_mpmc_opts {
     const char *name;        /* NULL: anonymous; else /dev/shm/klaw.<name> */
     mode_t mode;             /* for a named channel; 0 means 0600          */
     uint32_t max_handles;    /* sender + receiver handles alive at once;
-                                0 means 256 (max 4096)                      */
+                                0 means 256; 2..4096 (1 is KLAW_INVAL)     */
     uint64_t liveness_ns;    /* how long a waiter waits on a claim or view
                                 before checking its owner is alive; 0: 1 s */
 } klaw_mpmc_opts;
@@ -95,6 +95,8 @@ typedef struct klaw_mpmc_stats {
     uint64_t high_watermark;      /* the largest depth seen by a sender    */
     uint64_t total_sent;          /* frames committed                      */
     uint64_t total_received;      /* frames released                       */
+                                  /* (both derived from the ring's positions:
+                                     exact when the channel is quiet)      */
     uint64_t aborted_claims;      /* claims aborted, or reclaimed from dead
                                      producers                             */
     uint64_t redelivered;         /* frames taken back from dead receivers */
@@ -130,14 +132,14 @@ KLAW_API void klaw_mpmc_rx_close(klaw_mpmc_rx *rx);
 KLAW_API void klaw_mpmc_tx_free(klaw_mpmc_tx *tx);
 KLAW_API void klaw_mpmc_rx_free(klaw_mpmc_rx *rx);
 
-/* Claims a slot for a frame of `len` bytes (1..max_frame; commit may give
+/* Claims a slot for a frame of `len` bytes (0..max_frame; commit may give
  * another length up to f->cap). try_: KLAW_FULL at once when no slot is
  * free. KLAW_TOOBIG, KLAW_CLOSED (no receivers left, or this handle is
  * closed), KLAW_TIMEOUT. */
 KLAW_API klaw_status klaw_mpmc_try_claim(klaw_mpmc_tx *tx, size_t len, klaw_frame *f);
 KLAW_API klaw_status klaw_mpmc_claim(klaw_mpmc_tx *tx, size_t len, const struct timespec *deadline, klaw_frame *f);
 
-/* Publishes a claimed frame with its final length (1..f->cap); KLAW_INVAL
+/* Publishes a claimed frame with its final length (0..f->cap); KLAW_INVAL
  * for a bad length (the frame is then aborted). */
 KLAW_API klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len);
 

@@ -1,0 +1,733 @@
+/*
+ * test_hotpath.c - the MPMC channel's send and receive paths make no heap
+ * allocation and no system call while nobody is parked: try_send/try_recv,
+ * claim/commit/view/release (blocking and try_ forms), send/recv, and the
+ * batch calls, 100,000 frames each, call malloc, calloc, realloc, free,
+ * syscall (the library's only way to the futex), clock_gettime,
+ * pthread_mutex_lock, open/open64, read and close zero times. And the
+ * other side of it: when a receiver (or a sender) IS parked, the call that
+ * lets it go pays a futex wake, and this counter sees it.
+ *
+ * Which functions: channels/mpmc.c reaches the kernel only through
+ * syscall(SYS_futex, ...) (ops_wait32/ops_wake32, through ck_ec); it reads
+ * the clock (clock_gettime) when it parks or checks a deadline; it takes
+ * the handle table's process-shared mutex (pthread_mutex_lock) for handles
+ * and reaping; and it reads /proc (open, read, close in src/proc.c) for
+ * liveness. None of these may run on a frame's way through an uncontended
+ * channel.
+ *
+ * Counting: this executable defines those functions itself; libklaw is
+ * linked statically into it, so the library's calls bind to these
+ * definitions, which count (per thread, while the thread has counting on)
+ * and forward to the next definition (libc's, or a sanitizer runtime's)
+ * found with dlsym(RTLD_NEXT). dlsym may allocate while it is resolving, so
+ * the first bytes come from a small static arena. Futex waits made by any
+ * thread are also counted globally, so a test can see that another thread
+ * has gone to sleep.
+ *
+ * A counter that cannot count makes every test here pass, so each test
+ * first proves that every counter counts a deliberate call (and the first
+ * test proves that calls made inside libklaw are seen). If one does not,
+ * the test fails, except in a sanitizer build, where the runtime's own
+ * interception may take precedence: there it is skipped, saying so.
+ */
+#undef _FILE_OFFSET_BITS /* so open is open and open64 is open64 below */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "klaw/mpmc.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef UNDER_SANITIZER
+#define UNDER_SANITIZER 0
+#endif
+
+/* The interposed functions run before any sanitizer runtime is ready (the
+ * dynamic linker and the runtime's own start allocate): keep ThreadSanitizer's
+ * instrumentation out of them. */
+#if defined(__SANITIZE_THREAD__)
+#define NO_TSAN __attribute__((no_sanitize_thread))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef NO_TSAN
+#define NO_TSAN
+#endif
+
+/* ---- the counters ---------------------------------------------------------- */
+
+enum {
+    C_MALLOC,
+    C_CALLOC,
+    C_REALLOC,
+    C_FREE,
+    C_SYSCALL,    /* every syscall() call                        */
+    C_FUTEX_WAIT, /* of them, FUTEX_WAIT / FUTEX_WAIT_BITSET      */
+    C_FUTEX_WAKE, /* of them, FUTEX_WAKE                          */
+    C_CLOCK,
+    C_MUTEX,
+    C_OPEN,
+    C_READ,
+    C_CLOSE,
+    NCOUNTERS
+};
+static const char *const NAMES[NCOUNTERS] = {
+    "malloc", "calloc", "realloc", "free", "syscall", "futex wait", "futex wake",
+    "clock_gettime", "pthread_mutex_lock", "open", "read", "close",
+};
+
+/* Per thread: a thread counts only its own calls, and only while its flag
+ * is on (cmocka and other threads do not disturb a measurement). */
+static _Thread_local unsigned long counts[NCOUNTERS];
+static _Thread_local bool counting;
+/* Any thread's futex waits, always: how a test sees a waiter go to sleep. */
+static _Atomic unsigned long futex_waits_anywhere;
+
+NO_TSAN static inline void count(int what)
+{
+    if (counting)
+        counts[what]++;
+}
+
+static void count_start(void)
+{
+    memset(counts, 0, sizeof counts);
+    counting = true;
+}
+
+static void count_stop(void) { counting = false; }
+
+static unsigned long counted_all(void)
+{
+    unsigned long n = 0;
+    for (int i = 0; i < NCOUNTERS; i++)
+        n += counts[i];
+    return n;
+}
+
+static void describe(char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < NCOUNTERS && used < size; i++) {
+        int n = snprintf(buf + used, size - used, "%s%s %lu", i ? ", " : "", NAMES[i], counts[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* ---- the interposed functions -------------------------------------------------- */
+
+static void *(*next_malloc)(size_t);
+static void *(*next_calloc)(size_t, size_t);
+static void *(*next_realloc)(void *, size_t);
+static void (*next_free)(void *);
+static long (*next_syscall)(long, ...);
+static int (*next_clock_gettime)(clockid_t, struct timespec *);
+static int (*next_mutex_lock)(pthread_mutex_t *);
+static int (*next_open)(const char *, int, ...);
+static int (*next_open64)(const char *, int, ...);
+static ssize_t (*next_read)(int, void *, size_t);
+static int (*next_close)(int);
+
+/* Serves allocations made while dlsym resolves the functions above. */
+static _Alignas(16) unsigned char boot[8192];
+static size_t boot_used;
+static _Atomic bool resolved;
+static bool resolving;
+
+NO_TSAN static bool from_boot(const void *p)
+{
+    return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof boot;
+}
+
+NO_TSAN static void *boot_alloc(size_t n)
+{
+    size_t at = (boot_used + 15) & ~(size_t)15;
+    if (n > sizeof boot - at)
+        abort();
+    boot_used = at + n;
+    return boot + at;
+}
+
+/* memcpy: ISO C has no conversion from void * to a function pointer */
+#define LOOKUP(var, name)                                                                                              \
+    do {                                                                                                               \
+        void *s_ = dlsym(RTLD_NEXT, name);                                                                             \
+        if (!s_)                                                                                                       \
+            abort();                                                                                                   \
+        memcpy(&(var), &s_, sizeof s_);                                                                                \
+    } while (0)
+
+NO_TSAN static void resolve(void)
+{
+    resolving = true;
+    LOOKUP(next_malloc, "malloc");
+    LOOKUP(next_calloc, "calloc");
+    LOOKUP(next_realloc, "realloc");
+    LOOKUP(next_free, "free");
+    LOOKUP(next_syscall, "syscall");
+    LOOKUP(next_clock_gettime, "clock_gettime");
+    LOOKUP(next_mutex_lock, "pthread_mutex_lock");
+    LOOKUP(next_open, "open");
+    LOOKUP(next_open64, "open64");
+    LOOKUP(next_read, "read");
+    LOOKUP(next_close, "close");
+    resolving = false;
+    atomic_store(&resolved, true);
+}
+
+/* The first call resolves everything (before main, through the dynamic
+ * linker's and libc's own first allocations, on one thread). */
+NO_TSAN static inline bool ready(void)
+{
+    if (atomic_load_explicit(&resolved, memory_order_acquire))
+        return true;
+    if (resolving)
+        return false;
+    resolve();
+    return true;
+}
+
+NO_TSAN void *malloc(size_t n)
+{
+    if (!ready())
+        return boot_alloc(n);
+    count(C_MALLOC);
+    return next_malloc(n);
+}
+
+NO_TSAN void *calloc(size_t n, size_t size)
+{
+    if (!ready()) {
+        if (size && n > SIZE_MAX / size)
+            return NULL;
+        return boot_alloc(n * size); /* static memory starts zeroed */
+    }
+    count(C_CALLOC);
+    return next_calloc(n, size);
+}
+
+NO_TSAN void *realloc(void *p, size_t n)
+{
+    if (!ready())
+        return boot_alloc(n); /* only fresh allocations happen here */
+    count(C_REALLOC);
+    if (from_boot(p)) {
+        void *q = next_malloc(n);
+        size_t have = (size_t)(boot + sizeof boot - (unsigned char *)p);
+        if (q)
+            memcpy(q, p, n < have ? n : have);
+        return q;
+    }
+    return next_realloc(p, n);
+}
+
+NO_TSAN void free(void *p)
+{
+    if (!p || from_boot(p))
+        return;
+    if (!ready())
+        return;
+    count(C_FREE);
+    next_free(p);
+}
+
+NO_TSAN long syscall(long number, ...)
+{
+    va_list ap;
+    long a[6];
+    va_start(ap, number);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    ready();
+    count(C_SYSCALL);
+    if (number == SYS_futex) {
+        int op = (int)a[1] & FUTEX_CMD_MASK;
+        if (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) {
+            count(C_FUTEX_WAIT);
+            atomic_fetch_add(&futex_waits_anywhere, 1);
+        } else if (op == FUTEX_WAKE) {
+            count(C_FUTEX_WAKE);
+        }
+    }
+    return next_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+NO_TSAN int clock_gettime(clockid_t clk, struct timespec *ts)
+{
+    ready();
+    count(C_CLOCK);
+    return next_clock_gettime(clk, ts);
+}
+
+NO_TSAN int pthread_mutex_lock(pthread_mutex_t *m)
+{
+    ready();
+    count(C_MUTEX);
+    return next_mutex_lock(m);
+}
+
+NO_TSAN int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    ready();
+    count(C_OPEN);
+    return next_open(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...);
+NO_TSAN int open64(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    ready();
+    count(C_OPEN);
+    return next_open64(path, flags, mode);
+}
+
+NO_TSAN ssize_t read(int fd, void *buf, size_t n)
+{
+    ready();
+    count(C_READ);
+    return next_read(fd, buf, n);
+}
+
+NO_TSAN int close(int fd)
+{
+    ready();
+    count(C_CLOSE);
+    return next_close(fd);
+}
+
+/* ---- proving the counters count ------------------------------------------------ */
+
+/* One deliberate call of each kind; every counter must read exactly 1 (free:
+ * 2). Fails (or, in a sanitizer build, skips) the calling test otherwise. */
+static void require_working_counters(void)
+{
+    void *volatile p;
+    void *volatile q;
+    uint32_t word = 0;
+    struct timespec ts;
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    char buf[64];
+    char got[512];
+
+    count_start();
+    p = malloc(24);
+    q = calloc(3, 8);
+    p = realloc(p, 4096);
+    free(p);
+    free(q);
+    syscall(SYS_futex, &word, FUTEX_WAKE, 1, NULL, NULL, 0); /* wakes nobody */
+    syscall(SYS_futex, &word, FUTEX_WAIT, 1, NULL, NULL, 0); /* word is 0: returns at once */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    pthread_mutex_lock(&m);
+    pthread_mutex_unlock(&m);
+    int fd = open("/proc/self/stat", O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        (void)n;
+        close(fd);
+    }
+    count_stop();
+
+    static const unsigned long want[NCOUNTERS] = {1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1};
+    bool ok = fd >= 0;
+    for (int i = 0; i < NCOUNTERS; i++)
+        ok = ok && counts[i] == want[i];
+    if (ok)
+        return;
+    describe(got, sizeof got);
+    if (UNDER_SANITIZER) {
+        print_message("interposition does not work in this sanitizer build (counted %s for 1 call of each, "
+                      "2 frees, 2 syscalls); run test_hotpath in a build without sanitizers\n",
+                      got);
+        skip();
+    }
+    fail_msg("the counters are broken: counted %s for 1 call of each kind (2 frees, 2 syscalls)", got);
+}
+
+static void assert_nothing_counted(const char *what)
+{
+    if (counted_all() != 0) {
+        char got[512];
+        describe(got, sizeof got);
+        fail_msg("%s, nobody parked: %s (want all zero)", what, got);
+    }
+}
+
+enum { ITERS = 100000, CAP = 64, FRAME = 48, BATCH = 32 };
+
+static void make_channel(klaw_mpmc_tx **tx, klaw_mpmc_rx **rx)
+{
+    klaw_mpmc_opts o = {.capacity = CAP, .max_frame = FRAME};
+    assert_int_equal(klaw_mpmc_create(&o, tx, rx), KLAW_OK);
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+static void every_counter_counts_calls_here_and_inside_libklaw(void **state)
+{
+    (void)state;
+    require_working_counters();
+
+    /* Calls made inside the library are seen too: making a channel
+     * allocates, takes the handle-table mutex, reads /proc/self/stat (the
+     * creator's identity) and wakes futex waiters on the region's READY
+     * word (src/region.c). */
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    count_start();
+    make_channel(&tx, &rx);
+    count_stop();
+    char got[512];
+    describe(got, sizeof got);
+    if (counts[C_MALLOC] + counts[C_CALLOC] == 0 || counts[C_MUTEX] == 0 || counts[C_OPEN] == 0 ||
+        counts[C_READ] == 0 || counts[C_SYSCALL] == 0)
+        fail_msg("klaw_mpmc_create's calls were not all seen: %s", got);
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+}
+
+static void try_send_and_try_recv_make_no_call_when_nobody_waits(void **state)
+{
+    (void)state;
+    require_working_counters();
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    make_channel(&tx, &rx);
+    uint8_t msg[FRAME], out[FRAME];
+    uint64_t sent = 0, received = 0, full = 0, empty = 0;
+    memset(msg, 0xab, sizeof msg);
+
+    count_start();
+    for (uint64_t i = 0; i < ITERS; i++) {
+        /* fill to a depth that cycles 1..CAP+1, so the ring wraps at every
+         * depth and try_send also meets a full ring */
+        uint64_t depth = i % (CAP + 1) + 1;
+        for (uint64_t d = 0; d < depth; d++) {
+            memcpy(msg, &sent, sizeof sent);
+            klaw_status st = klaw_mpmc_try_send(tx, msg, FRAME);
+            if (st == KLAW_FULL) {
+                full++;
+                break;
+            }
+            if (st != KLAW_OK)
+                break;
+            sent++;
+        }
+        for (;;) {
+            size_t len;
+            klaw_status st = klaw_mpmc_try_recv(rx, out, sizeof out, &len);
+            if (st == KLAW_EMPTY) {
+                empty++;
+                break;
+            }
+            if (st != KLAW_OK || len != FRAME)
+                break;
+            uint64_t seq;
+            memcpy(&seq, out, sizeof seq);
+            if (seq != received)
+                break;
+            received++;
+        }
+    }
+    count_stop();
+
+    assert_nothing_counted("try_send/try_recv");
+    assert_true(sent >= ITERS);
+    assert_int_equal(received, sent);
+    assert_true(full > 0);
+    assert_int_equal(empty, ITERS);
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+}
+
+static void claim_commit_view_release_make_no_call_when_nobody_waits(void **state)
+{
+    (void)state;
+    require_working_counters();
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    make_channel(&tx, &rx);
+    uint64_t done = 0;
+    klaw_status bad = KLAW_OK;
+
+    count_start();
+    for (uint64_t i = 0; i < ITERS && bad == KLAW_OK; i++) {
+        klaw_frame f;
+        uint8_t out[FRAME];
+        size_t len;
+        /* a few frames in flight, through every form in turn */
+        switch (i % 4) {
+        case 0: /* blocking claim/view that need not block */
+            if ((bad = klaw_mpmc_claim(tx, FRAME, NULL, &f)) != KLAW_OK)
+                break;
+            memcpy(f.data, &i, sizeof i);
+            if ((bad = klaw_mpmc_commit(tx, &f, FRAME)) != KLAW_OK)
+                break;
+            if ((bad = klaw_mpmc_view(rx, NULL, &f)) != KLAW_OK)
+                break;
+            break;
+        case 1: /* try_ forms */
+            if ((bad = klaw_mpmc_try_claim(tx, FRAME, &f)) != KLAW_OK)
+                break;
+            memcpy(f.data, &i, sizeof i);
+            if ((bad = klaw_mpmc_commit(tx, &f, FRAME / 2)) != KLAW_OK)
+                break;
+            if ((bad = klaw_mpmc_try_view(rx, &f)) != KLAW_OK)
+                break;
+            break;
+        case 2: /* a claim given back, then blocking send/recv */
+            if ((bad = klaw_mpmc_try_claim(tx, FRAME, &f)) != KLAW_OK)
+                break;
+            klaw_mpmc_abort(tx, &f);
+            if ((bad = klaw_mpmc_send(tx, &i, sizeof i, NULL)) != KLAW_OK)
+                break;
+            if ((bad = klaw_mpmc_recv(rx, out, sizeof out, &len, NULL)) != KLAW_OK)
+                break;
+            if (len != sizeof i || memcmp(out, &i, sizeof i) != 0)
+                bad = KLAW_CORRUPT;
+            done++;
+            continue;
+        default: /* with a deadline that never comes into play */
+            {
+                static const struct timespec far = {INT32_MAX, 0};
+                if ((bad = klaw_mpmc_claim(tx, FRAME, &far, &f)) != KLAW_OK)
+                    break;
+                memcpy(f.data, &i, sizeof i);
+                if ((bad = klaw_mpmc_commit(tx, &f, FRAME)) != KLAW_OK)
+                    break;
+                if ((bad = klaw_mpmc_view(rx, &far, &f)) != KLAW_OK)
+                    break;
+            }
+            break;
+        }
+        if (bad != KLAW_OK)
+            break;
+        uint64_t seen;
+        memcpy(&seen, f.data, sizeof seen);
+        if (seen != i)
+            bad = KLAW_CORRUPT;
+        klaw_mpmc_release(rx, &f);
+        done++;
+    }
+    count_stop();
+
+    assert_int_equal(bad, KLAW_OK);
+    assert_int_equal(done, ITERS);
+    assert_nothing_counted("claim/commit/view/release, send/recv, abort");
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+}
+
+static void batches_make_no_call_when_nobody_waits(void **state)
+{
+    (void)state;
+    require_working_counters();
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    make_channel(&tx, &rx);
+    klaw_frame f[BATCH];
+    uint64_t sent = 0, received = 0;
+    klaw_status bad = KLAW_OK;
+
+    count_start();
+    while (received < ITERS && bad == KLAW_OK) {
+        size_t got;
+        /* a batch of 1..BATCH, so batches straddle the ring's end */
+        size_t want = (size_t)(sent % BATCH) + 1;
+        if ((bad = klaw_mpmc_claim_batch(tx, FRAME, f, want, &got, NULL)) != KLAW_OK)
+            break;
+        for (size_t i = 0; i < got; i++) {
+            memcpy(f[i].data, &sent, sizeof sent);
+            sent++;
+        }
+        if ((bad = klaw_mpmc_commit_batch(tx, f, got)) != KLAW_OK)
+            break;
+        while (received < sent) {
+            if ((bad = klaw_mpmc_view_batch(rx, f, BATCH, &got, NULL)) != KLAW_OK)
+                break;
+            for (size_t i = 0; i < got; i++) {
+                uint64_t seen;
+                memcpy(&seen, f[i].data, sizeof seen);
+                if (seen != received++)
+                    bad = KLAW_CORRUPT;
+            }
+            klaw_mpmc_release_batch(rx, f, got);
+        }
+    }
+    count_stop();
+
+    assert_int_equal(bad, KLAW_OK);
+    assert_int_equal(received, sent);
+    assert_true(received >= ITERS);
+    assert_nothing_counted("claim_batch/commit_batch/view_batch/release_batch");
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+}
+
+/* ---- when someone IS parked ------------------------------------------------------- */
+
+typedef struct parked {
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    klaw_status st;
+    uint64_t value;
+    unsigned long futex_waits; /* the waiter's own */
+} parked;
+
+static void *receive_one(void *p)
+{
+    parked *w = p;
+    struct timespec dl = klaw_deadline_in_ms(20000);
+    size_t len = 0;
+    count_start();
+    w->st = klaw_mpmc_recv(w->rx, &w->value, sizeof w->value, &len, &dl);
+    count_stop();
+    w->futex_waits = counts[C_FUTEX_WAIT];
+    return NULL;
+}
+
+static void *send_one(void *p)
+{
+    parked *w = p;
+    struct timespec dl = klaw_deadline_in_ms(20000);
+    uint64_t v = 77;
+    count_start();
+    w->st = klaw_mpmc_send(w->tx, &v, sizeof v, &dl);
+    count_stop();
+    w->futex_waits = counts[C_FUTEX_WAIT];
+    return NULL;
+}
+
+/* Waits (up to 10 s) until some thread has made a futex wait since `from`. */
+static void wait_for_a_sleeper(unsigned long from)
+{
+    for (int i = 0; i < 10000 && atomic_load(&futex_waits_anywhere) == from; i++) {
+        struct timespec t = {0, 1000000};
+        nanosleep(&t, NULL);
+    }
+    if (atomic_load(&futex_waits_anywhere) == from)
+        fail_msg("the waiter never went to sleep on a futex in 10 s");
+}
+
+static void a_parked_receiver_costs_the_sender_a_futex_wake(void **state)
+{
+    (void)state;
+    require_working_counters();
+    parked w = {0};
+    make_channel(&w.tx, &w.rx);
+    pthread_t t;
+    unsigned long before = atomic_load(&futex_waits_anywhere);
+    assert_int_equal(pthread_create(&t, NULL, receive_one, &w), 0);
+    wait_for_a_sleeper(before);
+
+    uint64_t v = 42;
+    count_start();
+    klaw_status st = klaw_mpmc_try_send(w.tx, &v, sizeof v);
+    count_stop();
+    unsigned long wakes = counts[C_FUTEX_WAKE], syscalls = counts[C_SYSCALL];
+    assert_int_equal(pthread_join(t, NULL), 0);
+
+    assert_int_equal(st, KLAW_OK);
+    assert_int_equal(w.st, KLAW_OK);
+    assert_int_equal(w.value, 42);
+    assert_true(w.futex_waits >= 1);
+    if (wakes < 1 || syscalls < 1)
+        fail_msg("the sender woke a parked receiver with %lu futex wakes (%lu syscalls); want at least 1", wakes,
+                 syscalls);
+
+    /* the wake cleared the waiter flag: with nobody parked again, the next
+     * frame costs nothing */
+    count_start();
+    st = klaw_mpmc_try_send(w.tx, &v, sizeof v);
+    count_stop();
+    assert_int_equal(st, KLAW_OK);
+    assert_nothing_counted("try_send after the waiter left");
+    klaw_mpmc_tx_free(w.tx);
+    klaw_mpmc_rx_free(w.rx);
+}
+
+static void a_parked_sender_costs_the_receiver_a_futex_wake(void **state)
+{
+    (void)state;
+    require_working_counters();
+    parked w = {0};
+    make_channel(&w.tx, &w.rx);
+    uint64_t v = 1;
+    for (int i = 0; i < CAP; i++)
+        assert_int_equal(klaw_mpmc_try_send(w.tx, &v, sizeof v), KLAW_OK);
+    assert_int_equal(klaw_mpmc_try_send(w.tx, &v, sizeof v), KLAW_FULL);
+    pthread_t t;
+    unsigned long before = atomic_load(&futex_waits_anywhere);
+    assert_int_equal(pthread_create(&t, NULL, send_one, &w), 0);
+    wait_for_a_sleeper(before);
+
+    klaw_frame f;
+    assert_int_equal(klaw_mpmc_try_view(w.rx, &f), KLAW_OK);
+    count_start();
+    klaw_mpmc_release(w.rx, &f);
+    count_stop();
+    unsigned long wakes = counts[C_FUTEX_WAKE];
+    assert_int_equal(pthread_join(t, NULL), 0);
+
+    assert_int_equal(w.st, KLAW_OK);
+    assert_true(w.futex_waits >= 1);
+    if (wakes < 1)
+        fail_msg("the receiver freed a slot for a parked sender with %lu futex wakes; want at least 1", wakes);
+    klaw_mpmc_tx_free(w.tx);
+    klaw_mpmc_rx_free(w.rx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_counter_counts_calls_here_and_inside_libklaw),
+        cmocka_unit_test(try_send_and_try_recv_make_no_call_when_nobody_waits),
+        cmocka_unit_test(claim_commit_view_release_make_no_call_when_nobody_waits),
+        cmocka_unit_test(batches_make_no_call_when_nobody_waits),
+        cmocka_unit_test(a_parked_receiver_costs_the_sender_a_futex_wake),
+        cmocka_unit_test(a_parked_sender_costs_the_receiver_a_futex_wake),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
