@@ -806,8 +806,8 @@ static void every_api_mixed_on_tiny_rings_delivers_each_commit_once(void **state
 static void processes_deliver_exactly_once_in_fifo_per_producer(void **state)
 {
     (void)state;
-    const int combos[][2] = {{1, 1}, {2, 2}, {4, 4}, {1, 4}, {4, 1}};
-    uint64_t total = stress_frames() / 2;
+    const int combos[][2] = {{1, 1}, {1, 2}, {1, 4}, {2, 1}, {2, 2}, {2, 4}, {4, 1}, {4, 2}, {4, 4}};
+    uint64_t total = stress_frames() / 3;
     for (size_t k = 0; k < sizeof combos / sizeof combos[0]; k++) {
         int np = combos[k][0], nc = combos[k][1];
         uint64_t per = total / (uint64_t)np;
