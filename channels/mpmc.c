@@ -868,6 +868,36 @@ klaw_status klaw_mpmc_send(klaw_mpmc_tx *tx, const void *data, size_t len, const
     return klaw_mpmc_commit(tx, &f, len);
 }
 
+static inline void fill_view(chan *c, ring_slot *s, uint64_t pos, klaw_frame *f);
+
+/* The batch forms: frames[0] is already taken; takes the slots after it in
+ * place while each is in state `from` for its lap (CAS to `to`, owned by
+ * me), fills frames[1..], then moves the index (tail or head) once past the
+ * run. Returns how many frames are taken in all (>= 1). */
+static size_t extend_run(chan *c, _Atomic uint64_t *index, uint32_t from, uint32_t to, uint32_t me,
+                         klaw_frame *frames, size_t n, size_t len)
+{
+    size_t k = 1;
+    uint64_t pos = frames[0].pos_;
+    while (k < n) {
+        uint64_t p = pos + k;
+        ring_slot *s = slot_at(c, p);
+        uint64_t lap = p >> c->shift;
+        uint64_t v = mk(lap, from, 0);
+        if (!atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, to, me), memory_order_acq_rel,
+                                                     memory_order_acquire))
+            break;
+        if (to == S_WRITING)
+            fill_claim(c, p, len, &frames[k]);
+        else
+            fill_view(c, s, p, &frames[k]);
+        k++;
+    }
+    if (k > 1)
+        advance(index, pos + 1, pos + k);
+    return k;
+}
+
 klaw_status klaw_mpmc_claim_batch(klaw_mpmc_tx *tx, size_t len, klaw_frame *frames, size_t n, size_t *got,
                                   const struct timespec *deadline)
 {
@@ -877,25 +907,9 @@ klaw_status klaw_mpmc_claim_batch(klaw_mpmc_tx *tx, size_t len, klaw_frame *fram
     klaw_status st = klaw_mpmc_claim(tx, len, deadline, &frames[0]);
     if (st != KLAW_OK)
         return st;
-    chan *c = tx->c;
-    size_t k = 1;
-    uint64_t pos = frames[0].pos_;
     /* extend in place: take the following slots while they are free for
      * their lap, then move tail once past all of them */
-    while (k < n) {
-        uint64_t p = pos + k;
-        ring_slot *s = slot_at(c, p);
-        uint64_t lap = p >> c->shift;
-        uint64_t v = mk(lap, S_EMPTY, 0);
-        if (!atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_WRITING, tx->idx),
-                                                     memory_order_acq_rel, memory_order_acquire))
-            break;
-        fill_claim(c, p, len, &frames[k]);
-        k++;
-    }
-    if (k > 1)
-        advance(&c->ctl->tail, pos + 1, pos + k);
-    *got = k;
+    *got = extend_run(tx->c, &tx->c->ctl->tail, S_EMPTY, S_WRITING, tx->idx, frames, n, len);
     return KLAW_OK;
 }
 
@@ -1055,26 +1069,10 @@ klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n,
     klaw_status st = klaw_mpmc_view(rx, deadline, &frames[0]);
     if (st != KLAW_OK)
         return st;
-    chan *c = rx->c;
-    size_t k = 1;
-    uint64_t pos = frames[0].pos_;
     /* take the frames that follow in place, then move head once past them
      * (a position below head can never be FULL for its lap, so this is
      * safe after an orphan too: the first CAS just fails) */
-    while (k < n) {
-        uint64_t p = pos + k;
-        ring_slot *s = slot_at(c, p);
-        uint64_t lap = p >> c->shift;
-        uint64_t v = mk(lap, S_FULL, 0);
-        if (!atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_READING, rx->idx),
-                                                     memory_order_acq_rel, memory_order_acquire))
-            break;
-        fill_view(c, s, p, &frames[k]);
-        k++;
-    }
-    if (k > 1)
-        advance(&c->ctl->head, pos + 1, pos + k);
-    *got = k;
+    *got = extend_run(rx->c, &rx->c->ctl->head, S_FULL, S_READING, rx->idx, frames, n, 0);
     return KLAW_OK;
 }
 
