@@ -6,8 +6,10 @@ the case's peers (a value, or "skipped" with a reason) with the same
 parameters.
 
   codec (the default): msgpack-c for the MessagePack cases (encode, decode,
-      peek), json-c for the JSON ones (json_to_mp, mp_to_json); also checks
-      the command line (--list, --help, exit 2 on an unknown suite).
+      peek, schema_decode and schema_encode, the last two in both forms,
+      "map" and "array_like"), json-c for the JSON ones (json_to_mp,
+      mp_to_json); also checks the command line (--list, --help, exit 2 on
+      an unknown suite).
   mpmc: every combination of frame_bytes 64/1024, 1p1c/2p2c, batch 1/32
       and mode thread/process, each with klaw, ck_ring_mpmc, ck_ring_spsc,
       urcu_wfcq, pipe and unix_socket rows (klaw never skipped).
@@ -27,6 +29,8 @@ HEAD = ["suite", "case", "impl", "metric"]
 MP_PARAMS = ("payload_bytes", "frame_bytes")
 JSON_PARAMS = ("doc", "json_bytes")
 JSON_DOCS = {"envelope", "numbers", "strings"}
+SCHEMA_PARAMS = ("form", "payload_bytes")
+SCHEMA_FORMS = {"map", "array_like"}
 # case -> (its peer, its parameters, the parameter that tells its rows
 # apart, the values that parameter must take; None: any one value)
 EXPECTED = {
@@ -35,6 +39,8 @@ EXPECTED = {
     "peek": ("msgpack-c", MP_PARAMS, "payload_bytes", {64, 4096, 65536, 1048576}),
     "json_to_mp": ("json-c", JSON_PARAMS, "doc", JSON_DOCS),
     "mp_to_json": ("json-c", JSON_PARAMS, "doc", JSON_DOCS),
+    "schema_decode": ("msgpack-c", SCHEMA_PARAMS, "form", SCHEMA_FORMS),
+    "schema_encode": ("msgpack-c", SCHEMA_PARAMS, "form", SCHEMA_FORMS),
 }
 
 MPMC_PEERS = ("ck_ring_mpmc", "ck_ring_spsc", "urcu_wfcq", "pipe", "unix_socket")
@@ -186,6 +192,10 @@ def check_row(n, row):
         if p == "doc":
             if row.get(p) not in JSON_DOCS:
                 fail(f"line {n}: doc {row.get(p)!r}, want one of {sorted(JSON_DOCS)}")
+                return None
+        elif p == "form":
+            if row.get(p) not in SCHEMA_FORMS:
+                fail(f"line {n}: form {row.get(p)!r}, want one of {sorted(SCHEMA_FORMS)}")
                 return None
         elif not isinstance(row.get(p), int) or isinstance(row.get(p), bool) or row[p] <= 0:
             fail(f"line {n}: {p} missing or not a positive integer")

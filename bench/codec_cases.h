@@ -17,6 +17,16 @@
  *   peek   - read the tag and the five header fields and take the payload
  *            as a Raw span (klaw_mp_read_rest), leaving it undecoded.
  *
+ * And the schema layer (klaw/schema.h) on the reference payload alone, the
+ * C struct codec_ref below, described twice: map form (the payload exactly
+ * as above) and KLAW_S_ARRAY_LIKE form (the same values as
+ * [id, price, sym, qty, [tags...]]):
+ *   schema_decode - klaw_schema_decode into a codec_ref, tags into an arena
+ *                   reset before every frame; every field then read into a
+ *                   checksum (codec_ref_digest).
+ *   schema_encode - klaw_schema_encode of a codec_ref into a fixed buffer;
+ *                   id changes every operation.
+ *
  * Peers (bench/peer_*.c) implement the same operations on the same
  * codec_env and frames, and fold their results with the same digests.
  */
@@ -28,7 +38,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "klaw/arena.h"
 #include "klaw/mp_reader.h"
+#include "klaw/schema.h"
 #include "klaw/status.h"
 
 /* Every field of the envelope, header and payload. str and bin fields are
@@ -131,5 +143,85 @@ static inline uint64_t codec_peek_digest(const codec_peek *p)
 
 /* Field-by-field equality (str and bin compared by content). */
 bool codec_env_equal(const codec_env *a, const codec_env *b);
+
+/* ---- the schema cases ---------------------------------------------------- */
+
+/* The reference payload as a C struct: tags is a klaw_array of klaw_str
+ * (variable length: the items live in the decoder's arena). */
+typedef struct codec_ref {
+    int64_t id;
+    double price;
+    klaw_str sym;
+    int64_t qty;
+    klaw_array tags; /* klaw_str items */
+} codec_ref;
+
+typedef enum codec_form {
+    CODEC_FORM_MAP = 0,    /* {"id": ..., "price": ..., ...}             */
+    CODEC_FORM_ARRAY_LIKE, /* [id, price, sym, qty, tags]                */
+} codec_form;
+
+/* "map" / "array_like": the "form" parameter of the schema cases. */
+const char *codec_form_name(codec_form form);
+
+/* The reference values (codec_env_reference's payload); tags points at
+ * static items. */
+void codec_ref_reference(codec_ref *r);
+
+/* Compiles the schema of codec_ref in the given form (malloc'd: free with
+ * klaw_schema_free). */
+klaw_status codec_ref_schema(codec_form form, klaw_schema **out);
+
+/* Writes the reference payload in the given form with the plain writer (not
+ * the schema layer), id replaced by `id`: what both encoders must produce
+ * and both decoders read. */
+klaw_status codec_ref_payload(codec_form form, int64_t id, uint8_t *buf, size_t cap, size_t *len);
+
+/* State for the klaw schema loops. */
+typedef struct codec_schema_ctx {
+    const klaw_schema *schema;
+    codec_ref in;          /* encode input; in.id is the base         */
+    uint8_t *out;          /* encode output buffer                    */
+    size_t out_cap;
+    size_t out_len;        /* length of the last encoding             */
+    const uint8_t *payload; /* decode input                           */
+    size_t payload_len;
+    klaw_arena arena;      /* decode: tags' items; reset every frame  */
+    codec_ref last;        /* decode: the last frame's result         */
+    klaw_status status;    /* the first failure inside a loop         */
+} codec_schema_ctx;
+
+/* bench_loop_fn loops over a codec_schema_ctx. Encode writes id = in.id +
+ * i for operation i (keep in.id + iters within one encoding width). */
+uint64_t codec_schema_decode_loop(void *ctx, uint64_t iters);
+uint64_t codec_schema_encode_loop(void *ctx, uint64_t iters);
+
+/* The schema decode checksum, built field by field so a peer that has no
+ * codec_ref (msgpack-c reads its object tree) folds exactly the same:
+ *   h = codec_ref_digest_nums(id, price, qty, ntags);
+ *   h = codec_digest_str(h, sym); for each tag: h = codec_digest_str(h, tag) */
+static inline uint64_t codec_ref_digest_nums(int64_t id, double price, int64_t qty, uint32_t ntags)
+{
+    uint64_t bits;
+    memcpy(&bits, &price, sizeof bits);
+    return (uint64_t)id + bits + (uint64_t)qty + ntags;
+}
+
+static inline uint64_t codec_digest_str(uint64_t h, const char *s, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        h = h * 31 + (uint8_t)s[i];
+    return h;
+}
+
+static inline uint64_t codec_ref_digest(const codec_ref *r)
+{
+    const klaw_str *tags = (const klaw_str *)r->tags.items;
+    uint64_t h = codec_ref_digest_nums(r->id, r->price, r->qty, r->tags.len);
+    h = codec_digest_str(h, r->sym.ptr, r->sym.len);
+    for (uint32_t t = 0; t < r->tags.len; t++)
+        h = codec_digest_str(h, tags[t].ptr, tags[t].len);
+    return h;
+}
 
 #endif /* KLAW_BENCH_CODEC_CASES_H */

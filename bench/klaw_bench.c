@@ -270,7 +270,7 @@ static void print_table(const bench_suite *s, const bench_opts *o, size_t from)
     for (unsigned p = 0; p < npeers; p++)
         cw = (int)strlen(peers[p]) > cw ? (int)strlen(peers[p]) : cw;
 
-    printf("\n\n%-10s %-*s %*s", "case", pw, "params", cw, "klaw");
+    printf("\n\n%-13s %-*s %*s", "case", pw, "params", cw, "klaw");
     for (unsigned p = 0; p < npeers; p++)
         printf(" %*s %7s", cw, peers[p], "ratio");
     putchar('\n');
@@ -288,7 +288,7 @@ static void print_table(const bench_suite *s, const bench_opts *o, size_t from)
         const row *mine = find_row(from, &r->key, "klaw", s->table_metric);
         format_params(&r->key, params, sizeof params);
         format_value(mine, cell, sizeof cell);
-        printf("%-10s %-*s %*s", r->key.case_name, pw, params, cw, cell);
+        printf("%-13s %-*s %*s", r->key.case_name, pw, params, cw, cell);
         for (unsigned p = 0; p < npeers; p++) {
             const row *peer = find_row(from, &r->key, peers[p], s->table_metric);
             format_value(peer, cell, sizeof cell);

@@ -11,6 +11,7 @@
 
 struct peer_msgpackc {
     codec_env env;
+    codec_ref ref;        /* the schema cases' encode input              */
     msgpack_sbuffer sbuf; /* encode output, cleared (not freed) per frame */
     msgpack_zone zone;    /* unpack arena, cleared (not freed) per frame  */
     const uint8_t *frame;
@@ -41,6 +42,8 @@ void peer_msgpackc_free(peer_msgpackc *p)
 }
 
 void peer_msgpackc_set_env(peer_msgpackc *p, const codec_env *e) { p->env = *e; }
+
+void peer_msgpackc_set_ref(peer_msgpackc *p, const codec_ref *r) { p->ref = *r; }
 
 void peer_msgpackc_set_frame(peer_msgpackc *p, const uint8_t *frame, size_t len)
 {
@@ -282,4 +285,180 @@ uint64_t peer_msgpackc_header_loop(void *ctx, uint64_t iters)
         sum += codec_peek_digest(&pk) + pairs;
     }
     return sum;
+}
+
+/* ---- the schema cases: the reference payload alone ----------------------- */
+
+/* The checksum of codec_ref_digest, from the tree. tags is an array. */
+static inline uint64_t ref_digest(int64_t id, double price, const msgpack_object *sym, int64_t qty,
+                                  const msgpack_object *tags)
+{
+    uint64_t h = codec_ref_digest_nums(id, price, qty, tags->via.array.size);
+    h = codec_digest_str(h, sym->via.str.ptr, sym->via.str.size);
+    for (uint32_t t = 0; t < tags->via.array.size; t++)
+        h = codec_digest_str(h, tags->via.array.ptr[t].via.str.ptr, tags->via.array.ptr[t].via.str.size);
+    return h;
+}
+
+/* The checks klaw's schema makes of tags: an array of str. */
+static inline int check_tags(const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    for (uint32_t t = 0; t < o->via.array.size; t++)
+        if (o->via.array.ptr[t].type != MSGPACK_OBJECT_STR)
+            return -1;
+    return 0;
+}
+
+/* Unpacks the payload into the reused zone (the whole buffer must be one
+ * value: msgpack_unpack says EXTRA_BYTES otherwise). */
+static inline int unpack_payload(peer_msgpackc *p, msgpack_object *root)
+{
+    size_t off = 0;
+    msgpack_zone_clear(&p->zone);
+    return msgpack_unpack((const char *)p->frame, p->frame_len, &off, &p->zone, root) == MSGPACK_UNPACK_SUCCESS
+               ? 0
+               : -1;
+}
+
+static inline int ref_decode_map(peer_msgpackc *p, uint64_t *digest)
+{
+    msgpack_object root;
+    const msgpack_object *sym = NULL, *tags = NULL;
+    int64_t id = 0, qty = 0;
+    double price = 0;
+    unsigned seen = 0;
+    int rc = 0;
+    if (unpack_payload(p, &root) != 0 || root.type != MSGPACK_OBJECT_MAP)
+        return -1;
+    const msgpack_object_kv *kv = root.via.map.ptr;
+    for (uint32_t i = 0; i < root.via.map.size; i++) {
+        const msgpack_object *k = &kv[i].key, *v = &kv[i].val;
+        unsigned bit;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return -1;
+        if (key_is(k, "id", 2)) {
+            bit = 1;
+            rc |= get_int(v, &id);
+        } else if (key_is(k, "price", 5)) {
+            bit = 2;
+            rc |= get_double(v, &price);
+        } else if (key_is(k, "sym", 3)) {
+            bit = 4;
+            rc |= v->type == MSGPACK_OBJECT_STR ? 0 : -1;
+            sym = v;
+        } else if (key_is(k, "qty", 3)) {
+            bit = 8;
+            rc |= get_int(v, &qty);
+        } else if (key_is(k, "tags", 4)) {
+            bit = 16;
+            rc |= check_tags(v);
+            tags = v;
+        } else {
+            continue; /* unknown: passed over, as klaw's schema does */
+        }
+        if (seen & bit) /* a field given twice: klaw refuses it too */
+            return -1;
+        seen |= bit;
+    }
+    if (rc != 0 || seen != 31)
+        return -1;
+    *digest = ref_digest(id, price, sym, qty, tags);
+    return 0;
+}
+
+static inline int ref_decode_array(peer_msgpackc *p, uint64_t *digest)
+{
+    msgpack_object root;
+    int64_t id = 0, qty = 0;
+    double price = 0;
+    if (unpack_payload(p, &root) != 0 || root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size < 5)
+        return -1;
+    const msgpack_object *a = root.via.array.ptr;
+    int rc = get_int(&a[0], &id) | get_double(&a[1], &price) | (a[2].type == MSGPACK_OBJECT_STR ? 0 : -1) |
+             get_int(&a[3], &qty) | check_tags(&a[4]);
+    if (rc != 0)
+        return -1;
+    *digest = ref_digest(id, price, &a[2], qty, &a[4]);
+    return 0;
+}
+
+uint64_t peer_msgpackc_ref_decode_map_loop(void *ctx, uint64_t iters)
+{
+    peer_msgpackc *p = ctx;
+    uint64_t sum = 0, d = 0;
+    for (uint64_t i = 0; i < iters; i++) {
+        if (ref_decode_map(p, &d) != 0) {
+            p->failed = 1;
+            return sum;
+        }
+        sum += d;
+    }
+    return sum;
+}
+
+uint64_t peer_msgpackc_ref_decode_array_loop(void *ctx, uint64_t iters)
+{
+    peer_msgpackc *p = ctx;
+    uint64_t sum = 0, d = 0;
+    for (uint64_t i = 0; i < iters; i++) {
+        if (ref_decode_array(p, &d) != 0) {
+            p->failed = 1;
+            return sum;
+        }
+        sum += d;
+    }
+    return sum;
+}
+
+/* map: with keys (map form); otherwise the values in order (array_like). */
+static inline int ref_pack(msgpack_packer *pk, const codec_ref *r, bool map)
+{
+    const klaw_str *tags = (const klaw_str *)r->tags.items;
+    int rc = map ? msgpack_pack_map(pk, 5) : msgpack_pack_array(pk, 5);
+    if (map)
+        rc |= msgpack_pack_str_with_body(pk, "id", 2);
+    rc |= msgpack_pack_int64(pk, r->id);
+    if (map)
+        rc |= msgpack_pack_str_with_body(pk, "price", 5);
+    rc |= msgpack_pack_double(pk, r->price);
+    if (map)
+        rc |= msgpack_pack_str_with_body(pk, "sym", 3);
+    rc |= msgpack_pack_str_with_body(pk, r->sym.ptr, r->sym.len);
+    if (map)
+        rc |= msgpack_pack_str_with_body(pk, "qty", 3);
+    rc |= msgpack_pack_int64(pk, r->qty);
+    if (map)
+        rc |= msgpack_pack_str_with_body(pk, "tags", 4);
+    rc |= msgpack_pack_array(pk, r->tags.len);
+    for (uint32_t t = 0; t < r->tags.len; t++)
+        rc |= msgpack_pack_str_with_body(pk, tags[t].ptr, tags[t].len);
+    return rc;
+}
+
+static inline uint64_t ref_encode_loop(peer_msgpackc *p, uint64_t iters, bool map)
+{
+    codec_ref r = p->ref;
+    msgpack_packer pk;
+    uint64_t sum = 0;
+    msgpack_packer_init(&pk, &p->sbuf, msgpack_sbuffer_write);
+    for (uint64_t i = 0; i < iters; i++) {
+        r.id = p->ref.id + (int64_t)i;
+        msgpack_sbuffer_clear(&p->sbuf);
+        if (ref_pack(&pk, &r, map) != 0) {
+            p->failed = 1;
+            return sum;
+        }
+        BENCH_ESCAPE(p->sbuf.data);
+        sum += p->sbuf.size;
+    }
+    return sum;
+}
+
+uint64_t peer_msgpackc_ref_encode_map_loop(void *ctx, uint64_t iters) { return ref_encode_loop(ctx, iters, true); }
+
+uint64_t peer_msgpackc_ref_encode_array_loop(void *ctx, uint64_t iters)
+{
+    return ref_encode_loop(ctx, iters, false);
 }

@@ -15,6 +15,18 @@
  *   header - msgpack-c has no lazy mode: the comparison for klaw's peek is
  *            the same full unpack, then the tag and header fields are read
  *            from the tree.
+ *
+ * The schema cases (the reference payload alone, codec_ref):
+ *   ref decode - msgpack_unpack() into the reused zone, then the five
+ *            fields read out of the tree with the checks klaw's schema
+ *            makes (id and qty int64, price float or int, sym str, tags an
+ *            array of str; map form: str keys, each field exactly once,
+ *            unknown keys passed over; array_like: at least 5 items), and
+ *            folded into codec_ref_digest's checksum. Map form finds a
+ *            field the way a msgpack-c user must: by comparing the key
+ *            strings of the map object's pairs.
+ *   ref encode - msgpack_pack_* of a codec_ref into the cleared sbuffer:
+ *            map form writes the keys, array_like does not.
  */
 #ifndef KLAW_BENCH_PEER_MSGPACKC_H
 #define KLAW_BENCH_PEER_MSGPACKC_H
@@ -39,6 +51,15 @@ void peer_msgpackc_set_frame(peer_msgpackc *p, const uint8_t *frame, size_t len)
 uint64_t peer_msgpackc_encode_loop(void *p, uint64_t iters);
 uint64_t peer_msgpackc_decode_loop(void *p, uint64_t iters);
 uint64_t peer_msgpackc_header_loop(void *p, uint64_t iters);
+
+/* The schema cases: the encode input (in.id is the base: operation i
+ * writes id + i, as codec_schema_encode_loop does); the decode input is
+ * the frame of peer_msgpackc_set_frame (here: a payload alone). */
+void peer_msgpackc_set_ref(peer_msgpackc *p, const codec_ref *r);
+uint64_t peer_msgpackc_ref_decode_map_loop(void *p, uint64_t iters);
+uint64_t peer_msgpackc_ref_decode_array_loop(void *p, uint64_t iters);
+uint64_t peer_msgpackc_ref_encode_map_loop(void *p, uint64_t iters);
+uint64_t peer_msgpackc_ref_encode_array_loop(void *p, uint64_t iters);
 
 /* The bytes of the last encoding. */
 const uint8_t *peer_msgpackc_output(const peer_msgpackc *p, size_t *len);

@@ -1,6 +1,8 @@
 /*
  * test_alloc.c - klaw's codec hot paths make no heap allocation: encode,
- * full decode and header peek, run through the same loops klaw-bench times
+ * full decode and header peek, and the schema layer's decode (map and
+ * array_like forms, tags into an arena) and encode of the reference
+ * payload, run through the same loops klaw-bench times
  * (bench/codec_cases.c), call malloc, calloc, realloc and free zero times.
  *
  * Counting: this executable defines malloc, calloc, realloc and free
@@ -283,6 +285,67 @@ static void header_peek_allocates_nothing_at_any_payload_size(void **state)
     }
 }
 
+static const codec_form FORMS[] = {CODEC_FORM_MAP, CODEC_FORM_ARRAY_LIKE};
+
+static void schema_decode_allocates_nothing_in_either_form(void **state)
+{
+    (void)state;
+    require_working_counter();
+    for (size_t i = 0; i < sizeof FORMS / sizeof FORMS[0]; i++) {
+        static _Alignas(16) uint8_t arena_mem[256];
+        uint8_t payload[128];
+        size_t len = 0;
+        klaw_schema *s = NULL;
+        codec_ref ref;
+        codec_ref_reference(&ref);
+        assert_int_equal(codec_ref_schema(FORMS[i], &s), KLAW_OK);
+        assert_int_equal(codec_ref_payload(FORMS[i], ref.id, payload, sizeof payload, &len), KLAW_OK);
+        codec_schema_ctx c = {.schema = s, .payload = payload, .payload_len = len};
+        klaw_arena_init(&c.arena, arena_mem, sizeof arena_mem);
+
+        count_start();
+        uint64_t sum = codec_schema_decode_loop(&c, ITERS);
+        count_stop();
+
+        assert_int_equal(c.status, KLAW_OK);
+        assert_int_equal(sum, (uint64_t)ITERS * codec_ref_digest(&ref));
+        /* the tags really went into the arena (reset every frame) */
+        assert_int_equal(c.last.tags.len, 2);
+        assert_ptr_equal(c.last.tags.items, arena_mem);
+        assert_nothing_allocated(FORMS[i] == CODEC_FORM_MAP ? "schema decode, map" : "schema decode, array_like");
+        klaw_schema_free(s);
+    }
+}
+
+static void schema_encode_allocates_nothing_in_either_form(void **state)
+{
+    (void)state;
+    require_working_counter();
+    for (size_t i = 0; i < sizeof FORMS / sizeof FORMS[0]; i++) {
+        static uint8_t out[512]; /* the bench's room */
+        uint8_t want[128];
+        size_t want_len = 0;
+        klaw_schema *s = NULL;
+        codec_ref ref;
+        codec_ref_reference(&ref);
+        assert_int_equal(codec_ref_schema(FORMS[i], &s), KLAW_OK);
+        codec_schema_ctx c = {.schema = s, .in = ref, .out = out, .out_cap = sizeof out};
+
+        count_start();
+        uint64_t sum = codec_schema_encode_loop(&c, ITERS);
+        count_stop();
+
+        assert_int_equal(c.status, KLAW_OK);
+        /* the last operation wrote id + ITERS - 1, at the same width */
+        assert_int_equal(codec_ref_payload(FORMS[i], ref.id + ITERS - 1, want, sizeof want, &want_len), KLAW_OK);
+        assert_int_equal(sum, (uint64_t)ITERS * want_len);
+        assert_int_equal(c.out_len, want_len);
+        assert_memory_equal(out, want, want_len);
+        assert_nothing_allocated(FORMS[i] == CODEC_FORM_MAP ? "schema encode, map" : "schema encode, array_like");
+        klaw_schema_free(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +353,8 @@ int main(void)
         cmocka_unit_test(encode_allocates_nothing),
         cmocka_unit_test(full_decode_allocates_nothing),
         cmocka_unit_test(header_peek_allocates_nothing_at_any_payload_size),
+        cmocka_unit_test(schema_decode_allocates_nothing_in_either_form),
+        cmocka_unit_test(schema_encode_allocates_nothing_in_either_form),
     };
     return cmocka_run_group_tests_name("alloc", tests, NULL, NULL);
 }
