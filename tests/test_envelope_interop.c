@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "klaw/klaw.h"
+#include "records_file.h"
 
 /* Debian's interpreter, not whatever python3 is first on PATH */
 #define PYTHON "/usr/bin/python3"
@@ -37,49 +38,6 @@ static uint64_t seed;
 static char tmpdir[64];
 static char script[4096];
 static const char *klaw_tool;
-
-typedef struct file {
-    uint8_t *data;
-    size_t len;
-} file;
-
-static void read_file(const char *path, file *out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 20, n = 0;
-    uint8_t *data = malloc(cap);
-    assert_non_null(data);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            data = realloc(data, cap);
-            assert_non_null(data);
-        }
-        size_t got = fread(data + n, 1, cap - n, f);
-        if (got == 0)
-            break;
-        n += got;
-    }
-    fclose(f);
-    out->data = data;
-    out->len = n;
-}
-
-/* The next record (4-byte big-endian length, bytes) from *pos. */
-static bool next_record(const file *f, size_t *pos, const uint8_t **p, size_t *n)
-{
-    if (*pos == f->len)
-        return false;
-    assert_true(f->len - *pos >= 4);
-    const uint8_t *h = f->data + *pos;
-    *n = ((size_t)h[0] << 24) | ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
-    assert_true(f->len - *pos - 4 >= *n);
-    *p = h + 4;
-    *pos += 4 + *n;
-    return true;
-}
 
 static void run(const char *cmd)
 {
@@ -171,11 +129,11 @@ static void python_envelopes_decode_and_reencode_byte_for_byte(void **state)
     snprintf(args, sizeof args, "gen %#llx %d '%s'", (unsigned long long)seed, COUNT, tmpdir);
     run_python(args);
 
-    file sent, canon;
+    records_file sent, canon;
     snprintf(path, sizeof path, "%s/sent.bin", tmpdir);
-    read_file(path, &sent);
+    records_read(path, &sent);
     snprintf(path, sizeof path, "%s/canon.bin", tmpdir);
-    read_file(path, &canon);
+    records_read(path, &canon);
     snprintf(path, sizeof path, "%s/klaw.jsonl", tmpdir);
     FILE *jf = fopen(path, "wb");
     assert_non_null(jf);
@@ -184,10 +142,10 @@ static void python_envelopes_decode_and_reencode_byte_for_byte(void **state)
     uint8_t *out = malloc(cap);
     assert_non_null(out);
     size_t sp = 0, cp = 0, i = 0, types[6] = {0}, reshaped = 0;
-    const uint8_t *s, *c;
-    size_t sn, cn;
-    while (next_record(&sent, &sp, &s, &sn)) {
-        assert_true(next_record(&canon, &cp, &c, &cn));
+    const uint8_t *s = NULL, *c = NULL;
+    size_t sn = 0, cn = 0;
+    while (records_next(&sent, &sp, &s, &sn)) {
+        assert_true(records_next(&canon, &cp, &c, &cn));
         klaw_envelope env, lazy, back;
         klaw_envelope_error e;
         char msg[512];
@@ -247,7 +205,7 @@ static void python_envelopes_decode_and_reencode_byte_for_byte(void **state)
         fputc('\n', jf);
         i++;
     }
-    assert_false(next_record(&canon, &cp, &c, &cn));
+    assert_false(records_next(&canon, &cp, &c, &cn));
     assert_int_equal(i, COUNT);
     assert_int_equal(fclose(jf), 0);
     free(out);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "klaw/klaw.h"
+#include "records_file.h"
 
 /* Debian's interpreter, not whatever python3 is first on PATH */
 #ifndef PYTHON
@@ -39,55 +40,6 @@ static char script[4096];
 
 /* ---- records files: 4-byte big-endian length, then the bytes -------------- */
 
-typedef struct records {
-    uint8_t *data;
-    size_t len;
-} records;
-
-static void read_file(const char *path, records *out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 20, n = 0;
-    uint8_t *data = malloc(cap);
-    assert_non_null(data);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            data = realloc(data, cap);
-            assert_non_null(data);
-        }
-        size_t got = fread(data + n, 1, cap - n, f);
-        if (got == 0)
-            break;
-        n += got;
-    }
-    fclose(f);
-    out->data = data;
-    out->len = n;
-}
-
-/* Returns the next record (pointer, length) from *pos, or false at the end. */
-static bool next_record(const records *rs, size_t *pos, const uint8_t **p, size_t *n)
-{
-    if (*pos == rs->len)
-        return false;
-    assert_true(rs->len - *pos >= 4);
-    const uint8_t *h = rs->data + *pos;
-    *n = ((size_t)h[0] << 24) | ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
-    assert_true(rs->len - *pos - 4 >= *n);
-    *p = h + 4;
-    *pos += 4 + *n;
-    return true;
-}
-
-static void write_record(FILE *f, const uint8_t *p, size_t n)
-{
-    uint8_t h[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-    assert_int_equal(fwrite(h, 1, 4, f), 4);
-    assert_int_equal(fwrite(p, 1, n, f), n);
-}
 
 /* ---- python ---------------------------------------------------------------- */
 
@@ -388,14 +340,14 @@ static void python_values_reencode_byte_for_byte_through_klaw(void **state)
     snprintf(args, sizeof args, "gen %#llx %d '%s'", (unsigned long long)seed, COUNT, path);
     run_python(args);
 
-    records rs;
-    read_file(path, &rs);
+    records_file rs;
+    records_read(path, &rs);
     uint8_t *out = malloc(BUF_CAP);
     assert_non_null(out);
     size_t pos = 0, count = 0;
     const uint8_t *p;
     size_t n;
-    while (next_record(&rs, &pos, &p, &n)) {
+    while (records_next(&rs, &pos, &p, &n)) {
         uint8_t *exact = malloc(n ? n : 1); /* exact size: ASan sees overreads */
         assert_non_null(exact);
         memcpy(exact, p, n);
@@ -457,7 +409,7 @@ static void klaw_values_come_back_byte_for_byte_from_python(void **state)
         if (klaw_mp_validate(buf, len, 0, 0, &err) != KLAW_OK)
             fail_msg("seed %#llx, value %d: klaw refuses its own bytes: %s at %zu", (unsigned long long)seed, i,
                      err.reason, err.offset);
-        write_record(f, buf, len);
+        records_write(f, buf, len);
     }
     assert_int_equal(fclose(f), 0);
     free(buf);
@@ -465,14 +417,14 @@ static void klaw_values_come_back_byte_for_byte_from_python(void **state)
     snprintf(args, sizeof args, "repack '%s' '%s'", in, back);
     run_python(args);
 
-    records sent, got;
-    read_file(in, &sent);
-    read_file(back, &got);
+    records_file sent, got;
+    records_read(in, &sent);
+    records_read(back, &got);
     size_t ps = 0, pg = 0, count = 0;
-    const uint8_t *a, *b;
-    size_t alen, blen;
-    while (next_record(&sent, &ps, &a, &alen)) {
-        if (!next_record(&got, &pg, &b, &blen))
+    const uint8_t *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    while (records_next(&sent, &ps, &a, &alen)) {
+        if (!records_next(&got, &pg, &b, &blen))
             fail_msg("python returned %zu values, %d sent", count, COUNT);
         if (alen != blen || memcmp(a, b, alen) != 0) {
             dump_diff(a, alen, b, blen);
@@ -481,7 +433,7 @@ static void klaw_values_come_back_byte_for_byte_from_python(void **state)
         }
         count++;
     }
-    assert_false(next_record(&got, &pg, &b, &blen));
+    assert_false(records_next(&got, &pg, &b, &blen));
     assert_int_equal(count, COUNT);
     print_message("interop: %zu klaw values came back identically (seed %#llx, %zu bytes)\n", count,
                   (unsigned long long)seed, sent.len);
