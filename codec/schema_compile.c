@@ -759,6 +759,12 @@ static bool plan_lane(cc *c, cstruct *s)
             if (!el || f->count > 15)
                 return true;
             v = 1 + f->count * el;
+        } else if (f->kind == KLAW_K_ARRAY) {
+            /* the header (at most 5 bytes) here; the elements' room is
+             * checked at run time, from the array's length */
+            if (!lane_value_max(f->elem) || (f->elem->flags & KLAW_F_NULLABLE))
+                return true;
+            v = 5;
         } else if (!(v = lane_value_max(f))) {
             return true;
         }
@@ -789,8 +795,12 @@ static bool plan_lane(cc *c, cstruct *s)
     s->head = head;
     s->head_len = (uint32_t)w.pos;
     room += w.pos;
-    if (room <= 65536)
+    if (room <= 65536) {
         s->lane_room = (uint32_t)room;
+        for (uint32_t i = 0; i < s->nfields; i++)
+            if (s->fields[i].kind == KLAW_K_ARRAY)
+                s->fields[i].lane_elem = lane_value_max(s->fields[i].elem);
+    }
     return true;
 }
 

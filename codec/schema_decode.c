@@ -26,6 +26,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -713,11 +714,27 @@ HOT_INLINE bool short_ascii_str(klaw_mp_reader *r, klaw_str *v)
     return true;
 }
 
-/* The common scalars inline (no call, no frame); everything else, and
- * every miss, in dec_value(). */
-HOT_INLINE klaw_status dec_fast(dctx *c, const cfield *f, uint8_t *dst, const pnode *path)
+/* A str's view, padding included (an array's items are not zeroed before
+ * the quick path writes them). Each member is stored straight to dst:
+ * building a klaw_str on the stack and copying it whole makes a 16-byte
+ * load of two narrower stores, which store forwarding cannot serve (a
+ * stall of a dozen cycles on every str). */
+HOT_INLINE void store_str(uint8_t *dst, const char *p, uint32_t n)
 {
-    klaw_mp_reader *r = c->r;
+    enum { END = offsetof(klaw_str, len) + sizeof(uint32_t) };
+    memcpy(dst + offsetof(klaw_str, ptr), &p, sizeof p);
+    memcpy(dst + offsetof(klaw_str, len), &n, sizeof n);
+    if (sizeof(klaw_str) > END)
+        memset(dst + END, 0, sizeof(klaw_str) - END);
+}
+
+/* The common scalars in line, with no call, no frame and no path: true
+ * when f's value was read and all of dst (f->size bytes) written; false,
+ * with the reader where it was, for everything else and every miss - the
+ * caller then takes dec_value(), which reports it (a DECODE error stays in
+ * the reader, for dec_value to meet again). */
+HOT_INLINE bool dec_quick(klaw_mp_reader *r, const cfield *f, uint8_t *dst)
+{
     const uint8_t *p0 = r->pos;
     switch ((klaw_kind)f->kind) {
     case KLAW_K_I32:
@@ -726,49 +743,211 @@ HOT_INLINE klaw_status dec_fast(dctx *c, const cfield *f, uint8_t *dst, const pn
         if (KLAW_LIKELY(klaw_mp_read_int(r, &v) == KLAW_OK)) {
             if (KLAW_LIKELY(v >= f->lo && v <= f->hi && !(f->cflags & CF_MULT))) {
                 store_sint(dst, f->size, v);
-                return KLAW_OK;
+                return true;
             }
             r->pos = p0;
         } else if (r->err.status == KLAW_VALIDATE) {
             rd_clear(r, p0);
         }
-        break;
+        return false;
     }
     case KLAW_K_DOUBLE:
         if (KLAW_LIKELY(r->end - r->pos >= 9 && r->pos[0] == 0xcb && !(f->cflags & (CF_FBOUNDS | CF_MULT)))) {
             uint64_t bits = be64(r->pos + 1);
             memcpy(dst, &bits, sizeof bits);
             r->pos += 9;
-            return KLAW_OK;
+            return true;
         }
-        break;
+        return false;
     case KLAW_K_STR:
         if (KLAW_LIKELY(!(f->cflags & (CF_LEN | CF_RE)) && !(f->flags & KLAW_F_COPY))) {
             klaw_str v;
             if (KLAW_LIKELY(short_ascii_str(r, &v))) {
-                memcpy(dst, &v, sizeof v);
-                return KLAW_OK;
+                store_str(dst, v.ptr, v.len);
+                return true;
             }
             if (KLAW_LIKELY(klaw_mp_read_str(r, &v.ptr, &v.len) == KLAW_OK)) {
-                memcpy(dst, &v, sizeof v);
-                return KLAW_OK;
+                store_str(dst, v.ptr, v.len);
+                return true;
             }
             if (r->err.status == KLAW_VALIDATE)
                 rd_clear(r, p0);
         }
-        break;
-    default: break;
+        return false;
+    default: return false;
     }
-    /* a DECODE error stays in the reader (which has not moved): dec_value
-     * meets it again and reports it */
+}
+
+/* dec_quick() on a bare cursor (*pp, below end) rather than the reader, for
+ * the straight-line array_like loop, which keeps the position in a
+ * register: through the reader, every field's read waits on the store of
+ * the previous field's position. rflags: the reader's flags. Takes the
+ * common encodings only (an int in any encoding, float64, an ASCII fixstr)
+ * and writes all of dst; anything else, and every miss, returns false with
+ * *pp unmoved, for the general path to read (and report) from there. */
+HOT_INLINE bool quick_at(const uint8_t **pp, const uint8_t *end, uint32_t rflags, const cfield *f, uint8_t *dst)
+{
+    const uint8_t *p = *pp;
+    if (KLAW_UNLIKELY(p >= end))
+        return false;
+    const uint8_t c = p[0];
+    switch ((klaw_kind)f->kind) {
+    case KLAW_K_I32:
+    case KLAW_K_I64: {
+        int64_t v;
+        uint32_t len = 1;
+        if (c <= 0x7f) {
+            v = c;
+        } else if (c >= 0xe0) {
+            v = (int8_t)c;
+        } else if (c >= 0xcc && c <= 0xd3) {
+            uint32_t w = 1u << (c & 3);
+            if (KLAW_UNLIKELY((size_t)(end - p) <= w))
+                return false;
+            uint64_t u = w == 8 ? be64(p + 1) : klaw_mp_be_(p + 1, (int)w);
+            if (c <= 0xcf) {
+                if (KLAW_UNLIKELY(u > (uint64_t)INT64_MAX))
+                    return false;
+                v = (int64_t)u;
+            } else {
+                /* sign-extend from w bytes */
+                uint32_t sh = 64 - 8 * w;
+                v = (int64_t)(u << sh) >> sh;
+            }
+            len = 1 + w;
+        } else {
+            return false;
+        }
+        if (KLAW_UNLIKELY(v < f->lo || v > f->hi || (f->cflags & CF_MULT)))
+            return false;
+        store_sint(dst, f->size, v);
+        *pp = p + len;
+        return true;
+    }
+    case KLAW_K_DOUBLE:
+        if (KLAW_LIKELY(c == 0xcb && end - p >= 9 && !(f->cflags & (CF_FBOUNDS | CF_MULT)))) {
+            uint64_t bits = be64(p + 1);
+            memcpy(dst, &bits, sizeof bits);
+            *pp = p + 9;
+            return true;
+        }
+        return false;
+    case KLAW_K_STR: {
+        if (KLAW_UNLIKELY((c & 0xe0) != 0xa0 || (f->cflags & (CF_LEN | CF_RE)) || (f->flags & KLAW_F_COPY)))
+            return false;
+        uint32_t n = c & 0x1fu;
+        const uint8_t *d = p + 1;
+        if (KLAW_UNLIKELY((size_t)(end - d) < n))
+            return false;
+        if (!(rflags & KLAW_MP_TRUSTED_UTF8)) {
+            uint64_t hi = 0, x;
+            if (n >= 8) {
+                for (uint32_t i = 0; i + 8 <= n; i += 8) {
+                    memcpy(&x, d + i, 8);
+                    hi |= x;
+                }
+                memcpy(&x, d + n - 8, 8);
+                hi |= x;
+            } else if (n >= 4) {
+                uint32_t a, b;
+                memcpy(&a, d, 4);
+                memcpy(&b, d + n - 4, 4);
+                hi = a | b;
+            } else {
+                for (uint32_t i = 0; i < n; i++)
+                    hi |= d[i];
+            }
+            if (hi & 0x8080808080808080ull)
+                return false;
+        }
+        store_str(dst, (const char *)d, n);
+        *pp = d + n;
+        return true;
+    }
+    default: return false;
+    }
+}
+
+/* An array's view, stored member by member (see store_str()). */
+HOT_INLINE void store_array(uint8_t *dst, void *items, uint32_t n)
+{
+    enum { END = offsetof(klaw_array, len) + sizeof(uint32_t) };
+    memcpy(dst + offsetof(klaw_array, items), &items, sizeof items);
+    memcpy(dst + offsetof(klaw_array, len), &n, sizeof n);
+    if (sizeof(klaw_array) > END)
+        memset(dst + END, 0, sizeof(klaw_array) - END);
+}
+
+/* An ARRAY field on a bare cursor, for the straight-line array_like loop:
+ * a fixarray whose elements quick_at() all takes. Anything else - a
+ * length bound, no arena or no room in it, the depth limit, an element
+ * quick_at() misses - returns false with *pp unmoved and the arena as it
+ * was, for dec_array() to read (and report) from the start. */
+HOT_INLINE bool quick_array_at(dctx *c, const uint8_t **pp, const uint8_t *end, uint32_t rflags, const cfield *f,
+                               uint8_t *dst)
+{
+    const uint8_t *p = *pp;
+    const cfield *el = f->elem;
+    if (KLAW_UNLIKELY(p >= end || (p[0] & 0xf0) != 0x90 || (f->cflags & CF_LEN) || !c->arena ||
+                      c->depth >= c->max_depth))
+        return false;
+    const uint32_t n = p[0] & 0x0fu, size = el->size;
+    if (KLAW_UNLIKELY((size_t)(end - p) <= n)) /* each element needs a byte, as the reader checks */
+        return false;
+    p++;
+    uint8_t *items = NULL;
+    if (n) {
+        const size_t mark = c->arena->used;
+        items = klaw_arena_alloc(c->arena, (size_t)n * size, f->elem_align);
+        if (KLAW_UNLIKELY(!items))
+            return false;
+        for (uint32_t j = 0; j < n; j++) {
+            if (KLAW_UNLIKELY(!quick_at(&p, end, rflags, el, items + (size_t)j * size))) {
+                c->arena->used = mark;
+                return false;
+            }
+        }
+    }
+    store_array(dst, items, n);
+    *pp = p;
+    return true;
+}
+
+/* dec_quick(), else dec_value(). */
+HOT_INLINE klaw_status dec_fast(dctx *c, const cfield *f, uint8_t *dst, const pnode *path)
+{
+    if (KLAW_LIKELY(dec_quick(c->r, f, dst)))
+        return KLAW_OK;
     return dec_value(c, f, dst, path);
 }
 
-HOT_INLINE klaw_status dec_field(dctx *c, const cfield *f, uint8_t *base, const pnode *path)
+static klaw_status dec_array(dctx *c, const cfield *f, uint8_t *dst, const pnode *path);
+
+/* A struct field that dec_quick() did not take (or a nullable one), with
+ * its path: the struct loops build the path node only here, on the way to
+ * the general code, never on the quick path. */
+static klaw_status dec_field_slow(dctx *c, const cfield *f, uint8_t *base, const pnode *path)
 {
-    if (KLAW_UNLIKELY(f->flags & KLAW_F_NULLABLE))
+    if (f->flags & KLAW_F_NULLABLE)
         return dec_nullable(c, f, base, path);
-    return dec_fast(c, f, base + f->offset, path);
+    return dec_value(c, f, base + f->offset, path);
+}
+
+/* Field f of the struct at base: the quick path, else dec_field_slow()
+ * with the path node that up, key, n and kind describe (built only then). */
+HOT_INLINE klaw_status dec_field(dctx *c, const cfield *f, uint8_t *base, const pnode *up, const char *key,
+                                 uint32_t n, uint32_t kind)
+{
+    if (KLAW_LIKELY(!(f->flags & KLAW_F_NULLABLE))) {
+        if (KLAW_LIKELY(dec_quick(c->r, f, base + f->offset)))
+            return KLAW_OK;
+        if (f->kind == KLAW_K_ARRAY) { /* dec_value()'s case, without its switch */
+            pnode pn = {up, key, n, kind};
+            return dec_array(c, f, base + f->offset, &pn);
+        }
+    }
+    pnode pn = {up, key, n, kind};
+    return dec_field_slow(c, f, base, &pn);
 }
 
 static void apply_struct_defaults(const cstruct *s, uint8_t *base, const uint64_t *seen)
@@ -1054,8 +1233,7 @@ static klaw_status dec_struct_map(dctx *c, const cstruct *s, uint8_t *dst, uint3
         cursor = idx + 1;
         {
             const cfield *f = &s->fields[idx];
-            pnode pn = {path, f->wire, f->wire_len, KLAW_PATH_FIELD};
-            st = dec_field(c, f, dst, &pn);
+            st = dec_field(c, f, dst, path, f->wire, f->wire_len, KLAW_PATH_FIELD);
         }
     check:
         if (KLAW_UNLIKELY(st != KLAW_OK)) {
@@ -1107,8 +1285,8 @@ KLAW_COLD static klaw_status items_error(dctx *c, bool at_least, uint32_t want, 
 
 /* array_like form: n items follow, the first `first` already read (the
  * tag). */
-static klaw_status dec_struct_array(dctx *c, const cstruct *s, uint8_t *dst, uint32_t n, uint32_t first,
-                                    const uint8_t *p0, const pnode *path)
+HOT_INLINE klaw_status dec_struct_array(dctx *c, const cstruct *s, uint8_t *dst, uint32_t n, uint32_t first,
+                                   const uint8_t *p0, const pnode *path)
 {
     klaw_mp_reader *r = c->r;
     uint32_t avail = n - first, nf = s->nfields;
@@ -1118,15 +1296,35 @@ static klaw_status dec_struct_array(dctx *c, const cstruct *s, uint8_t *dst, uin
     if (KLAW_UNLIKELY(avail > nf && (s->flags & KLAW_S_FORBID_UNKNOWN)))
         return items_error(c, false, first + nf, n, p0, path);
     uint32_t m = avail < nf ? avail : nf;
+    /* straight line: the position in a register (see quick_at()), the
+     * reader brought up to date only around a field the general path
+     * reads; a path node only then too */
+    const cfield *fields = s->fields;
+    const uint8_t *pos = r->pos, *const end = r->end;
+    const uint32_t rflags = r->flags;
     for (uint32_t i = 0; i < m; i++) {
-        pnode pn = {path, NULL, first + i, KLAW_PATH_INDEX};
-        klaw_status st = dec_field(c, &s->fields[i], dst, &pn);
+        const cfield *f = &fields[i];
+        if (KLAW_LIKELY(!(f->flags & KLAW_F_NULLABLE) && r->err.status == KLAW_OK &&
+                        (quick_at(&pos, end, rflags, f, dst + f->offset) ||
+                         (f->kind == KLAW_K_ARRAY && quick_array_at(c, &pos, end, rflags, f, dst + f->offset)))))
+            continue;
+        r->pos = pos;
+        klaw_status st;
+        {
+            pnode pn = {path, NULL, first + i, KLAW_PATH_INDEX};
+            if (!(f->flags & KLAW_F_NULLABLE) && f->kind == KLAW_K_ARRAY)
+                st = dec_array(c, f, dst + f->offset, &pn); /* dec_value()'s case, without its switch */
+            else
+                st = dec_field_slow(c, f, dst, &pn);
+        }
+        pos = r->pos;
         if (KLAW_UNLIKELY(st != KLAW_OK)) {
             if (st != KLAW_VALIDATE || !ALL_ERRORS(c))
                 return st;
             failed = true;
         }
     }
+    r->pos = pos;
     for (uint32_t i = m; i < avail; i++) {
         if (KLAW_UNLIKELY(klaw_mp_skip(r) != KLAW_OK)) {
             ks_decode_issue(c, path);
@@ -1294,8 +1492,36 @@ static klaw_status dec_array(dctx *c, const cfield *f, uint8_t *dst, const pnode
             c->depth--;
             return arena_full(c, p0, bytes, path);
         }
-        memset(items, 0, bytes);
-        for (uint32_t i = 0; i < n; i++) {
+        uint32_t i = 0;
+        /* elements the quick path writes whole: no zeroing, no path node,
+         * until one misses; what is left is then zeroed and goes the
+         * general way */
+        if (el->kind == KLAW_K_STR && !(el->cflags & (CF_LEN | CF_RE)) && !(el->flags & KLAW_F_COPY)) {
+            /* strs (the common case), with dec_quick()'s tests made once */
+            for (; i < n; i++) {
+                uint8_t *item = items + (size_t)i * sizeof(klaw_str);
+                klaw_str v;
+                if (KLAW_LIKELY(short_ascii_str(r, &v))) {
+                    store_str(item, v.ptr, v.len);
+                    continue;
+                }
+                if (KLAW_UNLIKELY(!dec_quick(r, el, item))) {
+                    memset(item, 0, (size_t)(n - i) * sizeof(klaw_str));
+                    break;
+                }
+            }
+        } else if (el->kind == KLAW_K_I32 || el->kind == KLAW_K_I64 || el->kind == KLAW_K_DOUBLE) {
+            for (; i < n; i++) {
+                uint8_t *item = items + (size_t)i * el->size;
+                if (KLAW_UNLIKELY(!dec_quick(r, el, item))) {
+                    memset(item, 0, (size_t)(n - i) * el->size);
+                    break;
+                }
+            }
+        } else {
+            memset(items, 0, bytes);
+        }
+        for (; i < n; i++) {
             pnode pn = {path, NULL, i, KLAW_PATH_INDEX};
             st = dec_fast(c, el, items + (size_t)i * el->size, &pn);
             if (KLAW_UNLIKELY(st != KLAW_OK)) {
@@ -1309,8 +1535,7 @@ static klaw_status dec_array(dctx *c, const cfield *f, uint8_t *dst, const pnode
     c->depth--;
     if (st != KLAW_OK)
         return st;
-    klaw_array a = {items, n};
-    memcpy(dst, &a, sizeof a);
+    store_array(dst, items, n);
     return failed ? KLAW_VALIDATE : KLAW_OK;
 }
 
@@ -1481,8 +1706,7 @@ static klaw_status dec_value(dctx *c, const cfield *f, uint8_t *dst, const pnode
         if (KLAW_UNLIKELY(klaw_mp_read_str(r, &s, &n) != KLAW_OK))
             return dec_scalar_slow(c, f, dst, p0, path);
         if (KLAW_LIKELY(!(f->cflags & (CF_LEN | CF_RE)) && !(f->flags & KLAW_F_COPY))) {
-            klaw_str v = {s, n};
-            memcpy(dst, &v, sizeof v);
+            store_str(dst, s, n);
             return KLAW_OK;
         }
         return put_bytes(c, f, dst, s, n, p0, path);

@@ -416,6 +416,74 @@ HOT_INLINE uint8_t *lane_fixed(const cfield *f, const uint8_t *base, uint8_t *p,
     return p;
 }
 
+/* Elements [j, n) of an array of el, the careful way: each through the
+ * lane when it takes it and the writer has the room, else enc_fast(). */
+static void enc_items(ectx *e, const cfield *el, const uint8_t *items, uint32_t j, uint32_t n)
+{
+    klaw_mp_writer *w = e->w;
+    for (; j < n && w->status != KLAW_INVAL; j++) {
+        const uint8_t *item = items + (size_t)j * el->size;
+        if (!enc_lane(w, el, item, false))
+            enc_fast(e, el, item);
+    }
+}
+
+/* A variable-length array of lane scalars (cfield.lane_elem > 0), in a
+ * lane struct, written at p (buf: the writer's buffer) without checks.
+ * The lane's room check counted its key and header; its elements' room,
+ * len * lane_elem, is checked here, against the whole struct's room again
+ * (an upper bound on what the fields left to write need), so the lane may
+ * go on after it. Returns the new end; NULL with nothing written when the
+ * room is short or the array is not sound (the careful path then writes it
+ * and reports it); NULL with *handed set when an element the lane does not
+ * take (a long str, ...) sent the rest of the array the careful way, the
+ * writer advanced past it. */
+HOT_INLINE uint8_t *lane_array(ectx *e, const cfield *f, const uint8_t *base, uint8_t *buf, uint8_t *p,
+                               uint32_t room, bool with_key, bool *handed)
+{
+    klaw_mp_writer *w = e->w;
+    const cfield *el = f->elem;
+    const uint32_t size = el->size, klen = f->key_mp_len;
+    const uint64_t k0 = f->key_pad[0], k1 = f->key_pad[1];
+    klaw_array a;
+    memcpy(&a, base + f->offset, sizeof a);
+    if (KLAW_UNLIKELY((!a.items && a.len) || e->depth >= KLAW_SCHEMA_MAX_DEPTH ||
+                      (uint64_t)(w->cap - (size_t)(p - buf)) < (uint64_t)room + (uint64_t)a.len * f->lane_elem))
+        return NULL;
+    const uint8_t *items = (const uint8_t *)a.items;
+    const uint32_t n = a.len;
+    if (with_key) {
+        memcpy(p, &k0, 8);
+        memcpy(p + 8, &k1, 8);
+        p += klen;
+    }
+    /* the header, as klaw_mp_write_array() writes it */
+    if (n < 16) {
+        *p++ = (uint8_t)(0x90 | n);
+    } else if (n <= UINT16_MAX) {
+        p[0] = 0xdc;
+        klaw_mp_put16_(p + 1, (uint16_t)n);
+        p += 3;
+    } else {
+        p[0] = 0xdd;
+        klaw_mp_put32_(p + 1, n);
+        p += 5;
+    }
+    for (uint32_t j = 0; j < n; j++) {
+        uint8_t *q = lane(el, items + (size_t)j * size, p, false);
+        if (KLAW_UNLIKELY(!q)) {
+            w->pos = (size_t)(p - buf);
+            e->depth++; /* as enc_value() counts an array */
+            enc_items(e, el, items, j, n);
+            e->depth--;
+            *handed = true;
+            return NULL;
+        }
+        p = q;
+    }
+    return p;
+}
+
 static void enc_struct(ectx *e, const cstruct *s, const uint8_t *src)
 {
     klaw_mp_writer *w = e->w;
@@ -431,9 +499,21 @@ static void enc_struct(ectx *e, const cstruct *s, const uint8_t *src)
         p += s->head_len;
         for (; i < nf; i++) {
             const cfield *f = &s->fields[i];
-            uint8_t *q = f->kind == KLAW_K_FIXED ? lane_fixed(f, src, p, keys) : lane(f, src, p, keys);
+            uint8_t *q;
+            if (f->kind == KLAW_K_ARRAY) {
+                bool handed = false;
+                q = lane_array(e, f, src, buf, p, s->lane_room, keys, &handed);
+                if (KLAW_UNLIKELY(handed)) {
+                    /* the writer is past this field: the rest the ordinary way */
+                    i++;
+                    omit[0] = 0;
+                    goto rest;
+                }
+            } else {
+                q = f->kind == KLAW_K_FIXED ? lane_fixed(f, src, p, keys) : lane(f, src, p, keys);
+            }
             if (KLAW_UNLIKELY(!q))
-                break; /* a long str: the rest the ordinary way */
+                break; /* a long str, a short room: the rest the ordinary way */
             p = q;
         }
         w->pos = (size_t)(p - buf);
@@ -593,11 +673,7 @@ static void enc_value(ectx *e, const cfield *f, const uint8_t *src)
         if (!enter(e))
             break;
         klaw_mp_write_array(w, a.len);
-        for (uint32_t i = 0; i < a.len && w->status != KLAW_INVAL; i++) {
-            const uint8_t *item = (const uint8_t *)a.items + (size_t)i * el->size;
-            if (!enc_lane(w, el, item, false))
-                enc_fast(e, el, item);
-        }
+        enc_items(e, el, (const uint8_t *)a.items, 0, a.len);
         e->depth--;
         break;
     }

@@ -66,6 +66,10 @@ struct cfield {
     const cunion *uni;
     uint32_t count;     /* FIXED: N; MAP: entry size                          */
     uint32_t elem_align; /* ARRAY/MAP: arena alignment of items/entries       */
+    /* ARRAY in a lane struct: the most bytes the encoder's lane writes for
+     * one element (its room is len * lane_elem, checked at run time); 0
+     * otherwise */
+    uint32_t lane_elem;
     klaw_value def;
     const char *label;  /* "Order.qty", for compile messages                  */
 };
@@ -92,9 +96,12 @@ struct cstruct {
     const char *tag_field;
     uint32_t tag_field_len;
     /* encode's lane: when every field is a common scalar (or a short fixed
-     * array of them) and nothing is omitted, the struct is written with one
-     * room check: head (container header and tag, pre-encoded) then the
-     * fields. lane_room bounds the bytes written; 0: no lane */
+     * array of them, or a variable-length array of them) and nothing is
+     * omitted, the struct is written with one room check: head (container
+     * header and tag, pre-encoded) then the fields. lane_room bounds the
+     * bytes written, counting an array field's key and header but not its
+     * elements, whose room is checked when the array is reached (see
+     * cfield.lane_elem); 0: no lane */
     uint32_t lane_room;
     uint32_t head_len;
     const uint8_t *head;
