@@ -94,6 +94,9 @@
 
 #include "klaw/mpmc.h"
 #include "klaw/region.h"
+#include "wait.h"
+#include "../src/meta.h"
+#include "select_impl.h"
 
 #define CACHELINE 64
 #define CTL_OFF 1024u
@@ -199,79 +202,10 @@ static void *handle_alloc(size_t size)
     return p;
 }
 
-/* ---- time and futex ops for ck_ec -------------------------------------- */
-
-static int ops_gettime(const struct ck_ec_ops *ops, struct timespec *out)
-{
-    (void)ops;
-    return clock_gettime(CLOCK_MONOTONIC, out);
-}
-
-/* Shared (not FUTEX_PRIVATE) futexes: the word may be in memory mapped by
- * several processes. WAIT_BITSET takes an absolute CLOCK_MONOTONIC
- * deadline, which is what ck_ec hands us. */
-static void ops_wait32(const struct ck_ec_wait_state *ws, const uint32_t *addr, uint32_t expected,
-                       const struct timespec *deadline)
-{
-    (void)ws;
-    syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, expected, deadline, NULL, FUTEX_BITSET_MATCH_ANY);
-}
-
-static void ops_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)
-{
-    (void)ops;
-    syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-static const struct ck_ec_ops ec_ops = {
-    .gettime = ops_gettime,
-    .wait32 = ops_wait32,
-    .wake32 = ops_wake32,
-    .busy_loop_iter = 64,
-    .initial_wait_ns = 2000000,
-};
-static const struct ck_ec_mode ec_mode = {.ops = &ec_ops, .single_producer = false};
-
-struct timespec klaw_deadline_in_ms(int64_t ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += (time_t)(ms / 1000);
-    t.tv_nsec += (long)((ms % 1000) * 1000000);
-    if (t.tv_nsec >= 1000000000) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000;
-    }
-    return t;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-static bool deadline_passed(const struct timespec *d)
-{
-    if (!d)
-        return false;
-    return now_ns() >= (int64_t)d->tv_sec * 1000000000 + d->tv_nsec;
-}
-
-/* Wakes anyone parked on ec, if someone flagged that they are. Call it
- * right after a seq_cst store or an RMW (a full barrier: xchg / lock cmpxchg
- * on x86), so the flag is read after the store is visible: see "Waking". */
-static inline void wake_if_waiters(struct ck_ec32 *ec)
-{
-    if (KLAW_UNLIKELY(ck_ec32_has_waiters(ec)))
-        ck_ec32_inc(ec, &ec_mode);
-}
-
 static inline void wake_all(chan *c)
 {
-    ck_ec32_inc(&c->ctl->not_empty, &ec_mode);
-    ck_ec32_inc(&c->ctl->not_full, &ec_mode);
+    ck_ec32_inc(&c->ctl->not_empty, &klaw__ec_mode);
+    ck_ec32_inc(&c->ctl->not_full, &klaw__ec_mode);
 }
 
 static inline ring_slot *slot_at(const chan *c, uint64_t pos)
@@ -478,7 +412,8 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR, CACHELINE);
     uint64_t hoff = round_up(CTL_OFF + sizeof(ring_ctl), CACHELINE);
     uint64_t soff = round_up(hoff + (uint64_t)nh * sizeof(handle_ent), 4096);
-    uint64_t total = soff + (uint64_t)cap * ssz;
+    uint64_t moff = soff + (uint64_t)cap * ssz;
+    uint64_t total = moff + KLAW_META_RESERVE;
     if (total > ((uint64_t)1 << 40))
         return KLAW_INVAL;
 
@@ -513,7 +448,16 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
         return KLAW_SYS;
     }
     /* slots start as (lap 0, EMPTY): the zero-filled region already is */
-    klaw_region_publish(r, 0, 0, CTL_OFF, sizeof(ring_ctl));
+    uint64_t mlen = 0;
+    st = klaw__meta_write(r, moff, KLAW_CHANNEL_MPMC, cap, o->max_frame, KLAW_POLICY_NONE, o->value_type, &mlen);
+    if (st != KLAW_OK) {
+        pthread_mutex_destroy(&ctl->lock);
+        klaw_region_close(r);
+        if (o->name)
+            klaw_region_unlink(o->name);
+        return st;
+    }
+    klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(ring_ctl));
 
     chan *c;
     st = chan_attach(r, &c);
@@ -795,7 +739,7 @@ static int tx_ready(wait_ctx *w)
 /* Parks on ec until ready() or the deadline; TIMEOUT or OK (re-check). */
 static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), const struct timespec *deadline)
 {
-    wait_ctx w = {c, ready, now_ns() + (int64_t)c->liveness_ns, 0};
+    wait_ctx w = {c, ready, klaw__now_ns() + (int64_t)c->liveness_ns, 0};
     for (int i = 0; i < SPIN_ITERS; i++) {
         if (ready(&w))
             return KLAW_OK;
@@ -804,7 +748,7 @@ static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), c
     uint32_t v = ck_ec32_value(ec);
     if (ready(&w))
         return KLAW_OK;
-    if (ck_ec32_wait_pred(ec, &ec_mode, v, wait_pred, &w, deadline) == -1 && deadline_passed(deadline))
+    if (ck_ec32_wait_pred(ec, &klaw__ec_mode, v, wait_pred, &w, deadline) == -1 && klaw__deadline_passed(deadline))
         return KLAW_TIMEOUT;
     return KLAW_OK;
 }
@@ -833,7 +777,7 @@ klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len)
     }
     s->len = (uint32_t)len;
     atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_FULL, 0), memory_order_seq_cst);
-    wake_if_waiters(&c->ctl->not_empty);
+    kw_wake_if_waiters(&c->ctl->not_empty);
     return KLAW_OK;
 }
 
@@ -843,7 +787,7 @@ void klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f)
     chan *c = tx->c;
     atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_SKIPPED, 0), memory_order_seq_cst);
     atomic_fetch_add_explicit(&c->handles[tx->idx].aborted, 1, memory_order_relaxed);
-    wake_if_waiters(&c->ctl->not_empty);
+    kw_wake_if_waiters(&c->ctl->not_empty);
 }
 
 klaw_status klaw_mpmc_try_send(klaw_mpmc_tx *tx, const void *data, size_t len)
@@ -930,7 +874,7 @@ klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t 
         s->len = frames[i].len;
         atomic_store_explicit(&s->state, mk(lap, S_FULL, 0), i + 1 == n ? memory_order_seq_cst : memory_order_release);
     }
-    wake_if_waiters(&c->ctl->not_empty);
+    kw_wake_if_waiters(&c->ctl->not_empty);
     return worst;
 }
 
@@ -995,7 +939,7 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
                 if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap + 1, S_EMPTY, 0),
                                                             memory_order_acq_rel, memory_order_acquire)) {
                     advance(&ctl->head, pos, pos + 1);
-                    wake_if_waiters(&ctl->not_full);
+                    kw_wake_if_waiters(&ctl->not_full);
                 }
                 continue;
             case S_READING:
@@ -1057,7 +1001,7 @@ void klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f)
     chan *c = rx->c;
     ring_slot *s = f->slot_;
     atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_EMPTY, 0), memory_order_seq_cst);
-    wake_if_waiters(&c->ctl->not_full);
+    kw_wake_if_waiters(&c->ctl->not_full);
 }
 
 klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n, size_t *got,
@@ -1084,7 +1028,7 @@ void klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n)
         atomic_store_explicit(&s->state, mk((frames[i].pos_ >> c->shift) + 1, S_EMPTY, 0),
                               i + 1 == n ? memory_order_seq_cst : memory_order_release);
     }
-    wake_if_waiters(&c->ctl->not_full);
+    kw_wake_if_waiters(&c->ctl->not_full);
 }
 
 klaw_status klaw_mpmc_try_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len)
@@ -1188,3 +1132,37 @@ static klaw_status stats(chan *c, klaw_mpmc_stats *out)
 
 klaw_status klaw_mpmc_tx_stats(klaw_mpmc_tx *tx, klaw_mpmc_stats *out) { return stats(tx->c, out); }
 klaw_status klaw_mpmc_rx_stats(klaw_mpmc_rx *rx, klaw_mpmc_stats *out) { return stats(rx->c, out); }
+
+/* ---- select ------------------------------------------------------------------ */
+
+static klaw_status sel_try_take(void *rx, klaw_sel_result *out)
+{
+    klaw_status st = klaw_mpmc_try_view(rx, &out->frame);
+    out->status = st;
+    return st;
+}
+
+static klaw_status sel_release(void *rx, klaw_frame *f)
+{
+    klaw_mpmc_release(rx, f);
+    return KLAW_OK;
+}
+
+static void sel_maintain(void *rx)
+{
+    reap(((klaw_mpmc_rx *)rx)->c);
+}
+
+klaw_status klaw__mpmc_sel_src(void *rxv, klaw_sel_src *out)
+{
+    klaw_mpmc_rx *rx = rxv;
+    if (!rx || atomic_load(&rx->closed))
+        return KLAW_INVAL;
+    out->rx = rx;
+    out->try_take = sel_try_take;
+    out->release = sel_release;
+    out->ec = &rx->c->ctl->not_empty;
+    out->maintain = sel_maintain;
+    out->liveness_ns = rx->c->liveness_ns;
+    return KLAW_OK;
+}

@@ -55,6 +55,7 @@
 #include <time.h>
 
 #include "klaw/export.h"
+#include "klaw/frame.h"
 #include "klaw/status.h"
 
 #ifdef __cplusplus
@@ -75,18 +76,9 @@ typedef struct klaw_mpmc_opts {
                                 0 means 256; 2..4096 (1 is KLAW_INVAL)     */
     uint64_t liveness_ns;    /* how long a waiter waits on a claim or view
                                 before checking its owner is alive; 0: 1 s */
+    const char *value_type;  /* for the metadata record; NULL: none (at
+                                most 256 bytes, else KLAW_INVAL)           */
 } klaw_mpmc_opts;
-
-/* A claimed or viewed frame. data points into the ring; valid until
- * commit/abort (sender) or release (receiver). */
-typedef struct klaw_frame {
-    uint8_t *data;
-    uint32_t len;  /* receiver: the frame's length; sender: bytes claimed */
-    uint32_t cap;  /* sender: max_frame (commit may grow len up to it)    */
-    uint64_t seq;  /* the frame's sequence number                          */
-    void *slot_;   /* internal                                             */
-    uint64_t pos_; /* internal                                             */
-} klaw_frame;
 
 typedef struct klaw_mpmc_stats {
     uint32_t senders, receivers;  /* live handles                          */
@@ -183,9 +175,6 @@ KLAW_API void klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size
  * Also reaps handles of dead processes first. */
 KLAW_API klaw_status klaw_mpmc_tx_stats(klaw_mpmc_tx *tx, klaw_mpmc_stats *out);
 KLAW_API klaw_status klaw_mpmc_rx_stats(klaw_mpmc_rx *rx, klaw_mpmc_stats *out);
-
-/* An absolute CLOCK_MONOTONIC deadline `ms` milliseconds from now. */
-KLAW_API struct timespec klaw_deadline_in_ms(int64_t ms);
 
 #ifdef __cplusplus
 }

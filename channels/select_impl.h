@@ -1,0 +1,42 @@
+/*
+ * channels/select_impl.h - internal: what a receiver kind offers select.
+ *
+ * Each kind fills a klaw_sel_src for one of its receivers. select.c calls
+ * try_take() to take one item without blocking, and parks on `ec` (with the
+ * protocol of channels/wait.h) when no case has anything.
+ */
+#ifndef KLAW_CHANNELS_SELECT_IMPL_H
+#define KLAW_CHANNELS_SELECT_IMPL_H
+
+#include <ck_ec.h>
+
+#include "klaw/select.h"
+#include "klaw/status.h"
+
+typedef struct klaw_sel_src {
+    void *rx;
+    /* Takes one item if there is one, never blocks:
+     *   KLAW_EMPTY  - nothing now, nothing taken (wait on ec);
+     *   KLAW_OK     - out->frame is a view, out->status = KLAW_OK;
+     *   KLAW_LAGGED - out->lagged set (broadcast), nothing else taken;
+     *   KLAW_CLOSED - this receiver is finished (closed, drained);
+     *   other       - an error, passed to the caller. */
+    klaw_status (*try_take)(void *rx, klaw_sel_result *out);
+    /* Releases a frame try_take gave (select's klaw_sel_release). */
+    klaw_status (*release)(void *rx, klaw_frame *f);
+    /* The event count that is bumped whenever try_take's answer may change
+     * from EMPTY (a commit, a close, an eviction). */
+    struct ck_ec32 *ec;
+    /* Called while parked, every liveness_ns, to reap dead peers (may be
+     * NULL). */
+    void (*maintain)(void *rx);
+    uint64_t liveness_ns;
+} klaw_sel_src;
+
+/* Each kind's filler: KLAW_OK, or KLAW_INVAL for a NULL / closed handle. */
+klaw_status klaw__mpmc_sel_src(void *rx, klaw_sel_src *out);
+klaw_status klaw__bcast_sel_src(void *rx, klaw_sel_src *out);
+klaw_status klaw__watch_sel_src(void *rx, klaw_sel_src *out);
+klaw_status klaw__oneshot_sel_src(void *rx, klaw_sel_src *out);
+
+#endif /* KLAW_CHANNELS_SELECT_IMPL_H */

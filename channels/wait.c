@@ -1,0 +1,133 @@
+/*
+ * wait.c - the futex side of klaw's event counts (see channels/wait.h).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "klaw/frame.h"
+#include "wait.h"
+
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#ifndef FUTEX_32
+#define FUTEX_32 2
+#endif
+
+static int ops_gettime(const struct ck_ec_ops *ops, struct timespec *out)
+{
+    (void)ops;
+    return clock_gettime(CLOCK_MONOTONIC, out);
+}
+
+/* Shared (not FUTEX_PRIVATE) futexes: the word may be in memory mapped by
+ * several processes. WAIT_BITSET takes an absolute CLOCK_MONOTONIC
+ * deadline, which is what ck_ec hands us. */
+static void ops_wait32(const struct ck_ec_wait_state *ws, const uint32_t *addr, uint32_t expected,
+                       const struct timespec *deadline)
+{
+    (void)ws;
+    syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, expected, deadline, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+static void ops_wake32(const struct ck_ec_ops *ops, const uint32_t *addr)
+{
+    (void)ops;
+    syscall(SYS_futex, addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static const struct ck_ec_ops ec_ops = {
+    .gettime = ops_gettime,
+    .wait32 = ops_wait32,
+    .wake32 = ops_wake32,
+    .busy_loop_iter = 64,
+    .initial_wait_ns = 2000000,
+};
+const struct ck_ec_mode klaw__ec_mode = {.ops = &ec_ops, .single_producer = false};
+
+int64_t klaw__now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+struct timespec klaw_deadline_in_ms(int64_t ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)((ms % 1000) * 1000000);
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
+    } else if (t.tv_nsec < 0) {
+        t.tv_sec--;
+        t.tv_nsec += 1000000000;
+    }
+    return t;
+}
+
+static struct timespec ts_of(int64_t ns)
+{
+    struct timespec t = {.tv_sec = (time_t)(ns / 1000000000), .tv_nsec = (long)(ns % 1000000000)};
+    return t;
+}
+
+void kw_wait_one(struct ck_ec32 *ec, uint32_t expected, int64_t deadline_ns)
+{
+    struct timespec t, *tp = NULL;
+    if (deadline_ns != INT64_MAX) {
+        t = ts_of(deadline_ns);
+        tp = &t;
+    }
+    syscall(SYS_futex, &ec->counter, FUTEX_WAIT_BITSET, expected, tp, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* 1: futex_waitv works; 0: not known yet; -1: the kernel lacks it. */
+static _Atomic int waitv_state;
+
+void kw_wait_any(struct ck_ec32 *const *ecs, const uint32_t *expected, size_t n, int64_t deadline_ns)
+{
+    if (n == 0) {
+        int64_t now = klaw__now_ns();
+        if (deadline_ns != INT64_MAX && deadline_ns > now) {
+            struct timespec t = ts_of(deadline_ns);
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL);
+        }
+        return;
+    }
+    if (n == 1) {
+        kw_wait_one(ecs[0], expected[0], deadline_ns);
+        return;
+    }
+    if (atomic_load_explicit(&waitv_state, memory_order_relaxed) >= 0 && n <= FUTEX_WAITV_MAX) {
+        struct futex_waitv w[FUTEX_WAITV_MAX];
+        for (size_t i = 0; i < n; i++) {
+            w[i].val = expected[i];
+            w[i].uaddr = (uintptr_t)&ecs[i]->counter;
+            w[i].flags = FUTEX_32; /* shared: no FUTEX_PRIVATE_FLAG */
+            w[i].__reserved = 0;
+        }
+        struct timespec t, *tp = NULL;
+        if (deadline_ns != INT64_MAX) {
+            t = ts_of(deadline_ns);
+            tp = &t;
+        }
+        long rc = syscall(SYS_futex_waitv, w, (unsigned)n, 0u, tp, CLOCK_MONOTONIC);
+        if (rc >= 0 || errno != ENOSYS) {
+            atomic_store_explicit(&waitv_state, 1, memory_order_relaxed);
+            return;
+        }
+        atomic_store_explicit(&waitv_state, -1, memory_order_relaxed);
+    }
+    /* No futex_waitv (or more than 128 words): sleep on the first word, at
+     * most 1 ms at a time; the caller re-checks every source. */
+    int64_t cap = klaw__now_ns() + 1000000;
+    kw_wait_one(ecs[0], expected[0], deadline_ns < cap ? deadline_ns : cap);
+}
