@@ -97,6 +97,7 @@
 #include "wait.h"
 #include "../src/meta.h"
 #include "select_impl.h"
+#include "inspect.h"
 
 #define CACHELINE 64
 #define CTL_OFF 1024u
@@ -1165,4 +1166,17 @@ klaw_status klaw__mpmc_sel_src(void *rxv, klaw_sel_src *out)
     out->maintain = sel_maintain;
     out->liveness_ns = rx->c->liveness_ns;
     return KLAW_OK;
+}
+
+/* ---- inspection ----------------------------------------------------------------- */
+
+klaw_status klaw__mpmc_inspect(klaw_region *r, klaw_mpmc_stats *out)
+{
+    chan *c;
+    klaw_status st = chan_attach(r, &c);
+    if (st != KLAW_OK)
+        return st;
+    st = stats(c, out);
+    free(c); /* not chan_unref: the region stays the caller's */
+    return st;
 }

@@ -1,0 +1,17 @@
+/*
+ * channels/inspect.h - internal: read-only inspection of a channel region
+ * another process created (klaw/channel.h, the `klaw` tool). These never
+ * take a handle or change counts; they validate the region's layout as an
+ * open would (KLAW_CORRUPT on a bad one) and may reap dead processes'
+ * handles (maintenance every open does too).
+ */
+#ifndef KLAW_CHANNELS_INSPECT_H
+#define KLAW_CHANNELS_INSPECT_H
+
+#include "klaw/mpmc.h"
+#include "klaw/region.h"
+
+/* r stays owned by the caller. */
+klaw_status klaw__mpmc_inspect(klaw_region *r, klaw_mpmc_stats *out);
+
+#endif /* KLAW_CHANNELS_INSPECT_H */
