@@ -23,6 +23,8 @@ typedef struct bench_opts {
     bool quick;      /* a smoke run: short repetitions                   */
     unsigned runs;   /* repetitions per measurement (the median is kept) */
     uint64_t rep_ns; /* target length of one repetition                 */
+    const char *csv_path; /* fanout: where its CSV goes (NULL: default)  */
+    const char *svg_path; /* fanout: where its SVG chart goes            */
 } bench_opts;
 
 enum { BENCH_MAX_PARAMS = 8 };
@@ -73,5 +75,6 @@ typedef struct bench_suite {
 
 extern const bench_suite bench_suite_codec;
 extern const bench_suite bench_suite_mpmc;
+extern const bench_suite bench_suite_fanout;
 
 #endif /* KLAW_BENCH_H */

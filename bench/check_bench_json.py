@@ -13,15 +13,27 @@ parameters.
   mpmc: every combination of frame_bytes 64/1024, 1p1c/2p2c, batch 1/32
       and mode thread/process, each with klaw, ck_ring_mpmc, ck_ring_spsc,
       urcu_wfcq, pipe and unix_socket rows (klaw never skipped).
+  fanout: every combination of frame_bytes 64/4096, readers 1/2/4/8, policy
+      overwrite/block and mode process/thread, each with klaw and zeromq
+      rows of every metric (frames_per_s, delivered_per_s, lagged_frames,
+      latency p50/p99/p99.9/max); klaw never skipped; nothing lagged under
+      BLOCK; p50 <= p99 <= p99.9 <= max; the CSV file holds the same
+      medians and the SVG chart is well-formed XML with a point for every
+      delivered_per_s value; stderr shows the progress lines.
 
 Timings are never checked: only that values are finite numbers >= 0.
 
-usage: check_bench_json.py PATH/TO/klaw-bench [codec|mpmc]
+usage: check_bench_json.py PATH/TO/klaw-bench [codec|mpmc|fanout]
 """
+import csv
 import json
 import math
+import os
+import re
 import subprocess
 import sys
+import tempfile
+import xml.etree.ElementTree as ET
 
 UNITS = {"ns_per_op": "ns", "ops_per_s": "ops/s"}
 MPMC_UNITS = {"frames_per_s": "frames/s", "ns_per_op": "ns"}
@@ -89,8 +101,9 @@ def check_mpmc_row(n, row):
     return ((row["case"], row["frame_bytes"], row["batch"], row["mode"]), row["metric"])
 
 
-def check_value(n, row):
-    """The value-or-skipped part every row shares; False if unusable."""
+def check_value(n, row, klaw_may_skip=None):
+    """The value-or-skipped part every row shares; False if unusable.
+    klaw_may_skip: the one reason for which klaw's own rows may be skipped."""
     keys = list(row)
     if keys[:4] != HEAD:
         fail(f"line {n}: keys start {keys[:4]}, want {HEAD}")
@@ -107,14 +120,15 @@ def check_value(n, row):
             fail(f"line {n}: value {v!r} is not a finite number >= 0")
     elif not isinstance(row["skipped"], str) or not row["skipped"]:
         fail(f"line {n}: skipped needs a reason")
-    elif row["impl"] == "klaw":
+    elif row["impl"] == "klaw" and row["skipped"] != klaw_may_skip:
         fail(f"line {n}: klaw itself skipped: {row['skipped']}")
     return True
 
 
-def read_rows(bench, suite):
-    """Runs the suite's smoke run; yields (line number, row) of good JSON."""
-    r = run(bench, suite, "--quick", "--json")
+def read_rows(bench, suite, *extra):
+    """Runs the suite's smoke run; returns [(line number, row)] of good JSON
+    objects and the run's stderr."""
+    r = run(bench, suite, "--quick", "--json", *extra)
     if r.returncode != 0:
         fail(f"klaw-bench {suite} --quick --json exited {r.returncode}\n{r.stderr}")
     lines = r.stdout.splitlines()
@@ -131,12 +145,12 @@ def read_rows(bench, suite):
             fail(f"line {n} is not a JSON object")
             continue
         rows.append((n, row))
-    return rows
+    return rows, r.stderr
 
 
 def check_mpmc(bench):
     seen = {}
-    rows = read_rows(bench, "mpmc")
+    rows, _ = read_rows(bench, "mpmc")
     for n, row in rows:
         if not check_value(n, row):
             continue
@@ -157,6 +171,175 @@ def check_mpmc(bench):
         if group not in MPMC_GROUPS:
             fail(f"mpmc: unexpected comparison {group}")
     return len(rows), len(seen)
+
+FANOUT_UNITS = {
+    "frames_per_s": "frames/s",
+    "delivered_per_s": "frames/s",
+    "lagged_frames": "frames",
+    "latency_p50_ns": "ns",
+    "latency_p99_ns": "ns",
+    "latency_p999_ns": "ns",
+    "latency_max_ns": "ns",
+}
+FANOUT_IMPLS = ("klaw", "zeromq")
+FANOUT_PARAMS = ("frame_bytes", "readers", "policy", "mode")
+# every comparison the suite must print: (frame_bytes, readers, policy, mode)
+FANOUT_GROUPS = {(f, n, p, m) for f in (64, 4096) for n in (1, 2, 4, 8)
+                 for p in ("overwrite", "block") for m in ("process", "thread")}
+FANOUT_LATENCIES = ("latency_p50_ns", "latency_p99_ns", "latency_p999_ns", "latency_max_ns")
+
+
+def check_fanout_row(n, row):
+    """Checks one fanout line; returns its (group, impl, metric) or None."""
+    if row["suite"] != "fanout":
+        fail(f"line {n}: suite {row['suite']!r}")
+    if row["case"] != "1_to_n":
+        fail(f"line {n}: unexpected case {row['case']!r}")
+        return None
+    if row["impl"] not in FANOUT_IMPLS:
+        fail(f"line {n}: impl {row['impl']!r}")
+        return None
+    if FANOUT_UNITS.get(row["metric"]) != row["unit"]:
+        fail(f"line {n}: metric {row['metric']!r} with unit {row['unit']!r}")
+        return None
+    extra = set(row) - set(HEAD + ["value", "skipped", "unit"]) - set(FANOUT_PARAMS)
+    if extra:
+        fail(f"line {n}: unexpected parameters {sorted(extra)}")
+    group = tuple(row.get(p) for p in FANOUT_PARAMS)
+    if group not in FANOUT_GROUPS:
+        fail(f"line {n}: unexpected parameters {dict(zip(FANOUT_PARAMS, group))}")
+        return None
+    return group, row["impl"], row["metric"]
+
+
+def check_fanout_csv(path, values):
+    """The CSV holds one line per case and implementation, with the same
+    medians as the JSON rows (or the same skip)."""
+    try:
+        with open(path, newline="") as f:
+            lines = list(csv.reader(f))
+    except OSError as e:
+        fail(f"CSV {path}: {e}")
+        return
+    want_head = ["mode", "policy", "frame_bytes", "readers", "impl"] + list(FANOUT_UNITS) + ["skipped"]
+    if not lines or lines[0] != want_head:
+        fail(f"CSV header {lines[:1]}, want {want_head}")
+        return
+    seen = set()
+    for i, line in enumerate(lines[1:], 2):
+        if len(line) != len(want_head):
+            fail(f"CSV line {i}: {len(line)} fields, want {len(want_head)}")
+            continue
+        d = dict(zip(want_head, line))
+        try:
+            group = (int(d["frame_bytes"]), int(d["readers"]), d["policy"], d["mode"])
+        except ValueError:
+            fail(f"CSV line {i}: frame_bytes or readers not an integer")
+            continue
+        key = (group, d["impl"])
+        if group not in FANOUT_GROUPS or d["impl"] not in FANOUT_IMPLS or key in seen:
+            fail(f"CSV line {i}: unexpected or repeated {key}")
+            continue
+        seen.add(key)
+        for metric in FANOUT_UNITS:
+            v = values.get((group, d["impl"], metric))
+            if v is None:  # skipped in the JSON: skipped here too
+                if d[metric] != "" or not d["skipped"]:
+                    fail(f"CSV line {i}: {metric} {d[metric]!r} for a skipped row")
+                continue
+            try:
+                got = float(d[metric])
+            except ValueError:
+                fail(f"CSV line {i}: {metric} {d[metric]!r} is not a number")
+                continue
+            if abs(got - v) > 0.5 + 1e-9 * abs(v):
+                fail(f"CSV line {i}: {metric} {got} but the JSON row says {v}")
+    for group in FANOUT_GROUPS:
+        for impl in FANOUT_IMPLS:
+            if (group, impl) not in seen:
+                fail(f"CSV: no line for {impl} {group}")
+
+
+def check_fanout_svg(path, values):
+    """Well-formed SVG with four panels and a point per delivered_per_s
+    value (titled with it)."""
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as e:
+        fail(f"SVG {path}: {e}")
+        return
+    ns = "{http://www.w3.org/2000/svg}"
+    if root.tag != ns + "svg":
+        fail(f"SVG root is {root.tag}, want svg")
+        return
+    texts = ["".join(t.itertext()) for t in root.iter(ns + "text")]
+    for size in ("64 B", "4 KiB"):
+        for policy in ("OVERWRITE", "BLOCK"):
+            if f"{size} frames, {policy}" not in texts:
+                fail(f"SVG: no panel '{size} frames, {policy}'")
+    points = set()
+    for c in root.iter(ns + "circle"):
+        t = c.find(ns + "title")
+        m = re.fullmatch(r"(\w+) (process|thread) N=(\d+): (\d+) frames/s", t.text if t is not None else "")
+        if not m:
+            fail(f"SVG: a point without a proper title: {t.text if t is not None else None!r}")
+            continue
+        points.add((m.group(1), m.group(2), int(m.group(3)), int(m.group(4))))
+    want = 0
+    for (group, impl, metric), v in values.items():
+        if metric != "delivered_per_s" or v <= 0:
+            continue
+        want += 1
+        if not any(p[0] == impl and p[1] == group[3] and p[2] == group[1] and abs(p[3] - v) <= 1
+                   for p in points):
+            fail(f"SVG: no point for {impl} {group} at {v:.0f} frames/s")
+    if len(points) > want:
+        fail(f"SVG: {len(points)} points, {want} values")
+    lines = list(root.iter(ns + "polyline"))
+    if not lines:
+        fail("SVG: no lines")
+
+
+def check_fanout(bench):
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = os.path.join(tmp, "sub", "fanout.csv")
+        svg_path = os.path.join(tmp, "sub", "fanout.svg")
+        rows, stderr = read_rows(bench, "fanout", "--csv", csv_path, "--svg", svg_path)
+        values, skipped, seen = {}, {}, set()
+        for n, row in rows:
+            # until channels/broadcast.c is in the tree (see bench/meson.build)
+            if not check_value(n, row, klaw_may_skip="the broadcast channel is not built into libklaw"):
+                continue
+            key = check_fanout_row(n, row)
+            if key is None:
+                continue
+            if key in seen:
+                fail(f"line {n}: a second row for {key}")
+            seen.add(key)
+            if "value" in row:
+                values[key] = row["value"]
+            else:
+                skipped[key] = row["skipped"]
+        for group in sorted(FANOUT_GROUPS):
+            for impl in FANOUT_IMPLS:
+                for metric in FANOUT_UNITS:
+                    if (group, impl, metric) not in seen:
+                        fail(f"fanout {group}: no {impl} {metric} row (value or skipped)")
+                if (group, impl, "frames_per_s") in skipped:
+                    continue
+                v = [values.get((group, impl, m)) for m in FANOUT_LATENCIES]
+                if None not in v and v != sorted(v):
+                    fail(f"fanout {group} {impl}: latencies p50/p99/p99.9/max not in order: {v}")
+                for m in ("frames_per_s", "delivered_per_s"):
+                    if values.get((group, impl, m), 1) <= 0:
+                        fail(f"fanout {group} {impl}: {m} is 0")
+                if group[2] == "block" and values.get((group, impl, "lagged_frames"), 0) != 0:
+                    fail(f"fanout {group} {impl}: frames lagged under BLOCK")
+        if "[1/64] fanout " not in stderr or "[64/64] fanout" not in stderr:
+            fail(f"no progress lines on stderr: {stderr[:300]!r}")
+        check_fanout_csv(csv_path, values)
+        check_fanout_svg(svg_path, values)
+    return len(rows), len({key[0] for key in seen})
 
 
 def check_row(n, row):
@@ -208,16 +391,17 @@ def check_row(n, row):
 
 
 def main():
-    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] not in ("codec", "mpmc")):
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] not in ("codec", "mpmc", "fanout")):
         print(__doc__, file=sys.stderr)
         return 2
     bench = sys.argv[1]
-    if len(sys.argv) == 3 and sys.argv[2] == "mpmc":
-        nrows, ngroups = check_mpmc(bench)
+    if len(sys.argv) == 3 and sys.argv[2] in ("mpmc", "fanout"):
+        suite = sys.argv[2]
+        nrows, ngroups = (check_mpmc if suite == "mpmc" else check_fanout)(bench)
         for e in errors:
             print("bench-smoke:", e, file=sys.stderr)
         if not errors:
-            print(f"bench-smoke mpmc: {nrows} rows, {ngroups} comparisons, all well formed")
+            print(f"bench-smoke {suite}: {nrows} rows, {ngroups} comparisons, all well formed")
         return 1 if errors else 0
 
     r = run(bench, "codec", "--quick", "--json")

@@ -21,7 +21,8 @@
 static const bench_suite *const suites[] = {
     &bench_suite_codec,
     &bench_suite_mpmc,
-    /* fanout, latency: add here as they are written */
+    &bench_suite_fanout,
+    /* latency: add here when it is written */
 };
 enum { NSUITES = sizeof suites / sizeof suites[0] };
 
@@ -322,7 +323,7 @@ static void print_table(const bench_suite *s, const bench_opts *o, size_t from)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: klaw-bench SUITE... [--json] [--runs N] [--quick]\n"
+            "usage: klaw-bench SUITE... [--json] [--runs N] [--quick] [--csv FILE] [--svg FILE]\n"
             "       klaw-bench --list | --help\n"
             "\n"
             "Runs klaw and its peers on the same data in the same run and reports\n"
@@ -333,6 +334,9 @@ static void usage(FILE *f)
             "             value or skipped, unit, case parameters) instead of a table\n"
             "  --runs N   repetitions per measurement (1..%d; default 5, 3 with --quick)\n"
             "  --quick    short repetitions (~5 ms): a smoke test, not a measurement\n"
+            "  --csv FILE, --svg FILE\n"
+            "             fanout: where its CSV and SVG chart go (default\n"
+            "             bench-results/fanout.csv and .svg in the current directory)\n"
             "  --list     the suites\n"
             "  --help     this text\n"
             "\n"
@@ -370,6 +374,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             o.runs = (unsigned)n;
+        } else if (strcmp(a, "--csv") == 0 || strcmp(a, "--svg") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "klaw-bench: %s wants a file name\n", a);
+                return 2;
+            }
+            *(a[2] == 'c' ? &o.csv_path : &o.svg_path) = argv[++i];
         } else if (strcmp(a, "--list") == 0) {
             for (int s = 0; s < NSUITES; s++)
                 printf("%-10s %s (peers: %s)\n", suites[s]->name, suites[s]->summary, suites[s]->peers);

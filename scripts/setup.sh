@@ -11,7 +11,7 @@ KLAW_BUILD=${KLAW_BUILD:-$KLAW_ROOT/build}
 KLAW_PACKAGES=(
   build-essential meson ninja-build pkg-config
   liburcu-dev libck-dev libcmocka-dev
-  libmsgpack-dev libjson-c-dev python3-msgpack
+  libmsgpack-dev libjson-c-dev libzmq3-dev python3-msgpack
 )
 
 klaw_install_packages() {

@@ -1,0 +1,342 @@
+/*
+ * fanout.h - what the implementations of klaw-bench's fanout suite share
+ * (suite_fanout.c runs them; klaw lives there, ZeroMQ in peer_zmq.c): the
+ * frame every writer writes and every reader checks, the latency
+ * histogram, the per-reader tally, the control block of one run, and the
+ * interface an implementation gives the runner.
+ *
+ * The frame (frame_bytes bytes: 64 or 4096, a multiple of 8, >= 32):
+ *
+ *     [0, 8)    seq: 1, 2, ... in publishing order (0: a ZeroMQ join probe,
+ *               never counted)
+ *     [8, 16)   stamp: CLOCK_MONOTONIC ns, taken just before the frame is
+ *               made visible (klaw: before commit; ZeroMQ: before zmq_send)
+ *     [16, 20)  frame_bytes
+ *     [20, 24)  flags: FANOUT_F_PACED for frames of the latency phase
+ *     [24, end) the 64-bit word fanout_word(seq), repeated
+ *
+ * A writer writes all of it for every frame. A reader checks the header
+ * and the last word of every frame, and every word of one frame in
+ * FANOUT_FULL_CHECK (a torn or stale frame fails on its words); sequence
+ * numbers must come in order, with gaps exactly where the transport said
+ * (klaw: LAGGED with the count) or counted as drops (ZeroMQ).
+ *
+ * A run has two phases on one channel: a saturation phase (the writer
+ * publishes flat out for phase_ns; frames_per_s and delivered_per_s come
+ * from it) and, once every reader has caught up, a paced phase (one frame
+ * every FANOUT_PACE_NS for phase_ns / 2; the latency percentiles come from
+ * it, since at saturation latency only measures how full the queue is).
+ * Both phases count for lost frames: under BLOCK none may be lost.
+ */
+#ifndef KLAW_BENCH_FANOUT_H
+#define KLAW_BENCH_FANOUT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    FANOUT_MAX_READERS = 8,
+    FANOUT_BATCH = 32,         /* frames per claim_batch / view_batch (klaw)   */
+    FANOUT_RING_SLOTS = 1024,  /* klaw's capacity; ZeroMQ's SNDHWM and RCVHWM  */
+    FANOUT_HDR = 24,
+    FANOUT_FULL_CHECK = 16,    /* every word of one frame in this many        */
+    FANOUT_PACE_NS = 20000,    /* the paced phase: 50,000 frames/s            */
+    FANOUT_ERR = 200,
+    FANOUT_F_PACED = 1,
+};
+
+enum { FANOUT_OVERWRITE = 0, FANOUT_BLOCK = 1 };
+
+typedef struct fanout_case {
+    uint32_t frame_bytes; /* 64 or 4096                                    */
+    uint32_t readers;     /* 1..FANOUT_MAX_READERS                         */
+    int policy;           /* FANOUT_OVERWRITE or FANOUT_BLOCK              */
+    bool process;         /* workers are forked processes, not threads     */
+} fanout_case;
+
+/* ---- the frame -------------------------------------------------------------- */
+
+static inline uint64_t fanout_word(uint64_t seq)
+{
+    return (seq + 1) * UINT64_C(0x9E3779B97F4A7C15) ^ UINT64_C(0x5851F42D4C957F2D);
+}
+
+/* Writes frame seq (stamp 0; fanout_stamp sets it) into p. */
+static inline void fanout_fill(uint8_t *p, uint32_t len, uint64_t seq, uint32_t flags)
+{
+    uint64_t w = fanout_word(seq), zero = 0;
+    memcpy(p, &seq, 8);
+    memcpy(p + 8, &zero, 8);
+    memcpy(p + 16, &len, 4);
+    memcpy(p + 20, &flags, 4);
+    for (uint32_t i = FANOUT_HDR; i + 8 <= len; i += 8)
+        memcpy(p + i, &w, 8);
+}
+
+static inline void fanout_stamp(uint8_t *p, uint64_t now_ns) { memcpy(p + 8, &now_ns, 8); }
+
+/* ---- the latency histogram ------------------------------------------------------ */
+
+/* Log-linear buckets in the manner of HdrHistogram: values below 2^SUB_BITS
+ * ns have a bucket each; above, every power of two is cut into 2^SUB_BITS
+ * buckets (relative error under 1/32, ~3%), up to 2^MAX_EXP ns (~18 min;
+ * larger values land in the last bucket). A fixed array: recording a
+ * sample is a shift, a count of leading zeros and an increment, no malloc. */
+enum {
+    FANOUT_HIST_SUB_BITS = 5,
+    FANOUT_HIST_SUB = 1 << FANOUT_HIST_SUB_BITS,
+    FANOUT_HIST_MAX_EXP = 40,
+    FANOUT_HIST_BUCKETS = (FANOUT_HIST_MAX_EXP - FANOUT_HIST_SUB_BITS + 2) * FANOUT_HIST_SUB,
+};
+
+typedef struct fanout_hist {
+    uint64_t n, max;
+    uint64_t count[FANOUT_HIST_BUCKETS];
+} fanout_hist;
+
+static inline unsigned fanout_hist_index(uint64_t v)
+{
+    if (v < FANOUT_HIST_SUB)
+        return (unsigned)v;
+    unsigned e = 63u - (unsigned)__builtin_clzll(v);
+    if (e > FANOUT_HIST_MAX_EXP)
+        return FANOUT_HIST_BUCKETS - 1;
+    return (e - FANOUT_HIST_SUB_BITS + 1) * FANOUT_HIST_SUB +
+           (unsigned)((v >> (e - FANOUT_HIST_SUB_BITS)) & (FANOUT_HIST_SUB - 1));
+}
+
+static inline void fanout_hist_add(fanout_hist *h, uint64_t v)
+{
+    h->count[fanout_hist_index(v)]++;
+    h->n++;
+    if (v > h->max)
+        h->max = v;
+}
+
+/* The largest value bucket i holds. */
+uint64_t fanout_hist_bucket_high(unsigned i);
+/* The value at quantile q (0 < q <= 1): the upper bound of the bucket that
+ * holds it, capped at the maximum seen; 0 for an empty histogram. */
+uint64_t fanout_hist_quantile(const fanout_hist *h, double q);
+void fanout_hist_merge(fanout_hist *into, const fanout_hist *from);
+
+/* ---- what a reader saw ------------------------------------------------------------ */
+
+/* One reader's tally, kept in the run's shared control block (the runner
+ * reads it after the reader ends). Every field is written by the reader
+ * only, except `seen`, which the writer reads while the run goes on. */
+typedef struct fanout_reader {
+    _Alignas(64) _Atomic uint64_t seen; /* highest seq taken so far (relaxed) */
+    uint32_t frame_bytes;
+    bool exact_gaps;     /* klaw: every gap must be announced (LAGGED)        */
+    uint64_t last;       /* seq of the last frame taken                       */
+    uint64_t announced;  /* frames the transport said were skipped, not yet   */
+                         /* accounted by a gap                                */
+    uint64_t delivered;  /* intact frames taken, both phases                  */
+    uint64_t delivered1; /* of them, in the saturation phase                  */
+    uint64_t last1_ns;   /* when the last saturation-phase frame was taken    */
+    uint64_t lagged;     /* frames skipped: LAGGED counts, drops, torn views  */
+    uint64_t bad;        /* frames that failed a check                        */
+    uint64_t end_ns;
+    int rc;              /* 0, or -1 with err (a transport failure)           */
+    char err[FANOUT_ERR];
+    char why[FANOUT_ERR]; /* the first bad frame                              */
+    fanout_hist lat;      /* paced-phase latency, ns                          */
+} fanout_reader;
+
+void fanout_reader_init(fanout_reader *r, uint32_t frame_bytes, bool exact_gaps);
+
+/* One frame as a reader found it: its header, and what was wrong with it
+ * (NULL: nothing). */
+typedef struct fanout_seen {
+    uint64_t seq, stamp;
+    uint32_t flags, len;
+    const char *bad;
+} fanout_seen;
+
+/* Checks one frame in place without counting it (klaw checks a batch of
+ * views this way, then counts them only if release says they were not
+ * overwritten meanwhile): its length and header, its last word, and on
+ * every FANOUT_FULL_CHECK-th frame every word. */
+static inline void fanout_inspect(const fanout_reader *r, const uint8_t *p, size_t len, fanout_seen *s)
+{
+    uint64_t tail;
+    s->bad = NULL;
+    s->seq = s->stamp = 0;
+    s->flags = 0;
+    s->len = (uint32_t)len;
+    if (__builtin_expect(len != r->frame_bytes, 0)) {
+        s->bad = "wrong length";
+        return;
+    }
+    memcpy(&s->seq, p, 8);
+    memcpy(&s->stamp, p + 8, 8);
+    memcpy(&s->flags, p + 20, 4);
+    uint32_t flen;
+    memcpy(&flen, p + 16, 4);
+    memcpy(&tail, p + len - 8, 8);
+    if (__builtin_expect(flen != len || s->flags > FANOUT_F_PACED, 0)) {
+        s->bad = "bad header";
+        return;
+    }
+    if (s->seq == 0)
+        return; /* a ZeroMQ join probe: fanout_count decides */
+    if (__builtin_expect(tail != fanout_word(s->seq), 0)) {
+        s->bad = "last word wrong (torn or stale)";
+        return;
+    }
+    if (__builtin_expect(s->seq % FANOUT_FULL_CHECK == 0, 0)) {
+        uint64_t w = fanout_word(s->seq);
+        for (size_t i = FANOUT_HDR; i + 8 <= len; i += 8) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            if (x != w) {
+                s->bad = "content wrong (torn or stale)";
+                return;
+            }
+        }
+    }
+}
+
+/* Records a bad frame (out of line: never on the fast path). */
+void fanout_reader_bad(fanout_reader *r, const fanout_seen *s, const char *what) __attribute__((cold, noinline));
+
+/* Counts a frame fanout_inspect passed, taken at now_ns: its place in the
+ * order (seq after the last one; the gap exactly what the transport
+ * announced, or counted as dropped), its latency if paced. Returns false
+ * for a frame that is not counted (a probe, or bad). */
+static inline bool fanout_count(fanout_reader *r, const fanout_seen *s, uint64_t now_ns)
+{
+    if (__builtin_expect(s->bad != NULL, 0)) {
+        fanout_reader_bad(r, s, s->bad);
+        return false;
+    }
+    if (s->seq == 0) {
+        if (r->exact_gaps)
+            fanout_reader_bad(r, s, "seq 0 (only ZeroMQ probes have it)");
+        return false;
+    }
+    if (__builtin_expect(s->seq <= r->last, 0)) {
+        fanout_reader_bad(r, s, "out of order or repeated");
+        return false;
+    }
+    uint64_t gap = s->seq - r->last - 1;
+    if (r->exact_gaps) {
+        if (__builtin_expect(gap != r->announced, 0)) {
+            fanout_reader_bad(r, s, "a gap the channel did not announce");
+            return false;
+        }
+        r->announced = 0;
+    } else {
+        r->lagged += gap;
+    }
+    r->last = s->seq;
+    r->delivered++;
+    if (s->flags & FANOUT_F_PACED) {
+        fanout_hist_add(&r->lat, now_ns > s->stamp ? now_ns - s->stamp : 0);
+    } else {
+        r->delivered1++;
+        r->last1_ns = now_ns;
+    }
+    return true;
+}
+
+/* fanout_inspect, then fanout_count (for a copy the transport owns). */
+static inline bool fanout_take(fanout_reader *r, const uint8_t *p, size_t len, uint64_t now_ns)
+{
+    fanout_seen s;
+    fanout_inspect(r, p, len, &s);
+    return fanout_count(r, &s, now_ns);
+}
+
+/* ---- one run ---------------------------------------------------------------------- */
+
+/* What the writer tells the runner, and the readers while they run. */
+typedef struct fanout_writer {
+    _Alignas(64) _Atomic uint64_t published; /* frames published (final at done)  */
+    _Atomic uint32_t done;                   /* 1: no more frames will come      */
+    _Atomic uint32_t joined;                 /* ZeroMQ readers that saw a probe  */
+    uint64_t start_ns;   /* the saturation phase began                        */
+    uint64_t end1_ns;    /* ... and ended                                     */
+    uint64_t n1;         /* frames it published                               */
+    uint64_t end_ns;
+    int rc;
+    char err[FANOUT_ERR];
+} fanout_writer;
+
+/* The parts of the run's control block an implementation may use. */
+typedef struct fanout_run {
+    const fanout_case *k;
+    uint64_t phase_ns;       /* length of the saturation phase             */
+    uint64_t deadline_ns;    /* CLOCK_MONOTONIC: a worker still waiting then */
+                             /* gives up (the run has hung)                 */
+    unsigned ncpus;          /* CPUs this process may use                   */
+    bool spin;               /* the writer and every reader have a CPU of   */
+                             /* their own: readers busy-poll (klaw:         */
+                             /* try_view; ZeroMQ: recv with ZMQ_DONTWAIT);  */
+                             /* else they block (klaw: view, which spins    */
+                             /* briefly, then parks; ZeroMQ: blocking recv) */
+    fanout_writer wr;
+    _Alignas(64) _Atomic uint32_t readers_done;
+    fanout_reader rd[FANOUT_MAX_READERS];
+} fanout_run;
+
+/* The writer's schedule, which every implementation follows (suite_fanout.c):
+ * after the saturation phase, fanout_wait_caught_up; then the paced phase,
+ * one frame per fanout_pace_next. */
+
+/* Waits (sleeping, so readers sharing the CPU run) until every reader has
+ * taken frame `last`, or none has moved for a while (a lossy transport may
+ * have dropped the last frames), or the run's deadline. */
+void fanout_wait_caught_up(fanout_run *run, uint64_t last);
+/* Waits until *next_ns, then advances it by FANOUT_PACE_NS; returns the
+ * time. When the writer shares a CPU with readers it yields while it waits. */
+uint64_t fanout_pace_next(const fanout_run *run, uint64_t *next_ns);
+/* Frames of the paced phase. */
+static inline uint64_t fanout_paced_frames(const fanout_run *run)
+{
+    uint64_t n = run->phase_ns / 2 / FANOUT_PACE_NS;
+    return n < 16 ? 16 : n;
+}
+
+void fanout_set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the interface ------------------------------------------------------------------ */
+
+typedef struct fanout_impl {
+    const char *name; /* the "impl" of its rows */
+    /* NULL when it can run the case, else why not (its rows say "skipped") */
+    const char *(*cannot)(const fanout_case *k);
+    /* State for one run, in fanout_shared_alloc memory; NULL with err set. */
+    void *(*setup)(const fanout_case *k, char *err);
+    /* In the worker (thread or child) before the run starts: its handle
+     * or socket. id: the reader's index; ignored for the writer. Returns
+     * the worker's context, NULL with err set. */
+    void *(*attach)(void *st, bool writer, unsigned id, char *err);
+    /* In the runner once every worker has attached. */
+    void (*attached)(void *st);
+    /* The writer: both phases (filling run->wr), then it gives up the
+     * writer role so readers finish. 0, or -1 with err. */
+    int (*write)(void *st, void *w, fanout_run *run, char *err);
+    /* A reader: takes frames until the writer is done and it has all it
+     * will get, each through fanout_take. 0, or -1 with err. */
+    int (*read)(void *st, void *w, fanout_run *run, fanout_reader *rd, char *err);
+    /* In a worker whose run was called off (another worker failed to
+     * attach): gives up what attach made, in the worker's own thread or
+     * process. */
+    void (*abandon)(void *st, void *w, bool writer);
+    void (*teardown)(void *st);
+} fanout_impl;
+
+/* Zeroed MAP_SHARED | MAP_ANONYMOUS memory; exits on failure. */
+void *fanout_shared_alloc(size_t size);
+void fanout_shared_free(void *p);
+
+/* The peer: ZeroMQ PUB/SUB (ipc:// between processes, inproc:// between
+ * threads); when libzmq was not found at build time its cannot() says so. */
+extern const fanout_impl fanout_peer_zmq;
+
+#endif /* KLAW_BENCH_FANOUT_H */
