@@ -1,21 +1,60 @@
 /*
  * klaw/broadcast.h - the broadcast channel: every receiver sees every frame.
  *
- * (API contract; semantics in DESIGN.md "Channel kinds".) One or many
- * writers commit frames of 0..max_frame bytes into a ring of `capacity`
- * slots; each receiver has its own cursor. Policy chosen at creation:
+ * (Semantics in DESIGN.md "Channel kinds"; the protocol comment is in
+ * channels/broadcast.c.) One or many writers commit frames of 0..max_frame
+ * bytes into a ring of `capacity` slots (a power of two) in a region -
+ * anonymous memory for threads of one process (and children forked after
+ * creation) or a named shared-memory object other processes open by name;
+ * the same code serves both. Each receiver is registered in the channel's
+ * reader registry (klaw/registry.h) and reads at its own cursor. Every
+ * frame's seq is its position: unique, increasing in claim order, and the
+ * order every receiver sees the frames in.
  *
- *  KLAW_POLICY_OVERWRITE - the writer never waits; a receiver that fell
- *    behind gets KLAW_LAGGED with the exact number of frames it missed and
- *    resumes at the oldest retained frame. A view the writer lapped while it
- *    was in use is reported KLAW_LAGGED by release (validate after use).
+ * Policy, chosen at creation:
+ *
+ *  KLAW_POLICY_OVERWRITE - the writer never waits for receivers; a receiver
+ *    that fell behind gets KLAW_LAGGED with the exact number of positions it
+ *    missed and resumes at the oldest retained frame. A view the writer
+ *    lapped while it was in use is reported KLAW_LAGGED by release
+ *    (validate after use: per-slot sequence words, checked like a seqlock);
+ *    only act on a view's bytes once release said KLAW_OK. The copying
+ *    recv()s validate before they return, so they never hand out torn
+ *    bytes. The writer does not read receivers' cursors at all.
  *  KLAW_POLICY_BLOCK - the writer waits (with a deadline) for the slowest
  *    live registered receiver; a receiver whose process died is evicted
- *    after the liveness timeout and the writer goes on.
+ *    after the liveness timeout (default 1 s) and the writer goes on.
+ *    Nothing is lost for a receiver that subscribed at the tail.
  *
- * Zero receivers: send returns KLAW_NO_RECEIVERS (under OVERWRITE the
- * frame is still written). When every writer has closed, receivers drain,
- * then get KLAW_CLOSED.
+ * Both policies: with several writers, a writer whose slot is still being
+ * written by the writer of the previous lap (a writer a whole ring behind)
+ * waits for it - or, if that writer's process died, for its reaping.
+ *
+ * Counting: for every receiver, frames received + frames reported LAGGED
+ * == frames committed since it subscribed (an aborted claim the receiver
+ * would have passed is neither; one inside a LAGGED jump is counted in the
+ * jump - aborts are rare and the jump cannot look at overwritten slots).
+ *
+ * Zero receivers: send/commit return KLAW_NO_RECEIVERS; under OVERWRITE the
+ * frame is still written (a FROM_OLDEST subscriber may see it), under BLOCK
+ * nothing is claimed. Closing: when every writer has closed (or died and
+ * was reaped), receivers drain what is committed, then get KLAW_CLOSED;
+ * parked callers wake on close. A writer killed between claim and commit
+ * does not wedge receivers: after the liveness timeout a waiting receiver
+ * or writer reaps it and its claim is skipped (stats.aborted_claims).
+ *
+ * Waiting: try_ forms never block. Blocking forms take an absolute
+ * CLOCK_MONOTONIC deadline (NULL: none; klaw_deadline_in_ms()), spin
+ * briefly, then park on a ck_ec event count in the region (shared futexes).
+ * Nothing on the per-frame paths makes a system call or allocates unless
+ * someone is parked; a receiver's per-frame cost is a few loads and one
+ * store to its own cache line.
+ *
+ * Thread safety: a writer handle may be used by several threads at once; a
+ * receiver handle is one cursor and must be used by one thread at a time
+ * (subscribe again for another cursor). A klaw_frame belongs to its thread
+ * until commit/abort/release. Views are released in the order they were
+ * taken (a release also releases every earlier view of that receiver).
  */
 #ifndef KLAW_BROADCAST_H
 #define KLAW_BROADCAST_H
@@ -27,6 +66,8 @@
 
 #include "klaw/export.h"
 #include "klaw/frame.h"
+#include "klaw/records.h"
+#include "klaw/registry.h"
 #include "klaw/status.h"
 
 #ifdef __cplusplus
@@ -54,67 +95,153 @@ typedef struct klaw_bcast_opts {
 #define KLAW_BCAST_FROM_TAIL 0u   /* only frames committed from now on    */
 #define KLAW_BCAST_FROM_OLDEST 1u /* start at the oldest retained frame   */
 
+/* Creates a channel (a region, anonymous or named) and its first writer
+ * handle. Returns KLAW_OK; KLAW_INVAL (opts NULL, capacity or max_frame 0 or
+ * above 2^30, an unknown policy, max_readers/max_writers above 4096,
+ * value_type over 256 bytes, a bad name); KLAW_EXIST (the name is taken);
+ * KLAW_PERM; KLAW_NOMEM; KLAW_SYS. */
 KLAW_API klaw_status klaw_bcast_create(const klaw_bcast_opts *opts, klaw_bcast_tx **tx);
+
+/* A new writer handle of a named channel. Waits up to 1 s for a channel
+ * still being created. Returns KLAW_OK; what klaw_region_open() returns
+ * (KLAW_NOENT, KLAW_CORRUPT for a region that fails validation - a ring
+ * config that does not fit or make sense included -, KLAW_VERSION,
+ * KLAW_PERM, KLAW_TIMEOUT, KLAW_INVAL for another kind of channel);
+ * KLAW_CLOSED (every writer closed: the channel is finished); KLAW_FULL
+ * (max_writers handles open); KLAW_NOMEM. */
 KLAW_API klaw_status klaw_bcast_open_tx(const char *name, klaw_bcast_tx **tx);
-/* A new registered receiver of a named channel. */
+
+/* A new registered receiver of a named channel, starting at the tail
+ * (KLAW_BCAST_FROM_TAIL: frames committed from now on) or at the oldest
+ * retained frame (KLAW_BCAST_FROM_OLDEST). reader_id (<= 63 bytes) names
+ * it in the registry; NULL: one is made up ("reader-<pid>-<n>"). Returns
+ * what klaw_bcast_open_tx() returns (but not KLAW_CLOSED: a receiver of a
+ * finished channel drains it), plus KLAW_INVAL (bad flags or reader_id),
+ * KLAW_EXIST (that reader_id is registered), KLAW_FULL (max_readers
+ * receivers registered). Under BLOCK, a FROM_OLDEST receiver may get one
+ * KLAW_LAGGED for retained frames overwritten while it subscribed; a
+ * FROM_TAIL receiver loses nothing. */
 KLAW_API klaw_status klaw_bcast_open_rx(const char *name, unsigned flags, const char *reader_id,
                                         klaw_bcast_rx **rx);
-/* A new registered receiver of the writer's channel (reader_id NULL: one is
- * made up). */
+
+/* A new registered receiver of the writer's channel (as open_rx; reader_id
+ * NULL: one is made up). KLAW_INVAL also for a NULL or closed tx. */
 KLAW_API klaw_status klaw_bcast_subscribe(klaw_bcast_tx *tx, unsigned flags, const char *reader_id,
                                           klaw_bcast_rx **rx);
+
+/* Another writer handle: KLAW_OK, KLAW_CLOSED (tx closed, or the channel
+ * finished), KLAW_FULL (max_writers), KLAW_NOMEM. */
 KLAW_API klaw_status klaw_bcast_tx_clone(klaw_bcast_tx *tx, klaw_bcast_tx **out);
+
+/* Gives up a writer handle (idempotent; NULL ignored). The last writer's
+ * close closes the channel: receivers drain, then get KLAW_CLOSED. Commit
+ * or abort outstanding claims first (a claim left open is skipped). */
 KLAW_API void klaw_bcast_tx_close(klaw_bcast_tx *tx);
-KLAW_API void klaw_bcast_rx_close(klaw_bcast_rx *rx); /* unsubscribe */
+/* Unsubscribes (idempotent; NULL ignored): leaves the registry, so a BLOCK
+ * writer no longer waits for this receiver. Views still held become
+ * invalid. */
+KLAW_API void klaw_bcast_rx_close(klaw_bcast_rx *rx);
+/* Close, then free the handle (NULL ignored). The channel's memory goes
+ * when its last handle in this process is freed; a named channel's name
+ * stays until klaw_region_unlink(). */
 KLAW_API void klaw_bcast_tx_free(klaw_bcast_tx *tx);
 KLAW_API void klaw_bcast_rx_free(klaw_bcast_rx *rx);
 
-/* Writer side: claim -> write in place -> commit, or abort. */
+/* ---- writer side: claim -> write in place -> commit, or abort ----------
+ *
+ * try_claim: never blocks. KLAW_OK (f->data has f->cap = max_frame bytes
+ * of room, f->seq is the frame's position); KLAW_TOOBIG (len > max_frame);
+ * KLAW_CLOSED (this handle is closed); KLAW_NO_RECEIVERS (BLOCK and nobody
+ * registered: nothing claimed); KLAW_FULL (BLOCK: the slowest receiver has
+ * not released the slot's previous frame; either policy: the writer of the
+ * slot's previous lap has not finished); KLAW_CORRUPT (a slot state the
+ * protocol never makes: hostile shared memory).
+ * claim: the same, waiting while KLAW_FULL until `deadline` (KLAW_TIMEOUT);
+ * while it waits it reaps dead receivers (BLOCK) and dead writers every
+ * liveness period. */
 KLAW_API klaw_status klaw_bcast_try_claim(klaw_bcast_tx *tx, size_t len, klaw_frame *f);
 KLAW_API klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespec *deadline,
                                       klaw_frame *f);
+/* Publishes a claimed frame of `len` bytes. KLAW_OK; KLAW_NO_RECEIVERS
+ * (committed, but nobody is registered); KLAW_INVAL (len > max_frame: the
+ * claim is aborted instead). */
 KLAW_API klaw_status klaw_bcast_commit(klaw_bcast_tx *tx, klaw_frame *f, size_t len);
+/* Gives a claim up: receivers pass its position (stats.aborted_claims). */
 KLAW_API void klaw_bcast_abort(klaw_bcast_tx *tx, klaw_frame *f);
+/* Claims 1..n frames of room `len` each (waiting as claim() for the first
+ * only); *got says how many. Statuses as claim(), KLAW_INVAL for n == 0.
+ * With several writers the positions need not be consecutive. */
 KLAW_API klaw_status klaw_bcast_claim_batch(klaw_bcast_tx *tx, size_t len, klaw_frame *frames, size_t n,
                                             size_t *got, const struct timespec *deadline);
+/* Commits frames[0..n) with their frames[i].len; one wake-up check for
+ * all. KLAW_OK, KLAW_NO_RECEIVERS, or KLAW_INVAL when some len was over
+ * max_frame (that frame aborted, the others committed). */
 KLAW_API klaw_status klaw_bcast_commit_batch(klaw_bcast_tx *tx, klaw_frame *frames, size_t n);
+/* claim + copy + commit: the statuses of try_claim/claim and commit. */
 KLAW_API klaw_status klaw_bcast_try_send(klaw_bcast_tx *tx, const void *data, size_t len);
 KLAW_API klaw_status klaw_bcast_send(klaw_bcast_tx *tx, const void *data, size_t len,
                                      const struct timespec *deadline);
 
-/* Reader side. view: KLAW_OK, KLAW_EMPTY (try_), KLAW_TIMEOUT, KLAW_CLOSED,
- * or KLAW_LAGGED with *lagged = frames missed (the cursor has moved to the
- * oldest retained frame; view again). release: KLAW_OK, or KLAW_LAGGED when
- * the frame was overwritten while viewed (its bytes may be torn). */
+/* ---- reader side --------------------------------------------------------
+ *
+ * view: KLAW_OK (f is the next frame in place, valid until release);
+ * KLAW_EMPTY (try_ only: nothing yet); KLAW_TIMEOUT; KLAW_CLOSED (every
+ * writer closed and everything drained, or this handle closed); KLAW_LAGGED
+ * with *lagged = positions missed (lagged may be NULL): the cursor has moved
+ * to the oldest retained frame, view again; KLAW_CORRUPT (hostile shared
+ * memory). release: KLAW_OK, or KLAW_LAGGED when the frame was overwritten
+ * while viewed (its bytes may be torn; it counts as missed). */
 KLAW_API klaw_status klaw_bcast_try_view(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagged);
 KLAW_API klaw_status klaw_bcast_view(klaw_bcast_rx *rx, const struct timespec *deadline, klaw_frame *f,
                                      uint64_t *lagged);
 KLAW_API klaw_status klaw_bcast_release(klaw_bcast_rx *rx, klaw_frame *f);
+/* Views 1..n consecutive frames (waiting as view() for the first only);
+ * *got says how many. Statuses as view(), KLAW_INVAL for n == 0. */
 KLAW_API klaw_status klaw_bcast_view_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t n, size_t *got,
                                            uint64_t *lagged, const struct timespec *deadline);
-/* KLAW_LAGGED if any frame of the batch was overwritten while viewed. */
+/* KLAW_LAGGED if any frame of the batch was overwritten while viewed
+ * (check each frame's bytes you used again only if you need to know which:
+ * the batch counts them all as missed). */
 KLAW_API klaw_status klaw_bcast_release_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t n);
-/* Copies the next frame out (validated: never torn). */
+/* Copies the next frame into buf (validated: never torn). KLAW_OK with
+ * *len; KLAW_TOOBIG (*len = the frame's length, nothing taken: call again
+ * with a bigger buffer); KLAW_LAGGED (*lagged positions missed, or 1 when
+ * the frame was overwritten during the copy); the rest as view(). */
 KLAW_API klaw_status klaw_bcast_try_recv(klaw_bcast_rx *rx, void *buf, size_t cap, size_t *len,
                                          uint64_t *lagged);
 KLAW_API klaw_status klaw_bcast_recv(klaw_bcast_rx *rx, void *buf, size_t cap, size_t *len, uint64_t *lagged,
                                      const struct timespec *deadline);
 
+/* ---- stats and readers (cold paths: they may lock and reap) ------------- */
+
 typedef struct klaw_bcast_stats {
     uint32_t writers, readers, capacity, max_frame;
-    int policy;
+    int policy;               /* KLAW_POLICY_OVERWRITE or KLAW_POLICY_BLOCK */
     uint64_t total_sent;      /* frames committed                          */
-    uint64_t total_received;  /* frames delivered, summed over receivers   */
-    uint64_t lagged;          /* frames receivers missed, summed           */
-    uint64_t aborted_claims;
+    uint64_t total_received;  /* frames delivered intact, summed over
+                                 receivers (those that left included)      */
+    uint64_t lagged;          /* positions receivers missed, summed        */
+    uint64_t aborted_claims;  /* aborted, and dead writers' claims skipped */
     uint64_t evicted;         /* receivers removed as dead                 */
-    uint64_t depth;           /* frames the slowest receiver has not seen  */
-    uint64_t high_watermark;
+    uint64_t depth;           /* retained frames the slowest receiver has
+                                 not released (<= capacity)                */
+    uint64_t high_watermark;  /* largest depth seen (sampled)              */
     int writers_closed;
 } klaw_bcast_stats;
 
+/* Fills *out from the region, from any process (exact while the channel is
+ * quiet; frames in flight may be off by a few). Reaps dead processes
+ * first. KLAW_OK, or KLAW_CORRUPT when the table lock is unusable. */
 KLAW_API klaw_status klaw_bcast_tx_stats(klaw_bcast_tx *tx, klaw_bcast_stats *out);
 KLAW_API klaw_status klaw_bcast_rx_stats(klaw_bcast_rx *rx, klaw_bcast_stats *out);
+
+/* An immutable snapshot of the channel's reader registry: one ReaderInfo
+ * per registered receiver, its live counters folded in (klaw/registry.h).
+ * Dead receivers are reaped first. *out is the caller's: free it with
+ * klaw_reader_snapshot_free() (it does not refer to the channel). KLAW_OK,
+ * KLAW_NOMEM, KLAW_CORRUPT. */
+KLAW_API klaw_status klaw_bcast_tx_readers(klaw_bcast_tx *tx, klaw_reader_snapshot **out);
+KLAW_API klaw_status klaw_bcast_rx_readers(klaw_bcast_rx *rx, klaw_reader_snapshot **out);
 
 #ifdef __cplusplus
 }

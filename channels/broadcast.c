@@ -1,0 +1,1380 @@
+/*
+ * broadcast.c - the broadcast channel (see klaw/broadcast.h): one ring of
+ * slots in a region, written by one or many writers, read by every
+ * registered receiver at its own cursor.
+ *
+ * ---- Layout (all offsets from the region base) ----------------------------
+ *
+ *   0                       klaw_region_header
+ *   CTL_OFF (1024)          bc_ctl: config line, then tail, gate, the two
+ *                           event counts, counts/flags, the reader registry's
+ *                           header and the handle-table lock, each on its
+ *                           own cache line
+ *   ctl.writers_off         max_writers x writer_ent (64 bytes each)
+ *   ctl.readers_off         max_readers x klaw__reg_ent (256 bytes each: the
+ *                           reader registry, src/registry.h; a receiver's
+ *                           cursor is its entry's live line)
+ *   ctl.slots_off           capacity x slot_size bytes: each slot is a
+ *                           16-byte header {state, len} and max_frame bytes
+ *   then                    the ChannelMetadata record (KLAW_META_RESERVE)
+ *
+ * As in mpmc.c, a process copies and validates the config once when it
+ * attaches and never re-reads it.
+ *
+ * ---- The slot protocol ----------------------------------------------------
+ *
+ * Positions are 64-bit and only grow; position p lives in slot p & mask
+ * and its lap is L(p) = (p >> shift) + 1 (lap 0: never written). A slot's
+ * state word packs  lap (45 bits) | owner writer + 1 (16 bits) | state
+ * (3 bits), with states NONE (never written), WRITING, FULL and SKIPPED.
+ *
+ * Invariants:
+ *   B1  A writer owns position p once its CAS moved the slot from a
+ *       finished state of lap L(p) - 1 (NONE, FULL or SKIPPED) to
+ *       (L(p), WRITING, me); only then does it move tail past p (cell
+ *       first; anyone who finds the slot at tail taken helps tail on). So
+ *       tail > p implies the slot has reached lap L(p), and a slot is never
+ *       written by two writers: a writer whose slot is still WRITING for
+ *       the previous lap waits for that writer (or its reaping).
+ *   B2  Only the owner moves (L, WRITING, me) on, by a store: FULL
+ *       (commit) or SKIPPED (abort), except the reaper, which turns the
+ *       claims of a dead writer's process into SKIPPED by CAS.
+ *   B3  Readers never write slots. A reader at cursor c takes the frame
+ *       when the slot holds (L(c), FULL); passes it when (L(c), SKIPPED);
+ *       waits while the slot is at an older lap or (L(c), WRITING); and
+ *       was overrun when the slot holds a later lap: positions c .. tail -
+ *       capacity - 1 are gone, it moves to tail - capacity (the oldest
+ *       position still retained) and reports exactly that many as LAGGED.
+ *   B4  Seqlock validation (OVERWRITE): the bytes of position p are valid
+ *       while the slot still holds (L(p), FULL). A writer's CAS to WRITING
+ *       comes before its first byte store (release fence); a reader reads
+ *       the bytes, then an acquire fence, then the state again: unchanged
+ *       means no writer touched them (release(), the copying recv()).
+ *   B5  BLOCK: a writer takes position p only when every registered
+ *       receiver's cursor is > p - capacity. `gate` caches a lower bound of
+ *       the cursors (recomputed from the registry only when p reaches
+ *       gate + capacity, so a writer reads the readers' lines once per
+ *       capacity frames at most). A receiver subscribing at the tail
+ *       stores its cursor and re-reads tail until both agree, so any gate
+ *       computed without it is <= its cursor. A dead receiver holds the
+ *       gate until it is evicted (liveness, below).
+ *
+ * Orderings: slot CASes are acq_rel; commit stores FULL with seq_cst (so
+ * the length and bytes written before are visible to the reader whose
+ * acquire load sees FULL, and the store is ordered before the waiter-flag
+ * load of the wake protocol); tail moves by CAS (acq_rel) and is only a
+ * hint: every decision re-reads the slot, whose lap tells a stale tail
+ * (no ABA within 2^45 laps). A receiver's cursor is one store to its own
+ * cache line: release under OVERWRITE (nobody waits on it), seq_cst under
+ * BLOCK (the Dekker half of waking a parked writer).
+ *
+ * Waking (channels/wait.h): readers park on `published`, which commits,
+ * aborts and closes bump only when its waiter flag is set; BLOCK writers
+ * park on `progress`, which receivers bump on release only when flagged.
+ * No system call per frame when nobody is parked.
+ *
+ * Recovery: a parked caller reaps every liveness_ns: under the handle-
+ * table lock it checks each writer's and each receiver's process (pid +
+ * start time); a dead writer's WRITING slots become SKIPPED (counted as
+ * aborted claims) and its handle is freed (the last one closes the
+ * channel); a dead receiver is removed from the registry (counted as
+ * evicted), which releases the gate. The lock is a process-shared robust
+ * mutex: whoever finds its owner dead rebuilds the counts.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ck_ec.h>
+
+#include "klaw/broadcast.h"
+#include "klaw/region.h"
+#include "klaw/registry.h"
+#include "wait.h"
+#include "../src/meta.h"
+#include "../src/registry.h"
+#include "select_impl.h"
+#include "inspect.h"
+
+#define CACHELINE 64
+#define CTL_OFF 1024u
+#define BC_MAGIC 0x54534342u /* "BCST" */
+#define SLOT_HDR 16u
+#define DEFAULT_READERS 64u
+#define MAX_READERS 4096u
+#define DEFAULT_WRITERS 16u
+#define MAX_WRITERS 4096u
+#define DEFAULT_LIVENESS_NS 1000000000ull
+#define SPIN_ITERS 256
+#define SUBSCRIBE_TRIES 4096
+
+#if defined(__SANITIZE_THREAD__)
+#define BC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BC_TSAN 1
+#endif
+#endif
+
+enum { S_NONE = 0, S_WRITING, S_FULL, S_SKIPPED };
+#define ST_BITS 3
+#define OWNER_BITS 16
+#define LAP_SHIFT (ST_BITS + OWNER_BITS)
+
+static inline uint64_t mk(uint64_t lap, uint32_t st, uint32_t owner)
+{
+    return (lap << LAP_SHIFT) | ((uint64_t)owner << ST_BITS) | st;
+}
+static inline uint64_t lap_of(uint64_t s) { return s >> LAP_SHIFT; }
+static inline uint32_t st_of(uint64_t s) { return (uint32_t)(s & 7u); }
+static inline uint32_t owner_of(uint64_t s) { return (uint32_t)((s >> ST_BITS) & ((1u << OWNER_BITS) - 1)); }
+
+enum { H_FREE = 0, H_TX = 1 };
+enum { WHY_NONE = 0, WHY_READERS, WHY_WRITER };
+
+typedef struct writer_ent {
+    _Atomic uint32_t role; /* H_FREE / H_TX                                 */
+    uint32_t pad0_;
+    klaw_proc_id owner;
+    _Atomic uint64_t aborted; /* claims this handle aborted (a cold path)     */
+    uint8_t pad_[CACHELINE - 32];
+} writer_ent;
+_Static_assert(sizeof(writer_ent) == CACHELINE, "writer_ent is one cache line");
+
+typedef struct bc_ctl {
+    /* config: written before READY, never changed */
+    uint32_t magic;
+    uint32_t capacity;
+    uint32_t shift;
+    uint32_t max_frame;
+    uint32_t slot_size;
+    uint32_t max_readers;
+    uint32_t max_writers;
+    uint32_t policy;
+    uint64_t liveness_ns;
+    uint64_t writers_off;
+    uint64_t readers_off;
+    uint64_t slots_off;
+    _Alignas(CACHELINE) _Atomic uint64_t tail;
+    _Alignas(CACHELINE) _Atomic uint64_t gate;    /* BLOCK: <= every cursor */
+    _Alignas(CACHELINE) struct ck_ec32 published; /* receivers park here    */
+    _Alignas(CACHELINE) struct ck_ec32 progress;  /* BLOCK writers park here */
+    _Alignas(CACHELINE) _Atomic uint32_t writers;
+    _Atomic uint32_t closed; /* 1 once every writer is gone (never cleared) */
+    _Atomic uint64_t high_watermark;
+    _Alignas(CACHELINE) klaw__reg_hdr reg;
+    _Alignas(CACHELINE) pthread_mutex_t lock; /* writer table and registry */
+    /* totals of writer handles that are gone, under the lock */
+    uint64_t retired_aborted, reaped_aborted, reaped_writers;
+} bc_ctl;
+
+typedef struct bc_slot {
+    _Atomic uint64_t state;
+    _Atomic uint32_t len;
+    uint32_t pad_;
+} bc_slot;
+_Static_assert(sizeof(bc_slot) == SLOT_HDR, "slot header is 16 bytes");
+
+/* What a process knows about one attached channel (shared by its handles,
+ * reference-counted). */
+typedef struct chan {
+    klaw_region *region;
+    uint8_t *base;
+    size_t size;
+    bc_ctl *ctl;
+    writer_ent *writers;
+    klaw__reg_ent *readers;
+    uint8_t *slots;
+    uint32_t capacity, mask, shift, max_frame, slot_size, max_readers, max_writers;
+    int block;
+    uint64_t liveness_ns;
+    klaw__reg_view view; /* this process's RCU-published reader records */
+    _Atomic uint32_t refs;
+} chan;
+
+struct klaw_bcast_tx {
+    chan *c;
+    uint32_t idx;
+    _Atomic int closed;
+};
+
+/* A receiver's per-frame state is process-local (next, cursor) plus its
+ * registry entry's live line in the region (the published cursor). */
+struct klaw_bcast_rx {
+    chan *c;
+    bc_ctl *ctl;
+    uint8_t *slots;
+    klaw__reg_live *live;
+    uint32_t mask, shift, slot_size, max_frame;
+    int block;
+    uint32_t idx;
+    uint32_t seen;     /* frames since last_seen_at was refreshed          */
+    uint64_t reg_id;   /* our registration, to leave only our own entry   */
+    uint64_t next;     /* the next position view() takes                  */
+    uint64_t cursor;   /* published: every position below it is released */
+    _Atomic int closed;
+};
+
+static void *handle_alloc(size_t size)
+{
+    size_t n = (size + CACHELINE - 1) / CACHELINE * CACHELINE;
+    void *p = aligned_alloc(CACHELINE, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+static inline bc_slot *slot_at(const chan *c, uint64_t pos)
+{
+    return (bc_slot *)(c->slots + (size_t)(pos & c->mask) * c->slot_size);
+}
+
+static inline uint64_t full_of(uint64_t pos, uint32_t shift) { return mk((pos >> shift) + 1, S_FULL, 0); }
+
+static inline void wake_all(chan *c)
+{
+    kw_wake_all(&c->ctl->published);
+    kw_wake_all(&c->ctl->progress);
+}
+
+static int64_t realtime_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Frame bytes under OVERWRITE may be overwritten while a reader copies
+ * them (B4: the copy is then discarded). ThreadSanitizer builds copy with
+ * relaxed atomics so that this designed race is a defined one. */
+static inline void copy_bytes(void *dst, const void *src, size_t n, int into_slot)
+{
+#ifdef BC_TSAN
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        if (into_slot) {
+            memcpy(&w, (const uint8_t *)src + i, 8);
+            __atomic_store_n((uint64_t *)((uint8_t *)dst + i), w, __ATOMIC_RELAXED);
+        } else {
+            w = __atomic_load_n((const uint64_t *)((const uint8_t *)src + i), __ATOMIC_RELAXED);
+            memcpy((uint8_t *)dst + i, &w, 8);
+        }
+    }
+    for (; i < n; i++) {
+        if (into_slot)
+            __atomic_store_n((uint8_t *)dst + i, ((const uint8_t *)src)[i], __ATOMIC_RELAXED);
+        else
+            ((uint8_t *)dst)[i] = __atomic_load_n((const uint8_t *)src + i, __ATOMIC_RELAXED);
+    }
+#else
+    (void)into_slot;
+    memcpy(dst, src, n);
+#endif
+}
+
+/* ---- the handle table and the registry (cold) ------------------------------ */
+
+static void recount(chan *c)
+{
+    uint32_t tx = 0;
+    for (uint32_t i = 0; i < c->max_writers; i++)
+        tx += atomic_load(&c->writers[i].role) == H_TX;
+    atomic_store(&c->ctl->writers, tx);
+    klaw__reg_repair(&c->ctl->reg, c->readers, c->max_readers);
+}
+
+static klaw_status lock_table(chan *c)
+{
+    int e = pthread_mutex_lock(&c->ctl->lock);
+    if (e == EOWNERDEAD) {
+        recount(c);
+        pthread_mutex_consistent(&c->ctl->lock);
+        return KLAW_OK;
+    }
+    return e == 0 ? KLAW_OK : KLAW_CORRUPT;
+}
+
+static void unlock_table(chan *c) { pthread_mutex_unlock(&c->ctl->lock); }
+
+static klaw_status lock_cb(void *c) { return lock_table(c); }
+static void unlock_cb(void *c) { unlock_table(c); }
+
+/* Frees writer handle i (lock held); the last writer closes the channel. */
+static void retire_writer(chan *c, uint32_t i)
+{
+    writer_ent *h = &c->writers[i];
+    c->ctl->retired_aborted += atomic_load(&h->aborted);
+    atomic_store(&h->aborted, 0);
+    atomic_store(&h->role, H_FREE);
+    if (atomic_fetch_sub(&c->ctl->writers, 1) == 1)
+        atomic_store(&c->ctl->closed, 1);
+}
+
+/* Turns a dead writer's claims into skipped positions (lock held). */
+static void disown_slots(chan *c, uint32_t idx)
+{
+    for (uint32_t i = 0; i < c->capacity; i++) {
+        bc_slot *s = (bc_slot *)(c->slots + (size_t)i * c->slot_size);
+        uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (st_of(v) != S_WRITING || owner_of(v) != idx + 1)
+            continue;
+        if (atomic_compare_exchange_strong(&s->state, &v, mk(lap_of(v), S_SKIPPED, 0)))
+            c->ctl->reaped_aborted++;
+    }
+}
+
+/* Reclaims the handles of dead processes: writers (their claims first)
+ * and receivers (evicted from the registry). Returns how many. */
+static uint32_t reap(chan *c)
+{
+    uint32_t n = 0;
+    if (lock_table(c) != KLAW_OK)
+        return 0;
+    for (uint32_t i = 0; i < c->max_writers; i++) {
+        writer_ent *h = &c->writers[i];
+        if (atomic_load(&h->role) == H_FREE || klaw_proc_alive(h->owner))
+            continue;
+        disown_slots(c, i);
+        retire_writer(c, i);
+        c->ctl->reaped_writers++;
+        n++;
+    }
+    for (uint32_t i = 0; i < c->max_readers; i++) {
+        klaw__reg_ent *e = &c->readers[i];
+        if (atomic_load(&e->rec.state) != KLAW__REG_ACTIVE || klaw_proc_alive(klaw__reg_owner(e)))
+            continue;
+        klaw__reg_remove(&c->ctl->reg, c->readers, i, 1);
+        n++;
+    }
+    unlock_table(c);
+    if (n)
+        wake_all(c);
+    return n;
+}
+
+static klaw_status take_writer(chan *c, uint32_t *idx)
+{
+    klaw_status st = lock_table(c);
+    if (st != KLAW_OK)
+        return st;
+    if (atomic_load(&c->ctl->closed)) {
+        unlock_table(c);
+        return KLAW_CLOSED;
+    }
+    for (uint32_t i = 0; i < c->max_writers; i++) {
+        writer_ent *h = &c->writers[i];
+        if (atomic_load(&h->role) != H_FREE)
+            continue;
+        h->owner = klaw_proc_self();
+        atomic_store(&h->aborted, 0);
+        atomic_store(&h->role, H_TX);
+        atomic_fetch_add(&c->ctl->writers, 1);
+        unlock_table(c);
+        *idx = i;
+        return KLAW_OK;
+    }
+    unlock_table(c);
+    return KLAW_FULL;
+}
+
+static int is_own(const klaw_proc_id *a)
+{
+    klaw_proc_id me = klaw_proc_self();
+    return a->pid == me.pid && a->start_time == me.start_time;
+}
+
+static void give_writer(chan *c, uint32_t idx)
+{
+    if (lock_table(c) != KLAW_OK)
+        return;
+    writer_ent *h = &c->writers[idx];
+    if (atomic_load(&h->role) != H_FREE && is_own(&h->owner))
+        retire_writer(c, idx);
+    unlock_table(c);
+    wake_all(c);
+}
+
+/* ---- creating and attaching -------------------------------------------- */
+
+static void chan_unref(chan *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) == 1) {
+        klaw__reg_view_fini(&c->view);
+        klaw_region_close(c->region);
+        free(c);
+    }
+}
+
+static klaw_status chan_attach(klaw_region *r, chan **out)
+{
+    uint8_t *base = klaw_region_base(r);
+    size_t size = klaw_region_size(r);
+    const klaw_region_header *h = klaw_region_hdr(r);
+    bc_ctl *ctl = klaw_region_at(base, size, h->body_off, sizeof(bc_ctl));
+    if (!ctl || h->body_off % CACHELINE || h->body_len < sizeof(bc_ctl))
+        return KLAW_CORRUPT;
+    uint32_t cap = ctl->capacity, shift = ctl->shift, maxf = ctl->max_frame, ssz = ctl->slot_size,
+             nr = ctl->max_readers, nw = ctl->max_writers, pol = ctl->policy;
+    uint64_t woff = ctl->writers_off, roff = ctl->readers_off, soff = ctl->slots_off, live = ctl->liveness_ns;
+    if (ctl->magic != BC_MAGIC || cap < 2 || cap > (1u << 30) || (cap & (cap - 1)) || shift >= 31 ||
+        (1u << shift) != cap || maxf < 1 || maxf > (1u << 30) || ssz % CACHELINE ||
+        (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR || nr == 0 || nr > MAX_READERS || nw == 0 ||
+        nw > MAX_WRITERS || (pol != KLAW_POLICY_OVERWRITE && pol != KLAW_POLICY_BLOCK) ||
+        woff % CACHELINE || roff % CACHELINE || soff % CACHELINE ||
+        !klaw_region_at(base, size, woff, (uint64_t)nw * sizeof(writer_ent)) ||
+        !klaw_region_at(base, size, roff, (uint64_t)nr * sizeof(klaw__reg_ent)) ||
+        !klaw_region_at(base, size, soff, (uint64_t)cap * ssz) || live == 0 || ctl->reg.max != nr)
+        return KLAW_CORRUPT;
+    /* the tables must not overlap the control block or each other */
+    uint64_t ctl_end = h->body_off + sizeof(bc_ctl);
+    if (woff < ctl_end || roff < woff + (uint64_t)nw * sizeof(writer_ent) ||
+        soff < roff + (uint64_t)nr * sizeof(klaw__reg_ent))
+        return KLAW_CORRUPT;
+    chan *c = calloc(1, sizeof *c);
+    if (!c)
+        return KLAW_NOMEM;
+    c->region = r;
+    c->base = base;
+    c->size = size;
+    c->ctl = ctl;
+    c->writers = (writer_ent *)(base + woff);
+    c->readers = (klaw__reg_ent *)(base + roff);
+    c->slots = base + soff;
+    c->capacity = cap;
+    c->mask = cap - 1;
+    c->shift = shift;
+    c->max_frame = maxf;
+    c->slot_size = ssz;
+    c->max_readers = nr;
+    c->max_writers = nw;
+    c->block = pol == KLAW_POLICY_BLOCK;
+    c->liveness_ns = live;
+    atomic_store(&c->refs, 1);
+    *out = c;
+    return KLAW_OK;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
+{
+    *txo = NULL;
+    if (!o || o->capacity < 1 || o->capacity > (1u << 30) || o->max_frame < 1 || o->max_frame > (1u << 30) ||
+        o->max_readers > MAX_READERS || o->max_writers > MAX_WRITERS)
+        return KLAW_INVAL;
+    int policy = o->policy == 0 ? KLAW_POLICY_OVERWRITE : o->policy;
+    if (policy != KLAW_POLICY_OVERWRITE && policy != KLAW_POLICY_BLOCK)
+        return KLAW_INVAL;
+    uint32_t cap = 2, shift = 1;
+    while (cap < o->capacity) {
+        cap <<= 1;
+        shift++;
+    }
+    uint32_t nr = o->max_readers ? o->max_readers : DEFAULT_READERS;
+    uint32_t nw = o->max_writers ? o->max_writers : DEFAULT_WRITERS;
+    uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR, CACHELINE);
+    uint64_t woff = round_up(CTL_OFF + sizeof(bc_ctl), CACHELINE);
+    uint64_t roff = round_up(woff + (uint64_t)nw * sizeof(writer_ent), CACHELINE);
+    uint64_t soff = round_up(roff + (uint64_t)nr * sizeof(klaw__reg_ent), 4096);
+    uint64_t moff = soff + (uint64_t)cap * ssz;
+    uint64_t total = moff + KLAW_META_RESERVE;
+    if (total > ((uint64_t)1 << 40))
+        return KLAW_INVAL;
+
+    klaw_region *r;
+    klaw_status st = klaw_region_create(o->name, (size_t)total, KLAW_KIND_BROADCAST, o->mode, &r);
+    if (st != KLAW_OK)
+        return st;
+    uint8_t *base = klaw_region_base(r);
+    bc_ctl *ctl = (bc_ctl *)(base + CTL_OFF);
+    ctl->magic = BC_MAGIC;
+    ctl->capacity = cap;
+    ctl->shift = shift;
+    ctl->max_frame = o->max_frame;
+    ctl->slot_size = ssz;
+    ctl->max_readers = nr;
+    ctl->max_writers = nw;
+    ctl->policy = (uint32_t)policy;
+    ctl->liveness_ns = o->liveness_ns ? o->liveness_ns : DEFAULT_LIVENESS_NS;
+    ctl->writers_off = woff;
+    ctl->readers_off = roff;
+    ctl->slots_off = soff;
+    ck_ec32_init(&ctl->published, 0);
+    ck_ec32_init(&ctl->progress, 0);
+    klaw__reg_init(&ctl->reg, (klaw__reg_ent *)(base + roff), nr);
+
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+    int e = pthread_mutex_init(&ctl->lock, &ma);
+    pthread_mutexattr_destroy(&ma);
+    uint64_t mlen = 0;
+    st = e != 0 ? KLAW_SYS
+                : klaw__meta_write(r, moff, KLAW_CHANNEL_BROADCAST, cap, o->max_frame, policy, o->value_type, &mlen);
+    if (st == KLAW_OK)
+        st = klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(bc_ctl));
+    chan *c = NULL;
+    if (st == KLAW_OK)
+        st = chan_attach(r, &c);
+    if (st != KLAW_OK) {
+        if (e == 0)
+            pthread_mutex_destroy(&ctl->lock);
+        klaw_region_close(r);
+        if (o->name)
+            klaw_region_unlink(o->name);
+        return st;
+    }
+    klaw_bcast_tx *tx = handle_alloc(sizeof *tx);
+    if (!tx || take_writer(c, &tx->idx) != KLAW_OK) {
+        free(tx);
+        chan_unref(c);
+        if (o->name)
+            klaw_region_unlink(o->name);
+        return tx ? KLAW_CORRUPT : KLAW_NOMEM;
+    }
+    tx->c = c;
+    *txo = tx;
+    return KLAW_OK;
+}
+
+static klaw_status open_chan(const char *name, chan **out)
+{
+    klaw_region *r;
+    klaw_status st = klaw_region_open(name, KLAW_KIND_BROADCAST, 1000, &r);
+    if (st != KLAW_OK)
+        return st;
+    st = chan_attach(r, out);
+    if (st != KLAW_OK) {
+        klaw_region_close(r);
+        return st;
+    }
+    reap(*out);
+    return KLAW_OK;
+}
+
+klaw_status klaw_bcast_open_tx(const char *name, klaw_bcast_tx **out)
+{
+    *out = NULL;
+    klaw_bcast_tx *tx = handle_alloc(sizeof *tx);
+    if (!tx)
+        return KLAW_NOMEM;
+    klaw_status st = open_chan(name, &tx->c);
+    if (st == KLAW_OK) {
+        st = take_writer(tx->c, &tx->idx);
+        if (st != KLAW_OK)
+            chan_unref(tx->c);
+    }
+    if (st != KLAW_OK) {
+        free(tx);
+        return st;
+    }
+    *out = tx;
+    return KLAW_OK;
+}
+
+/* Registers a receiver of c (which gains a reference on success). */
+static klaw_status subscribe(chan *c, unsigned flags, const char *reader_id, klaw_bcast_rx **out)
+{
+    *out = NULL;
+    if (flags > KLAW_BCAST_FROM_OLDEST)
+        return KLAW_INVAL;
+    klaw_bcast_rx *rx = handle_alloc(sizeof *rx);
+    if (!rx)
+        return KLAW_NOMEM;
+    klaw_status st = lock_table(c);
+    if (st != KLAW_OK) {
+        free(rx);
+        return st;
+    }
+    bc_ctl *ctl = c->ctl;
+    uint64_t t = atomic_load(&ctl->tail);
+    uint64_t start = t;
+    if (flags & KLAW_BCAST_FROM_OLDEST)
+        start = t > c->capacity ? t - c->capacity : 0;
+    uint32_t idx;
+    st = klaw__reg_add(&ctl->reg, c->readers, c->max_readers, reader_id, start, &idx);
+    uint64_t reg_id = st == KLAW_OK ? atomic_load(&c->readers[idx].rec.reg_id) : 0;
+    unlock_table(c);
+    if (st != KLAW_OK) {
+        free(rx);
+        return st;
+    }
+    klaw__reg_live *live = &c->readers[idx].live;
+    if (!(flags & KLAW_BCAST_FROM_OLDEST)) {
+        /* B5: the cursor is published; move it to tail until tail stays
+         * put, so that no gate computed without us is above it (and no
+         * frame committed before we joined reads as missed) */
+        for (int i = 0; i < SUBSCRIBE_TRIES; i++) {
+            uint64_t t2 = atomic_load(&ctl->tail);
+            if (t2 == start)
+                break;
+            start = t2;
+            atomic_store(&live->start, start);
+            atomic_store(&live->cursor, start);
+        }
+    }
+    rx->c = c;
+    rx->ctl = ctl;
+    rx->slots = c->slots;
+    rx->live = live;
+    rx->mask = c->mask;
+    rx->shift = c->shift;
+    rx->slot_size = c->slot_size;
+    rx->max_frame = c->max_frame;
+    rx->block = c->block;
+    rx->idx = idx;
+    rx->reg_id = reg_id;
+    rx->next = start;
+    rx->cursor = start;
+    atomic_fetch_add(&c->refs, 1);
+    *out = rx;
+    return KLAW_OK;
+}
+
+klaw_status klaw_bcast_subscribe(klaw_bcast_tx *tx, unsigned flags, const char *reader_id, klaw_bcast_rx **rx)
+{
+    *rx = NULL;
+    if (!tx || atomic_load(&tx->closed))
+        return KLAW_INVAL;
+    return subscribe(tx->c, flags, reader_id, rx);
+}
+
+klaw_status klaw_bcast_open_rx(const char *name, unsigned flags, const char *reader_id, klaw_bcast_rx **rx)
+{
+    *rx = NULL;
+    chan *c;
+    klaw_status st = open_chan(name, &c);
+    if (st != KLAW_OK)
+        return st;
+    st = subscribe(c, flags, reader_id, rx);
+    chan_unref(c); /* the receiver holds its own reference */
+    return st;
+}
+
+klaw_status klaw_bcast_tx_clone(klaw_bcast_tx *tx, klaw_bcast_tx **out)
+{
+    *out = NULL;
+    if (atomic_load(&tx->closed))
+        return KLAW_CLOSED;
+    klaw_bcast_tx *n = handle_alloc(sizeof *n);
+    if (!n)
+        return KLAW_NOMEM;
+    klaw_status st = take_writer(tx->c, &n->idx);
+    if (st != KLAW_OK) {
+        free(n);
+        return st;
+    }
+    atomic_fetch_add(&tx->c->refs, 1);
+    n->c = tx->c;
+    *out = n;
+    return KLAW_OK;
+}
+
+void klaw_bcast_tx_close(klaw_bcast_tx *tx)
+{
+    if (tx && !atomic_exchange(&tx->closed, 1))
+        give_writer(tx->c, tx->idx);
+}
+
+void klaw_bcast_rx_close(klaw_bcast_rx *rx)
+{
+    if (!rx || atomic_exchange(&rx->closed, 1))
+        return;
+    chan *c = rx->c;
+    if (lock_table(c) == KLAW_OK) {
+        /* only our own registration: it may have been evicted (and the
+         * entry reused) if this process was taken for dead after a fork */
+        if (atomic_load(&c->readers[rx->idx].rec.reg_id) == rx->reg_id)
+            klaw__reg_remove(&c->ctl->reg, c->readers, rx->idx, 0);
+        unlock_table(c);
+    }
+    kw_wake_all(&c->ctl->progress);
+}
+
+void klaw_bcast_tx_free(klaw_bcast_tx *tx)
+{
+    if (!tx)
+        return;
+    klaw_bcast_tx_close(tx);
+    chan_unref(tx->c);
+    free(tx);
+}
+
+void klaw_bcast_rx_free(klaw_bcast_rx *rx)
+{
+    if (!rx)
+        return;
+    klaw_bcast_rx_close(rx);
+    chan_unref(rx->c);
+    free(rx);
+}
+
+/* ---- waiting --------------------------------------------------------------- */
+
+typedef struct wait_ctx {
+    chan *c;
+    int (*ready)(struct wait_ctx *);
+    void *h;              /* the tx or rx handle                         */
+    int64_t next_reap_ns; /* when to check liveness next                 */
+} wait_ctx;
+
+static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadline)
+{
+    wait_ctx *w = ws->data;
+    if (w->ready(w))
+        return 1;
+    int64_t now = (int64_t)ws->now.tv_sec * 1000000000 + ws->now.tv_nsec;
+    if (now >= w->next_reap_ns) {
+        w->next_reap_ns = now + (int64_t)w->c->liveness_ns;
+        if (reap(w->c))
+            return 1;
+    }
+    /* wake in time for the next liveness check (ck_ec's infinite deadline
+     * is tv_sec = TIME_MAX: compare without multiplying) */
+    time_t reap_sec = (time_t)(w->next_reap_ns / 1000000000);
+    long reap_nsec = (long)(w->next_reap_ns % 1000000000);
+    if (deadline->tv_sec > reap_sec || (deadline->tv_sec == reap_sec && deadline->tv_nsec > reap_nsec)) {
+        deadline->tv_sec = reap_sec;
+        deadline->tv_nsec = reap_nsec;
+    }
+    return 0;
+}
+
+/* Parks on ec until ready() or the deadline: KLAW_TIMEOUT or KLAW_OK (the
+ * caller re-checks). */
+static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), void *h,
+                        const struct timespec *deadline)
+{
+    wait_ctx w = {c, ready, h, klaw__now_ns() + (int64_t)c->liveness_ns};
+    for (int i = 0; i < SPIN_ITERS; i++) {
+        if (ready(&w))
+            return KLAW_OK;
+        ck_pr_stall();
+    }
+    uint32_t v = ck_ec32_value(ec);
+    if (ready(&w))
+        return KLAW_OK;
+    if (ck_ec32_wait_pred(ec, &klaw__ec_mode, v, wait_pred, &w, deadline) == -1 && klaw__deadline_passed(deadline))
+        return KLAW_TIMEOUT;
+    return KLAW_OK;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+static inline void advance(_Atomic uint64_t *idx, uint64_t from, uint64_t to)
+{
+    uint64_t cur = from;
+    while (cur < to && !atomic_compare_exchange_weak_explicit(idx, &cur, to, memory_order_acq_rel,
+                                                               memory_order_relaxed)) {
+    }
+}
+
+/* B5: may a writer take position t? Recomputes the gate from the
+ * registry when the cached one says no (seq_cst loads: the writer's half
+ * of the Dekker pair with a receiver's cursor store). */
+static int gate_allows(chan *c, uint64_t t)
+{
+    bc_ctl *ctl = c->ctl;
+    uint64_t g = atomic_load_explicit(&ctl->gate, memory_order_acquire);
+    if (t < g + c->capacity)
+        return 1;
+    uint64_t m = UINT64_MAX;
+    for (uint32_t i = 0; i < c->max_readers; i++) {
+        klaw__reg_ent *e = &c->readers[i];
+        if (atomic_load_explicit(&e->rec.state, memory_order_seq_cst) != KLAW__REG_ACTIVE)
+            continue;
+        uint64_t cur = atomic_load_explicit(&e->live.cursor, memory_order_seq_cst);
+        if (cur < m)
+            m = cur;
+    }
+    if (m == UINT64_MAX || m > t)
+        m = t; /* no receiver (or a hostile cursor): the gate never passes tail */
+    uint64_t depth = t - m;
+    uint64_t hw = atomic_load_explicit(&ctl->high_watermark, memory_order_relaxed);
+    while (depth > hw && !atomic_compare_exchange_weak(&ctl->high_watermark, &hw, depth)) {
+    }
+    while (m > g && !atomic_compare_exchange_weak(&ctl->gate, &g, m)) {
+    }
+    return t < m + c->capacity;
+}
+
+static inline void fill_claim(chan *c, uint64_t pos, size_t len, klaw_frame *f)
+{
+    bc_slot *s = slot_at(c, pos);
+    f->slot_ = s;
+    f->pos_ = pos;
+    f->seq = pos;
+    f->data = (uint8_t *)s + SLOT_HDR;
+    f->len = (uint32_t)len;
+    f->cap = c->max_frame;
+}
+
+/* One attempt to take the position at tail (B1). KLAW_OK; KLAW_FULL with
+ * *why (WHY_READERS: BLOCK and the slowest receiver has not released the
+ * slot's previous frame; WHY_WRITER: the writer of the slot's previous
+ * lap has not finished); KLAW_CORRUPT for a slot state no protocol step
+ * makes. */
+static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame *f, int *why)
+{
+    bc_ctl *ctl = c->ctl;
+    for (;;) {
+        uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+        bc_slot *s = slot_at(c, t);
+        uint64_t lap = (t >> c->shift) + 1;
+        uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (lap_of(v) == lap - 1 && st_of(v) != S_WRITING) {
+            if (c->block && !gate_allows(c, t)) {
+                if (atomic_load_explicit(&ctl->tail, memory_order_acquire) != t)
+                    continue;
+                *why = WHY_READERS;
+                return KLAW_FULL;
+            }
+            if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_WRITING, me + 1),
+                                                        memory_order_acq_rel, memory_order_acquire)) {
+                /* B4: the WRITING state before any byte of the frame */
+                atomic_thread_fence(memory_order_release);
+                advance(&ctl->tail, t, t + 1);
+                fill_claim(c, t, len, f);
+                return KLAW_OK;
+            }
+            continue;
+        }
+        if (lap_of(v) >= lap) { /* taken for this lap: help tail on */
+            advance(&ctl->tail, t, t + 1);
+            continue;
+        }
+        if (atomic_load_explicit(&ctl->tail, memory_order_acquire) != t)
+            continue;
+        if (lap_of(v) == lap - 1) {
+            *why = WHY_WRITER;
+            return KLAW_FULL;
+        }
+        return KLAW_CORRUPT;
+    }
+}
+
+static inline klaw_status claim_checks(klaw_bcast_tx *tx, size_t len)
+{
+    chan *c = tx->c;
+    if (KLAW_UNLIKELY(len > c->max_frame))
+        return KLAW_TOOBIG;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
+    if (c->block && atomic_load_explicit(&c->ctl->reg.count, memory_order_acquire) == 0)
+        return KLAW_NO_RECEIVERS;
+    return KLAW_OK;
+}
+
+klaw_status klaw_bcast_try_claim(klaw_bcast_tx *tx, size_t len, klaw_frame *f)
+{
+    klaw_status st = claim_checks(tx, len);
+    if (st != KLAW_OK)
+        return st;
+    int why;
+    return claim_one(tx->c, tx->idx, len, f, &why);
+}
+
+static int tx_readers_ready(wait_ctx *w)
+{
+    chan *c = w->c;
+    klaw_bcast_tx *tx = w->h;
+    if (atomic_load(&tx->closed) || atomic_load_explicit(&c->ctl->reg.count, memory_order_seq_cst) == 0)
+        return 1;
+    return gate_allows(c, atomic_load_explicit(&c->ctl->tail, memory_order_seq_cst));
+}
+
+static int tx_writer_ready(wait_ctx *w)
+{
+    chan *c = w->c;
+    uint64_t t = atomic_load_explicit(&c->ctl->tail, memory_order_acquire);
+    uint64_t v = atomic_load_explicit(&slot_at(c, t)->state, memory_order_acquire);
+    return st_of(v) != S_WRITING || lap_of(v) > (t >> c->shift);
+}
+
+klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespec *deadline, klaw_frame *f)
+{
+    for (;;) {
+        klaw_status st = claim_checks(tx, len);
+        if (st != KLAW_OK)
+            return st;
+        int why = WHY_NONE;
+        st = claim_one(tx->c, tx->idx, len, f, &why);
+        if (st != KLAW_FULL)
+            return st;
+        chan *c = tx->c;
+        if (why == WHY_READERS)
+            st = park(c, &c->ctl->progress, tx_readers_ready, tx, deadline);
+        else
+            st = park(c, &c->ctl->published, tx_writer_ready, tx, deadline);
+        if (st == KLAW_TIMEOUT) {
+            st = klaw_bcast_try_claim(tx, len, f);
+            return st == KLAW_FULL ? KLAW_TIMEOUT : st;
+        }
+    }
+}
+
+static inline klaw_status after_commit(chan *c)
+{
+    kw_wake_if_waiters(&c->ctl->published);
+    return KLAW_UNLIKELY(atomic_load_explicit(&c->ctl->reg.count, memory_order_relaxed) == 0) ? KLAW_NO_RECEIVERS
+                                                                                               : KLAW_OK;
+}
+
+klaw_status klaw_bcast_commit(klaw_bcast_tx *tx, klaw_frame *f, size_t len)
+{
+    chan *c = tx->c;
+    if (KLAW_UNLIKELY(len > c->max_frame)) {
+        klaw_bcast_abort(tx, f);
+        return KLAW_INVAL;
+    }
+    bc_slot *s = f->slot_;
+    atomic_store_explicit(&s->len, (uint32_t)len, memory_order_relaxed);
+    atomic_store_explicit(&s->state, full_of(f->pos_, c->shift), memory_order_seq_cst);
+    return after_commit(c);
+}
+
+void klaw_bcast_abort(klaw_bcast_tx *tx, klaw_frame *f)
+{
+    chan *c = tx->c;
+    bc_slot *s = f->slot_;
+    atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_SKIPPED, 0), memory_order_seq_cst);
+    atomic_fetch_add_explicit(&c->writers[tx->idx].aborted, 1, memory_order_relaxed);
+    kw_wake_if_waiters(&c->ctl->published);
+}
+
+klaw_status klaw_bcast_claim_batch(klaw_bcast_tx *tx, size_t len, klaw_frame *frames, size_t n, size_t *got,
+                                   const struct timespec *deadline)
+{
+    *got = 0;
+    if (n == 0)
+        return KLAW_INVAL;
+    klaw_status st = klaw_bcast_claim(tx, len, deadline, &frames[0]);
+    if (st != KLAW_OK)
+        return st;
+    size_t k = 1;
+    int why;
+    while (k < n && claim_one(tx->c, tx->idx, len, &frames[k], &why) == KLAW_OK)
+        k++;
+    *got = k;
+    return KLAW_OK;
+}
+
+klaw_status klaw_bcast_commit_batch(klaw_bcast_tx *tx, klaw_frame *frames, size_t n)
+{
+    chan *c = tx->c;
+    klaw_status worst = KLAW_OK;
+    for (size_t i = 0; i < n; i++) {
+        bc_slot *s = frames[i].slot_;
+        memory_order mo = i + 1 == n ? memory_order_seq_cst : memory_order_release;
+        if (KLAW_UNLIKELY(frames[i].len > c->max_frame)) {
+            atomic_store_explicit(&s->state, mk((frames[i].pos_ >> c->shift) + 1, S_SKIPPED, 0), mo);
+            atomic_fetch_add_explicit(&c->writers[tx->idx].aborted, 1, memory_order_relaxed);
+            worst = KLAW_INVAL;
+            continue;
+        }
+        atomic_store_explicit(&s->len, frames[i].len, memory_order_relaxed);
+        atomic_store_explicit(&s->state, full_of(frames[i].pos_, c->shift), mo);
+    }
+    if (n == 0)
+        return KLAW_OK;
+    klaw_status st = after_commit(c);
+    return worst != KLAW_OK ? worst : st;
+}
+
+klaw_status klaw_bcast_try_send(klaw_bcast_tx *tx, const void *data, size_t len)
+{
+    klaw_frame f;
+    klaw_status st = klaw_bcast_try_claim(tx, len, &f);
+    if (st != KLAW_OK)
+        return st;
+    copy_bytes(f.data, data, len, 1);
+    return klaw_bcast_commit(tx, &f, len);
+}
+
+klaw_status klaw_bcast_send(klaw_bcast_tx *tx, const void *data, size_t len, const struct timespec *deadline)
+{
+    klaw_frame f;
+    klaw_status st = klaw_bcast_claim(tx, len, deadline, &f);
+    if (st != KLAW_OK)
+        return st;
+    copy_bytes(f.data, data, len, 1);
+    return klaw_bcast_commit(tx, &f, len);
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+static inline void fill_view(klaw_bcast_rx *rx, bc_slot *s, uint64_t pos, klaw_frame *f)
+{
+    f->slot_ = s;
+    f->pos_ = pos;
+    f->seq = pos;
+    f->data = (uint8_t *)s + SLOT_HDR;
+    uint32_t len = atomic_load_explicit(&s->len, memory_order_relaxed);
+    /* another process wrote it: never trust a length past the slot */
+    f->len = len <= rx->max_frame ? len : rx->max_frame;
+    f->cap = rx->max_frame;
+}
+
+static inline bc_slot *rx_slot(const klaw_bcast_rx *rx, uint64_t pos)
+{
+    return (bc_slot *)(rx->slots + (size_t)(pos & rx->mask) * rx->slot_size);
+}
+
+static void touch_seen(klaw_bcast_rx *rx)
+{
+    rx->seen = 0;
+    atomic_store_explicit(&rx->live->last_seen_ns, realtime_ns(), memory_order_relaxed);
+}
+
+/* Publishes the cursor (one store to the receiver's own line; B5's Dekker
+ * half under BLOCK). */
+static inline void publish_cursor(klaw_bcast_rx *rx, uint64_t p)
+{
+    if (p <= rx->cursor)
+        return;
+    rx->cursor = p;
+    if (rx->block) {
+        atomic_store_explicit(&rx->live->cursor, p, memory_order_seq_cst);
+        kw_wake_if_waiters(&rx->ctl->progress);
+    } else {
+        atomic_store_explicit(&rx->live->cursor, p, memory_order_release);
+    }
+}
+
+static inline void bump(_Atomic uint64_t *own, uint64_t n)
+{
+    /* only the owning receiver stores to its live line: no RMW needed */
+    atomic_store_explicit(own, atomic_load_explicit(own, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* Is the writer that claimed slot state v gone for good? (its handle was
+ * closed or reaped: nobody will commit the claim). */
+static int claim_abandoned(chan *c, uint64_t v)
+{
+    uint32_t o = owner_of(v);
+    return o == 0 || o > c->max_writers || atomic_load(&c->writers[o - 1].role) == H_FREE;
+}
+
+/* Everything but the fast path of try_view: skipped positions, overrun
+ * receivers, nothing ready, closing. */
+static klaw_status view_slow(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagged)
+{
+    bc_ctl *ctl = rx->ctl;
+    for (;;) {
+        uint64_t c = rx->next;
+        bc_slot *s = rx_slot(rx, c);
+        uint64_t lap = (c >> rx->shift) + 1;
+        uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (v == mk(lap, S_FULL, 0)) {
+            fill_view(rx, s, c, f);
+            rx->next = c + 1;
+            return KLAW_OK;
+        }
+        if (lap_of(v) == lap && st_of(v) == S_SKIPPED) {
+            bump(&rx->live->skipped, 1);
+            rx->next = c + 1;
+            if (rx->cursor == c)
+                publish_cursor(rx, c + 1);
+            continue;
+        }
+        if (lap_of(v) > lap) {
+            /* B3: overrun; resume at the oldest retained position */
+            uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+            uint64_t cap = (uint64_t)rx->mask + 1;
+            uint64_t nc = t > cap ? t - cap : 0;
+            if (nc <= c)
+                nc = c + 1; /* only a hostile tail gets here */
+            uint64_t missed = nc - c;
+            bump(&rx->live->lagged, missed);
+            rx->next = nc;
+            publish_cursor(rx, nc);
+            if (lagged)
+                *lagged = missed;
+            return KLAW_LAGGED;
+        }
+        /* nothing at c yet */
+        if (KLAW_UNLIKELY(atomic_load_explicit(&ctl->closed, memory_order_acquire))) {
+            /* a commit made before the last writer closed is visible now */
+            uint64_t v2 = atomic_load_explicit(&s->state, memory_order_acquire);
+            if (v2 != v)
+                continue;
+            uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+            if (c >= t)
+                return KLAW_CLOSED;
+            if (lap_of(v) == lap && st_of(v) == S_WRITING && claim_abandoned(rx->c, v) &&
+                atomic_compare_exchange_strong(&s->state, &v, mk(lap, S_SKIPPED, 0)))
+                continue;
+            if (lap_of(v) < lap)
+                return KLAW_CORRUPT; /* below tail, never claimed: not a state B1 makes */
+        }
+        return KLAW_EMPTY;
+    }
+}
+
+klaw_status klaw_bcast_try_view(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagged)
+{
+    if (lagged)
+        *lagged = 0;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
+    uint64_t c = rx->next;
+    bc_slot *s = rx_slot(rx, c);
+    if (KLAW_LIKELY(atomic_load_explicit(&s->state, memory_order_acquire) == full_of(c, rx->shift))) {
+        fill_view(rx, s, c, f);
+        rx->next = c + 1;
+        return KLAW_OK;
+    }
+    return view_slow(rx, f, lagged);
+}
+
+static int rx_ready(wait_ctx *w)
+{
+    klaw_bcast_rx *rx = w->h;
+    if (atomic_load_explicit(&rx->ctl->closed, memory_order_acquire))
+        return 1;
+    uint64_t c = rx->next;
+    uint64_t lap = (c >> rx->shift) + 1;
+    uint64_t v = atomic_load_explicit(&rx_slot(rx, c)->state, memory_order_acquire);
+    return lap_of(v) > lap || (lap_of(v) == lap && st_of(v) != S_WRITING);
+}
+
+klaw_status klaw_bcast_view(klaw_bcast_rx *rx, const struct timespec *deadline, klaw_frame *f, uint64_t *lagged)
+{
+    for (;;) {
+        klaw_status st = klaw_bcast_try_view(rx, f, lagged);
+        if (st != KLAW_EMPTY)
+            return st;
+        touch_seen(rx);
+        st = park(rx->c, &rx->ctl->published, rx_ready, rx, deadline);
+        if (st == KLAW_TIMEOUT) {
+            st = klaw_bcast_try_view(rx, f, lagged);
+            return st == KLAW_EMPTY ? KLAW_TIMEOUT : st;
+        }
+    }
+}
+
+static inline int view_intact(const klaw_bcast_rx *rx, const klaw_frame *f)
+{
+    const bc_slot *s = f->slot_;
+    return atomic_load_explicit(&s->state, memory_order_relaxed) == full_of(f->pos_, rx->shift);
+}
+
+klaw_status klaw_bcast_release(klaw_bcast_rx *rx, klaw_frame *f)
+{
+    /* B4: every read of the frame's bytes before the state is re-read */
+    atomic_thread_fence(memory_order_acquire);
+    int ok = view_intact(rx, f);
+    if (KLAW_UNLIKELY(!ok))
+        bump(&rx->live->lagged, 1);
+    publish_cursor(rx, f->pos_ + 1);
+    if (KLAW_UNLIKELY(++rx->seen >= KLAW_READER_SEEN_EVERY))
+        touch_seen(rx);
+    return ok ? KLAW_OK : KLAW_LAGGED;
+}
+
+klaw_status klaw_bcast_view_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t n, size_t *got, uint64_t *lagged,
+                                  const struct timespec *deadline)
+{
+    *got = 0;
+    if (n == 0)
+        return KLAW_INVAL;
+    klaw_status st = klaw_bcast_view(rx, deadline, &frames[0], lagged);
+    if (st != KLAW_OK)
+        return st;
+    size_t k = 1;
+    while (k < n) {
+        uint64_t c = rx->next;
+        bc_slot *s = rx_slot(rx, c);
+        if (atomic_load_explicit(&s->state, memory_order_acquire) != full_of(c, rx->shift))
+            break;
+        fill_view(rx, s, c, &frames[k++]);
+        rx->next = c + 1;
+    }
+    *got = k;
+    return KLAW_OK;
+}
+
+klaw_status klaw_bcast_release_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t n)
+{
+    if (n == 0)
+        return KLAW_OK;
+    atomic_thread_fence(memory_order_acquire);
+    uint64_t torn = 0, end = 0;
+    for (size_t i = 0; i < n; i++) {
+        torn += !view_intact(rx, &frames[i]);
+        if (frames[i].pos_ + 1 > end)
+            end = frames[i].pos_ + 1;
+    }
+    if (KLAW_UNLIKELY(torn))
+        bump(&rx->live->lagged, torn);
+    publish_cursor(rx, end);
+    rx->seen += (uint32_t)n;
+    if (KLAW_UNLIKELY(rx->seen >= KLAW_READER_SEEN_EVERY))
+        touch_seen(rx);
+    return torn ? KLAW_LAGGED : KLAW_OK;
+}
+
+static klaw_status copy_out(klaw_bcast_rx *rx, klaw_status st, klaw_frame *f, void *buf, size_t cap, size_t *len,
+                            uint64_t *lagged)
+{
+    if (st != KLAW_OK)
+        return st;
+    *len = f->len;
+    if (f->len > cap) {
+        rx->next = f->pos_; /* not taken: the next view offers it again */
+        return KLAW_TOOBIG;
+    }
+    copy_bytes(buf, f->data, f->len, 0);
+    st = klaw_bcast_release(rx, f);
+    if (st == KLAW_LAGGED) {
+        *len = 0;
+        if (lagged)
+            *lagged = 1; /* the copy was torn: this frame is missed */
+    }
+    return st;
+}
+
+klaw_status klaw_bcast_try_recv(klaw_bcast_rx *rx, void *buf, size_t cap, size_t *len, uint64_t *lagged)
+{
+    klaw_frame f;
+    *len = 0;
+    klaw_status st = klaw_bcast_try_view(rx, &f, lagged);
+    return copy_out(rx, st, &f, buf, cap, len, lagged);
+}
+
+klaw_status klaw_bcast_recv(klaw_bcast_rx *rx, void *buf, size_t cap, size_t *len, uint64_t *lagged,
+                            const struct timespec *deadline)
+{
+    klaw_frame f;
+    *len = 0;
+    klaw_status st = klaw_bcast_view(rx, deadline, &f, lagged);
+    return copy_out(rx, st, &f, buf, cap, len, lagged);
+}
+
+/* ---- stats and the registry ----------------------------------------------------- */
+
+/* The totals are derived, not counted per frame. Every position below
+ * tail was claimed: it is being written, was aborted (or reaped), or was
+ * committed, so total_sent = tail - writing - aborted. Each receiver's
+ * positions from its start to its cursor were received, missed (lagged)
+ * or skipped (aborted claims); the registry folds them (src/registry.c).
+ * Exact when the channel is quiet. */
+static klaw_status stats(chan *c, klaw_bcast_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    reap(c);
+    bc_ctl *ctl = c->ctl;
+    if (lock_table(c) != KLAW_OK)
+        return KLAW_CORRUPT;
+    uint64_t aborted = ctl->retired_aborted + ctl->reaped_aborted;
+    for (uint32_t i = 0; i < c->max_writers; i++)
+        if (atomic_load(&c->writers[i].role) != H_FREE)
+            aborted += atomic_load(&c->writers[i].aborted);
+    unlock_table(c);
+    uint64_t tail = atomic_load(&ctl->tail), writing = 0;
+    for (uint32_t i = 0; i < c->capacity; i++) {
+        bc_slot *s = (bc_slot *)(c->slots + (size_t)i * c->slot_size);
+        writing += st_of(atomic_load_explicit(&s->state, memory_order_acquire)) == S_WRITING;
+    }
+    klaw__reg_totals tot;
+    klaw__reg_sum(&ctl->reg, c->readers, c->max_readers, &tot);
+    out->writers = atomic_load(&ctl->writers);
+    out->readers = tot.readers;
+    out->capacity = c->capacity;
+    out->max_frame = c->max_frame;
+    out->policy = c->block ? KLAW_POLICY_BLOCK : KLAW_POLICY_OVERWRITE;
+    out->total_sent = tail > writing + aborted ? tail - writing - aborted : 0;
+    out->total_received = tot.received;
+    out->lagged = tot.lagged;
+    out->aborted_claims = aborted;
+    out->evicted = atomic_load(&ctl->reg.evicted);
+    uint64_t depth = tot.min_cursor < tail ? tail - tot.min_cursor : 0;
+    out->depth = depth < c->capacity ? depth : c->capacity;
+    out->high_watermark = atomic_load(&ctl->high_watermark);
+    if (out->depth > out->high_watermark)
+        out->high_watermark = out->depth;
+    out->writers_closed = atomic_load(&ctl->closed) != 0;
+    return KLAW_OK;
+}
+
+klaw_status klaw_bcast_tx_stats(klaw_bcast_tx *tx, klaw_bcast_stats *out) { return stats(tx->c, out); }
+klaw_status klaw_bcast_rx_stats(klaw_bcast_rx *rx, klaw_bcast_stats *out) { return stats(rx->c, out); }
+
+static klaw_status readers_of(chan *c, klaw__reg_view *view, klaw_reader_snapshot **out)
+{
+    reap(c);
+    return klaw__reg_snapshot(view, &c->ctl->reg, c->readers, c->max_readers, lock_cb, unlock_cb, c, out);
+}
+
+klaw_status klaw_bcast_tx_readers(klaw_bcast_tx *tx, klaw_reader_snapshot **out)
+{
+    return readers_of(tx->c, &tx->c->view, out);
+}
+
+klaw_status klaw_bcast_rx_readers(klaw_bcast_rx *rx, klaw_reader_snapshot **out)
+{
+    return readers_of(rx->c, &rx->c->view, out);
+}
+
+/* ---- select ------------------------------------------------------------------ */
+
+static klaw_status sel_try_take(void *rx, klaw_sel_result *out)
+{
+    out->lagged = 0;
+    klaw_status st = klaw_bcast_try_view(rx, &out->frame, &out->lagged);
+    out->status = st;
+    return st;
+}
+
+static klaw_status sel_release(void *rx, klaw_frame *f) { return klaw_bcast_release(rx, f); }
+
+static void sel_maintain(void *rx)
+{
+    touch_seen(rx);
+    reap(((klaw_bcast_rx *)rx)->c);
+}
+
+klaw_status klaw__bcast_sel_src(void *rxv, klaw_sel_src *out)
+{
+    klaw_bcast_rx *rx = rxv;
+    if (!rx || atomic_load(&rx->closed))
+        return KLAW_INVAL;
+    out->rx = rx;
+    out->try_take = sel_try_take;
+    out->release = sel_release;
+    out->ec = &rx->ctl->published;
+    out->maintain = sel_maintain;
+    out->liveness_ns = rx->c->liveness_ns;
+    return KLAW_OK;
+}
+
+/* ---- inspection ----------------------------------------------------------------- */
+
+klaw_status klaw__bcast_inspect(klaw_region *r, klaw_bcast_stats *out)
+{
+    chan *c;
+    klaw_status st = chan_attach(r, &c);
+    if (st != KLAW_OK)
+        return st;
+    st = stats(c, out);
+    free(c); /* not chan_unref: the region stays the caller's */
+    return st;
+}
+
+klaw_status klaw__bcast_inspect_readers(klaw_region *r, klaw_reader_snapshot **out)
+{
+    *out = NULL;
+    chan *c;
+    klaw_status st = chan_attach(r, &c);
+    if (st != KLAW_OK)
+        return st;
+    st = readers_of(c, NULL, out);
+    free(c);
+    return st;
+}

@@ -1,0 +1,1185 @@
+/* test_broadcast.c - the broadcast channel: every receiver sees every frame
+ * in order; OVERWRITE lag counts are exact and lapped views are caught at
+ * release (no torn frame is ever accepted); BLOCK loses nothing and evicts
+ * a killed receiver; a writer killed between claim and commit does not
+ * wedge readers; close/drain; NO_RECEIVERS; subscribe from the tail or the
+ * oldest retained frame; hostile regions are refused. Stress in threads and
+ * across processes: for every receiver, received + lagged == sent.
+ * KLAW_STRESS_FRAMES sets the frames per stress case (default 6000). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "klaw/broadcast.h"
+#include "klaw/records.h"
+#include "klaw/region.h"
+#include "klaw/registry.h"
+#include "klaw/schema.h"
+#include "../channels/inspect.h"
+#include "../channels/select_impl.h"
+
+static char name_buf[64];
+static const char *uniq(const char *tag)
+{
+    snprintf(name_buf, sizeof name_buf, "tbcast-%d-%s", (int)getpid(), tag);
+    klaw_region_unlink(name_buf);
+    return name_buf;
+}
+
+static struct timespec watchdog(void) { return klaw_deadline_in_ms(120000); }
+
+static klaw_bcast_tx *make(uint32_t cap, uint32_t maxf, int policy, const char *name)
+{
+    klaw_bcast_opts o = {.capacity = cap, .max_frame = maxf, .policy = policy, .name = name,
+                         .liveness_ns = 100000000};
+    klaw_bcast_tx *tx = NULL;
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_OK);
+    return tx;
+}
+
+static void send_u64(klaw_bcast_tx *tx, uint64_t v, klaw_status want)
+{
+    assert_int_equal(klaw_bcast_try_send(tx, &v, sizeof v), want);
+}
+
+static uint64_t recv_u64(klaw_bcast_rx *rx)
+{
+    uint64_t v = 0, lag = 0;
+    size_t len = 0;
+    assert_int_equal(klaw_bcast_try_recv(rx, &v, sizeof v, &len, &lag), KLAW_OK);
+    assert_int_equal(len, sizeof v);
+    return v;
+}
+
+/* ---- single-threaded behaviour ------------------------------------------ */
+
+static void every_receiver_sees_every_frame_in_order(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx = make(8, 32, 0, NULL);
+    klaw_bcast_rx *a, *b;
+    assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_TAIL, "a", &a), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_TAIL, "b", &b), KLAW_OK);
+    for (uint64_t i = 0; i < 5; i++)
+        send_u64(tx, 100 + i, KLAW_OK);
+    for (uint64_t i = 0; i < 5; i++) {
+        klaw_frame f;
+        uint64_t lag = 99;
+        assert_int_equal(klaw_bcast_try_view(a, &f, &lag), KLAW_OK);
+        assert_int_equal(lag, 0);
+        assert_int_equal(f.seq, i);
+        assert_int_equal(f.len, 8);
+        uint64_t v;
+        memcpy(&v, f.data, 8);
+        assert_int_equal(v, 100 + i);
+        assert_int_equal(klaw_bcast_release(a, &f), KLAW_OK);
+        assert_int_equal(recv_u64(b), 100 + i);
+    }
+    klaw_frame f;
+    assert_int_equal(klaw_bcast_try_view(a, &f, NULL), KLAW_EMPTY);
+    assert_int_equal(klaw_bcast_try_view(b, &f, NULL), KLAW_EMPTY);
+    klaw_bcast_stats s;
+    assert_int_equal(klaw_bcast_tx_stats(tx, &s), KLAW_OK);
+    assert_int_equal(s.total_sent, 5);
+    assert_int_equal(s.total_received, 10);
+    assert_int_equal(s.lagged, 0);
+    assert_int_equal(s.readers, 2);
+    assert_int_equal(s.writers, 1);
+    assert_int_equal(s.capacity, 8);
+    assert_int_equal(s.policy, KLAW_POLICY_OVERWRITE);
+    assert_int_equal(s.depth, 0);
+    klaw_bcast_rx_free(a);
+    klaw_bcast_rx_free(b);
+    klaw_bcast_tx_free(tx);
+}
+
+static void bad_options_are_refused(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx;
+    klaw_bcast_opts o = {.capacity = 0, .max_frame = 8};
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_INVAL);
+    assert_null(tx);
+    o.capacity = 4;
+    o.max_frame = 0;
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_INVAL);
+    o.max_frame = 8;
+    o.policy = 7;
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_INVAL);
+    o.policy = KLAW_POLICY_BLOCK;
+    o.max_readers = 5000;
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_INVAL);
+    o.max_readers = 2;
+    o.capacity = 3;
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_OK);
+    klaw_bcast_rx *r1, *r2, *r3;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, "same", &r1), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, "same", &r2), KLAW_EXIST);
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, "", &r2), KLAW_INVAL);
+    assert_int_equal(klaw_bcast_subscribe(tx, 7, NULL, &r2), KLAW_INVAL);
+    char longid[80];
+    memset(longid, 'x', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, longid, &r2), KLAW_INVAL);
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &r2), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &r3), KLAW_FULL);
+    klaw_bcast_stats s;
+    klaw_bcast_rx_stats(r1, &s);
+    assert_int_equal(s.capacity, 4);
+    assert_int_equal(s.policy, KLAW_POLICY_BLOCK);
+    uint8_t big[9] = {0};
+    assert_int_equal(klaw_bcast_try_send(tx, big, 9), KLAW_TOOBIG);
+    klaw_bcast_rx_free(r1);
+    klaw_bcast_rx_free(r2);
+    klaw_bcast_tx_free(tx);
+}
+
+/* OVERWRITE: a receiver overrun by 6 frames of a 4-slot ring is told it
+ * missed exactly 6, then reads the 4 retained ones. */
+static void overwrite_lag_is_exact_and_resumes_at_the_oldest(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx = make(4, 8, KLAW_POLICY_OVERWRITE, NULL);
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, "slow", &rx), KLAW_OK);
+    for (uint64_t i = 0; i < 10; i++)
+        send_u64(tx, i, KLAW_OK); /* the writer never waits */
+    klaw_frame f;
+    uint64_t lag = 0;
+    assert_int_equal(klaw_bcast_try_view(rx, &f, &lag), KLAW_LAGGED);
+    assert_int_equal(lag, 6);
+    for (uint64_t i = 6; i < 10; i++)
+        assert_int_equal(recv_u64(rx), i);
+    assert_int_equal(klaw_bcast_try_view(rx, &f, &lag), KLAW_EMPTY);
+    /* lagging again, through the copying recv */
+    for (uint64_t i = 10; i < 15; i++)
+        send_u64(tx, i, KLAW_OK);
+    uint64_t v;
+    size_t len;
+    assert_int_equal(klaw_bcast_try_recv(rx, &v, sizeof v, &len, &lag), KLAW_LAGGED);
+    assert_int_equal(lag, 1);
+    assert_int_equal(recv_u64(rx), 11);
+    klaw_bcast_stats s;
+    klaw_bcast_tx_stats(tx, &s);
+    assert_int_equal(s.total_sent, 15);
+    assert_int_equal(s.lagged, 7);
+    assert_int_equal(s.total_received, 5);
+    assert_int_equal(s.depth, 3);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+}
+
+/* A view held while the writer laps it: release says LAGGED. */
+static void a_view_lapped_while_held_is_lagged_at_release(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx = make(4, 8, KLAW_POLICY_OVERWRITE, NULL);
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+    send_u64(tx, 1, KLAW_OK);
+    klaw_frame f;
+    assert_int_equal(klaw_bcast_try_view(rx, &f, NULL), KLAW_OK);
+    for (uint64_t i = 0; i < 3; i++) /* not yet over f's slot */
+        send_u64(tx, 2 + i, KLAW_OK);
+    klaw_frame g;
+    assert_int_equal(klaw_bcast_try_view(rx, &g, NULL), KLAW_OK);
+    assert_int_equal(klaw_bcast_release(rx, &f), KLAW_OK);
+    send_u64(tx, 5, KLAW_OK);
+    send_u64(tx, 6, KLAW_OK); /* laps g (position 1) */
+    assert_int_equal(klaw_bcast_release(rx, &g), KLAW_LAGGED);
+    /* the batch form too */
+    klaw_frame fr[4];
+    size_t got = 0;
+    uint64_t lag = 0;
+    assert_int_equal(klaw_bcast_view_batch(rx, fr, 4, &got, &lag, NULL), KLAW_OK);
+    assert_int_equal(got, 4);
+    assert_int_equal(fr[0].seq, 2);
+    assert_int_equal(klaw_bcast_release_batch(rx, fr, got), KLAW_OK);
+    send_u64(tx, 7, KLAW_OK);
+    assert_int_equal(klaw_bcast_view_batch(rx, fr, 4, &got, &lag, NULL), KLAW_OK);
+    assert_int_equal(got, 1);
+    for (uint64_t i = 0; i < 4; i++)
+        send_u64(tx, 8 + i, KLAW_OK);
+    assert_int_equal(klaw_bcast_release_batch(rx, fr, got), KLAW_LAGGED);
+    klaw_bcast_stats s;
+    klaw_bcast_tx_stats(tx, &s);
+    assert_int_equal(s.total_sent, 11);
+    assert_int_equal(s.lagged, 2);
+    assert_int_equal(s.total_received, 5);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+}
+
+static void zero_copy_claims_commit_abort_and_batches(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx = make(8, 64, KLAW_POLICY_BLOCK, NULL);
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+    klaw_frame f;
+    assert_int_equal(klaw_bcast_try_claim(tx, 100, &f), KLAW_TOOBIG);
+    assert_int_equal(klaw_bcast_try_claim(tx, 5, &f), KLAW_OK);
+    assert_int_equal(f.cap, 64);
+    memcpy(f.data, "hello, world", 12);
+    assert_int_equal(klaw_bcast_commit(tx, &f, 12), KLAW_OK); /* grows to 12 */
+    assert_int_equal(klaw_bcast_try_claim(tx, 4, &f), KLAW_OK);
+    klaw_bcast_abort(tx, &f);
+    assert_int_equal(klaw_bcast_try_claim(tx, 4, &f), KLAW_OK);
+    assert_int_equal(klaw_bcast_commit(tx, &f, 65), KLAW_INVAL); /* aborted */
+    klaw_frame fr[8];
+    size_t got;
+    assert_int_equal(klaw_bcast_claim_batch(tx, 8, fr, 3, &got, NULL), KLAW_OK);
+    assert_int_equal(got, 3);
+    for (size_t i = 0; i < got; i++) {
+        memset(fr[i].data, 'a' + (int)i, 8);
+        fr[i].len = 8;
+    }
+    assert_int_equal(klaw_bcast_commit_batch(tx, fr, got), KLAW_OK);
+    /* the receiver passes the two aborted positions */
+    uint64_t lag = 0;
+    assert_int_equal(klaw_bcast_try_view(rx, &f, &lag), KLAW_OK);
+    assert_int_equal(f.len, 12);
+    assert_memory_equal(f.data, "hello, world", 12);
+    assert_int_equal(klaw_bcast_release(rx, &f), KLAW_OK);
+    assert_int_equal(klaw_bcast_view_batch(rx, fr, 8, &got, &lag, NULL), KLAW_OK);
+    assert_int_equal(got, 3);
+    for (size_t i = 0; i < got; i++) {
+        assert_int_equal(fr[i].len, 8);
+        assert_int_equal(fr[i].data[0], 'a' + (int)i);
+        if (i)
+            assert_true(fr[i].seq == fr[i - 1].seq + 1);
+    }
+    assert_int_equal(klaw_bcast_release_batch(rx, fr, got), KLAW_OK);
+    klaw_bcast_stats s;
+    klaw_bcast_tx_stats(tx, &s);
+    assert_int_equal(s.total_sent, 4);
+    assert_int_equal(s.aborted_claims, 2);
+    assert_int_equal(s.total_received, 4);
+    assert_int_equal(s.lagged, 0);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+}
+
+static void recv_too_small_a_buffer_keeps_the_frame(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx = make(4, 32, 0, NULL);
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+    assert_int_equal(klaw_bcast_try_send(tx, "0123456789", 10), KLAW_OK);
+    char buf[16];
+    size_t len = 0;
+    assert_int_equal(klaw_bcast_try_recv(rx, buf, 4, &len, NULL), KLAW_TOOBIG);
+    assert_int_equal(len, 10);
+    assert_int_equal(klaw_bcast_try_recv(rx, buf, sizeof buf, &len, NULL), KLAW_OK);
+    assert_int_equal(len, 10);
+    assert_memory_equal(buf, "0123456789", 10);
+    assert_int_equal(klaw_bcast_try_send(tx, "", 0), KLAW_OK); /* empty frames travel */
+    assert_int_equal(klaw_bcast_try_recv(rx, buf, sizeof buf, &len, NULL), KLAW_OK);
+    assert_int_equal(len, 0);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+}
+
+static void zero_receivers_is_no_receivers(void **state)
+{
+    (void)state;
+    /* OVERWRITE: the frame is written all the same */
+    klaw_bcast_tx *tx = make(4, 8, KLAW_POLICY_OVERWRITE, NULL);
+    send_u64(tx, 41, KLAW_NO_RECEIVERS);
+    send_u64(tx, 42, KLAW_NO_RECEIVERS);
+    klaw_bcast_rx *old, *tail;
+    assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_OLDEST, "old", &old), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_TAIL, "tail", &tail), KLAW_OK);
+    assert_int_equal(recv_u64(old), 41);
+    assert_int_equal(recv_u64(old), 42);
+    klaw_frame f;
+    assert_int_equal(klaw_bcast_try_view(tail, &f, NULL), KLAW_EMPTY);
+    send_u64(tx, 43, KLAW_OK);
+    assert_int_equal(recv_u64(old), 43);
+    assert_int_equal(recv_u64(tail), 43);
+    klaw_bcast_rx_free(old);
+    klaw_bcast_rx_free(tail);
+    send_u64(tx, 44, KLAW_NO_RECEIVERS);
+    klaw_bcast_stats s;
+    klaw_bcast_tx_stats(tx, &s);
+    assert_int_equal(s.total_sent, 4);
+    assert_int_equal(s.readers, 0);
+    assert_int_equal(s.total_received, 4); /* of receivers that left */
+    klaw_bcast_tx_free(tx);
+
+    /* BLOCK: nothing is claimed */
+    tx = make(4, 8, KLAW_POLICY_BLOCK, NULL);
+    send_u64(tx, 1, KLAW_NO_RECEIVERS);
+    assert_int_equal(klaw_bcast_try_claim(tx, 8, &f), KLAW_NO_RECEIVERS);
+    struct timespec d = klaw_deadline_in_ms(10);
+    assert_int_equal(klaw_bcast_send(tx, "x", 1, &d), KLAW_NO_RECEIVERS);
+    klaw_bcast_tx_stats(tx, &s);
+    assert_int_equal(s.total_sent, 0);
+    klaw_bcast_tx_free(tx);
+}
+
+/* FROM_OLDEST starts at the oldest retained frame (capacity back), FROM_TAIL
+ * at the next commit. */
+static void subscribe_from_oldest_or_from_the_tail(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx = make(4, 8, KLAW_POLICY_OVERWRITE, NULL);
+    klaw_bcast_rx *keep;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, "keep", &keep), KLAW_OK);
+    for (uint64_t i = 0; i < 7; i++)
+        send_u64(tx, i, KLAW_OK);
+    klaw_bcast_rx *old, *tail;
+    assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_OLDEST, "old", &old), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_TAIL, "tail", &tail), KLAW_OK);
+    for (uint64_t i = 3; i < 7; i++)
+        assert_int_equal(recv_u64(old), i);
+    klaw_frame f;
+    assert_int_equal(klaw_bcast_try_view(old, &f, NULL), KLAW_EMPTY);
+    assert_int_equal(klaw_bcast_try_view(tail, &f, NULL), KLAW_EMPTY);
+    send_u64(tx, 7, KLAW_OK);
+    assert_int_equal(recv_u64(tail), 7);
+    assert_int_equal(recv_u64(old), 7);
+    klaw_bcast_rx_free(old);
+    klaw_bcast_rx_free(tail);
+    klaw_bcast_rx_free(keep);
+    klaw_bcast_tx_free(tx);
+}
+
+/* BLOCK: the writer waits for the slowest receiver, not the fastest; an
+ * unsubscribe lets it go on. */
+static void block_waits_for_the_slowest_receiver(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx = make(4, 8, KLAW_POLICY_BLOCK, NULL);
+    klaw_bcast_rx *fast, *slow;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, "fast", &fast), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, "slow", &slow), KLAW_OK);
+    for (uint64_t i = 0; i < 4; i++)
+        send_u64(tx, i, KLAW_OK);
+    send_u64(tx, 4, KLAW_FULL);
+    for (uint64_t i = 0; i < 4; i++)
+        assert_int_equal(recv_u64(fast), i);
+    send_u64(tx, 4, KLAW_FULL);
+    klaw_frame f;
+    struct timespec d = klaw_deadline_in_ms(20);
+    assert_int_equal(klaw_bcast_claim(tx, 8, &d, &f), KLAW_TIMEOUT);
+    /* a held view keeps its slot */
+    assert_int_equal(klaw_bcast_try_view(slow, &f, NULL), KLAW_OK);
+    send_u64(tx, 4, KLAW_FULL);
+    assert_int_equal(klaw_bcast_release(slow, &f), KLAW_OK);
+    send_u64(tx, 4, KLAW_OK);
+    send_u64(tx, 5, KLAW_FULL);
+    klaw_bcast_stats s;
+    klaw_bcast_tx_stats(tx, &s);
+    assert_int_equal(s.depth, 4);
+    assert_int_equal(s.high_watermark, 4);
+    klaw_bcast_rx_free(slow); /* unsubscribing releases the writer */
+    send_u64(tx, 5, KLAW_OK);
+    assert_int_equal(recv_u64(fast), 4);
+    assert_int_equal(recv_u64(fast), 5);
+    klaw_bcast_tx_stats(tx, &s);
+    assert_int_equal(s.lagged, 0);
+    assert_int_equal(s.total_sent, 6);
+    assert_int_equal(s.total_received, 6 + 1);
+    klaw_bcast_rx_free(fast);
+    klaw_bcast_tx_free(tx);
+}
+
+typedef struct later {
+    klaw_bcast_tx *tx;
+    klaw_bcast_rx *rx;
+    int what;
+} later;
+
+static void *act_later(void *p)
+{
+    later *l = p;
+    usleep(30000);
+    if (l->what == 0)
+        klaw_bcast_tx_close(l->tx);
+    else if (l->what == 1)
+        klaw_bcast_try_send(l->tx, "wake", 4);
+    else
+        klaw_bcast_rx_close(l->rx);
+    return NULL;
+}
+
+static void receivers_drain_then_closed_and_parked_callers_wake(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx = make(8, 8, 0, NULL);
+    klaw_bcast_tx *tx2;
+    assert_int_equal(klaw_bcast_tx_clone(tx, &tx2), KLAW_OK);
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+    for (uint64_t i = 0; i < 3; i++)
+        send_u64(tx, i, KLAW_OK);
+    klaw_bcast_tx_close(tx);
+    klaw_bcast_tx_close(tx); /* idempotent */
+    assert_int_equal(klaw_bcast_try_send(tx, "x", 1), KLAW_CLOSED);
+    klaw_bcast_tx *none = tx;
+    assert_int_equal(klaw_bcast_tx_clone(tx, &none), KLAW_CLOSED);
+    assert_null(none);
+    send_u64(tx2, 3, KLAW_OK);
+    klaw_bcast_tx_close(tx2);
+    for (uint64_t i = 0; i < 4; i++)
+        assert_int_equal(recv_u64(rx), i);
+    klaw_frame f;
+    assert_int_equal(klaw_bcast_try_view(rx, &f, NULL), KLAW_CLOSED);
+    assert_int_equal(klaw_bcast_view(rx, NULL, &f, NULL), KLAW_CLOSED);
+    klaw_bcast_stats s;
+    klaw_bcast_rx_stats(rx, &s);
+    assert_int_equal(s.writers_closed, 1);
+    assert_int_equal(s.writers, 0);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+    klaw_bcast_tx_free(tx2);
+
+    /* a parked receiver wakes on a commit, then on the last close */
+    tx = make(8, 8, 0, NULL);
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+    later l = {tx, rx, 1};
+    pthread_t th;
+    pthread_create(&th, NULL, act_later, &l);
+    struct timespec d = watchdog();
+    assert_int_equal(klaw_bcast_view(rx, &d, &f, NULL), KLAW_OK);
+    assert_int_equal(klaw_bcast_release(rx, &f), KLAW_OK);
+    pthread_join(th, NULL);
+    l.what = 0;
+    pthread_create(&th, NULL, act_later, &l);
+    assert_int_equal(klaw_bcast_view(rx, &d, &f, NULL), KLAW_CLOSED);
+    pthread_join(th, NULL);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+
+    /* a parked BLOCK writer wakes when the receiver it waits for leaves */
+    tx = make(2, 8, KLAW_POLICY_BLOCK, NULL);
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+    send_u64(tx, 1, KLAW_OK);
+    send_u64(tx, 2, KLAW_OK);
+    l = (later){tx, rx, 2};
+    pthread_create(&th, NULL, act_later, &l);
+    assert_int_equal(klaw_bcast_send(tx, "x", 1, &d), KLAW_NO_RECEIVERS);
+    pthread_join(th, NULL);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+}
+
+static void deadlines_time_out(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx = make(2, 8, KLAW_POLICY_BLOCK, NULL);
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+    klaw_frame f;
+    uint64_t lag;
+    struct timespec d = klaw_deadline_in_ms(20);
+    assert_int_equal(klaw_bcast_view(rx, &d, &f, &lag), KLAW_TIMEOUT);
+    uint8_t buf[8];
+    size_t len;
+    d = klaw_deadline_in_ms(20);
+    assert_int_equal(klaw_bcast_recv(rx, buf, sizeof buf, &len, &lag, &d), KLAW_TIMEOUT);
+    send_u64(tx, 1, KLAW_OK);
+    send_u64(tx, 2, KLAW_OK);
+    d = klaw_deadline_in_ms(20);
+    assert_int_equal(klaw_bcast_send(tx, "x", 1, &d), KLAW_TIMEOUT);
+    size_t got;
+    d = klaw_deadline_in_ms(20);
+    assert_int_equal(klaw_bcast_claim_batch(tx, 1, &f, 1, &got, &d), KLAW_TIMEOUT);
+    assert_int_equal(got, 0);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+}
+
+/* ---- stress: threads ---------------------------------------------------- */
+
+#define MAXW 2
+#define MAXR 8
+#define SMAXF 80
+
+/* A frame: word 0 = writer << 56 | n; then words derived from word 0, and
+ * a length that depends on n: a torn frame (words of two frames, or a
+ * length of another) fails verify(). */
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+static size_t frame_len(uint64_t w0) { return 16 + 8 * (size_t)(mix(w0) % 8); }
+
+/* TSan-friendly word access to bytes that a writer may overwrite. */
+static inline uint64_t ld64(const uint8_t *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED); }
+static inline void st64(uint8_t *p, uint64_t v) { __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED); }
+
+static void fill(uint8_t *p, uint64_t w0)
+{
+    size_t n = frame_len(w0) / 8;
+    st64(p, w0);
+    for (size_t i = 1; i < n; i++)
+        st64(p + 8 * i, mix(w0 + i));
+}
+
+/* 1 when p[0, len) is a whole frame; *w0 its first word. */
+static int verify(const uint8_t *p, size_t len, uint64_t *w0)
+{
+    *w0 = ld64(p);
+    if (len != frame_len(*w0))
+        return 0;
+    for (size_t i = 1; i < len / 8; i++)
+        if (ld64(p + 8 * i) != mix(*w0 + i))
+            return 0;
+    return 1;
+}
+
+typedef struct bstress {
+    int nw, nr, mode, policy;
+    uint64_t per_writer;
+    _Atomic int go;
+    _Atomic int ready;
+    klaw_bcast_tx *tx[MAXW];
+    klaw_bcast_rx *rx[MAXR];
+    const char *name; /* processes: open by name */
+    /* per receiver */
+    uint64_t received[MAXR], lagged[MAXR], torn_ok[MAXR], bad[MAXR], order[MAXR];
+} bstress;
+
+typedef struct bworker {
+    bstress *s;
+    int id;
+} bworker;
+
+static void *writer_main(void *p)
+{
+    bworker *w = p;
+    bstress *s = w->s;
+    klaw_bcast_tx *tx = s->tx[w->id];
+    while (!atomic_load(&s->go))
+        sched_yield();
+    uint64_t n = 0;
+    while (n < s->per_writer) {
+        uint64_t w0 = ((uint64_t)w->id << 56) | n;
+        size_t len = frame_len(w0);
+        struct timespec d = watchdog();
+        klaw_status st;
+        int mode = (s->mode + (int)(n % 3)) % 3; /* mixes the three forms */
+        if (mode == 0) {
+            uint8_t buf[SMAXF];
+            fill(buf, w0);
+            st = klaw_bcast_send(tx, buf, len, &d);
+            n++;
+        } else if (mode == 1) {
+            klaw_frame f;
+            st = klaw_bcast_claim(tx, len, &d, &f);
+            if (st != KLAW_OK)
+                break;
+            fill(f.data, w0);
+            st = klaw_bcast_commit(tx, &f, len);
+            n++;
+        } else {
+            klaw_frame fr[4];
+            size_t got = 0;
+            size_t want = s->per_writer - n < 4 ? (size_t)(s->per_writer - n) : 4;
+            st = klaw_bcast_claim_batch(tx, SMAXF, fr, want, &got, &d);
+            if (st != KLAW_OK)
+                break;
+            for (size_t i = 0; i < got; i++) {
+                uint64_t x = ((uint64_t)w->id << 56) | (n + i);
+                fill(fr[i].data, x);
+                fr[i].len = (uint32_t)frame_len(x);
+            }
+            st = klaw_bcast_commit_batch(tx, fr, got);
+            n += got;
+        }
+        if (st != KLAW_OK) {
+            fprintf(stderr, "writer %d: %s\n", w->id, klaw_status_name(st));
+            break;
+        }
+    }
+    klaw_bcast_tx_close(tx);
+    return NULL;
+}
+
+/* Counts one frame release said was intact: its content (checked before
+ * the release: after it, the slot may be reused) must be whole, and each
+ * writer's frames must arrive in its order. */
+static void accept(bstress *s, int r, int whole, uint64_t w0, uint64_t *last)
+{
+    if (!whole) {
+        s->torn_ok[r]++;
+        return;
+    }
+    int wid = (int)(w0 >> 56);
+    uint64_t n = w0 & ((1ull << 56) - 1);
+    if (wid >= s->nw || (last[wid] != UINT64_MAX && n <= last[wid]))
+        s->order[r]++;
+    else
+        last[wid] = n;
+    s->received[r]++;
+}
+
+static void *reader_main(void *p)
+{
+    bworker *w = p;
+    bstress *s = w->s;
+    int r = w->id;
+    klaw_bcast_rx *rx = s->rx[r];
+    uint64_t last[MAXW], prev_seq = UINT64_MAX;
+    for (int i = 0; i < MAXW; i++)
+        last[i] = UINT64_MAX;
+    int mode = (s->mode + r) % 3;
+    for (;;) {
+        struct timespec d = watchdog();
+        uint64_t lag = 0;
+        klaw_status st;
+        if (mode == 0) {
+            uint8_t buf[SMAXF];
+            size_t len;
+            st = klaw_bcast_recv(rx, buf, sizeof buf, &len, &lag, &d);
+            if (st == KLAW_OK) {
+                uint64_t w0;
+                int whole = verify(buf, len, &w0);
+                accept(s, r, whole, w0, last);
+            }
+        } else if (mode == 1) {
+            klaw_frame f;
+            st = klaw_bcast_view(rx, &d, &f, &lag);
+            if (st == KLAW_OK) {
+                if (prev_seq != UINT64_MAX && f.seq <= prev_seq)
+                    s->order[r]++;
+                prev_seq = f.seq;
+                uint64_t w0;
+                int whole = verify(f.data, f.len, &w0);
+                st = klaw_bcast_release(rx, &f);
+                if (st == KLAW_OK) {
+                    accept(s, r, whole, w0, last);
+                } else if (st == KLAW_LAGGED) {
+                    lag = 1;
+                }
+            }
+        } else {
+            klaw_frame fr[8];
+            size_t got = 0;
+            st = klaw_bcast_view_batch(rx, fr, 8, &got, &lag, &d);
+            if (st == KLAW_OK) {
+                int whole[8];
+                uint64_t w0[8];
+                for (size_t i = 0; i < got; i++)
+                    whole[i] = verify(fr[i].data, fr[i].len, &w0[i]);
+                /* release one by one, so each frame's fate is known */
+                for (size_t i = 0; i < got; i++) {
+                    klaw_status rs = klaw_bcast_release_batch(rx, &fr[i], 1);
+                    if (rs == KLAW_OK)
+                        accept(s, r, whole[i], w0[i], last);
+                    else if (rs == KLAW_LAGGED)
+                        s->lagged[r]++;
+                    else
+                        s->bad[r]++;
+                }
+            }
+        }
+        if (st == KLAW_OK)
+            continue;
+        if (st == KLAW_LAGGED) {
+            s->lagged[r] += lag;
+            continue;
+        }
+        if (st != KLAW_CLOSED) {
+            fprintf(stderr, "reader %d: %s\n", r, klaw_status_name(st));
+            s->bad[r]++;
+        }
+        break;
+    }
+    return NULL;
+}
+
+static uint64_t stress_frames(void)
+{
+    const char *e = getenv("KLAW_STRESS_FRAMES");
+    uint64_t n = e ? strtoull(e, NULL, 10) : 6000;
+    return n < 16 ? 16 : n;
+}
+
+static void check_counts(bstress *s, const char *what)
+{
+    uint64_t sent = s->per_writer * (uint64_t)s->nw;
+    for (int r = 0; r < s->nr; r++) {
+        if (s->bad[r] || s->torn_ok[r] || s->order[r] || s->received[r] + s->lagged[r] != sent)
+            fail_msg("%s: policy %d nw %d nr %d mode %d reader %d: received %llu + lagged %llu != sent %llu "
+                     "(torn accepted %llu, out of order %llu, errors %llu)",
+                     what, s->policy, s->nw, s->nr, s->mode, r, (unsigned long long)s->received[r],
+                     (unsigned long long)s->lagged[r], (unsigned long long)sent,
+                     (unsigned long long)s->torn_ok[r], (unsigned long long)s->order[r],
+                     (unsigned long long)s->bad[r]);
+        if (s->policy == KLAW_POLICY_BLOCK && s->lagged[r] != 0)
+            fail_msg("%s: BLOCK reader %d lagged %llu", what, r, (unsigned long long)s->lagged[r]);
+    }
+}
+
+static void run_thread_stress(int policy, int nw, int nr, int mode, uint64_t per, uint32_t cap)
+{
+    bstress *s = calloc(1, sizeof *s);
+    s->nw = nw;
+    s->nr = nr;
+    s->mode = mode;
+    s->policy = policy;
+    s->per_writer = per;
+    s->tx[0] = make(cap, SMAXF, policy, NULL);
+    for (int i = 1; i < nw; i++)
+        assert_int_equal(klaw_bcast_tx_clone(s->tx[0], &s->tx[i]), KLAW_OK);
+    for (int r = 0; r < nr; r++)
+        assert_int_equal(klaw_bcast_subscribe(s->tx[0], KLAW_BCAST_FROM_TAIL, NULL, &s->rx[r]), KLAW_OK);
+    pthread_t th[MAXW + MAXR];
+    bworker wk[MAXW + MAXR];
+    for (int r = 0; r < nr; r++) {
+        wk[r] = (bworker){s, r};
+        pthread_create(&th[r], NULL, reader_main, &wk[r]);
+    }
+    for (int i = 0; i < nw; i++) {
+        wk[nr + i] = (bworker){s, i};
+        pthread_create(&th[nr + i], NULL, writer_main, &wk[nr + i]);
+    }
+    atomic_store(&s->go, 1);
+    for (int i = 0; i < nr + nw; i++)
+        pthread_join(th[i], NULL);
+    check_counts(s, "threads");
+    klaw_bcast_stats st;
+    assert_int_equal(klaw_bcast_rx_stats(s->rx[0], &st), KLAW_OK);
+    uint64_t rec = 0, lag = 0;
+    for (int r = 0; r < nr; r++) {
+        rec += s->received[r];
+        lag += s->lagged[r];
+    }
+    assert_int_equal(st.total_sent, per * (uint64_t)nw);
+    assert_int_equal(st.total_received, rec);
+    assert_int_equal(st.lagged, lag);
+    for (int r = 0; r < nr; r++)
+        klaw_bcast_rx_free(s->rx[r]);
+    for (int i = 0; i < nw; i++)
+        klaw_bcast_tx_free(s->tx[i]);
+    free(s);
+}
+
+static void threads_every_receiver_gets_received_plus_lagged_equal_sent(void **state)
+{
+    (void)state;
+    const int readers[] = {1, 2, 4, 8};
+    uint64_t total = stress_frames();
+    int k = 0;
+    for (int policy = KLAW_POLICY_OVERWRITE; policy <= KLAW_POLICY_BLOCK; policy++)
+        for (int nw = 1; nw <= 2; nw++)
+            for (size_t i = 0; i < 4; i++, k++)
+                run_thread_stress(policy, nw, readers[i], k % 3, total / (uint64_t)nw,
+                                  policy == KLAW_POLICY_OVERWRITE ? 8 : 16);
+}
+
+/* ---- stress: processes ------------------------------------------------------ */
+
+static void process_reader(bstress *s, int r)
+{
+    if (klaw_bcast_open_rx(s->name, KLAW_BCAST_FROM_TAIL, NULL, &s->rx[r]) != KLAW_OK)
+        _exit(2);
+    atomic_fetch_add(&s->ready, 1);
+    bworker w = {s, r};
+    reader_main(&w);
+    klaw_bcast_rx_free(s->rx[r]);
+}
+
+static void process_writer(bstress *s, int i)
+{
+    if (klaw_bcast_open_tx(s->name, &s->tx[i]) != KLAW_OK)
+        _exit(3);
+    atomic_fetch_add(&s->ready, 1);
+    bworker w = {s, i};
+    writer_main(&w);
+    klaw_bcast_tx_free(s->tx[i]);
+}
+
+static void processes_every_receiver_gets_received_plus_lagged_equal_sent(void **state)
+{
+    (void)state;
+    const int combos[][2] = {{1, 1}, {1, 3}, {2, 2}, {2, 4}};
+    uint64_t total = stress_frames() / 2;
+    int k = 0;
+    for (int policy = KLAW_POLICY_OVERWRITE; policy <= KLAW_POLICY_BLOCK; policy++) {
+        for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++, k++) {
+            int nw = combos[c][0], nr = combos[c][1];
+            const char *name = uniq("xproc");
+            klaw_bcast_tx *tx = make(policy == KLAW_POLICY_OVERWRITE ? 8 : 32, SMAXF, policy, name);
+            bstress *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+            assert_true(s != MAP_FAILED);
+            memset(s, 0, sizeof *s);
+            s->nw = nw;
+            s->nr = nr;
+            s->mode = k % 3;
+            s->policy = policy;
+            s->per_writer = total / (uint64_t)nw;
+            s->name = name_buf;
+            pid_t kids[MAXW + MAXR];
+            int nk = 0;
+            for (int i = 0; i < nr + nw; i++) {
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                    if (i < nr)
+                        process_reader(s, i);
+                    else
+                        process_writer(s, i - nr);
+                    _exit(0);
+                }
+                kids[nk++] = pid;
+            }
+            /* every receiver is registered (at tail 0) before any frame */
+            for (int tries = 0; tries < 20000 && atomic_load(&s->ready) < nr + nw; tries++)
+                usleep(500);
+            assert_int_equal(atomic_load(&s->ready), nr + nw);
+            klaw_bcast_tx_free(tx); /* closing is up to the child writers now */
+            atomic_store(&s->go, 1);
+            for (int i = 0; i < nk; i++) {
+                int status;
+                waitpid(kids[i], &status, 0);
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), 0);
+            }
+            check_counts(s, "processes");
+            munmap(s, sizeof *s);
+            klaw_region_unlink(name_buf);
+        }
+    }
+}
+
+/* ---- faults -------------------------------------------------------------- */
+
+/* BLOCK: a receiver process killed while the writer waits for it is
+ * evicted after the liveness timeout, and the writer goes on. */
+static void block_writer_goes_on_after_a_killed_receiver_is_evicted(void **state)
+{
+    (void)state;
+    const char *name = uniq("killr");
+    klaw_bcast_tx *tx = make(4, 8, KLAW_POLICY_BLOCK, name);
+    klaw_bcast_rx *live;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, "live", &live), KLAW_OK);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        klaw_bcast_rx *rx;
+        if (klaw_bcast_open_rx(name_buf, 0, "doomed", &rx) != KLAW_OK)
+            _exit(1);
+        if (write(pfd[1], "r", 1) != 1)
+            _exit(1);
+        pause(); /* never reads; killed */
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(pfd[0], &c, 1), 1);
+    for (uint64_t i = 0; i < 4; i++)
+        send_u64(tx, i, KLAW_OK);
+    for (uint64_t i = 0; i < 4; i++)
+        assert_int_equal(recv_u64(live), i);
+    send_u64(tx, 4, KLAW_FULL); /* the child holds the gate */
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    /* the writer parks, reaps after liveness (100 ms) and goes on: well
+     * before this deadline, which only guards against a hang */
+    struct timespec d = klaw_deadline_in_ms(30000);
+    uint64_t v = 4;
+    assert_int_equal(klaw_bcast_send(tx, &v, sizeof v, &d), KLAW_OK);
+    assert_int_equal(recv_u64(live), 4);
+    klaw_bcast_stats s;
+    klaw_bcast_tx_stats(tx, &s);
+    assert_int_equal(s.evicted, 1);
+    assert_int_equal(s.readers, 1);
+    assert_int_equal(s.lagged, 0);
+    klaw_bcast_rx_free(live);
+    klaw_bcast_tx_free(tx);
+    klaw_region_unlink(name_buf);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+/* A writer process killed between claim and commit: after the liveness
+ * timeout its claim is skipped (counted) and later frames flow; when it
+ * was the last writer, the channel closes. */
+static void writer_killed_between_claim_and_commit_does_not_wedge_readers(void **state)
+{
+    (void)state;
+    for (int policy = KLAW_POLICY_OVERWRITE; policy <= KLAW_POLICY_BLOCK; policy++) {
+        const char *name = uniq("killw");
+        klaw_bcast_tx *tx = make(8, 16, policy, name);
+        klaw_bcast_rx *rx;
+        assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            klaw_bcast_tx *ctx;
+            klaw_frame f;
+            if (klaw_bcast_open_tx(name_buf, &ctx) != KLAW_OK || klaw_bcast_try_claim(ctx, 4, &f) != KLAW_OK)
+                _exit(1);
+            memcpy(f.data, "dead", 4);
+            if (write(pfd[1], "c", 1) != 1)
+                _exit(1);
+            pause(); /* killed here, between claim and commit */
+            _exit(0);
+        }
+        char c;
+        assert_int_equal(read(pfd[0], &c, 1), 1);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(klaw_bcast_try_send(tx, "live", 4), KLAW_OK);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        struct timespec d = klaw_deadline_in_ms(30000);
+        for (int i = 0; i < 3; i++) {
+            uint8_t buf[16];
+            size_t len;
+            uint64_t lag = 0;
+            assert_int_equal(klaw_bcast_recv(rx, buf, sizeof buf, &len, &lag, &d), KLAW_OK);
+            assert_int_equal(len, 4);
+            assert_memory_equal(buf, "live", 4);
+        }
+        klaw_bcast_stats s;
+        klaw_bcast_rx_stats(rx, &s);
+        assert_int_equal(s.aborted_claims, 1);
+        assert_int_equal(s.writers, 1);
+        assert_int_equal(s.total_sent, 3);
+        assert_int_equal(s.total_received, 3);
+        assert_int_equal(s.lagged, 0);
+        klaw_bcast_rx_free(rx);
+        klaw_bcast_tx_free(tx);
+        klaw_region_unlink(name_buf);
+        close(pfd[0]);
+        close(pfd[1]);
+    }
+
+    /* the dead writer was the only one left: the reader drains, then CLOSED */
+    const char *name = uniq("killw2");
+    klaw_bcast_tx *tx = make(8, 16, KLAW_POLICY_OVERWRITE, name);
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+    send_u64(tx, 7, KLAW_OK);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        klaw_bcast_tx *ctx;
+        klaw_frame f;
+        if (klaw_bcast_open_tx(name_buf, &ctx) != KLAW_OK || klaw_bcast_try_claim(ctx, 4, &f) != KLAW_OK)
+            _exit(1);
+        raise(SIGKILL);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status));
+    klaw_bcast_tx_free(tx);
+    assert_int_equal(recv_u64(rx), 7);
+    klaw_frame f;
+    struct timespec d = klaw_deadline_in_ms(30000);
+    assert_int_equal(klaw_bcast_view(rx, &d, &f, NULL), KLAW_CLOSED);
+    klaw_bcast_stats s;
+    klaw_bcast_rx_stats(rx, &s);
+    assert_int_equal(s.aborted_claims, 1);
+    assert_int_equal(s.writers_closed, 1);
+    klaw_bcast_rx_free(rx);
+    klaw_region_unlink(name_buf);
+}
+
+/* ---- regions --------------------------------------------------------------- */
+
+static void hostile_ring_config_is_refused(void **state)
+{
+    (void)state;
+    const char *name = uniq("hostile");
+    klaw_bcast_tx *tx = make(8, 16, KLAW_POLICY_OVERWRITE, name);
+    klaw_region *r;
+    assert_int_equal(klaw_region_open(name, KLAW_KIND_BROADCAST, 0, &r), KLAW_OK);
+    uint8_t *base = klaw_region_base(r);
+    uint32_t *cfg = (uint32_t *)(base + klaw_region_hdr(r)->body_off);
+    /* cfg: magic, capacity, shift, max_frame, slot_size, max_readers,
+     * max_writers, policy; then u64 liveness, writers, readers, slots */
+    const struct {
+        int field;
+        uint32_t value;
+    } bad[] = {{0, 0},     {1, 3},      {1, 1u << 31}, {2, 31},  {3, 1u << 30}, {3, 0}, {4, 17},
+               {5, 0},     {5, 100000}, {6, 0},        {6, 9999}, {7, 0},       {7, 3}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint32_t save = cfg[bad[i].field];
+        cfg[bad[i].field] = bad[i].value;
+        klaw_bcast_tx *o = NULL;
+        assert_int_equal(klaw_bcast_open_tx(name, &o), KLAW_CORRUPT);
+        assert_null(o);
+        klaw_bcast_rx *orx = NULL;
+        assert_int_equal(klaw_bcast_open_rx(name, 0, NULL, &orx), KLAW_CORRUPT);
+        assert_null(orx);
+        klaw_bcast_stats st;
+        assert_int_equal(klaw__bcast_inspect(r, &st), KLAW_CORRUPT);
+        cfg[bad[i].field] = save;
+    }
+    uint64_t *offs = (uint64_t *)(cfg + 8); /* liveness, writers, readers, slots */
+    const struct {
+        int field;
+        uint64_t value;
+    } boff[] = {{0, 0}, {1, 8}, {1, klaw_region_size(r)}, {2, 0}, {2, klaw_region_size(r) - 256},
+                {3, klaw_region_size(r) - 64}, {3, UINT64_MAX - 63}};
+    for (size_t i = 0; i < sizeof boff / sizeof boff[0]; i++) {
+        uint64_t save = offs[boff[i].field];
+        offs[boff[i].field] = boff[i].value;
+        klaw_bcast_rx *o = NULL;
+        assert_int_equal(klaw_bcast_open_rx(name, 0, NULL, &o), KLAW_CORRUPT);
+        offs[boff[i].field] = save;
+    }
+    klaw_bcast_rx *o = NULL;
+    assert_int_equal(klaw_bcast_open_rx(name, 0, NULL, &o), KLAW_OK);
+    klaw_bcast_rx_free(o);
+    /* another kind of channel by that name */
+    klaw_bcast_tx *otx = NULL;
+    klaw_region_close(r);
+    klaw_bcast_tx_free(tx);
+    klaw_region_unlink(name);
+    assert_int_equal(klaw_bcast_open_tx(name, &otx), KLAW_NOENT);
+}
+
+/* A slot state the protocol never makes (hostile memory while open) is
+ * KLAW_CORRUPT for the writer, not a hang. */
+static void hostile_slot_state_is_corrupt_not_a_hang(void **state)
+{
+    (void)state;
+    const char *name = uniq("hslot");
+    klaw_bcast_tx *tx = make(4, 8, KLAW_POLICY_OVERWRITE, name);
+    for (uint64_t i = 0; i < 4; i++)
+        send_u64(tx, i, KLAW_NO_RECEIVERS);
+    klaw_region *r;
+    assert_int_equal(klaw_region_open(name, KLAW_KIND_BROADCAST, 0, &r), KLAW_OK);
+    uint8_t *base = klaw_region_base(r);
+    uint64_t *cfg64 = (uint64_t *)(base + klaw_region_hdr(r)->body_off);
+    uint64_t soff = cfg64[7];
+    /* slot 0 back to "never written" while tail is 4: two laps behind */
+    __atomic_store_n((uint64_t *)(base + soff), 0, __ATOMIC_SEQ_CST);
+    klaw_frame f;
+    assert_int_equal(klaw_bcast_try_claim(tx, 8, &f), KLAW_CORRUPT);
+    klaw_region_close(r);
+    klaw_bcast_tx_free(tx);
+    klaw_region_unlink(name);
+}
+
+static void metadata_is_written_before_ready(void **state)
+{
+    (void)state;
+    const char *name = uniq("meta");
+    klaw_bcast_opts o = {.capacity = 16, .max_frame = 100, .policy = KLAW_POLICY_BLOCK, .name = name,
+                         .value_type = "Tick"};
+    klaw_bcast_tx *tx;
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_OK);
+    klaw_region *r;
+    assert_int_equal(klaw_region_open(name, KLAW_KIND_BROADCAST, 0, &r), KLAW_OK);
+    const klaw_region_header *h = klaw_region_hdr(r);
+    assert_true(h->meta_len > 0);
+    const uint8_t *m = (const uint8_t *)klaw_region_base(r) + h->meta_off;
+    const klaw_schema *s = klaw_record_schema(KLAW_RECORD_CHANNEL_METADATA);
+    assert_non_null(s);
+    klaw_channel_metadata md;
+    assert_int_equal(klaw_schema_decode(s, m, h->meta_len, &md, NULL, 0, NULL), KLAW_OK);
+    assert_int_equal(md.channel_type, KLAW_CHANNEL_BROADCAST);
+    assert_int_equal(md.capacity, 16);
+    assert_int_equal(md.max_frame, 100);
+    assert_int_equal(md.policy, KLAW_POLICY_BLOCK);
+    assert_int_equal(md.value_type.len, 4);
+    assert_memory_equal(md.value_type.ptr, "Tick", 4);
+    assert_int_equal(md.name.len, strlen(name));
+    /* inspection from "another process": no handle taken */
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, "watcher", &rx), KLAW_OK);
+    send_u64(tx, 5, KLAW_OK);
+    assert_int_equal(recv_u64(rx), 5);
+    klaw_bcast_stats st;
+    assert_int_equal(klaw__bcast_inspect(r, &st), KLAW_OK);
+    assert_int_equal(st.writers, 1);
+    assert_int_equal(st.readers, 1);
+    assert_int_equal(st.total_sent, 1);
+    assert_int_equal(st.total_received, 1);
+    klaw_reader_snapshot *snap;
+    assert_int_equal(klaw__bcast_inspect_readers(r, &snap), KLAW_OK);
+    assert_int_equal(snap->count, 1);
+    assert_int_equal(snap->readers[0].total_received, 1);
+    assert_memory_equal(snap->readers[0].reader_id.ptr, "watcher", 7);
+    klaw_reader_snapshot_free(snap);
+    klaw_region_close(r);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+    klaw_region_unlink(name);
+}
+
+/* select's hook: try_take gives frames, LAGGED with a count, CLOSED. */
+static void select_source_takes_views_lags_and_closed(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx = make(2, 8, KLAW_POLICY_OVERWRITE, NULL);
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+    klaw_sel_src src;
+    assert_int_equal(klaw__bcast_sel_src(rx, &src), KLAW_OK);
+    assert_non_null(src.ec);
+    klaw_sel_result res;
+    assert_int_equal(src.try_take(src.rx, &res), KLAW_EMPTY);
+    for (uint64_t i = 0; i < 5; i++)
+        send_u64(tx, i, KLAW_OK);
+    assert_int_equal(src.try_take(src.rx, &res), KLAW_LAGGED);
+    assert_int_equal(res.lagged, 3);
+    assert_int_equal(src.try_take(src.rx, &res), KLAW_OK);
+    assert_int_equal(res.frame.seq, 3);
+    assert_int_equal(src.release(src.rx, &res.frame), KLAW_OK);
+    klaw_bcast_tx_close(tx);
+    assert_int_equal(src.try_take(src.rx, &res), KLAW_OK);
+    assert_int_equal(src.release(src.rx, &res.frame), KLAW_OK);
+    assert_int_equal(src.try_take(src.rx, &res), KLAW_CLOSED);
+    klaw_bcast_rx_close(rx);
+    assert_int_equal(klaw__bcast_sel_src(rx, &src), KLAW_INVAL);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_receiver_sees_every_frame_in_order),
+        cmocka_unit_test(bad_options_are_refused),
+        cmocka_unit_test(overwrite_lag_is_exact_and_resumes_at_the_oldest),
+        cmocka_unit_test(a_view_lapped_while_held_is_lagged_at_release),
+        cmocka_unit_test(zero_copy_claims_commit_abort_and_batches),
+        cmocka_unit_test(recv_too_small_a_buffer_keeps_the_frame),
+        cmocka_unit_test(zero_receivers_is_no_receivers),
+        cmocka_unit_test(subscribe_from_oldest_or_from_the_tail),
+        cmocka_unit_test(block_waits_for_the_slowest_receiver),
+        cmocka_unit_test(receivers_drain_then_closed_and_parked_callers_wake),
+        cmocka_unit_test(deadlines_time_out),
+        cmocka_unit_test(threads_every_receiver_gets_received_plus_lagged_equal_sent),
+        cmocka_unit_test(processes_every_receiver_gets_received_plus_lagged_equal_sent),
+        cmocka_unit_test(block_writer_goes_on_after_a_killed_receiver_is_evicted),
+        cmocka_unit_test(writer_killed_between_claim_and_commit_does_not_wedge_readers),
+        cmocka_unit_test(hostile_ring_config_is_refused),
+        cmocka_unit_test(hostile_slot_state_is_corrupt_not_a_hang),
+        cmocka_unit_test(metadata_is_written_before_ready),
+        cmocka_unit_test(select_source_takes_views_lags_and_closed),
+    };
+    return cmocka_run_group_tests_name("broadcast", tests, NULL, NULL);
+}
