@@ -8,10 +8,15 @@
 #ifndef KLAW_CHANNELS_INSPECT_H
 #define KLAW_CHANNELS_INSPECT_H
 
+#include "klaw/broadcast.h"
 #include "klaw/mpmc.h"
 #include "klaw/region.h"
+#include "klaw/registry.h"
 
 /* r stays owned by the caller. */
 klaw_status klaw__mpmc_inspect(klaw_region *r, klaw_mpmc_stats *out);
+klaw_status klaw__bcast_inspect(klaw_region *r, klaw_bcast_stats *out);
+/* The reader registry's records (*out: free with klaw_reader_snapshot_free). */
+klaw_status klaw__bcast_inspect_readers(klaw_region *r, klaw_reader_snapshot **out);
 
 #endif /* KLAW_CHANNELS_INSPECT_H */
