@@ -10,11 +10,15 @@
 
 #include "klaw/broadcast.h"
 #include "klaw/mpmc.h"
+#include "klaw/oneshot.h"
+#include "klaw/watch.h"
 #include "klaw/region.h"
 #include "klaw/registry.h"
 
 /* r stays owned by the caller. */
 klaw_status klaw__mpmc_inspect(klaw_region *r, klaw_mpmc_stats *out);
+klaw_status klaw__watch_inspect(klaw_region *r, klaw_watch_stats *out);
+klaw_status klaw__oneshot_inspect(klaw_region *r, klaw_oneshot_stats *out);
 klaw_status klaw__bcast_inspect(klaw_region *r, klaw_bcast_stats *out);
 /* The reader registry's records (*out: free with klaw_reader_snapshot_free). */
 klaw_status klaw__bcast_inspect_readers(klaw_region *r, klaw_reader_snapshot **out);

@@ -15,6 +15,8 @@
 #include "klaw/frame.h"
 #include "klaw/mpmc.h"
 #include "klaw/broadcast.h"
+#include "klaw/watch.h"
+#include "klaw/oneshot.h"
 #include "klaw/select.h"
 #include "klaw/arena.h"
 #include "klaw/schema.h"

@@ -1,0 +1,1156 @@
+/*
+ * watch.c - the watch channel (see klaw/watch.h): one latest value and its
+ * version, in-process as RCU-published records, shared as versioned slots.
+ *
+ * ---- Layout (offsets from the region base) ---------------------------------
+ *
+ *   0                    klaw_region_header
+ *   CTL_OFF (1024)       watch_ctl: config line, then the version, the event
+ *                        count, counts/flags, stats, and two robust mutexes
+ *                        (handle table, senders), each on its own line
+ *   ctl.handles_off      max_handles x handle_ent (64 bytes each)
+ *   ctl.slots_off        shared only: nslots x slot_size bytes, each slot a
+ *                        16-byte header {seq, len} and max_frame bytes
+ *   end - META_RESERVE   the ChannelMetadata record
+ *
+ * As in mpmc.c, an attaching process copies and validates the config once
+ * and never re-reads it, so a scribbled config cannot send it out of bounds.
+ *
+ * ---- Shared: versioned slots validated like a seqlock ----------------------
+ *
+ * ctl.version is the version of the current value; version v lives in slot
+ * v % nslots, whose seq word is 2v while it holds v intact and 2v + 1 while
+ * a sender rewrites it for v.
+ *
+ * Invariants:
+ *   W1  Senders are serialised by ctl.wlock (a robust, process-shared
+ *       mutex); only the holder writes a slot or ctl.version.
+ *   W2  The sender of v writes slot v % n in this order: seq = 2v + 1
+ *       (release), len and data (release stores, word by word), seq = 2v
+ *       (release), then ctl.version = v (seq_cst). So a slot is stable for v
+ *       before anyone can learn that v is current, and the slot of v is next
+ *       rewritten by the sender of v + n, which runs only after version
+ *       v + n - 1 was published.
+ *   W3  A reader takes v = ctl.version (acquire), then seq (acquire): seq ==
+ *       2v means the slot is complete for v (the acquire pairs with the
+ *       sender's release of 2v). If seq != 2v the slot was already taken for
+ *       v + k*n: the odd store that started that rewrite was a release made
+ *       after version >= v + 1 was stored, so reading ctl.version again sees
+ *       a newer version - and if it does not, the region is corrupt
+ *       (KLAW_CORRUPT, never a spin on hostile memory).
+ *   W4  A copy is untorn when seq still reads 2v after the copy: the data
+ *       loads are acquire loads, so if any of them saw a store of a later
+ *       rewrite, the odd seq store that preceded it is visible to the final
+ *       seq load. (Release stores and acquire loads are plain moves on x86:
+ *       the word-wise copy costs what memcpy without vector moves costs.)
+ *   W5  A zero-copy borrow of v is the slot itself; release re-reads seq
+ *       after an acquire fence: 2v means the borrower read v's bytes, else
+ *       the slot was reused while borrowed and release says KLAW_LAGGED.
+ *
+ * A sender that dies inside W2 leaves seq odd for ctl.version + 1 and holds
+ * wlock; the next sender gets EOWNERDEAD, marks the mutex consistent and
+ * writes the same version into the same slot again. Readers never look at
+ * that slot (version was not published).
+ *
+ * ---- In-process: RCU records -----------------------------------------------
+ *
+ * chan.cur points at an immutable record {version, len, bytes}. A sender
+ * (under wlock) fills a record nobody can see, publishes it with
+ * rcu_assign_pointer (release), then stores ctl.version (seq_cst) and wakes.
+ * A borrower enters an urcu-bp read-side critical section, takes the record
+ * with rcu_dereference and stays inside it until release, so the record
+ * cannot be reclaimed under it; value and version come from one record and
+ * cannot be torn. A replaced record is retired: retired records are
+ * collected in batches of RETIRE_BATCH and handed to call_rcu() as one
+ * batch (one call_rcu per batch keeps the worker's wake-up syscall off the
+ * per-send path); after a grace period the callback returns them to the
+ * channel's pool, from which the next sends take their records (no malloc
+ * per send once warm; the pool keeps at most POOL_MAX). The sender never
+ * waits for readers (no synchronize_rcu on the send path).
+ *
+ * ---- Waiting ---------------------------------------------------------------
+ *
+ * Receivers park on ctl.changed (a ck_ec32) with the Dekker protocol of
+ * channels/wait.h: the sender's seq_cst store of ctl.version, then
+ * kw_wake_if_waiters(); close and reaping bump it unconditionally. A parked
+ * receiver reaps dead processes' handles every liveness_ns, so a sender
+ * process that died counts as closed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ck_ec.h>
+#include <ck_pr.h>
+#include <urcu/urcu-bp.h>
+
+#include "klaw/region.h"
+#include "klaw/watch.h"
+#include "../src/meta.h"
+#include "inspect.h"
+#include "select_impl.h"
+#include "wait.h"
+
+/* wait.c registers the process for asymmetric fences (when it has them) */
+void klaw__asym_init(void) __attribute__((weak));
+
+#if defined(__SANITIZE_THREAD__)
+#define KLAW_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KLAW_TSAN 1
+#endif
+#endif
+#ifdef KLAW_TSAN
+/* liburcu is not instrumented: tell ThreadSanitizer about the two
+ * happens-before edges RCU provides (publication, and grace period ->
+ * reclamation). */
+#include <sanitizer/tsan_interface.h>
+#define TSAN_RELEASE(p) __tsan_release(p)
+#define TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define TSAN_RELEASE(p) ((void)0)
+#define TSAN_ACQUIRE(p) ((void)0)
+#endif
+
+#define CACHELINE 64
+#define CTL_OFF 1024u
+#define WATCH_MAGIC 0x48435457u /* "WTCH" */
+#define SLOT_HDR 16u
+#define DEFAULT_HANDLES 256u
+#define MAX_HANDLES 4096u
+#define DEFAULT_SLOTS 8u
+#define MAX_SLOTS 1024u
+#define DEFAULT_LIVENESS_NS 1000000000ull
+#define SPIN_ITERS 256
+#define RETIRE_BATCH 16u
+#define POOL_MAX 64u
+
+enum { CLOSED_SENDERS = 1u };
+enum { H_FREE = 0, H_TX = 1, H_RX = 2 };
+enum { MODE_RCU = 0, MODE_SLOTS = 1 };
+
+typedef struct handle_ent {
+    _Atomic uint32_t role;
+    uint32_t pad0_;
+    klaw_proc_id owner;
+    uint8_t pad_[CACHELINE - 24];
+} handle_ent;
+_Static_assert(sizeof(handle_ent) == CACHELINE, "handle_ent is one cache line");
+
+typedef struct watch_ctl {
+    /* config: written before READY, never changed */
+    uint32_t magic;
+    uint32_t mode;
+    uint32_t nslots;
+    uint32_t max_frame;
+    uint32_t slot_size;
+    uint32_t max_handles;
+    uint64_t handles_off;
+    uint64_t slots_off;
+    uint64_t liveness_ns;
+    uint8_t pad0_[CACHELINE - 48];
+    _Alignas(CACHELINE) _Atomic uint64_t version;
+    _Alignas(CACHELINE) struct ck_ec32 changed;
+    _Alignas(CACHELINE) _Atomic uint32_t senders;
+    _Atomic uint32_t receivers;
+    _Atomic uint32_t closed;
+    uint32_t pad1_;
+    _Atomic uint64_t lagged_borrows;
+    _Atomic uint64_t read_retries;
+    _Atomic uint64_t reaped_handles;
+    _Alignas(CACHELINE) pthread_mutex_t lock;  /* the handle table      */
+    _Alignas(CACHELINE) pthread_mutex_t wlock; /* senders (W1)          */
+} watch_ctl;
+
+typedef struct wslot {
+    _Atomic uint64_t seq;
+    _Atomic uint32_t len;
+    uint32_t pad_;
+    uint8_t data[];
+} wslot;
+
+/* An in-process value: immutable once published. */
+typedef struct rec {
+    struct rcu_head rh;
+    struct rec *next; /* in a retired batch or the pool */
+    struct chan *c;   /* the callback's way home        */
+    uint64_t version;
+    uint32_t len;
+    uint32_t pad_;
+    uint8_t data[];
+} rec;
+
+typedef struct chan {
+    klaw_region *region;
+    uint8_t *base;
+    size_t size;
+    watch_ctl *ctl;
+    handle_ent *handles;
+    uint8_t *slots;
+    uint32_t mode, nslots, max_frame, slot_size, max_handles;
+    uint64_t liveness_ns;
+    _Atomic uint32_t refs;
+    /* in-process mode */
+    rec *cur;                 /* RCU-protected                          */
+    rec *retired;             /* replaced, not yet handed to call_rcu   */
+    uint32_t retired_n;       /* (both under ctl->wlock)                */
+    pthread_mutex_t pool_lock;
+    rec *pool;
+    uint32_t pool_n;
+} chan;
+
+struct klaw_watch_tx {
+    chan *c;
+    uint32_t idx;
+    _Atomic int closed;
+};
+
+struct klaw_watch_rx {
+    chan *c;
+    uint32_t idx;
+    _Atomic int closed;
+    _Atomic uint64_t seen;
+};
+
+static void *handle_alloc(size_t size)
+{
+    size_t n = (size + CACHELINE - 1) / CACHELINE * CACHELINE;
+    void *p = aligned_alloc(CACHELINE, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+static inline wslot *slot_of(const chan *c, uint64_t v)
+{
+    return (wslot *)(c->slots + (size_t)(v % c->nslots) * c->slot_size);
+}
+
+/* ---- RCU glue -------------------------------------------------------------- */
+
+/* A process that forks while call_rcu's worker runs must pause it and
+ * restart it in the child (liburcu's rule); registered once, on the first
+ * in-process watch. */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void before_fork(void)
+{
+    urcu_bp_call_rcu_before_fork();
+    urcu_bp_before_fork();
+}
+static void after_fork_parent(void)
+{
+    urcu_bp_after_fork_parent();
+    urcu_bp_call_rcu_after_fork_parent();
+}
+static void after_fork_child(void)
+{
+    urcu_bp_after_fork_child();
+    urcu_bp_call_rcu_after_fork_child();
+}
+static void register_fork_handlers(void) { pthread_atfork(before_fork, after_fork_parent, after_fork_child); }
+
+static inline void rec_publish(chan *c, rec *r)
+{
+#ifdef KLAW_TSAN
+    atomic_store_explicit((rec * _Atomic *)&c->cur, r, memory_order_release);
+#else
+    rcu_assign_pointer(c->cur, r);
+#endif
+}
+
+static inline rec *rec_current(chan *c)
+{
+#ifdef KLAW_TSAN
+    return atomic_load_explicit((rec * _Atomic *)&c->cur, memory_order_acquire);
+#else
+    return rcu_dereference(c->cur);
+#endif
+}
+
+static rec *rec_new(chan *c)
+{
+    rec *r = NULL;
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->pool) {
+        r = c->pool;
+        c->pool = r->next;
+        c->pool_n--;
+    }
+    pthread_mutex_unlock(&c->pool_lock);
+    if (!r) {
+        r = malloc(sizeof(rec) + c->max_frame);
+        if (!r)
+            return NULL;
+    }
+    r->c = c;
+    r->next = NULL;
+    return r;
+}
+
+/* call_rcu callback: a grace period has passed since the batch was
+ * retired, so no reader can still hold any record of it. */
+static void batch_reclaim(struct rcu_head *rh)
+{
+    rec *r = caa_container_of(rh, rec, rh);
+    chan *c = r->c;
+    pthread_mutex_lock(&c->pool_lock);
+    while (r) {
+        rec *next = r->next;
+        TSAN_ACQUIRE(r);
+        if (c->pool_n < POOL_MAX) {
+            r->next = c->pool;
+            c->pool = r;
+            c->pool_n++;
+        } else {
+            free(r);
+        }
+        r = next;
+    }
+    pthread_mutex_unlock(&c->pool_lock);
+}
+
+/* Retires a replaced record (under wlock). */
+static void rec_retire(chan *c, rec *old)
+{
+    old->next = c->retired;
+    c->retired = old;
+    if (++c->retired_n == RETIRE_BATCH) {
+        rec *batch = c->retired;
+        c->retired = NULL;
+        c->retired_n = 0;
+        urcu_bp_call_rcu(&batch->rh, batch_reclaim);
+    }
+}
+
+static void rec_free_list(rec *r)
+{
+    while (r) {
+        rec *n = r->next;
+        free(r);
+        r = n;
+    }
+}
+
+/* ---- the handle table (cold; as in mpmc.c) ---------------------------------- */
+
+static void recount(chan *c)
+{
+    uint32_t tx = 0, rx = 0;
+    for (uint32_t i = 0; i < c->max_handles; i++) {
+        uint32_t role = atomic_load(&c->handles[i].role);
+        tx += role == H_TX;
+        rx += role == H_RX;
+    }
+    atomic_store(&c->ctl->senders, tx);
+    atomic_store(&c->ctl->receivers, rx);
+}
+
+static klaw_status lock_robust(chan *c, pthread_mutex_t *m, bool table)
+{
+    int e = pthread_mutex_lock(m);
+    if (e == EOWNERDEAD) {
+        if (table)
+            recount(c);
+        pthread_mutex_consistent(m);
+        return KLAW_OK;
+    }
+    return e == 0 ? KLAW_OK : KLAW_CORRUPT;
+}
+
+static klaw_status lock_table(chan *c) { return lock_robust(c, &c->ctl->lock, true); }
+static void unlock_table(chan *c) { pthread_mutex_unlock(&c->ctl->lock); }
+
+static void retire_handle(chan *c, uint32_t i)
+{
+    handle_ent *h = &c->handles[i];
+    uint32_t role = atomic_load(&h->role);
+    atomic_store(&h->role, H_FREE);
+    if (role == H_TX && atomic_fetch_sub(&c->ctl->senders, 1) == 1)
+        atomic_fetch_or(&c->ctl->closed, CLOSED_SENDERS);
+    if (role == H_RX)
+        atomic_fetch_sub(&c->ctl->receivers, 1);
+}
+
+static uint32_t reap(chan *c)
+{
+    uint32_t n = 0;
+    if (lock_table(c) != KLAW_OK)
+        return 0;
+    for (uint32_t i = 0; i < c->max_handles; i++) {
+        handle_ent *h = &c->handles[i];
+        if (atomic_load(&h->role) == H_FREE || klaw_proc_alive(h->owner))
+            continue;
+        retire_handle(c, i);
+        n++;
+    }
+    if (n)
+        atomic_fetch_add(&c->ctl->reaped_handles, n);
+    unlock_table(c);
+    if (n)
+        kw_wake_all(&c->ctl->changed);
+    return n;
+}
+
+/* KLAW_CLOSED for a sender once every sender closed for good; KLAW_FULL
+ * when the table is full. */
+static klaw_status take_handle(chan *c, uint32_t role, uint32_t *idx)
+{
+    klaw_status st = lock_table(c);
+    if (st != KLAW_OK)
+        return st;
+    if (role == H_TX && (atomic_load(&c->ctl->closed) & CLOSED_SENDERS)) {
+        unlock_table(c);
+        return KLAW_CLOSED;
+    }
+    for (uint32_t i = 0; i < c->max_handles; i++) {
+        handle_ent *h = &c->handles[i];
+        if (atomic_load(&h->role) != H_FREE)
+            continue;
+        h->owner = klaw_proc_self();
+        atomic_store(&h->role, role);
+        atomic_fetch_add(role == H_TX ? &c->ctl->senders : &c->ctl->receivers, 1);
+        unlock_table(c);
+        *idx = i;
+        return KLAW_OK;
+    }
+    unlock_table(c);
+    return KLAW_FULL;
+}
+
+static void give_handle(chan *c, uint32_t idx)
+{
+    if (lock_table(c) != KLAW_OK)
+        return;
+    handle_ent *h = &c->handles[idx];
+    klaw_proc_id me = klaw_proc_self();
+    if (atomic_load(&h->role) != H_FREE && h->owner.pid == me.pid && h->owner.start_time == me.start_time)
+        retire_handle(c, idx);
+    unlock_table(c);
+    kw_wake_all(&c->ctl->changed);
+}
+
+/* ---- creating and attaching ----------------------------------------------- */
+
+static void chan_unref(chan *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    if (c->mode == MODE_RCU) {
+        /* no handle of this process is left, so no reader: the current and
+         * retired records can go at once; wait for the batches already
+         * queued to come back to the pool, then empty it */
+        free(c->cur);
+        rec_free_list(c->retired);
+        urcu_bp_barrier();
+        rec_free_list(c->pool);
+        pthread_mutex_destroy(&c->pool_lock);
+    }
+    klaw_region_close(c->region);
+    free(c);
+}
+
+static klaw_status chan_attach(klaw_region *r, chan **out)
+{
+    if (klaw__asym_init) /* this process's side of the wait protocol (wait.h) */
+        klaw__asym_init();
+    uint8_t *base = klaw_region_base(r);
+    size_t size = klaw_region_size(r);
+    const klaw_region_header *h = klaw_region_hdr(r);
+    watch_ctl *ctl = klaw_region_at(base, size, h->body_off, sizeof(watch_ctl));
+    if (!ctl || h->body_off % CACHELINE || h->body_len < sizeof(watch_ctl))
+        return KLAW_CORRUPT;
+    uint32_t mode = ctl->mode, ns = ctl->nslots, maxf = ctl->max_frame, ssz = ctl->slot_size,
+             nh = ctl->max_handles;
+    uint64_t hoff = ctl->handles_off, soff = ctl->slots_off, live = ctl->liveness_ns;
+    if (ctl->magic != WATCH_MAGIC || (mode != MODE_RCU && mode != MODE_SLOTS) || maxf < 1 || maxf > (1u << 30) ||
+        nh < 2 || nh > MAX_HANDLES || hoff % CACHELINE || live == 0 ||
+        !klaw_region_at(base, size, hoff, (uint64_t)nh * sizeof(handle_ent)))
+        return KLAW_CORRUPT;
+    if (mode == MODE_SLOTS &&
+        (ns < 2 || ns > MAX_SLOTS || ssz % CACHELINE || (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR ||
+         soff % CACHELINE || !klaw_region_at(base, size, soff, (uint64_t)ns * ssz)))
+        return KLAW_CORRUPT;
+    chan *c = calloc(1, sizeof *c);
+    if (!c)
+        return KLAW_NOMEM;
+    c->region = r;
+    c->base = base;
+    c->size = size;
+    c->ctl = ctl;
+    c->handles = (handle_ent *)(base + hoff);
+    c->slots = mode == MODE_SLOTS ? base + soff : NULL;
+    c->mode = mode;
+    c->nslots = mode == MODE_SLOTS ? ns : 0;
+    c->max_frame = maxf;
+    c->slot_size = ssz;
+    c->max_handles = nh;
+    c->liveness_ns = live;
+    atomic_store(&c->refs, 1);
+    *out = c;
+    return KLAW_OK;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+static int init_robust(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+    int e = pthread_mutex_init(m, &ma);
+    pthread_mutexattr_destroy(&ma);
+    return e;
+}
+
+/* Word-wise copies with release stores / acquire loads (W2, W4): a seqlock
+ * reader may race with them, and these keep the race defined. dst/src in
+ * the slot are 8-aligned (slots are cache-line aligned, data at 16). */
+static void slot_store(uint8_t *dst, const uint8_t *src, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        __atomic_store_n((uint64_t *)(void *)(dst + i), w, __ATOMIC_RELEASE);
+    }
+    for (; i < len; i++)
+        __atomic_store_n(dst + i, src[i], __ATOMIC_RELEASE);
+}
+
+static void slot_load(uint8_t *dst, const uint8_t *src, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = __atomic_load_n((const uint64_t *)(const void *)(src + i), __ATOMIC_ACQUIRE);
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < len; i++)
+        dst[i] = __atomic_load_n(src + i, __ATOMIC_ACQUIRE);
+}
+
+static klaw_status new_tx(chan *c, klaw_watch_tx **out);
+static klaw_status new_rx(chan *c, uint64_t seen, klaw_watch_rx **out);
+
+klaw_status klaw_watch_create(const klaw_watch_opts *o, klaw_watch_tx **txo, klaw_watch_rx **rxo)
+{
+    if (txo)
+        *txo = NULL;
+    if (rxo)
+        *rxo = NULL;
+    if (!o || o->max_frame < 1 || o->max_frame > (1u << 30) || o->max_handles > MAX_HANDLES ||
+        o->max_handles == 1 || (o->slots && (o->slots < 2 || o->slots > MAX_SLOTS)) ||
+        o->initial_len > o->max_frame || (o->initial_len && !o->initial))
+        return KLAW_INVAL;
+    uint32_t mode = (o->name || o->process_shared) ? MODE_SLOTS : MODE_RCU;
+    uint32_t ns = mode == MODE_SLOTS ? (o->slots ? o->slots : DEFAULT_SLOTS) : 0;
+    uint32_t nh = o->max_handles ? o->max_handles : DEFAULT_HANDLES;
+    uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR, CACHELINE);
+    uint64_t hoff = round_up(CTL_OFF + sizeof(watch_ctl), CACHELINE);
+    uint64_t soff = round_up(hoff + (uint64_t)nh * sizeof(handle_ent), 4096);
+    uint64_t moff = soff + (uint64_t)ns * ssz;
+    uint64_t total = moff + KLAW_META_RESERVE;
+    if (total > ((uint64_t)1 << 40))
+        return KLAW_INVAL;
+
+    klaw_region *r;
+    klaw_status st = klaw_region_create(o->name, (size_t)total, KLAW_KIND_WATCH, o->mode, &r);
+    if (st != KLAW_OK)
+        return st;
+    uint8_t *base = klaw_region_base(r);
+    watch_ctl *ctl = (watch_ctl *)(base + CTL_OFF);
+    ctl->magic = WATCH_MAGIC;
+    ctl->mode = mode;
+    ctl->nslots = ns;
+    ctl->max_frame = o->max_frame;
+    ctl->slot_size = ssz;
+    ctl->max_handles = nh;
+    ctl->handles_off = hoff;
+    ctl->slots_off = soff;
+    ctl->liveness_ns = o->liveness_ns ? o->liveness_ns : DEFAULT_LIVENESS_NS;
+    ck_ec32_init(&ctl->changed, 0);
+    if (init_robust(&ctl->lock) != 0 || init_robust(&ctl->wlock) != 0)
+        goto fail_sys;
+    if (mode == MODE_SLOTS) {
+        /* version 0 in slot 0 with seq 0: the zero-filled region already
+         * says "slot 0 holds version 0"; write its bytes */
+        wslot *s0 = (wslot *)(base + soff);
+        atomic_store(&s0->len, (uint32_t)o->initial_len);
+        if (o->initial_len)
+            memcpy(s0->data, o->initial, o->initial_len);
+    }
+    uint64_t mlen = 0;
+    st = klaw__meta_write(r, moff, KLAW_CHANNEL_WATCH, 1, o->max_frame, KLAW_POLICY_NONE, o->value_type, &mlen);
+    if (st != KLAW_OK) {
+        klaw_region_close(r);
+        if (o->name)
+            klaw_region_unlink(o->name);
+        return st;
+    }
+    klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(watch_ctl));
+
+    chan *c;
+    st = chan_attach(r, &c);
+    if (st != KLAW_OK) {
+        klaw_region_close(r);
+        if (o->name)
+            klaw_region_unlink(o->name);
+        return st;
+    }
+    if (mode == MODE_RCU) {
+        pthread_once(&fork_once, register_fork_handlers);
+        pthread_mutex_init(&c->pool_lock, NULL);
+        rec *r0 = rec_new(c);
+        if (!r0) {
+            chan_unref(c);
+            return KLAW_NOMEM;
+        }
+        r0->version = 0;
+        r0->len = (uint32_t)o->initial_len;
+        if (o->initial_len)
+            memcpy(r0->data, o->initial, o->initial_len);
+        rec_publish(c, r0);
+    }
+    /* the chan's one reference goes to whichever handle is made last */
+    klaw_watch_tx *tx = NULL;
+    klaw_watch_rx *rx = NULL;
+    if (txo) {
+        st = new_tx(c, &tx);
+        if (st != KLAW_OK)
+            goto fail_handles;
+    }
+    if (rxo) {
+        st = new_rx(c, 0, &rx);
+        if (st != KLAW_OK)
+            goto fail_handles;
+    }
+    if (!txo && !rxo) {
+        /* a named watch nobody here holds: it lives on in /dev/shm */
+        chan_unref(c);
+        return KLAW_OK;
+    }
+    atomic_fetch_sub(&c->refs, 1); /* new_tx/new_rx took their own */
+    if (txo)
+        *txo = tx;
+    if (rxo)
+        *rxo = rx;
+    return KLAW_OK;
+
+fail_handles:
+    klaw_watch_tx_free(tx);
+    chan_unref(c);
+    if (o->name)
+        klaw_region_unlink(o->name);
+    return st;
+fail_sys:
+    klaw_region_close(r);
+    if (o->name)
+        klaw_region_unlink(o->name);
+    return KLAW_SYS;
+}
+
+/* New handles take a reference on c each. */
+static klaw_status new_tx(chan *c, klaw_watch_tx **out)
+{
+    *out = NULL;
+    klaw_watch_tx *tx = handle_alloc(sizeof *tx);
+    if (!tx)
+        return KLAW_NOMEM;
+    klaw_status st = take_handle(c, H_TX, &tx->idx);
+    if (st != KLAW_OK) {
+        free(tx);
+        return st;
+    }
+    atomic_fetch_add(&c->refs, 1);
+    tx->c = c;
+    *out = tx;
+    return KLAW_OK;
+}
+
+static klaw_status new_rx(chan *c, uint64_t seen, klaw_watch_rx **out)
+{
+    *out = NULL;
+    klaw_watch_rx *rx = handle_alloc(sizeof *rx);
+    if (!rx)
+        return KLAW_NOMEM;
+    klaw_status st = take_handle(c, H_RX, &rx->idx);
+    if (st != KLAW_OK) {
+        free(rx);
+        return st;
+    }
+    atomic_fetch_add(&c->refs, 1);
+    rx->c = c;
+    atomic_store(&rx->seen, seen);
+    *out = rx;
+    return KLAW_OK;
+}
+
+static klaw_status open_chan(const char *name, chan **out)
+{
+    klaw_region *r;
+    klaw_status st = klaw_region_open(name, KLAW_KIND_WATCH, 1000, &r);
+    if (st != KLAW_OK)
+        return st;
+    chan *c;
+    st = chan_attach(r, &c);
+    if (st == KLAW_OK && c->mode != MODE_SLOTS) {
+        /* an in-process watch's records are in another heap */
+        free(c);
+        st = KLAW_CORRUPT;
+    }
+    if (st != KLAW_OK) {
+        klaw_region_close(r);
+        return st;
+    }
+    reap(c);
+    *out = c;
+    return KLAW_OK;
+}
+
+klaw_status klaw_watch_open_tx(const char *name, klaw_watch_tx **out)
+{
+    *out = NULL;
+    chan *c;
+    klaw_status st = open_chan(name, &c);
+    if (st != KLAW_OK)
+        return st;
+    st = new_tx(c, out);
+    chan_unref(c);
+    return st;
+}
+
+klaw_status klaw_watch_open_rx(const char *name, klaw_watch_rx **out)
+{
+    *out = NULL;
+    chan *c;
+    klaw_status st = open_chan(name, &c);
+    if (st != KLAW_OK)
+        return st;
+    st = new_rx(c, atomic_load_explicit(&c->ctl->version, memory_order_acquire), out);
+    chan_unref(c);
+    return st;
+}
+
+klaw_status klaw_watch_tx_clone(klaw_watch_tx *tx, klaw_watch_tx **out)
+{
+    *out = NULL;
+    if (atomic_load(&tx->closed))
+        return KLAW_CLOSED;
+    return new_tx(tx->c, out);
+}
+
+klaw_status klaw_watch_rx_clone(klaw_watch_rx *rx, klaw_watch_rx **out)
+{
+    *out = NULL;
+    if (atomic_load(&rx->closed))
+        return KLAW_CLOSED;
+    return new_rx(rx->c, atomic_load(&rx->seen), out);
+}
+
+klaw_status klaw_watch_subscribe(klaw_watch_tx *tx, klaw_watch_rx **out)
+{
+    *out = NULL;
+    if (atomic_load(&tx->closed))
+        return KLAW_CLOSED;
+    return new_rx(tx->c, atomic_load_explicit(&tx->c->ctl->version, memory_order_acquire), out);
+}
+
+void klaw_watch_tx_close(klaw_watch_tx *tx)
+{
+    if (tx && !atomic_exchange(&tx->closed, 1))
+        give_handle(tx->c, tx->idx);
+}
+
+void klaw_watch_rx_close(klaw_watch_rx *rx)
+{
+    if (rx && !atomic_exchange(&rx->closed, 1))
+        give_handle(rx->c, rx->idx);
+}
+
+void klaw_watch_tx_free(klaw_watch_tx *tx)
+{
+    if (!tx)
+        return;
+    klaw_watch_tx_close(tx);
+    chan_unref(tx->c);
+    free(tx);
+}
+
+void klaw_watch_rx_free(klaw_watch_rx *rx)
+{
+    if (!rx)
+        return;
+    klaw_watch_rx_close(rx);
+    chan_unref(rx->c);
+    free(rx);
+}
+
+/* ---- sending ------------------------------------------------------------------ */
+
+klaw_status klaw_watch_send(klaw_watch_tx *tx, const void *data, size_t len, uint32_t *receivers)
+{
+    chan *c = tx->c;
+    watch_ctl *ctl = c->ctl;
+    if (receivers)
+        *receivers = 0;
+    if (KLAW_UNLIKELY(len > c->max_frame))
+        return KLAW_TOOBIG;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
+    if (KLAW_UNLIKELY(lock_robust(c, &ctl->wlock, false) != KLAW_OK))
+        return KLAW_CORRUPT;
+    uint64_t v = atomic_load_explicit(&ctl->version, memory_order_relaxed) + 1;
+    if (c->mode == MODE_SLOTS) {
+        wslot *s = slot_of(c, v);
+        atomic_store_explicit(&s->seq, 2 * v + 1, memory_order_release);
+        atomic_store_explicit(&s->len, (uint32_t)len, memory_order_release);
+        slot_store(s->data, data, len);
+        atomic_store_explicit(&s->seq, 2 * v, memory_order_release);
+    } else {
+        rec *r = rec_new(c);
+        if (KLAW_UNLIKELY(!r)) {
+            pthread_mutex_unlock(&ctl->wlock);
+            return KLAW_NOMEM;
+        }
+        r->version = v;
+        r->len = (uint32_t)len;
+        if (len)
+            memcpy(r->data, data, len);
+        rec *old = c->cur;
+        rec_publish(c, r);
+        rec_retire(c, old);
+    }
+    atomic_store_explicit(&ctl->version, v, memory_order_seq_cst);
+    pthread_mutex_unlock(&ctl->wlock);
+    kw_wake_if_waiters(&ctl->changed);
+    if (receivers)
+        *receivers = atomic_load_explicit(&ctl->receivers, memory_order_relaxed);
+    return KLAW_OK;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+/* Finds the slot holding the current version stable (W3). KLAW_OK with
+ * *v, *s, *len; KLAW_CORRUPT for a region that breaks W3. */
+static klaw_status slot_current(chan *c, uint64_t *vo, wslot **so, uint32_t *leno)
+{
+    watch_ctl *ctl = c->ctl;
+    uint64_t v = atomic_load_explicit(&ctl->version, memory_order_acquire);
+    for (unsigned tries = 0;; tries++) {
+        wslot *s = slot_of(c, v);
+        uint64_t q = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (KLAW_LIKELY(q == 2 * v)) {
+            uint32_t len = atomic_load_explicit(&s->len, memory_order_acquire);
+            if (KLAW_LIKELY(atomic_load_explicit(&s->seq, memory_order_acquire) == q)) {
+                *vo = v;
+                *so = s;
+                *leno = len <= c->max_frame ? len : c->max_frame;
+                return KLAW_OK;
+            }
+        }
+        uint64_t nv = atomic_load_explicit(&ctl->version, memory_order_acquire);
+        if (nv == v && atomic_load_explicit(&s->seq, memory_order_acquire) != 2 * v)
+            return KLAW_CORRUPT;
+        v = nv;
+        if (tries == 0)
+            atomic_fetch_add_explicit(&ctl->read_retries, 1, memory_order_relaxed);
+        ck_pr_stall();
+    }
+}
+
+static klaw_status borrow(klaw_watch_rx *rx, klaw_frame *f, bool update)
+{
+    chan *c = rx->c;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
+    if (c->mode == MODE_SLOTS) {
+        uint64_t v;
+        wslot *s;
+        uint32_t len;
+        klaw_status st = slot_current(c, &v, &s, &len);
+        if (KLAW_UNLIKELY(st != KLAW_OK))
+            return st;
+        f->data = s->data;
+        f->len = len;
+        f->cap = 0;
+        f->seq = v;
+        f->slot_ = s;
+        f->pos_ = v;
+    } else {
+        urcu_bp_read_lock();
+        rec *r = rec_current(c);
+        f->data = r->data;
+        f->len = r->len;
+        f->cap = 0;
+        f->seq = r->version;
+        f->slot_ = r;
+        f->pos_ = r->version;
+    }
+    if (update)
+        atomic_store_explicit(&rx->seen, f->seq, memory_order_relaxed);
+    return KLAW_OK;
+}
+
+klaw_status klaw_watch_borrow(klaw_watch_rx *rx, klaw_frame *f) { return borrow(rx, f, false); }
+klaw_status klaw_watch_borrow_and_update(klaw_watch_rx *rx, klaw_frame *f) { return borrow(rx, f, true); }
+
+klaw_status klaw_watch_release(klaw_watch_rx *rx, klaw_frame *f)
+{
+    chan *c = rx->c;
+    if (c->mode == MODE_SLOTS) {
+        wslot *s = f->slot_;
+        /* order the borrower's reads of the bytes before the check (W5) */
+#ifdef KLAW_TSAN
+        /* ThreadSanitizer does not model fences; an RMW that is a release
+         * orders the earlier loads the same way */
+        uint64_t q = atomic_fetch_add_explicit(&s->seq, 0, memory_order_acq_rel);
+#else
+        atomic_thread_fence(memory_order_acquire);
+        uint64_t q = atomic_load_explicit(&s->seq, memory_order_relaxed);
+#endif
+        if (KLAW_UNLIKELY(q != 2 * f->pos_)) {
+            atomic_fetch_add_explicit(&c->ctl->lagged_borrows, 1, memory_order_relaxed);
+            return KLAW_LAGGED;
+        }
+        return KLAW_OK;
+    }
+    TSAN_RELEASE(f->slot_);
+    urcu_bp_read_unlock();
+    return KLAW_OK;
+}
+
+static klaw_status get(klaw_watch_rx *rx, void *buf, size_t cap, size_t *len, uint64_t *version, bool update)
+{
+    chan *c = rx->c;
+    *len = 0;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
+    uint64_t v;
+    if (c->mode == MODE_SLOTS) {
+        for (;;) {
+            wslot *s;
+            uint32_t n;
+            klaw_status st = slot_current(c, &v, &s, &n);
+            if (KLAW_UNLIKELY(st != KLAW_OK))
+                return st;
+            if (n > cap) {
+                *len = n;
+                return KLAW_TOOBIG;
+            }
+            slot_load(buf, s->data, n);
+            if (KLAW_LIKELY(atomic_load_explicit(&s->seq, memory_order_acquire) == 2 * v)) {
+                *len = n;
+                break;
+            }
+            atomic_fetch_add_explicit(&c->ctl->read_retries, 1, memory_order_relaxed);
+        }
+    } else {
+        urcu_bp_read_lock();
+        rec *r = rec_current(c);
+        v = r->version;
+        *len = r->len;
+        if (r->len > cap) {
+            TSAN_RELEASE(r);
+            urcu_bp_read_unlock();
+            return KLAW_TOOBIG;
+        }
+        if (r->len)
+            memcpy(buf, r->data, r->len);
+        TSAN_RELEASE(r);
+        urcu_bp_read_unlock();
+    }
+    if (version)
+        *version = v;
+    if (update)
+        atomic_store_explicit(&rx->seen, v, memory_order_relaxed);
+    return KLAW_OK;
+}
+
+klaw_status klaw_watch_get(klaw_watch_rx *rx, void *buf, size_t cap, size_t *len, uint64_t *version)
+{
+    return get(rx, buf, cap, len, version, false);
+}
+
+klaw_status klaw_watch_get_and_update(klaw_watch_rx *rx, void *buf, size_t cap, size_t *len, uint64_t *version)
+{
+    return get(rx, buf, cap, len, version, true);
+}
+
+/* 1: a version not seen; 0: none and senders live; -1: none, closed. The
+ * close is read first: a sender's last send happens before its close, so
+ * seeing the close means seeing that version too. */
+static inline int change_state(klaw_watch_rx *rx, uint64_t *v)
+{
+    watch_ctl *ctl = rx->c->ctl;
+    uint32_t closed = atomic_load_explicit(&ctl->closed, memory_order_acquire);
+    *v = atomic_load_explicit(&ctl->version, memory_order_acquire);
+    if (*v != atomic_load_explicit(&rx->seen, memory_order_relaxed))
+        return 1;
+    return (closed & CLOSED_SENDERS) || atomic_load_explicit(&rx->closed, memory_order_relaxed) ? -1 : 0;
+}
+
+klaw_status klaw_watch_has_changed(klaw_watch_rx *rx, int *changed)
+{
+    uint64_t v;
+    *changed = 0;
+    if (atomic_load_explicit(&rx->closed, memory_order_relaxed))
+        return KLAW_CLOSED;
+    int s = change_state(rx, &v);
+    if (s < 0)
+        return KLAW_CLOSED;
+    *changed = s;
+    return KLAW_OK;
+}
+
+typedef struct wait_ctx {
+    klaw_watch_rx *rx;
+    int64_t next_reap_ns;
+} wait_ctx;
+
+static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadline)
+{
+    wait_ctx *w = ws->data;
+    uint64_t v;
+    if (change_state(w->rx, &v) != 0)
+        return 1;
+    int64_t now = (int64_t)ws->now.tv_sec * 1000000000 + ws->now.tv_nsec;
+    if (now >= w->next_reap_ns) {
+        w->next_reap_ns = now + (int64_t)w->rx->c->liveness_ns;
+        if (reap(w->rx->c))
+            return 1;
+    }
+    /* wake in time for the next liveness check (ck_ec's infinite deadline
+     * is tv_sec = TIME_MAX: compare without multiplying) */
+    time_t rs = (time_t)(w->next_reap_ns / 1000000000);
+    long rns = (long)(w->next_reap_ns % 1000000000);
+    if (deadline->tv_sec > rs || (deadline->tv_sec == rs && deadline->tv_nsec > rns)) {
+        deadline->tv_sec = rs;
+        deadline->tv_nsec = rns;
+    }
+    return 0;
+}
+
+klaw_status klaw_watch_changed(klaw_watch_rx *rx, const struct timespec *deadline)
+{
+    chan *c = rx->c;
+    if (atomic_load_explicit(&rx->closed, memory_order_relaxed))
+        return KLAW_CLOSED;
+    wait_ctx w = {rx, 0};
+    bool parked_once = false;
+    for (;;) {
+        uint64_t v;
+        int s = change_state(rx, &v);
+        for (int i = 0; s == 0 && i < SPIN_ITERS; i++) {
+            ck_pr_stall();
+            s = change_state(rx, &v);
+        }
+        if (s > 0) {
+            atomic_store_explicit(&rx->seen, v, memory_order_relaxed);
+            return KLAW_OK;
+        }
+        if (s < 0)
+            return KLAW_CLOSED;
+        if (parked_once && klaw__deadline_passed(deadline))
+            return KLAW_TIMEOUT;
+        if (!parked_once)
+            w.next_reap_ns = klaw__now_ns() + (int64_t)c->liveness_ns;
+        parked_once = true;
+        uint32_t ev = ck_ec32_value(&c->ctl->changed);
+        if (change_state(rx, &v) != 0)
+            continue;
+        ck_ec32_wait_pred(&c->ctl->changed, &klaw__ec_mode, ev, wait_pred, &w, deadline);
+    }
+}
+
+/* ---- stats ------------------------------------------------------------------- */
+
+static klaw_status stats(chan *c, klaw_watch_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    reap(c);
+    watch_ctl *ctl = c->ctl;
+    out->senders = atomic_load(&ctl->senders);
+    out->receivers = atomic_load(&ctl->receivers);
+    out->max_frame = c->max_frame;
+    out->slots = c->nslots;
+    out->shared = c->mode == MODE_SLOTS;
+    out->lagged_borrows = atomic_load(&ctl->lagged_borrows);
+    out->read_retries = atomic_load(&ctl->read_retries);
+    out->reaped_handles = atomic_load(&ctl->reaped_handles);
+    out->senders_closed = (atomic_load(&ctl->closed) & CLOSED_SENDERS) != 0;
+    if (c->mode == MODE_SLOTS) {
+        uint64_t v;
+        wslot *s;
+        uint32_t len;
+        klaw_status st = slot_current(c, &v, &s, &len);
+        if (st != KLAW_OK)
+            return st;
+        out->version = v;
+        out->value_len = len;
+    } else {
+        urcu_bp_read_lock();
+        rec *r = rec_current(c);
+        out->version = r->version;
+        out->value_len = r->len;
+        TSAN_RELEASE(r);
+        urcu_bp_read_unlock();
+    }
+    return KLAW_OK;
+}
+
+klaw_status klaw_watch_tx_stats(klaw_watch_tx *tx, klaw_watch_stats *out) { return stats(tx->c, out); }
+klaw_status klaw_watch_rx_stats(klaw_watch_rx *rx, klaw_watch_stats *out) { return stats(rx->c, out); }
+
+/* ---- select ------------------------------------------------------------------ */
+
+static klaw_status sel_try_take(void *rxv, klaw_sel_result *out)
+{
+    klaw_watch_rx *rx = rxv;
+    uint64_t v;
+    int s = atomic_load_explicit(&rx->closed, memory_order_relaxed) ? -1 : change_state(rx, &v);
+    klaw_status st = s > 0 ? klaw_watch_borrow_and_update(rx, &out->frame) : s < 0 ? KLAW_CLOSED : KLAW_EMPTY;
+    out->status = st;
+    return st;
+}
+
+static klaw_status sel_release(void *rx, klaw_frame *f) { return klaw_watch_release(rx, f); }
+
+static void sel_maintain(void *rx) { reap(((klaw_watch_rx *)rx)->c); }
+
+klaw_status klaw__watch_sel_src(void *rxv, klaw_sel_src *out)
+{
+    klaw_watch_rx *rx = rxv;
+    if (!rx || atomic_load(&rx->closed))
+        return KLAW_INVAL;
+    out->rx = rx;
+    out->try_take = sel_try_take;
+    out->release = sel_release;
+    out->ec = &rx->c->ctl->changed;
+    out->maintain = sel_maintain;
+    out->liveness_ns = rx->c->liveness_ns;
+    return KLAW_OK;
+}
+
+/* ---- inspection ---------------------------------------------------------------- */
+
+klaw_status klaw__watch_inspect(klaw_region *r, klaw_watch_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    chan *c;
+    klaw_status st = chan_attach(r, &c);
+    if (st != KLAW_OK)
+        return st;
+    if (c->mode != MODE_SLOTS) {
+        /* the records are in the creator's heap; counts only */
+        free(c);
+        return KLAW_CORRUPT;
+    }
+    st = stats(c, out);
+    free(c); /* not chan_unref: the region stays the caller's */
+    return st;
+}

@@ -1,0 +1,136 @@
+/*
+ * klaw/oneshot.h - the oneshot channel: one value, sent once.
+ *
+ * A oneshot has one sender role and one receiver role. The sender sends at
+ * most one value of 0..max_frame bytes; a second send says
+ * KLAW_ALREADY_SENT. The receiver waits (with a deadline) for the value, or
+ * for the sender to go away without sending (KLAW_CLOSED); it takes the
+ * value once - by copy, or as a zero-copy view released afterwards - and
+ * every later receive says KLAW_CLOSED. The sender can ask whether the
+ * receiver is gone (closed, or its process died), and a send after that
+ * says KLAW_CLOSED (the value is not delivered).
+ *
+ * The value lives in the channel's region: anonymous memory (threads of
+ * one process, and children forked after creation - a handle inherited
+ * through fork keeps the creator's identity for liveness) or a named
+ * shared-memory object whose roles other processes take by name with
+ * klaw_oneshot_open_tx/_rx. A process holding a role that dies counts as
+ * having closed it: a waiting receiver notices within liveness_ns (then a
+ * value fully sent before the death is still delivered; a send cut short
+ * is not); the sender's klaw_oneshot_is_closed() and send check the
+ * receiver's process.
+ *
+ * Waiting: recv and klaw_oneshot_wait_closed spin briefly, then park on an
+ * event count in the region (shared futexes). Send and close make a system
+ * call only when the other side is parked.
+ *
+ * Thread safety: a handle may be used from several threads; the value is
+ * still taken once.
+ */
+#ifndef KLAW_ONESHOT_H
+#define KLAW_ONESHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "klaw/export.h"
+#include "klaw/frame.h"
+#include "klaw/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KLAW_KIND_ONESHOT 4u
+
+typedef struct klaw_oneshot_tx klaw_oneshot_tx;
+typedef struct klaw_oneshot_rx klaw_oneshot_rx;
+
+typedef struct klaw_oneshot_opts {
+    uint32_t max_frame;      /* largest value in bytes (1 .. 2^30)         */
+    const char *name;        /* NULL: anonymous; else /dev/shm/klaw.<name> */
+    mode_t mode;             /* for a named channel; 0 means 0600          */
+    uint64_t liveness_ns;    /* how often a waiter checks the other side's
+                                process; 0: 1 s                            */
+    const char *value_type;  /* for the metadata record; NULL: none        */
+} klaw_oneshot_opts;
+
+typedef struct klaw_oneshot_stats {
+    uint32_t max_frame;
+    uint32_t value_len;      /* when sent                                  */
+    int sender_held;         /* the sender role is taken (by a live one)   */
+    int receiver_held;
+    int sent;                /* the value is complete                      */
+    int received;            /* the receiver took it                       */
+    int sender_closed;       /* closed, or its process died                */
+    int receiver_closed;
+} klaw_oneshot_stats;
+
+/* Creates a oneshot. Either out-pointer may be NULL: that role is left for
+ * another process to take by name (for an anonymous oneshot, a NULL role
+ * can never be taken). KLAW_INVAL (max_frame out of range, or both NULL for
+ * an anonymous one), KLAW_EXIST, KLAW_PERM, KLAW_NOMEM, KLAW_SYS. */
+KLAW_API klaw_status klaw_oneshot_create(const klaw_oneshot_opts *opts, klaw_oneshot_tx **tx,
+                                         klaw_oneshot_rx **rx);
+
+/* Takes the sender / receiver role of a named oneshot. Region errors as
+ * klaw_region_open (KLAW_NOENT, KLAW_INVAL for another kind); KLAW_CORRUPT
+ * for a layout that does not fit; KLAW_FULL when a live process holds the
+ * role; KLAW_CLOSED when the role was held and given up (closed, or its
+ * process died). */
+KLAW_API klaw_status klaw_oneshot_open_tx(const char *name, klaw_oneshot_tx **tx);
+KLAW_API klaw_status klaw_oneshot_open_rx(const char *name, klaw_oneshot_rx **rx);
+
+/* Gives the role up (idempotent). Closing the sender without a send makes
+ * the receiver's recv say KLAW_CLOSED; closing the receiver makes the
+ * sender's is_closed say 1 and send say KLAW_CLOSED. Wakes the other
+ * side. */
+KLAW_API void klaw_oneshot_tx_close(klaw_oneshot_tx *tx);
+KLAW_API void klaw_oneshot_rx_close(klaw_oneshot_rx *rx);
+
+/* Closes (if not yet) and frees the handle; the region is unmapped with
+ * the last handle of this process. Release a view first. NULL is ignored. */
+KLAW_API void klaw_oneshot_tx_free(klaw_oneshot_tx *tx);
+KLAW_API void klaw_oneshot_rx_free(klaw_oneshot_rx *rx);
+
+/* Sends the value (copies len bytes) and wakes the receiver. Never
+ * blocks. KLAW_OK; KLAW_ALREADY_SENT (a value was sent, or a send is under
+ * way); KLAW_CLOSED (the receiver is gone - also when it closed while this
+ * send was copying: then the value is there but nobody will take it - or
+ * this handle is closed); KLAW_TOOBIG (len > max_frame; nothing sent). */
+KLAW_API klaw_status klaw_oneshot_send(klaw_oneshot_tx *tx, const void *data, size_t len);
+
+/* 1 when the receiver is gone: it closed, or its process died (checked
+ * here, reading /proc when the receiver is another process). 0 otherwise
+ * (including a receiver role nobody took yet). */
+KLAW_API int klaw_oneshot_is_closed(klaw_oneshot_tx *tx);
+
+/* Waits until the receiver is gone (KLAW_OK) or the deadline
+ * (KLAW_TIMEOUT). KLAW_CLOSED if this handle is closed. */
+KLAW_API klaw_status klaw_oneshot_wait_closed(klaw_oneshot_tx *tx, const struct timespec *deadline);
+
+/* Copies the value out and takes it. *len gets its length. try_: KLAW_EMPTY
+ * when nothing is sent yet. KLAW_CLOSED when the sender went away without
+ * sending, when the value was taken already, or this handle is closed;
+ * KLAW_TOOBIG (cap < *len: nothing taken); KLAW_TIMEOUT. */
+KLAW_API klaw_status klaw_oneshot_try_recv(klaw_oneshot_rx *rx, void *buf, size_t cap, size_t *len);
+KLAW_API klaw_status klaw_oneshot_recv(klaw_oneshot_rx *rx, void *buf, size_t cap, size_t *len,
+                                       const struct timespec *deadline);
+
+/* Takes the value as a view in place (f->data, f->len; f->seq = 0), valid
+ * until klaw_oneshot_release(). Statuses as recv, without TOOBIG. */
+KLAW_API klaw_status klaw_oneshot_try_view(klaw_oneshot_rx *rx, klaw_frame *f);
+KLAW_API klaw_status klaw_oneshot_view(klaw_oneshot_rx *rx, const struct timespec *deadline, klaw_frame *f);
+KLAW_API void klaw_oneshot_release(klaw_oneshot_rx *rx, klaw_frame *f);
+
+/* A snapshot (readable from any process with a handle). KLAW_OK. */
+KLAW_API klaw_status klaw_oneshot_tx_stats(klaw_oneshot_tx *tx, klaw_oneshot_stats *out);
+KLAW_API klaw_status klaw_oneshot_rx_stats(klaw_oneshot_rx *rx, klaw_oneshot_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KLAW_ONESHOT_H */
