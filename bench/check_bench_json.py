@@ -335,7 +335,7 @@ def check_fanout(bench):
                         fail(f"fanout {group} {impl}: {m} is 0")
                 if group[2] == "block" and values.get((group, impl, "lagged_frames"), 0) != 0:
                     fail(f"fanout {group} {impl}: frames lagged under BLOCK")
-        if "[1/64] fanout " not in stderr or "[64/64] fanout" not in stderr:
+        if not re.search(r"\[\d+/64\] fanout (process|thread) N=\d ", stderr) or "[64/64] fanout done" not in stderr:
             fail(f"no progress lines on stderr: {stderr[:300]!r}")
         check_fanout_csv(csv_path, values)
         check_fanout_svg(svg_path, values)

@@ -7,8 +7,9 @@
  *
  * The frame (frame_bytes bytes: 64 or 4096, a multiple of 8, >= 32):
  *
- *     [0, 8)    seq: 1, 2, ... in publishing order (0: a ZeroMQ join probe,
- *               never counted)
+ *     [0, 8)    seq: 1, 2, ... in publishing order (0: a ZeroMQ probe, never
+ *               counted, whose stamp field holds its round: 1 to join, 2
+ *               to drain after the saturation phase)
  *     [8, 16)   stamp: CLOCK_MONOTONIC ns, taken just before the frame is
  *               made visible (klaw: before commit; ZeroMQ: before zmq_send)
  *     [16, 20)  frame_bytes
@@ -130,6 +131,7 @@ void fanout_hist_merge(fanout_hist *into, const fanout_hist *from);
  * only, except `seen`, which the writer reads while the run goes on. */
 typedef struct fanout_reader {
     _Alignas(64) _Atomic uint64_t seen; /* highest seq taken so far (relaxed) */
+    _Atomic uint64_t probe;             /* ZeroMQ: the latest probe taken    */
     uint32_t frame_bytes;
     bool exact_gaps;     /* klaw: every gap must be announced (LAGGED)        */
     uint64_t last;       /* seq of the last frame taken                       */
@@ -258,7 +260,6 @@ static inline bool fanout_take(fanout_reader *r, const uint8_t *p, size_t len, u
 typedef struct fanout_writer {
     _Alignas(64) _Atomic uint64_t published; /* frames published (final at done)  */
     _Atomic uint32_t done;                   /* 1: no more frames will come      */
-    _Atomic uint32_t joined;                 /* ZeroMQ readers that saw a probe  */
     uint64_t start_ns;   /* the saturation phase began                        */
     uint64_t end1_ns;    /* ... and ended                                     */
     uint64_t n1;         /* frames it published                               */

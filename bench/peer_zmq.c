@@ -22,9 +22,14 @@
  * frame, then the stamp, then zmq_msg_send: no extra copy); a reader takes
  * each with zmq_msg_recv and checks it in the message.
  *
- * Joining: a PUB sends nothing to a subscriber whose subscription it has
- * not yet seen. Before the clock starts the writer sends probes (seq 0)
- * every millisecond until every reader has seen one; readers skip probes.
+ * Probes: a PUB sends nothing to a subscriber whose subscription it has
+ * not yet seen, so before the clock starts the writer sends probes (seq
+ * 0, round 1) every millisecond until every reader has taken one. After
+ * the saturation phase it does the same with round 2: a reader that took
+ * a probe of round 2 has taken, or lost, everything sent before it (a pipe
+ * is FIFO), so the paced phase starts on drained pipes; waiting for the
+ * readers' sequence numbers alone is not enough when the last frames were
+ * dropped. Readers count probes in no tally.
  * The end: ZeroMQ has no close that a subscriber sees, so the writer
  * publishes its final count in the run's control block (fanout_writer:
  * published, then done); a reader stops when it has taken the last frame,
@@ -192,6 +197,33 @@ static int send_frame(zmq_worker *z, const fanout_run *run, uint64_t seq, uint32
     }
 }
 
+/* Sends probes of round `round` every PROBE_EVERY_NS until every reader
+ * has taken one. 0, or -1 with err at the run's deadline. */
+static int probe_round(zmq_worker *z, fanout_run *run, uint64_t round, char *err)
+{
+    const uint32_t fb = run->k->frame_bytes;
+    for (;;) {
+        unsigned behind = 0;
+        for (unsigned i = 0; i < run->k->readers; i++)
+            behind += atomic_load(&run->rd[i].probe) < round;
+        if (behind == 0)
+            return 0;
+        if (bench_now_ns() > run->deadline_ns) {
+            fanout_set_err(err, "%u readers never took a probe of round %llu", behind, (unsigned long long)round);
+            return -1;
+        }
+        zmq_msg_t m;
+        if (zmq_msg_init_size(&m, fb) == 0) {
+            fanout_fill(zmq_msg_data(&m), fb, 0, 0);
+            fanout_stamp(zmq_msg_data(&m), round);
+            if (zmq_msg_send(&m, z->sock, ZMQ_DONTWAIT) < 0)
+                zmq_msg_close(&m);
+        }
+        struct timespec t = {0, PROBE_EVERY_NS};
+        nanosleep(&t, NULL);
+    }
+}
+
 static int zmq_write(void *sv, void *w, fanout_run *run, char *err)
 {
     zmq_worker *z = w;
@@ -201,19 +233,9 @@ static int zmq_write(void *sv, void *w, fanout_run *run, char *err)
     (void)sv;
 
     /* probes until every subscription has arrived */
-    while (atomic_load(&run->wr.joined) < n) {
-        zmq_msg_t m;
-        if (bench_now_ns() > run->deadline_ns) {
-            fanout_set_err(err, "subscribers did not join");
-            rc = -1;
-            goto out;
-        }
-        zmq_msg_init_size(&m, run->k->frame_bytes);
-        fanout_fill(zmq_msg_data(&m), run->k->frame_bytes, 0, 0);
-        if (zmq_msg_send(&m, z->sock, ZMQ_DONTWAIT) < 0)
-            zmq_msg_close(&m);
-        struct timespec t = {0, PROBE_EVERY_NS};
-        nanosleep(&t, NULL);
+    if (probe_round(z, run, 1, err) != 0) {
+        rc = -1;
+        goto out;
     }
 
     uint64_t now = bench_now_ns();
@@ -231,6 +253,10 @@ static int zmq_write(void *sv, void *w, fanout_run *run, char *err)
     run->wr.n1 = seq - 1;
     atomic_store(&run->wr.published, seq - 1);
     fanout_wait_caught_up(run, seq - 1);
+    if (probe_round(z, run, 2, err) != 0) {
+        rc = -1;
+        goto out;
+    }
 
     const uint64_t paced = fanout_paced_frames(run);
     uint64_t next = bench_now_ns();
@@ -257,7 +283,6 @@ out:
 static int zmq_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char *err)
 {
     zmq_worker *z = w;
-    bool joined = false;
     uint64_t idle_since = 0;
     int rc = 0;
     zmq_msg_t m;
@@ -267,9 +292,13 @@ static int zmq_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char 
     for (;;) {
         if (zmq_msg_recv(&m, z->sock, flags) >= 0) {
             uint64_t now = bench_now_ns();
-            if (!joined) {
-                joined = true;
-                atomic_fetch_add(&run->wr.joined, 1);
+            const uint8_t *p = zmq_msg_data(&m);
+            uint64_t seq, round;
+            if (zmq_msg_size(&m) >= FANOUT_HDR && (memcpy(&seq, p, 8), seq == 0)) {
+                memcpy(&round, p + 8, 8);
+                if (round > atomic_load_explicit(&rd->probe, memory_order_relaxed))
+                    atomic_store(&rd->probe, round);
+                continue;
             }
             fanout_take(rd, zmq_msg_data(&m), zmq_msg_size(&m), now);
             atomic_store_explicit(&rd->seen, rd->last, memory_order_relaxed);
