@@ -49,25 +49,29 @@
  *
  * Memory orderings: slot-state CASes are acq_rel, so the consumer's CAS
  * that sees FULL (acquire) sees the bytes and length the producer wrote
- * before its commit (release); the release store (seq_cst, so at least release) orders the
- * consumer's reads of the frame before the next producer's CAS (acquire)
+ * before its commit (release); the consumer's release store (release)
+ * orders its reads of the frame before the next producer's CAS (acquire)
  * that lets it overwrite them. head and tail are hints that only grow; they
  * are read relaxed/acquire and moved with CAS, and correctness never
  * depends on their exact value because every decision re-reads the slot
  * state (which carries the lap, so an index that is a lap stale cannot
  * match: no ABA within 2^45 laps).
  *
- * Waking (a Dekker pair with ck_ec): a waiter takes the event count's
- * value, re-checks the ring, and parks through ck_ec32_wait_pred(), which
- * sets the count's waiter flag with a locked CAS and then calls our
- * predicate (which re-checks the ring) before it sleeps. A committer stores
- * FULL with a seq_cst store (xchg on x86: a full barrier, and unlike a
- * separate fence something ThreadSanitizer understands), and only then reads
- * the waiter flag, paying
- * ck_ec32_inc() (and so futex_wake) only when the flag is set. Either the
- * committer sees the flag, or the waiter's predicate sees the frame: no
- * lost wake-up, and no syscall when nobody is parked. Releases wake
- * producers the same way on the not_full count.
+ * Waking (a Dekker pair with ck_ec, channels/wait.h): a waiter takes the
+ * event count's value, re-checks the ring, and parks through
+ * ck_ec32_wait_pred(), which sets the count's waiter flag with a locked CAS
+ * and then calls our predicate, which issues the heavy half of an
+ * asymmetric fence (membarrier GLOBAL_EXPEDITED) and re-checks the ring
+ * before it sleeps. A committer publishes FULL with kw_publish_u64() - a
+ * release store and a compiler barrier when this process is registered
+ * for membarrier, else a seq_cst store (xchg: a full barrier; also what
+ * ThreadSanitizer builds use) - and only then reads the waiter flag,
+ * paying ck_ec32_inc() (and so futex_wake) only when the flag is set.
+ * Either the committer's flag load follows the waiter's barrier and sees
+ * the flag, or its store preceded the barrier and the predicate sees the
+ * frame: no lost wake-up, and no syscall or locked instruction per frame
+ * when nobody is parked. Releases wake producers the same way on the
+ * not_full count.
  *
  * Recovery: a waiter that has waited liveness_ns on the same slot reaps:
  * under the handle-table lock it checks each handle's process, and for a
@@ -358,6 +362,7 @@ static void chan_unref(chan *c)
  * that every part of the ring lies inside the region. */
 static klaw_status chan_attach(klaw_region *r, chan **out)
 {
+    klaw__asym_init();
     uint8_t *base = klaw_region_base(r);
     size_t size = klaw_region_size(r);
     const klaw_region_header *h = klaw_region_hdr(r);
@@ -708,6 +713,9 @@ typedef struct wait_ctx {
 static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadline)
 {
     wait_ctx *w = ws->data;
+    /* ck_ec calls us after it flagged the count: the heavy half of the
+     * asymmetric fence goes between that CAS and our re-check */
+    kw_heavy_barrier();
     if (w->ready(w))
         return 1;
     int64_t now = (int64_t)ws->now.tv_sec * 1000000000 + ws->now.tv_nsec;
@@ -777,7 +785,7 @@ klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len)
         return KLAW_INVAL;
     }
     s->len = (uint32_t)len;
-    atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_FULL, 0), memory_order_seq_cst);
+    kw_publish_u64(&s->state, mk(f->pos_ >> c->shift, S_FULL, 0));
     kw_wake_if_waiters(&c->ctl->not_empty);
     return KLAW_OK;
 }
@@ -786,7 +794,7 @@ void klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f)
 {
     ring_slot *s = f->slot_;
     chan *c = tx->c;
-    atomic_store_explicit(&s->state, mk(f->pos_ >> c->shift, S_SKIPPED, 0), memory_order_seq_cst);
+    kw_publish_u64(&s->state, mk(f->pos_ >> c->shift, S_SKIPPED, 0));
     atomic_fetch_add_explicit(&c->handles[tx->idx].aborted, 1, memory_order_relaxed);
     kw_wake_if_waiters(&c->ctl->not_empty);
 }
@@ -866,14 +874,19 @@ klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t 
         ring_slot *s = frames[i].slot_;
         uint64_t lap = frames[i].pos_ >> c->shift;
         if (KLAW_UNLIKELY(frames[i].len > c->max_frame)) {
-            atomic_store_explicit(&s->state, mk(lap, S_SKIPPED, 0),
-                                  i + 1 == n ? memory_order_seq_cst : memory_order_release);
+            if (i + 1 == n)
+                kw_publish_u64(&s->state, mk(lap, S_SKIPPED, 0));
+            else
+                atomic_store_explicit(&s->state, mk(lap, S_SKIPPED, 0), memory_order_release);
             atomic_fetch_add_explicit(&c->handles[tx->idx].aborted, 1, memory_order_relaxed);
             worst = KLAW_INVAL;
             continue;
         }
         s->len = frames[i].len;
-        atomic_store_explicit(&s->state, mk(lap, S_FULL, 0), i + 1 == n ? memory_order_seq_cst : memory_order_release);
+        if (i + 1 == n)
+            kw_publish_u64(&s->state, mk(lap, S_FULL, 0));
+        else
+            atomic_store_explicit(&s->state, mk(lap, S_FULL, 0), memory_order_release);
     }
     kw_wake_if_waiters(&c->ctl->not_empty);
     return worst;
@@ -1001,7 +1014,7 @@ void klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f)
 {
     chan *c = rx->c;
     ring_slot *s = f->slot_;
-    atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_EMPTY, 0), memory_order_seq_cst);
+    kw_publish_u64(&s->state, mk((f->pos_ >> c->shift) + 1, S_EMPTY, 0));
     kw_wake_if_waiters(&c->ctl->not_full);
 }
 
@@ -1026,8 +1039,11 @@ void klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n)
     chan *c = rx->c;
     for (size_t i = 0; i < n; i++) {
         ring_slot *s = frames[i].slot_;
-        atomic_store_explicit(&s->state, mk((frames[i].pos_ >> c->shift) + 1, S_EMPTY, 0),
-                              i + 1 == n ? memory_order_seq_cst : memory_order_release);
+        uint64_t v = mk((frames[i].pos_ >> c->shift) + 1, S_EMPTY, 0);
+        if (i + 1 == n)
+            kw_publish_u64(&s->state, v);
+        else
+            atomic_store_explicit(&s->state, v, memory_order_release);
     }
     kw_wake_if_waiters(&c->ctl->not_full);
 }

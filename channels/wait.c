@@ -2,6 +2,9 @@
  * wait.c - the futex side of klaw's event counts (see channels/wait.h).
  */
 #include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
@@ -19,6 +22,79 @@
 #define FUTEX_32 2
 #endif
 
+static struct timespec ts_of(int64_t ns)
+{
+    struct timespec t = {.tv_sec = (time_t)(ns / 1000000000), .tv_nsec = (long)(ns % 1000000000)};
+    return t;
+}
+
+/* ---- asymmetric fences (see wait.h) ---------------------------------------- */
+
+#if defined(__SANITIZE_THREAD__)
+#define KLAW_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KLAW_TSAN 1
+#endif
+#endif
+
+_Atomic int klaw__light_publish;
+static _Atomic int heavy_ok; /* this process can issue GLOBAL_EXPEDITED */
+static pthread_once_t asym_once = PTHREAD_ONCE_INIT;
+
+static void asym_register(void)
+{
+    int light = 0, heavy = 0;
+    long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED)) {
+        heavy = 1;
+#ifndef KLAW_TSAN
+        const char *off = getenv("KLAW_NO_MEMBARRIER");
+        if ((!off || !*off || *off == '0') &&
+            syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0)
+            light = 1;
+#endif
+    }
+    atomic_store(&heavy_ok, heavy);
+    atomic_store(&klaw__light_publish, light);
+}
+
+/* A fork child is a new mm: not registered, whatever the parent was. */
+static void asym_atfork_child(void)
+{
+    if (atomic_load_explicit(&klaw__light_publish, memory_order_relaxed) &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) != 0)
+        atomic_store(&klaw__light_publish, 0);
+}
+
+static void asym_init_once(void)
+{
+    asym_register();
+    pthread_atfork(NULL, NULL, asym_atfork_child);
+}
+
+void klaw__asym_init(void) { pthread_once(&asym_once, asym_init_once); }
+
+bool kw_heavy_barrier(void)
+{
+    klaw__asym_init();
+    if (!atomic_load_explicit(&heavy_ok, memory_order_relaxed))
+        return false;
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+}
+
+/* Without the barrier a waiter may miss a light publisher's wake-up: it
+ * sleeps at most 1 ms at a time. */
+static int64_t cap_sleep(int64_t deadline_ns)
+{
+    if (atomic_load_explicit(&heavy_ok, memory_order_relaxed))
+        return deadline_ns;
+    int64_t cap = klaw__now_ns() + 1000000;
+    return deadline_ns < cap ? deadline_ns : cap;
+}
+
+/* ---- ck_ec ops ------------------------------------------------------------- */
+
 static int ops_gettime(const struct ck_ec_ops *ops, struct timespec *out)
 {
     (void)ops;
@@ -32,6 +108,14 @@ static void ops_wait32(const struct ck_ec_wait_state *ws, const uint32_t *addr, 
                        const struct timespec *deadline)
 {
     (void)ws;
+    if (!atomic_load_explicit(&heavy_ok, memory_order_relaxed)) {
+        int64_t d = deadline ? (int64_t)deadline->tv_sec * 1000000000 + deadline->tv_nsec : INT64_MAX;
+        if (deadline && deadline->tv_sec > (time_t)(INT64_MAX / 1000000000 - 1))
+            d = INT64_MAX; /* ck_ec's "forever" is TIME_MAX seconds */
+        struct timespec t = ts_of(cap_sleep(d));
+        syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, expected, &t, NULL, FUTEX_BITSET_MATCH_ANY);
+        return;
+    }
     syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, expected, deadline, NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
@@ -73,14 +157,9 @@ struct timespec klaw_deadline_in_ms(int64_t ms)
     return t;
 }
 
-static struct timespec ts_of(int64_t ns)
-{
-    struct timespec t = {.tv_sec = (time_t)(ns / 1000000000), .tv_nsec = (long)(ns % 1000000000)};
-    return t;
-}
-
 void kw_wait_one(struct ck_ec32 *ec, uint32_t expected, int64_t deadline_ns)
 {
+    deadline_ns = cap_sleep(deadline_ns);
     struct timespec t, *tp = NULL;
     if (deadline_ns != INT64_MAX) {
         t = ts_of(deadline_ns);
@@ -106,6 +185,7 @@ void kw_wait_any(struct ck_ec32 *const *ecs, const uint32_t *expected, size_t n,
         kw_wait_one(ecs[0], expected[0], deadline_ns);
         return;
     }
+    deadline_ns = cap_sleep(deadline_ns);
     if (atomic_load_explicit(&waitv_state, memory_order_relaxed) >= 0 && n <= FUTEX_WAITV_MAX) {
         struct futex_waitv w[FUTEX_WAITV_MAX];
         for (size_t i = 0; i < n; i++) {

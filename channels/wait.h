@@ -15,6 +15,24 @@
  * Either the waker sees the flag, or the waiter's second check sees the
  * change: no lost wake-up, and no system call when nobody is parked.
  *
+ * Asymmetric fences. On x86 a seq_cst store is an xchg (~20 cycles) paid on
+ * every frame, only to order the store before the waiter-flag load. When
+ * the kernel offers membarrier(2) GLOBAL_EXPEDITED, klaw moves that cost to
+ * the waiter: every process that uses klaw channels registers at its first
+ * attach (and again in a fork child, via pthread_atfork); publishers then
+ * use a release store plus a compiler barrier (kw_publish_u64), and a waiter
+ * issues membarrier() after arming and before its re-check
+ * (kw_heavy_barrier), which runs a full barrier on every CPU running a
+ * registered process. Either the publisher's flag load comes after that
+ * barrier (and sees the flag, whose CAS completed before the syscall), or
+ * its store was ordered before the barrier (and the waiter's re-check sees
+ * it). Same argument as liburcu's and folly's asymmetric fences; the C11
+ * model does not describe membarrier, so ThreadSanitizer builds (and
+ * KLAW_NO_MEMBARRIER=1 in the environment) keep the seq_cst store. A
+ * process whose registration fails publishes with seq_cst stores; a process
+ * that cannot issue the barrier caps every sleep at 1 ms (a peer might be
+ * publishing with light stores), a bounded delay instead of a lost wake-up.
+ *
  * ck_ec32's layout is public (ck_ec.h: the flag is the sign bit of
  * `counter`, the value bits 0..30); kw_ec_arm() and kw_wait_any() use it to
  * wait on several counts at once (select), with futex_waitv(2) where the
@@ -37,6 +55,31 @@
 
 /* The mode every klaw event count uses: shared futexes, CLOCK_MONOTONIC. */
 extern const struct ck_ec_mode klaw__ec_mode;
+
+/* 1 when this process publishes with release stores (see above). Set once
+ * by klaw__asym_init() before any channel is attached. */
+extern _Atomic int klaw__light_publish;
+
+/* Registers this process for membarrier (once; again in fork children).
+ * Every channel kind calls it when it attaches a region. */
+void klaw__asym_init(void);
+
+/* The waiter's half: run after arming a count and before re-checking.
+ * Returns false when the barrier could not be issued (the wait functions
+ * then cap their sleeps at 1 ms). */
+bool kw_heavy_barrier(void);
+
+/* The publisher's half: stores v into *p so that a waiter-flag load that
+ * follows cannot miss a parked waiter (see above). */
+static inline void kw_publish_u64(_Atomic uint64_t *p, uint64_t v)
+{
+    if (KLAW_LIKELY(atomic_load_explicit(&klaw__light_publish, memory_order_relaxed))) {
+        atomic_store_explicit(p, v, memory_order_release);
+        atomic_signal_fence(memory_order_seq_cst);
+    } else {
+        atomic_store_explicit(p, v, memory_order_seq_cst);
+    }
+}
 
 /* CLOCK_MONOTONIC now, in ns. */
 int64_t klaw__now_ns(void);
@@ -66,19 +109,21 @@ static inline void kw_wake_if_waiters(struct ck_ec32 *ec)
 static inline void kw_wake_all(struct ck_ec32 *ec) { ck_ec32_inc(ec, &klaw__ec_mode); }
 
 /* Sets ec's waiter flag (locked CAS: a full barrier) and returns the word's
- * value with the flag set: what to pass to kw_wait_any(). Re-check the
- * channel after arming and before sleeping. */
+ * value with the flag set: what to pass to kw_wait_any(). Issues the heavy
+ * barrier too. Re-check the channel after arming and before sleeping. */
 static inline uint32_t kw_ec_arm(struct ck_ec32 *ec)
 {
     uint32_t v = __atomic_load_n(&ec->counter, __ATOMIC_SEQ_CST);
     while (!(v & KW_EC_FLAG)) {
         if (__atomic_compare_exchange_n(&ec->counter, &v, v | KW_EC_FLAG, false, __ATOMIC_SEQ_CST,
                                         __ATOMIC_SEQ_CST))
-            return v | KW_EC_FLAG;
+            goto armed;
     }
     /* already flagged: a full barrier all the same, for the Dekker pair */
     atomic_thread_fence(memory_order_seq_cst);
-    return v;
+armed:
+    kw_heavy_barrier();
+    return v | KW_EC_FLAG;
 }
 
 /* Sleeps until one of the n words (n <= 128) no longer holds its expected
