@@ -721,6 +721,7 @@ typedef struct wait_ctx {
     chan *c;
     int (*ready)(struct wait_ctx *);
     void *h;              /* the tx or rx handle                         */
+    void (*on_sleep)(void *); /* before sleeping, and every liveness period */
     int64_t next_reap_ns; /* when to check liveness next                 */
 } wait_ctx;
 
@@ -732,6 +733,8 @@ static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadlin
     int64_t now = (int64_t)ws->now.tv_sec * 1000000000 + ws->now.tv_nsec;
     if (now >= w->next_reap_ns) {
         w->next_reap_ns = now + (int64_t)w->c->liveness_ns;
+        if (w->on_sleep)
+            w->on_sleep(w->h);
         if (reap(w->c))
             return 1;
     }
@@ -749,14 +752,19 @@ static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadlin
 /* Parks on ec until ready() or the deadline: KLAW_TIMEOUT or KLAW_OK (the
  * caller re-checks). */
 static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), void *h,
-                        const struct timespec *deadline)
+                        void (*on_sleep)(void *), const struct timespec *deadline)
 {
-    wait_ctx w = {c, ready, h, klaw__now_ns() + (int64_t)c->liveness_ns};
+    wait_ctx w = {c, ready, h, on_sleep, 0};
     for (int i = 0; i < SPIN_ITERS; i++) {
         if (ready(&w))
             return KLAW_OK;
         ck_pr_stall();
     }
+    /* going to sleep: only now read the clock (and let a receiver say it
+     * is alive) */
+    if (on_sleep)
+        on_sleep(h);
+    w.next_reap_ns = klaw__now_ns() + (int64_t)c->liveness_ns;
     uint32_t v = ck_ec32_value(ec);
     if (ready(&w))
         return KLAW_OK;
@@ -785,7 +793,8 @@ static int gate_allows(chan *c, uint64_t t)
     if (t < g + c->capacity)
         return 1;
     uint64_t m = UINT64_MAX;
-    for (uint32_t i = 0; i < c->max_readers; i++) {
+    uint32_t span = klaw__reg_span(&ctl->reg, c->max_readers);
+    for (uint32_t i = 0; i < span; i++) {
         klaw__reg_ent *e = &c->readers[i];
         if (atomic_load_explicit(&e->rec.state, memory_order_seq_cst) != KLAW__REG_ACTIVE)
             continue;
@@ -909,9 +918,9 @@ klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespe
             return st;
         chan *c = tx->c;
         if (why == WHY_READERS)
-            st = park(c, &c->ctl->progress, tx_readers_ready, tx, deadline);
+            st = park(c, &c->ctl->progress, tx_readers_ready, tx, NULL, deadline);
         else
-            st = park(c, &c->ctl->published, tx_writer_ready, tx, deadline);
+            st = park(c, &c->ctl->published, tx_writer_ready, tx, NULL, deadline);
         if (st == KLAW_TIMEOUT) {
             st = klaw_bcast_try_claim(tx, len, f);
             return st == KLAW_FULL ? KLAW_TIMEOUT : st;
@@ -1032,6 +1041,8 @@ static void touch_seen(klaw_bcast_rx *rx)
     atomic_store_explicit(&rx->live->last_seen_ns, realtime_ns(), memory_order_relaxed);
 }
 
+static void touch_seen_cb(void *rx) { touch_seen(rx); }
+
 /* Publishes the cursor (one store to the receiver's own line; B5's Dekker
  * half under BLOCK). */
 static inline void publish_cursor(klaw_bcast_rx *rx, uint64_t p)
@@ -1150,8 +1161,7 @@ klaw_status klaw_bcast_view(klaw_bcast_rx *rx, const struct timespec *deadline, 
         klaw_status st = klaw_bcast_try_view(rx, f, lagged);
         if (st != KLAW_EMPTY)
             return st;
-        touch_seen(rx);
-        st = park(rx->c, &rx->ctl->published, rx_ready, rx, deadline);
+        st = park(rx->c, &rx->ctl->published, rx_ready, rx, touch_seen_cb, deadline);
         if (st == KLAW_TIMEOUT) {
             st = klaw_bcast_try_view(rx, f, lagged);
             return st == KLAW_EMPTY ? KLAW_TIMEOUT : st;

@@ -12,7 +12,10 @@
  *   R2  An entry's live line is stored to by its receiver only (cursor on
  *       every frame, the rest on cold paths); `start` is set before the
  *       entry turns ACTIVE and not changed while it is.
- *   R3  reg_id is unique per registration (next_id only grows), so a live
+ *   R3  hi only grows and is raised before an entry at or above it turns
+ *       ACTIVE, so a scan of [0, hi) sees every ACTIVE entry (scans that
+ *       must not miss one - the BLOCK gate - load hi seq_cst).
+ *   R4  reg_id is unique per registration (next_id only grows), so a live
  *       line read for a record can be checked to still belong to it.
  *
  * Orderings: a change is gen = odd (relaxed store), a release fence, the
@@ -180,6 +183,8 @@ klaw_status klaw__reg_add(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t max, cons
     int64_t now = realtime_ns();
 
     klaw__reg_ent *ent = &e[slot];
+    if (atomic_load_explicit(&h->hi, memory_order_relaxed) < slot + 1)
+        atomic_store_explicit(&h->hi, slot + 1, memory_order_seq_cst);
     /* R2: the live line first; nobody reads it before the entry is ACTIVE */
     atomic_store_explicit(&ent->live.start, cursor, memory_order_relaxed);
     atomic_store_explicit(&ent->live.lagged, 0, memory_order_relaxed);
@@ -254,7 +259,8 @@ void klaw__reg_sum(const klaw__reg_hdr *h, const klaw__reg_ent *e, uint32_t max,
     out->lagged = atomic_load(&h->retired_lagged);
     out->min_cursor = UINT64_MAX;
     out->readers = 0;
-    for (uint32_t i = 0; i < max; i++) {
+    uint32_t n = klaw__reg_span(h, max);
+    for (uint32_t i = 0; i < n; i++) {
         const klaw__reg_ent *ent = &e[i];
         if (atomic_load_explicit(&ent->rec.state, memory_order_acquire) != KLAW__REG_ACTIVE)
             continue;

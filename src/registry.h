@@ -63,7 +63,8 @@ typedef struct klaw__reg_hdr {
     /* totals of readers that left, folded in under the lock */
     _Atomic uint64_t retired_received, retired_lagged, retired_skipped;
     _Atomic uint64_t evicted;      /* removed because their process died  */
-    uint8_t pad_[8];
+    _Atomic uint32_t hi;           /* entries [hi, max) were never used   */
+    uint32_t pad_;
 } klaw__reg_hdr;
 _Static_assert(sizeof(klaw__reg_hdr) == 64, "registry header is one cache line");
 
@@ -93,6 +94,13 @@ void klaw__reg_remove(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t idx, int evic
 /* Lock held: repairs the header after a process died holding the lock
  * (an odd generation made even, count recomputed). */
 void klaw__reg_repair(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t max);
+
+/* How many leading entries a scan must look at (never above max). */
+static inline uint32_t klaw__reg_span(const klaw__reg_hdr *h, uint32_t max)
+{
+    uint32_t hi = atomic_load_explicit(&h->hi, memory_order_seq_cst);
+    return hi < max ? hi : max;
+}
 
 /* The owner of an ACTIVE entry, for liveness checks (lock held). */
 klaw_proc_id klaw__reg_owner(const klaw__reg_ent *ent);

@@ -5,7 +5,7 @@
  * wedge readers; close/drain; NO_RECEIVERS; subscribe from the tail or the
  * oldest retained frame; hostile regions are refused. Stress in threads and
  * across processes: for every receiver, received + lagged == sent.
- * KLAW_STRESS_FRAMES sets the frames per stress case (default 6000). */
+ * KLAW_STRESS_FRAMES sets the frames per stress case (default 20000). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -712,7 +712,7 @@ static void *reader_main(void *p)
 static uint64_t stress_frames(void)
 {
     const char *e = getenv("KLAW_STRESS_FRAMES");
-    uint64_t n = e ? strtoull(e, NULL, 10) : 6000;
+    uint64_t n = e ? strtoull(e, NULL, 10) : 20000;
     return n < 16 ? 16 : n;
 }
 
