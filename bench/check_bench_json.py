@@ -101,9 +101,8 @@ def check_mpmc_row(n, row):
     return ((row["case"], row["frame_bytes"], row["batch"], row["mode"]), row["metric"])
 
 
-def check_value(n, row, klaw_may_skip=None):
-    """The value-or-skipped part every row shares; False if unusable.
-    klaw_may_skip: the one reason for which klaw's own rows may be skipped."""
+def check_value(n, row):
+    """The value-or-skipped part every row shares; False if unusable."""
     keys = list(row)
     if keys[:4] != HEAD:
         fail(f"line {n}: keys start {keys[:4]}, want {HEAD}")
@@ -120,7 +119,7 @@ def check_value(n, row, klaw_may_skip=None):
             fail(f"line {n}: value {v!r} is not a finite number >= 0")
     elif not isinstance(row["skipped"], str) or not row["skipped"]:
         fail(f"line {n}: skipped needs a reason")
-    elif row["impl"] == "klaw" and row["skipped"] != klaw_may_skip:
+    elif row["impl"] == "klaw":
         fail(f"line {n}: klaw itself skipped: {row['skipped']}")
     return True
 
@@ -307,8 +306,7 @@ def check_fanout(bench):
         rows, stderr = read_rows(bench, "fanout", "--csv", csv_path, "--svg", svg_path)
         values, skipped, seen = {}, {}, set()
         for n, row in rows:
-            # until channels/broadcast.c is in the tree (see bench/meson.build)
-            if not check_value(n, row, klaw_may_skip="the broadcast channel is not built into libklaw"):
+            if not check_value(n, row):
                 continue
             key = check_fanout_row(n, row)
             if key is None:

@@ -536,8 +536,6 @@ static int run_once(const fanout_impl *impl, const fanout_case *k, uint64_t phas
 
 /* ---- klaw ----------------------------------------------------------------------------- */
 
-#ifdef KLAW_BENCH_HAVE_BCAST
-
 typedef struct klaw_state {
     fanout_case k;
     char name[64];
@@ -807,18 +805,6 @@ static const fanout_impl impl_klaw = {
     .abandon = klaw_abandon,
     .teardown = klaw_teardown,
 };
-
-#else /* libklaw without the broadcast channel (channels/broadcast.c) */
-
-static const char *klaw_cannot(const fanout_case *k)
-{
-    (void)k;
-    return "the broadcast channel is not built into libklaw";
-}
-
-static const fanout_impl impl_klaw = {.name = "klaw", .cannot = klaw_cannot};
-
-#endif /* KLAW_BENCH_HAVE_BCAST */
 
 /* ---- measuring ---------------------------------------------------------------------------- */
 
@@ -1157,6 +1143,20 @@ static void print_details(void)
     printf("\n");
 }
 
+/* KLAW_BENCH_FANOUT_ONLY="process 64B BLOCK N=2" (any part of such a
+ * label) runs only the cases whose label contains it: for looking at one
+ * case; the rows of the others are then missing. */
+static bool case_selected(const fanout_case *k)
+{
+    const char *only = getenv("KLAW_BENCH_FANOUT_ONLY");
+    char label[64];
+    if (!only || !*only)
+        return true;
+    snprintf(label, sizeof label, "%s %s %s N=%u", k->process ? "process" : "thread",
+             k->frame_bytes == 4096 ? "4KiB" : "64B", k->policy == FANOUT_BLOCK ? "BLOCK" : "OVERWRITE", k->readers);
+    return strstr(label, only) != NULL;
+}
+
 static void run_fanout(const bench_opts *o)
 {
     const unsigned steps = NCASES * NIMPLS;
@@ -1173,6 +1173,10 @@ static void run_fanout(const bench_opts *o)
                 for (unsigned n = 0; n < NREADERS; n++) {
                     fanout_case k = {.frame_bytes = SIZES[s], .readers = READERS[n], .policy = p,
                                      .process = process != 0};
+                    if (!case_selected(&k)) {
+                        step += NIMPLS;
+                        continue;
+                    }
                     measure_case(o, &k, &step, steps);
                 }
     fprintf(stderr, "%s[%u/%u] fanout done%s", isatty(2) ? "\r" : "", step, steps, isatty(2) ? "\033[K\n" : "\n");
