@@ -5,6 +5,13 @@
  *                                   MessagePack -> JSON, one line per value
  *                                   (--envelope: wire envelopes, fields named)
  *   klaw encode [FILE]              JSON -> MessagePack
+ *   klaw ls [--json]                the channels in /dev/shm
+ *   klaw stat [--json] NAME         metadata, counters, readers of a channel
+ *   klaw tail [-n N] [--follow] [--consume] [--raw] NAME
+ *                                   frames as JSON (envelopes decoded)
+ *   klaw send [--envelope] [--lines] [--timeout MS] NAME [JSON]
+ *                                   JSON in, one MessagePack frame out
+ *   klaw rm NAME...                 remove channels' names
  *   klaw --help | --version
  *
  * Each subcommand is one entry in the `commands` table below, with a
@@ -25,9 +32,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "klaw/channel.h"
 #include "klaw/klaw.h"
 
 #define EXIT_USAGE 2
@@ -382,6 +392,899 @@ done:
     return rc;
 }
 
+/* ---- channels: shared helpers -------------------------------------------- */
+
+/* Parses a decimal count (no sign, no junk) into *out. */
+static bool parse_count(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* A channel command's arguments: flags, valued options and operands. */
+typedef struct opt_spec {
+    const char *name;  /* "--follow" */
+    const char *alias; /* "-f", or NULL */
+    bool has_value;
+} opt_spec;
+
+/* Splits argv into the options of specs (values into vals[], presence into
+ * seen[]) and up to max_ops operands. Returns 0, or prints a usage error
+ * and returns EXIT_USAGE. */
+static int parse_opts(const char *cmd, int argc, char **argv, const opt_spec *specs, bool *seen,
+                      const char **vals, const char **ops, int max_ops, int *n_ops, bool *help)
+{
+    bool operands_only = false;
+    *n_ops = 0;
+    *help = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!operands_only && strcmp(a, "--") == 0) {
+            operands_only = true;
+            continue;
+        }
+        if (!operands_only && a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                *help = true;
+                continue;
+            }
+            int k = 0;
+            for (; specs && specs[k].name; k++)
+                if (strcmp(a, specs[k].name) == 0 || (specs[k].alias && strcmp(a, specs[k].alias) == 0))
+                    break;
+            if (!specs || !specs[k].name) {
+                fprintf(stderr, "klaw %s: unknown option '%s' (see klaw %s --help)\n", cmd, a, cmd);
+                return EXIT_USAGE;
+            }
+            seen[k] = true;
+            if (specs[k].has_value) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "klaw %s: option '%s' needs a value (see klaw %s --help)\n", cmd, a, cmd);
+                    return EXIT_USAGE;
+                }
+                vals[k] = argv[++i];
+            }
+            continue;
+        }
+        if (*n_ops >= max_ops) {
+            fprintf(stderr, "klaw %s: unexpected argument '%s' (see klaw %s --help)\n", cmd, a, cmd);
+            return EXIT_USAGE;
+        }
+        ops[(*n_ops)++] = a;
+    }
+    return 0;
+}
+
+/* Prints why a channel could not be opened (klaw_channel_open, or a
+ * kind's open); returns EXIT_FAILURE. */
+static int channel_error(const char *name, klaw_status st, const char *why)
+{
+    switch (st) {
+    case KLAW_NOENT: return fail_msg("no channel named '%s' (no /dev/shm/klaw.%s)", name, name);
+    case KLAW_INVAL:
+        return fail_msg("invalid channel name '%s' (1..%d characters of A-Z a-z 0-9 . _ -)", name,
+                        KLAW_REGION_NAME_MAX);
+    case KLAW_CORRUPT: return fail_msg("channel '%s' is corrupt: %s", name, why ? why : klaw_strerror(st));
+    case KLAW_TIMEOUT: return fail_msg("channel '%s' is still being created", name);
+    case KLAW_PERM: return fail_msg("channel '%s': permission denied", name);
+    default: return fail_msg("cannot open channel '%s': %s", name, why ? why : klaw_strerror(st));
+    }
+}
+
+/* Opens a channel for inspection or prints why not (returns EXIT_FAILURE). */
+static int open_channel(const char *name, klaw_channel **ch)
+{
+    const char *why = NULL;
+    klaw_status st = klaw_channel_open(name, 1000, ch, &why);
+    return st == KLAW_OK ? 0 : channel_error(name, st, why);
+}
+
+/* RFC 3339 UTC text of ts, nanoseconds shown when not zero (as the JSON
+ * mapping writes timestamps). */
+static void format_time(struct timespec ts, char *out, size_t cap)
+{
+    struct tm tm;
+    time_t t = ts.tv_sec;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(out, cap, "%lld s", (long long)ts.tv_sec);
+        return;
+    }
+    char base[64];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (ts.tv_nsec)
+        snprintf(out, cap, "%s.%09ldZ", base, (long)ts.tv_nsec);
+    else
+        snprintf(out, cap, "%sZ", base);
+}
+
+/* A klaw_str as printable text ("%.*s" arguments). */
+#define STR_ARGS(s) (int)(s).len, (s).ptr ? (s).ptr : ""
+
+/* ---- ls ------------------------------------------------------------------- */
+
+static const char ls_help[] =
+    "usage: klaw ls [--json]\n"
+    "\n"
+    "Lists the channels in /dev/shm (objects named klaw.<name>), sorted by\n"
+    "name, with their kind, capacity, max_frame and creator (host:pid) from\n"
+    "each channel's metadata record. A channel that cannot be opened is still\n"
+    "listed, with the reason (\"corrupt: ...\").\n"
+    "\n"
+    "With --json, prints each channel's ChannelMetadata record as one JSON\n"
+    "object a line; one that cannot be opened prints\n"
+    "{\"name\":\"<name>\",\"error\":\"<reason>\"}.\n";
+
+typedef struct ls_row {
+    char *cols[5];
+} ls_row;
+
+typedef struct ls_ctx {
+    bool json;
+    buf out;
+    ls_row *rows;
+    size_t n, cap;
+} ls_ctx;
+
+static klaw_status ls_one(void *ctxv, const char *name)
+{
+    ls_ctx *ctx = ctxv;
+    klaw_channel *ch;
+    const char *why = NULL;
+    klaw_status st = klaw_channel_open(name, 0, &ch, &why);
+    if (ctx->json) {
+        if (st == KLAW_OK) {
+            st = klaw_channel_meta_json(ch, buf_write_fn, &ctx->out);
+            klaw_channel_close(ch);
+            if (st != KLAW_OK)
+                return st;
+        } else {
+            /* names are [A-Za-z0-9._-] and reasons plain text: no escaping */
+            char line[512];
+            int n = snprintf(line, sizeof line, "{\"name\":\"%s\",\"error\":\"%s\"}", name,
+                             st == KLAW_TIMEOUT ? "being created" : why);
+            if (!buf_append(&ctx->out, line, (size_t)n))
+                return KLAW_NOMEM;
+        }
+        return buf_append(&ctx->out, "\n", 1) ? KLAW_OK : KLAW_NOMEM;
+    }
+    if (ctx->n == ctx->cap) {
+        size_t ncap = ctx->cap ? ctx->cap * 2 : 16;
+        ls_row *p = realloc(ctx->rows, ncap * sizeof *p);
+        if (!p)
+            return KLAW_NOMEM;
+        ctx->rows = p;
+        ctx->cap = ncap;
+    }
+    char c[4][320];
+    if (st == KLAW_OK) {
+        const klaw_channel_metadata *m = klaw_channel_meta(ch);
+        snprintf(c[0], sizeof c[0], "%s", klaw_channel_type_name(m->channel_type));
+        if (m->has_capacity)
+            snprintf(c[1], sizeof c[1], "%lld", (long long)m->capacity);
+        else
+            snprintf(c[1], sizeof c[1], "unbounded");
+        snprintf(c[2], sizeof c[2], "%u", m->max_frame);
+        snprintf(c[3], sizeof c[3], "%.*s", STR_ARGS(m->creator));
+        klaw_channel_close(ch);
+    } else {
+        snprintf(c[0], sizeof c[0], "?");
+        snprintf(c[1], sizeof c[1], "-");
+        snprintf(c[2], sizeof c[2], "-");
+        if (st == KLAW_TIMEOUT)
+            snprintf(c[3], sizeof c[3], "(being created)");
+        else if (st == KLAW_CORRUPT)
+            snprintf(c[3], sizeof c[3], "(corrupt: %s)", why);
+        else
+            snprintf(c[3], sizeof c[3], "(%s)", why);
+    }
+    ls_row *row = &ctx->rows[ctx->n];
+    row->cols[0] = strdup(name);
+    for (int i = 0; i < 4; i++)
+        row->cols[i + 1] = strdup(c[i]);
+    ctx->n++;
+    for (int i = 0; i < 5; i++)
+        if (!row->cols[i])
+            return KLAW_NOMEM;
+    return KLAW_OK;
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+    static const opt_spec specs[] = {{"--json", NULL, false}, {NULL, NULL, false}};
+    bool seen[1] = {false};
+    const char *vals[1] = {NULL};
+    const char *ops[1];
+    int n_ops;
+    bool help;
+    int rc = parse_opts("ls", argc, argv, specs, seen, vals, ops, 0, &n_ops, &help);
+    if (rc)
+        return rc;
+    if (help) {
+        fputs(ls_help, stdout);
+        return 0;
+    }
+    ls_ctx ctx = {.json = seen[0]};
+    klaw_status st = klaw_channel_list(ls_one, &ctx);
+    if (st == KLAW_SYS)
+        rc = fail_msg("cannot read /dev/shm: %s", strerror(errno));
+    else if (st != KLAW_OK)
+        rc = fail_msg("ls: %s", klaw_strerror(st));
+    if (!rc && !ctx.json) {
+        static const char *const heads[5] = {"NAME", "KIND", "CAPACITY", "MAX_FRAME", "CREATOR"};
+        size_t w[5];
+        for (int i = 0; i < 5; i++) {
+            w[i] = strlen(heads[i]);
+            for (size_t r = 0; r < ctx.n; r++)
+                if (strlen(ctx.rows[r].cols[i]) > w[i])
+                    w[i] = strlen(ctx.rows[r].cols[i]);
+        }
+        for (size_t r = 0; r <= ctx.n && !rc; r++) {
+            for (int i = 0; i < 5; i++) {
+                const char *cell = r == 0 ? heads[i] : ctx.rows[r - 1].cols[i];
+                char pad[512];
+                int n = i < 4 ? snprintf(pad, sizeof pad, "%-*s  ", (int)w[i], cell)
+                              : snprintf(pad, sizeof pad, "%s\n", cell);
+                /* cells are at most 320 bytes: a line piece always fits */
+                if (n < 0 || (size_t)n >= sizeof pad || !buf_append(&ctx.out, pad, (size_t)n)) {
+                    rc = fail_msg("out of memory");
+                    break;
+                }
+            }
+        }
+    }
+    if (!rc)
+        rc = write_out(ctx.out.p, ctx.out.len);
+    for (size_t r = 0; r < ctx.n; r++)
+        for (int i = 0; i < 5; i++)
+            free(ctx.rows[r].cols[i]);
+    free(ctx.rows);
+    buf_free(&ctx.out);
+    return rc;
+}
+
+/* ---- stat ----------------------------------------------------------------- */
+
+static const char stat_help[] =
+    "usage: klaw stat [--json] NAME\n"
+    "\n"
+    "Shows a channel without taking part in it (no handle is taken, no count\n"
+    "or cursor moves): its metadata record (kind, capacity, max_frame,\n"
+    "policy, value type, created_at, creator), its counters (senders,\n"
+    "receivers, queue size, high watermark, totals, closed flags, and the\n"
+    "kind's own: aborted claims, redelivered frames, lagged frames, evicted\n"
+    "readers, ...) and its registered readers (broadcast) with their lag.\n"
+    "\n"
+    "With --json, prints one JSON object:\n"
+    "  {\"metadata\":<ChannelMetadata>,\"stats\":<ChannelStats>,\n"
+    "   \"readers\":[<ReaderInfo + \"lag\">, ...]}\n"
+    "A missing or corrupt channel: exit status 1 and a message.\n";
+
+/* Appends printf text to b; false when out of memory. */
+__attribute__((format(printf, 2, 3))) static bool buf_printf(buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !buf_reserve(b, (size_t)n + 1))
+        return false;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return true;
+}
+
+/* Appends "  key  value" lines for each entry of a MessagePack map (the
+ * stats' backend_extras), values as JSON. */
+static klaw_status extras_text(klaw_mp_raw extras, buf *b)
+{
+    if (extras.len == 0)
+        return KLAW_OK;
+    klaw_mp_reader r;
+    klaw_mp_reader_init(&r, extras.ptr, extras.len);
+    uint32_t n;
+    klaw_status st = klaw_mp_read_map(&r, &n);
+    for (uint32_t i = 0; i < n && st == KLAW_OK; i++) {
+        const char *k;
+        uint32_t klen;
+        if ((st = klaw_mp_read_str(&r, &k, &klen)) != KLAW_OK)
+            break;
+        if (klen == 9 && memcmp(k, "max_frame", 9) == 0) {
+            st = klaw_mp_skip(&r); /* shown with the metadata */
+            continue;
+        }
+        if (!buf_printf(b, "%-16.*s", (int)klen, k))
+            return KLAW_NOMEM;
+        if ((st = klaw_json_from_mp(&r, buf_write_fn, b)) != KLAW_OK)
+            break;
+        if (!buf_append(b, "\n", 1))
+            return KLAW_NOMEM;
+    }
+    return st;
+}
+
+static klaw_status stat_text(klaw_channel *ch, const klaw_channel_stats *s, bool have_stats,
+                             const klaw_channel_reader *rd, size_t nr, buf *b)
+{
+    const klaw_channel_metadata *m = klaw_channel_meta(ch);
+    char when[80];
+    bool ok = buf_printf(b, "%-16s%s\n", "channel", klaw_channel_name(ch)) &&
+              buf_printf(b, "%-16s%s\n", "kind", klaw_channel_type_name(m->channel_type));
+    if (ok && m->has_capacity)
+        ok = buf_printf(b, "%-16s%lld\n", "capacity", (long long)m->capacity);
+    else if (ok)
+        ok = buf_printf(b, "%-16s%s\n", "capacity", m->unbounded ? "unbounded" : "none");
+    ok = ok && buf_printf(b, "%-16s%u\n", "max_frame", m->max_frame);
+    if (ok && m->policy != KLAW_POLICY_NONE)
+        ok = buf_printf(b, "%-16s%s\n", "policy",
+                        m->policy == KLAW_POLICY_OVERWRITE ? "overwrite"
+                        : m->policy == KLAW_POLICY_BLOCK   ? "block"
+                                                           : "?");
+    if (ok && m->has_value_type)
+        ok = buf_printf(b, "%-16s%.*s\n", "value_type", STR_ARGS(m->value_type));
+    format_time(m->created_at, when, sizeof when);
+    ok = ok && buf_printf(b, "%-16s%s\n", "created_at", when) &&
+         buf_printf(b, "%-16s%.*s\n", "creator", STR_ARGS(m->creator));
+    if (!ok)
+        return KLAW_NOMEM;
+    if (!have_stats)
+        return KLAW_OK;
+    const char *closed = s->senders_closed && s->receivers_closed ? "senders, receivers"
+                         : s->senders_closed                       ? "senders"
+                         : s->receivers_closed                     ? "receivers"
+                                                                   : "no";
+    ok = buf_printf(b, "\n%-16s%lld\n%-16s%lld\n%-16s%lld\n%-16s%lld\n%-16s%lld\n%-16s%lld\n%-16s%s\n",
+                    "senders", (long long)s->sender_count, "receivers", (long long)s->receiver_count,
+                    "queue_size", (long long)s->queue_size, "high_watermark", (long long)s->high_watermark,
+                    "total_sent", (long long)s->total_sent, "total_received", (long long)s->total_received,
+                    "closed", closed);
+    if (!ok)
+        return KLAW_NOMEM;
+    klaw_status st = extras_text(s->backend_extras, b);
+    if (st != KLAW_OK || klaw_channel_kind(ch) != KLAW_CHANNEL_BROADCAST)
+        return st;
+    if (!buf_printf(b, "\nreaders         %zu\n", nr))
+        return KLAW_NOMEM;
+    if (nr && !buf_printf(b, "  %-20s %-24s %-30s %-30s %10s %10s\n", "READER_ID", "NODE", "REGISTERED_AT",
+                          "LAST_SEEN_AT", "RECEIVED", "LAG"))
+        return KLAW_NOMEM;
+    for (size_t i = 0; i < nr; i++) {
+        char reg[80], seen[80];
+        format_time(rd[i].info.registered_at, reg, sizeof reg);
+        format_time(rd[i].info.last_seen_at, seen, sizeof seen);
+        if (!buf_printf(b, "  %-20.*s %-24.*s %-30s %-30s %10lld %10llu\n", STR_ARGS(rd[i].info.reader_id),
+                        STR_ARGS(rd[i].info.node_id), reg, seen, (long long)rd[i].info.total_received,
+                        (unsigned long long)rd[i].lag))
+            return KLAW_NOMEM;
+    }
+    return KLAW_OK;
+}
+
+static klaw_status stat_json(klaw_channel *ch, const klaw_channel_stats *s, bool have_stats,
+                             const klaw_channel_reader *rd, size_t nr, buf *b)
+{
+    if (!buf_printf(b, "{\"metadata\":"))
+        return KLAW_NOMEM;
+    klaw_status st = klaw_channel_meta_json(ch, buf_write_fn, b);
+    if (st != KLAW_OK)
+        return st;
+    if (!buf_printf(b, ",\"stats\":"))
+        return KLAW_NOMEM;
+    if (!have_stats) {
+        if (!buf_printf(b, "null"))
+            return KLAW_NOMEM;
+    } else if ((st = klaw_record_json(KLAW_RECORD_CHANNEL_STATS, s, buf_write_fn, b)) != KLAW_OK) {
+        return st;
+    }
+    if (!buf_printf(b, ",\"readers\":["))
+        return KLAW_NOMEM;
+    for (size_t i = 0; i < nr; i++) {
+        if (i && !buf_append(b, ",", 1))
+            return KLAW_NOMEM;
+        if ((st = klaw_record_json(KLAW_RECORD_READER_INFO, &rd[i].info, buf_write_fn, b)) != KLAW_OK)
+            return st;
+        b->len--; /* the record's closing brace: the lag goes in */
+        if (!buf_printf(b, ",\"lag\":%llu}", (unsigned long long)rd[i].lag))
+            return KLAW_NOMEM;
+    }
+    return buf_printf(b, "]}\n") ? KLAW_OK : KLAW_NOMEM;
+}
+
+static int cmd_stat(int argc, char **argv)
+{
+    static const opt_spec specs[] = {{"--json", NULL, false}, {NULL, NULL, false}};
+    bool seen[1] = {false};
+    const char *vals[1] = {NULL};
+    const char *ops[1];
+    int n_ops;
+    bool help;
+    int rc = parse_opts("stat", argc, argv, specs, seen, vals, ops, 1, &n_ops, &help);
+    if (rc)
+        return rc;
+    if (help) {
+        fputs(stat_help, stdout);
+        return 0;
+    }
+    if (n_ops != 1) {
+        fprintf(stderr, "klaw stat: which channel? (see klaw stat --help)\n");
+        return EXIT_USAGE;
+    }
+    const char *name = ops[0];
+    klaw_channel *ch;
+    if ((rc = open_channel(name, &ch)))
+        return rc;
+
+    klaw_channel_stats s;
+    klaw_status sst = klaw_channel_read_stats(ch, &s);
+    klaw_channel_reader *rd = NULL;
+    size_t nr = 0;
+    klaw_status rst = sst == KLAW_OK ? klaw_channel_readers(ch, NULL, 0, &nr) : sst;
+    /* the registry may grow between counting and reading: retry */
+    for (int tries = 0; rst == KLAW_OK && nr > 0 && tries < 8; tries++) {
+        size_t want = nr + 8;
+        klaw_channel_reader *p = realloc(rd, want * sizeof *p);
+        if (!p) {
+            rst = KLAW_NOMEM;
+            break;
+        }
+        rd = p;
+        rst = klaw_channel_readers(ch, rd, want, &nr);
+        if (rst == KLAW_OK && nr <= want)
+            break;
+    }
+    bool have = sst == KLAW_OK && rst == KLAW_OK;
+    buf out = {0};
+    klaw_status st = seen[0] ? stat_json(ch, &s, have, rd, nr, &out) : stat_text(ch, &s, have, rd, nr, &out);
+    if (st != KLAW_OK)
+        rc = fail_msg("stat: %s", klaw_strerror(st));
+    else
+        rc = write_out(out.p, out.len);
+    if (!rc && !have) {
+        klaw_status bad = sst != KLAW_OK ? sst : rst;
+        if (bad == KLAW_CORRUPT)
+            rc = fail_msg("channel '%s' is corrupt: its %s layout fails validation", name,
+                          klaw_channel_type_name(klaw_channel_kind(ch)));
+        else if (bad == KLAW_INVAL)
+            rc = fail_msg("channel '%s': this klaw cannot read the counters of %s channels yet", name,
+                          klaw_channel_type_name(klaw_channel_kind(ch)));
+        else
+            rc = fail_msg("channel '%s': cannot read its counters: %s", name, klaw_strerror(bad));
+    }
+    free(rd);
+    buf_free(&out);
+    klaw_channel_close(ch);
+    return rc;
+}
+
+/* ---- frames as JSON --------------------------------------------------------- */
+
+/* Appends the JSON line of one frame to b: a wire envelope with its fields
+ * named (unless raw), any other MessagePack value as json.h maps it. A
+ * frame that is neither prints nothing and returns the decode error's text
+ * in msg ("decode error at byte N: <reason>"). */
+static klaw_status frame_json(const uint8_t *data, size_t len, bool raw, buf *b, char *msg, size_t msg_cap)
+{
+    size_t mark = b->len;
+    if (!raw) {
+        klaw_envelope env;
+        klaw_envelope_error eerr;
+        if (klaw_envelope_validate(data, len, &env, &eerr) == KLAW_OK) {
+            klaw_status st = klaw_envelope_to_json(&env, buf_write_fn, b, &eerr);
+            if (st == KLAW_OK)
+                return buf_append(b, "\n", 1) ? KLAW_OK : KLAW_NOMEM;
+            b->len = mark;
+            if (st == KLAW_NOMEM)
+                return st;
+            /* e.g. keys nested too deep for JSON: shown as a plain value
+             * below, which reports it */
+        }
+    }
+    klaw_mp_reader r;
+    klaw_mp_reader_init(&r, data, len);
+    klaw_status st = klaw_json_from_mp(&r, buf_write_fn, b);
+    if (st == KLAW_OK)
+        st = klaw_mp_reader_finish(&r);
+    if (st == KLAW_OK)
+        return buf_append(b, "\n", 1) ? KLAW_OK : KLAW_NOMEM;
+    b->len = mark;
+    if (r.err.status != KLAW_OK)
+        klaw_mp_error_format(&r.err, msg, msg_cap);
+    else
+        snprintf(msg, msg_cap, "%s", klaw_strerror(st));
+    return st;
+}
+
+/* ---- tail ------------------------------------------------------------------- */
+
+static const char tail_help[] =
+    "usage: klaw tail [-n N] [--follow] [--consume] [--raw] NAME\n"
+    "\n"
+    "Prints a channel's frames as JSON, one line each. A frame that is a wire\n"
+    "envelope prints with its fields named, as 'klaw decode --envelope' does\n"
+    "(--raw: print every frame as a plain MessagePack value); a frame that is\n"
+    "not valid MessagePack prints nothing, and\n"
+    "'klaw: frame SEQ: decode error at byte N: <reason>' goes to stderr (the\n"
+    "exit status is then 1; tail goes on with the next frame).\n"
+    "\n"
+    "mpmc: each frame goes to exactly one receiver, so tailing takes frames\n"
+    "away from the channel's consumers. tail refuses unless --consume is\n"
+    "given; then it receives up to N frames (default 10) that are there now,\n"
+    "or with --follow waits for frames and prints them until the senders\n"
+    "close, N frames were taken (only when -n is given), or it is interrupted.\n"
+    "\n"
+    "-n N       at most N frames (mpmc, see above)\n"
+    "--follow   keep waiting for new frames (-f)\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout is a write error, not death */
+}
+
+/* How often a waiting tail looks at its stop flag. */
+#define TAIL_POLL_MS 100
+
+static int tail_mpmc(const char *name, uint64_t limit, bool follow, bool raw)
+{
+    klaw_mpmc_rx *rx;
+    klaw_status st = klaw_mpmc_open_rx(name, &rx);
+    if (st == KLAW_CLOSED)
+        return fail_msg("channel '%s' is closed to receivers", name);
+    if (st == KLAW_FULL)
+        return fail_msg("channel '%s' has no free handle for another receiver", name);
+    if (st != KLAW_OK)
+        return channel_error(name, st, NULL);
+    catch_stop_signals();
+    int rc = 0;
+    bool bad_frame = false;
+    buf line = {0};
+    for (uint64_t taken = 0; taken < limit && !stop_requested;) {
+        klaw_frame f;
+        if (follow) {
+            struct timespec dl = klaw_deadline_in_ms(TAIL_POLL_MS);
+            st = klaw_mpmc_view(rx, &dl, &f);
+            if (st == KLAW_TIMEOUT)
+                continue;
+        } else {
+            st = klaw_mpmc_try_view(rx, &f);
+        }
+        if (st == KLAW_EMPTY || st == KLAW_CLOSED)
+            break;
+        if (st != KLAW_OK) {
+            rc = fail_msg("receiving from '%s': %s", name, klaw_strerror(st));
+            break;
+        }
+        taken++;
+        char msg[256];
+        line.len = 0;
+        klaw_status fst = frame_json(f.data, f.len, raw, &line, msg, sizeof msg);
+        uint64_t seq = f.seq;
+        klaw_mpmc_release(rx, &f);
+        if (fst == KLAW_NOMEM) {
+            rc = fail_msg("out of memory");
+            break;
+        }
+        if (fst != KLAW_OK) {
+            fprintf(stderr, "klaw: frame %llu: %s\n", (unsigned long long)seq, msg);
+            bad_frame = true;
+            continue;
+        }
+        if ((rc = write_out(line.p, line.len)))
+            break;
+    }
+    buf_free(&line);
+    klaw_mpmc_rx_free(rx);
+    return rc ? rc : bad_frame ? EXIT_FAILURE : 0;
+}
+
+static int cmd_tail(int argc, char **argv)
+{
+    static const opt_spec specs[] = {{"-n", "--lines", true},   {"--follow", "-f", false},
+                                     {"--consume", NULL, false}, {"--raw", NULL, false},
+                                     {NULL, NULL, false}};
+    bool seen[4] = {false, false, false, false};
+    const char *vals[4] = {NULL, NULL, NULL, NULL};
+    const char *ops[1];
+    int n_ops;
+    bool help;
+    int rc = parse_opts("tail", argc, argv, specs, seen, vals, ops, 1, &n_ops, &help);
+    if (rc)
+        return rc;
+    if (help) {
+        fputs(tail_help, stdout);
+        return 0;
+    }
+    if (n_ops != 1) {
+        fprintf(stderr, "klaw tail: which channel? (see klaw tail --help)\n");
+        return EXIT_USAGE;
+    }
+    uint64_t limit = 10;
+    if (seen[0] && !parse_count(vals[0], UINT64_MAX, &limit)) {
+        fprintf(stderr, "klaw tail: -n wants a count, not '%s'\n", vals[0]);
+        return EXIT_USAGE;
+    }
+    bool follow = seen[1], consume = seen[2], raw = seen[3];
+    if (follow && !seen[0])
+        limit = UINT64_MAX;
+    const char *name = ops[0];
+    klaw_channel *ch;
+    if ((rc = open_channel(name, &ch)))
+        return rc;
+    klaw_channel_type kind = klaw_channel_kind(ch);
+    klaw_channel_close(ch);
+    switch (kind) {
+    case KLAW_CHANNEL_MPMC:
+        if (!consume)
+            return fail_msg("'%s' is an mpmc channel: each frame goes to one receiver, so tail would take "
+                            "frames from its consumers; pass --consume to do that",
+                            name);
+        return tail_mpmc(name, limit, follow, raw);
+    default:
+        return fail_msg("this klaw cannot tail %s channels yet", klaw_channel_type_name(kind));
+    }
+}
+
+/* ---- send ------------------------------------------------------------------- */
+
+static const char send_help[] =
+    "usage: klaw send [--envelope] [--lines] [--timeout MS] NAME [JSON]\n"
+    "\n"
+    "Encodes a JSON value (the JSON argument, or stdin) as MessagePack and\n"
+    "sends it to the channel as one frame. With --lines, each non-empty line\n"
+    "of stdin is one JSON value and one frame, sent in order.\n"
+    "\n"
+    "--envelope     wrap each value in a wire envelope DataMessage:\n"
+    "               [1, [1, 1, NAME, seq, ts_ms], value], seq being the\n"
+    "               frame's own sequence number and ts_ms the time now\n"
+    "--timeout MS   wait at most MS milliseconds for room in a full channel\n"
+    "               (default: as long as it takes; 0: do not wait)\n"
+    "\n"
+    "Malformed JSON: exit status 1, nothing sent (with --lines, the lines\n"
+    "before it are sent) and 'klaw: encode error at byte N: <reason>' (N\n"
+    "counts from the start of the input). A frame larger than the channel's\n"
+    "max_frame, a channel with no receivers left, or a timeout: exit status 1\n"
+    "and a message.\n";
+
+/* Room an envelope around a payload needs at most: array and tag (2),
+ * header array (1), version (5), kind (1), channel_id (5 + 200),
+ * seq (9), ts_ms (9). */
+#define ENVELOPE_OVERHEAD 232u
+
+typedef struct send_ctx {
+    const char *name;
+    klaw_mpmc_tx *tx;
+    uint32_t max_frame;
+    bool envelope;
+    const struct timespec *deadline;
+    buf mp; /* the payload, encoded */
+} send_ctx;
+
+/* Encodes json[0, len) into ctx->mp; base is its offset in the input (for
+ * messages). Returns 0 or prints why and returns EXIT_FAILURE. */
+static int encode_json(send_ctx *ctx, const char *json, size_t len, size_t base)
+{
+    size_t guess = len <= (SIZE_MAX - 64) / 3 ? len * 3 + 64 : SIZE_MAX;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!buf_reserve(&ctx->mp, guess))
+            return fail_msg("out of memory");
+        klaw_mp_writer w;
+        klaw_json_error err;
+        klaw_mp_writer_init(&w, ctx->mp.p, ctx->mp.cap);
+        klaw_status st = klaw_json_to_mp(json, len, &w, &err);
+        if (st == KLAW_OK) {
+            ctx->mp.len = klaw_mp_writer_len(&w);
+            return 0;
+        }
+        if (st != KLAW_TOOBIG) {
+            if (st == KLAW_DECODE)
+                return fail_msg("encode error at byte %zu: %s", base + err.offset, err.reason);
+            return fail_msg("encode error: %s", klaw_strerror(st));
+        }
+        guess = klaw_mp_writer_needed(&w);
+    }
+    return fail_msg("encode: output size changed between tries");
+}
+
+static int send_status(send_ctx *ctx, klaw_status st, size_t len)
+{
+    switch (st) {
+    case KLAW_OK: return 0;
+    case KLAW_TOOBIG:
+        return fail_msg("frame of %zu bytes is larger than the max_frame (%u) of '%s'; not sent", len,
+                        ctx->max_frame, ctx->name);
+    case KLAW_CLOSED: return fail_msg("channel '%s' has no receivers left (closed); not sent", ctx->name);
+    case KLAW_TIMEOUT: return fail_msg("channel '%s' stayed full; not sent", ctx->name);
+    default: return fail_msg("sending to '%s': %s", ctx->name, klaw_strerror(st));
+    }
+}
+
+/* Sends ctx->mp as one frame (wrapped when ctx->envelope). */
+static int send_frame(send_ctx *ctx)
+{
+    size_t len = ctx->mp.len;
+    if (!ctx->envelope) {
+        if (len > ctx->max_frame)
+            return send_status(ctx, KLAW_TOOBIG, len);
+        return send_status(ctx, klaw_mpmc_send(ctx->tx, ctx->mp.p, len, ctx->deadline), len);
+    }
+    /* the envelope carries the frame's own seq, known once claimed: write
+     * it in place */
+    size_t want = len + ENVELOPE_OVERHEAD;
+    if (len > ctx->max_frame)
+        return send_status(ctx, KLAW_TOOBIG, len);
+    klaw_frame f;
+    klaw_status st = klaw_mpmc_claim(ctx->tx, want < ctx->max_frame ? want : ctx->max_frame, ctx->deadline, &f);
+    if (st != KLAW_OK)
+        return send_status(ctx, st, len);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    klaw_envelope_header h = klaw_envelope_header_make(ctx->name, (uint32_t)strlen(ctx->name), f.seq, ts_ms);
+    klaw_mp_writer w;
+    klaw_mp_writer_init(&w, f.data, f.cap);
+    klaw_envelope_write_data(&w, &h, (klaw_mp_raw){(const uint8_t *)ctx->mp.p, len});
+    size_t flen;
+    st = klaw_mp_writer_finish(&w, &flen);
+    if (st != KLAW_OK) {
+        klaw_mpmc_abort(ctx->tx, &f);
+        return send_status(ctx, st, klaw_mp_writer_needed(&w));
+    }
+    return send_status(ctx, klaw_mpmc_commit(ctx->tx, &f, flen), flen);
+}
+
+static int cmd_send(int argc, char **argv)
+{
+    static const opt_spec specs[] = {{"--envelope", NULL, false},
+                                     {"--lines", NULL, false},
+                                     {"--timeout", NULL, true},
+                                     {NULL, NULL, false}};
+    bool seen[3] = {false, false, false};
+    const char *vals[3] = {NULL, NULL, NULL};
+    const char *ops[2];
+    int n_ops;
+    bool help;
+    int rc = parse_opts("send", argc, argv, specs, seen, vals, ops, 2, &n_ops, &help);
+    if (rc)
+        return rc;
+    if (help) {
+        fputs(send_help, stdout);
+        return 0;
+    }
+    if (n_ops < 1) {
+        fprintf(stderr, "klaw send: which channel? (see klaw send --help)\n");
+        return EXIT_USAGE;
+    }
+    if (seen[1] && n_ops == 2) {
+        fprintf(stderr, "klaw send: --lines reads stdin; give no JSON argument\n");
+        return EXIT_USAGE;
+    }
+    uint64_t timeout_ms = 0;
+    if (seen[2] && !parse_count(vals[2], (uint64_t)INT64_MAX / 1000000, &timeout_ms)) {
+        fprintf(stderr, "klaw send: --timeout wants milliseconds, not '%s'\n", vals[2]);
+        return EXIT_USAGE;
+    }
+    send_ctx ctx = {.name = ops[0], .envelope = seen[0]};
+    struct timespec dl;
+    if (seen[2]) {
+        dl = klaw_deadline_in_ms((int64_t)timeout_ms);
+        ctx.deadline = &dl;
+    }
+
+    /* the input first: malformed JSON is reported before anything is sent
+     * (with --lines, line by line) */
+    buf in = {0};
+    if (n_ops == 2) {
+        if (!buf_append(&in, ops[1], strlen(ops[1])))
+            return fail_msg("out of memory");
+    } else if ((rc = read_input(NULL, &in))) {
+        return rc;
+    }
+    klaw_channel *ch;
+    if ((rc = open_channel(ctx.name, &ch))) {
+        buf_free(&in);
+        return rc;
+    }
+    klaw_channel_type kind = klaw_channel_kind(ch);
+    ctx.max_frame = klaw_channel_meta(ch)->max_frame;
+    klaw_channel_close(ch);
+    if (kind != KLAW_CHANNEL_MPMC) {
+        buf_free(&in);
+        return fail_msg("this klaw cannot send to %s channels yet", klaw_channel_type_name(kind));
+    }
+    if (!seen[1] && (rc = encode_json(&ctx, in.p, in.len, 0))) {
+        buf_free(&in);
+        return rc;
+    }
+    klaw_status st = klaw_mpmc_open_tx(ctx.name, &ctx.tx);
+    if (st != KLAW_OK) {
+        buf_free(&in);
+        buf_free(&ctx.mp);
+        if (st == KLAW_CLOSED)
+            return fail_msg("channel '%s' is closed to senders", ctx.name);
+        if (st == KLAW_FULL)
+            return fail_msg("channel '%s' has no free handle for another sender", ctx.name);
+        return channel_error(ctx.name, st, NULL);
+    }
+    if (!seen[1]) {
+        rc = send_frame(&ctx);
+    } else {
+        for (size_t at = 0; at < in.len && !rc;) {
+            const char *nl = memchr(in.p + at, '\n', in.len - at);
+            size_t end = nl ? (size_t)(nl - in.p) : in.len;
+            size_t i = at;
+            while (i < end && (in.p[i] == ' ' || in.p[i] == '\t' || in.p[i] == '\r'))
+                i++;
+            if (i < end && !(rc = encode_json(&ctx, in.p + at, end - at, at)))
+                rc = send_frame(&ctx);
+            at = end + 1;
+        }
+    }
+    klaw_mpmc_tx_free(ctx.tx);
+    buf_free(&in);
+    buf_free(&ctx.mp);
+    return rc;
+}
+
+/* ---- rm ------------------------------------------------------------------------ */
+
+static const char rm_help[] =
+    "usage: klaw rm NAME...\n"
+    "\n"
+    "Removes each channel's name (/dev/shm/klaw.<name>). Processes that have\n"
+    "it open keep using it; it is freed when the last one lets go. A name\n"
+    "that does not exist: a message, exit status 1 (the others are still\n"
+    "removed).\n";
+
+static int cmd_rm(int argc, char **argv)
+{
+    const char *ops[64];
+    int n_ops;
+    bool help;
+    int rc = parse_opts("rm", argc, argv, NULL, NULL, NULL, ops, 64, &n_ops, &help);
+    if (rc)
+        return rc;
+    if (help) {
+        fputs(rm_help, stdout);
+        return 0;
+    }
+    if (n_ops == 0) {
+        fprintf(stderr, "klaw rm: which channel? (see klaw rm --help)\n");
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < n_ops; i++) {
+        klaw_status st = klaw_region_unlink(ops[i]);
+        if (st != KLAW_OK)
+            rc = channel_error(ops[i], st, NULL);
+    }
+    return rc;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 typedef struct command {
@@ -394,6 +1297,11 @@ typedef struct command {
 static const command commands[] = {
     {"decode", "[--stream] [--envelope] [FILE]", "MessagePack -> JSON (one line per value)", cmd_decode},
     {"encode", "[FILE]", "JSON -> MessagePack", cmd_encode},
+    {"ls", "[--json]", "list the channels in /dev/shm", cmd_ls},
+    {"stat", "[--json] NAME", "a channel's metadata, counters and readers", cmd_stat},
+    {"tail", "[-n N] [-f] [--consume] NAME", "print a channel's frames as JSON", cmd_tail},
+    {"send", "[--envelope] [--lines] NAME [JSON]", "send JSON as a MessagePack frame", cmd_send},
+    {"rm", "NAME...", "remove channels' names", cmd_rm},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -1,0 +1,157 @@
+/*
+ * klaw/channel.h - inspecting any channel by name, whatever its kind: its
+ * kind, its ChannelMetadata record, its ChannelStats, its readers, and the
+ * list of channels in /dev/shm. This is what the `klaw` tool's ls and stat
+ * are made of.
+ *
+ * Inspection is an observer: it takes no sender or receiver handle,
+ * registers no reader and changes no count or cursor (it may reap the
+ * handles of dead processes, the maintenance every open does too). Opening
+ * maps the region read/write (a waiter's futex words and the handle-table
+ * lock live in it), so it needs the permission a sender would need.
+ *
+ * Another process's memory is untrusted input. Opening validates the
+ * region's header (klaw_region_open), copies the metadata record out of the
+ * region into the handle's own memory (so nothing a hostile writer does
+ * later can change what was validated) and decodes it strictly with
+ * klaw_record_schema(KLAW_RECORD_CHANNEL_METADATA): a region that does not
+ * hold a well-formed, consistent record is KLAW_CORRUPT, never an
+ * out-of-bounds read. The stats calls validate the kind's own layout the
+ * same way before they read it.
+ *
+ * Thread safety: a klaw_channel handle is used by one thread at a time;
+ * different handles (of the same channel, too) may be used at once.
+ *
+ *   klaw_channel *ch;
+ *   if (klaw_channel_open("orders", 100, &ch, NULL) == KLAW_OK) {
+ *       const klaw_channel_metadata *m = klaw_channel_meta(ch);
+ *       klaw_channel_stats s;
+ *       if (klaw_channel_read_stats(ch, &s) == KLAW_OK)
+ *           printf("%.*s: %lld of %lld\n", (int)m->name.len, m->name.ptr,
+ *                  (long long)s.queue_size, (long long)s.capacity);
+ *       klaw_channel_close(ch);
+ *   }
+ */
+#ifndef KLAW_CHANNEL_H
+#define KLAW_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "klaw/export.h"
+#include "klaw/json.h"
+#include "klaw/records.h"
+#include "klaw/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The largest metadata record a channel may hold (the channels reserve
+ * 2 KiB; more is KLAW_CORRUPT). */
+#define KLAW_CHANNEL_META_MAX 65536u
+
+typedef struct klaw_channel klaw_channel;
+
+/* One registered reader of a channel (broadcast): its ReaderInfo record
+ * (live counters folded in) and how many committed frames it has not yet
+ * seen. Strings point into the klaw_channel handle's memory. */
+typedef struct klaw_channel_reader {
+    klaw_reader_info info;
+    uint64_t lag;
+} klaw_channel_reader;
+
+/* Opens the named channel (/dev/shm/klaw.<name>) for inspection. Waits up
+ * to timeout_ms for a channel still being created (0: do not wait).
+ * Returns KLAW_OK and *out (free with klaw_channel_close);
+ *   KLAW_INVAL    a name that is not 1..200 characters of [A-Za-z0-9._-];
+ *   KLAW_NOENT    no such channel;
+ *   KLAW_PERM     not allowed to map it;
+ *   KLAW_CORRUPT  not a klaw region, truncated, offsets that do not fit, a
+ *                 creator that died before READY, a kind that is no
+ *                 channel kind, no metadata record, a record that does not
+ *                 decode as a ChannelMetadata or whose channel_type is not
+ *                 the region's kind;
+ *   KLAW_VERSION  another layout version or byte order;
+ *   KLAW_TIMEOUT  still being created after timeout_ms;
+ *   KLAW_NOMEM, KLAW_SYS.
+ * When why is not NULL it gets a static, human-readable reason for a
+ * KLAW_CORRUPT ("metadata record does not decode", ...), or for any other
+ * failure klaw_strerror()'s text. */
+KLAW_API klaw_status klaw_channel_open(const char *name, uint32_t timeout_ms, klaw_channel **out,
+                                       const char **why);
+
+/* Unmaps and frees. NULL is ignored. */
+KLAW_API void klaw_channel_close(klaw_channel *ch);
+
+/* The region's name (NUL-terminated, owned by ch). */
+KLAW_API const char *klaw_channel_name(const klaw_channel *ch);
+
+/* The channel's kind: a klaw_channel_type (KLAW_CHANNEL_MPMC = 1,
+ * _BROADCAST = 2, _WATCH = 3, _ONESHOT = 4), the same number as the
+ * region's kind (KLAW_KIND_MPMC, ...). */
+KLAW_API klaw_channel_type klaw_channel_kind(const klaw_channel *ch);
+
+/* "mpmc", "broadcast", "watch", "oneshot"; "unknown" for anything else. */
+KLAW_API const char *klaw_channel_type_name(int type);
+
+/* The decoded ChannelMetadata record. Its strings point into ch's copy of
+ * the record: valid until klaw_channel_close(ch). Never NULL. */
+KLAW_API const klaw_channel_metadata *klaw_channel_meta(const klaw_channel *ch);
+
+/* The record's MessagePack bytes, exactly as the creator wrote them (ch's
+ * copy; valid until close). */
+KLAW_API klaw_mp_raw klaw_channel_meta_raw(const klaw_channel *ch);
+
+/* Writes the metadata record as one compact JSON object (json.h's mapping:
+ * created_at as RFC 3339 text) through fn. Returns KLAW_OK or fn's failure
+ * status. */
+KLAW_API klaw_status klaw_channel_meta_json(const klaw_channel *ch, klaw_json_write_fn fn, void *ctx);
+
+/* A snapshot of the channel's ChannelStats, taken from the region now
+ * (exact when the channel is quiet; counters move while frames do):
+ * sender/receiver counts, queue_size (frames committed and not yet
+ * received - mpmc: a frame being viewed counts until released; broadcast:
+ * not yet seen by the slowest reader; watch/oneshot: 1 when a value waits),
+ * capacity, closed flags, created_at, high_watermark, totals, and
+ * backend_extras: a MessagePack map of the kind's own counters -
+ *   mpmc       max_frame, aborted_claims, redelivered, reaped_handles
+ *   broadcast  max_frame, policy, lagged, aborted_claims, evicted
+ * (counters beyond INT64_MAX read as INT64_MAX). backend_extras points into
+ * ch: valid until the next call on ch or its close.
+ * Reaps dead processes' handles first (as the kind's own stats do).
+ * Returns KLAW_OK; KLAW_CORRUPT when the kind's layout in the region fails
+ * validation; KLAW_INVAL for a kind this build cannot inspect yet;
+ * KLAW_NOMEM. */
+KLAW_API klaw_status klaw_channel_read_stats(klaw_channel *ch, klaw_channel_stats *out);
+
+/* The registered readers, from the channel's reader registry (a snapshot
+ * of the latest published record, live counters folded in). Fills
+ * out[0, min(cap, n)) and sets *n to how many readers there are (call with
+ * cap 0 to count). Kinds without a registry (mpmc: receivers compete and
+ * are anonymous; watch; oneshot) have none: *n = 0. Strings point into ch:
+ * valid until the next call on ch or its close. Returns KLAW_OK,
+ * KLAW_CORRUPT, KLAW_INVAL (kind not inspectable yet), KLAW_NOMEM. */
+KLAW_API klaw_status klaw_channel_readers(klaw_channel *ch, klaw_channel_reader *out, size_t cap, size_t *n);
+
+/* Writes a record (klaw_channel_stats, klaw_reader_info, ... as `which`
+ * says) as one compact JSON object through fn: the record's MessagePack
+ * encoding (records.h) shown with json.h's mapping. Returns KLAW_OK, fn's
+ * status, KLAW_INVAL (unknown record, or a value the encoder refuses),
+ * KLAW_NOMEM. */
+KLAW_API klaw_status klaw_record_json(klaw_record which, const void *rec, klaw_json_write_fn fn, void *ctx);
+
+/* Calls fn(ctx, name) for each klaw channel in /dev/shm (the objects
+ * named klaw.<name> with a valid name), in byte order of the names; the
+ * name is valid during the call only. Nothing is opened: a listed name may
+ * still turn out corrupt (or gone) when opened. fn returning anything but
+ * KLAW_OK stops the walk, and that status is returned. Returns KLAW_OK,
+ * KLAW_NOMEM, KLAW_SYS (cannot read /dev/shm; errno kept), or fn's status. */
+typedef klaw_status (*klaw_channel_list_fn)(void *ctx, const char *name);
+KLAW_API klaw_status klaw_channel_list(klaw_channel_list_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KLAW_CHANNEL_H */

@@ -1,0 +1,343 @@
+/*
+ * channel.c - kind-independent inspection of a channel by name (see
+ * klaw/channel.h): the region's header, its ChannelMetadata record, and the
+ * kind's stats and readers through the kinds' read-only entry points
+ * (channels/inspect.h).
+ *
+ * Trust: klaw_region_open() validates the header once, but the region
+ * stays writable by every process that maps it, so nothing here re-reads a
+ * header field after checking it: the kind, meta_off and meta_len are read
+ * once into locals, bounds-checked again, and the record is copied into the
+ * handle before it is decoded. Everything after open works on that copy.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "klaw/channel.h"
+#include "klaw/mp_writer.h"
+#include "klaw/region.h"
+#include "../channels/inspect.h"
+
+#define SHM_DIR "/dev/shm"
+#define SHM_PREFIX "klaw."
+#define EXTRAS_CAP 256u
+
+struct klaw_channel {
+    klaw_region *region;
+    klaw_channel_type kind;
+    klaw_channel_metadata meta; /* strings point into meta_bytes            */
+    uint8_t *meta_bytes;        /* the record, copied out of the region     */
+    size_t meta_len;
+    uint8_t extras[EXTRAS_CAP]; /* the last stats call's backend_extras     */
+    char name[KLAW_REGION_NAME_MAX + 1];
+};
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static klaw_status fail(klaw_status st, const char **why, const char *reason)
+{
+    if (why)
+        *why = reason ? reason : klaw_strerror(st);
+    return st;
+}
+
+static int64_t clamp_i64(uint64_t v) { return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v; }
+
+static int name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > KLAW_REGION_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- open / close --------------------------------------------------------- */
+
+klaw_status klaw_channel_open(const char *name, uint32_t timeout_ms, klaw_channel **out, const char **why)
+{
+    *out = NULL;
+    if (why)
+        *why = NULL;
+    klaw_region *r;
+    klaw_status st = klaw_region_open(name, 0, timeout_ms, &r);
+    if (st != KLAW_OK) {
+        const char *reason = NULL;
+        if (st == KLAW_CORRUPT)
+            reason = "not a valid klaw region (bad header, size or offsets, or its creator died before it "
+                     "was ready)";
+        else if (st == KLAW_VERSION)
+            reason = "region of another layout version or byte order";
+        return fail(st, why, reason);
+    }
+    uint8_t *base = klaw_region_base(r);
+    size_t size = klaw_region_size(r);
+    const volatile klaw_region_header *h = (const volatile klaw_region_header *)klaw_region_hdr(r);
+    /* one read of each field we follow; checked again here, since the
+     * header may have changed since klaw_region_open() looked */
+    uint32_t kind = h->kind;
+    uint64_t moff = h->meta_off, mlen = h->meta_len;
+
+    const char *reason = NULL;
+    const uint8_t *src = NULL;
+    if (kind < KLAW_CHANNEL_MPMC || kind > KLAW_CHANNEL_ONESHOT)
+        reason = "region holds no channel kind klaw knows";
+    else if (mlen == 0)
+        reason = "region has no metadata record";
+    else if (mlen > KLAW_CHANNEL_META_MAX)
+        reason = "metadata record is too long";
+    else if (!(src = klaw_region_at(base, size, moff, mlen)))
+        reason = "metadata record lies outside the region";
+    if (reason) {
+        klaw_region_close(r);
+        return fail(KLAW_CORRUPT, why, reason);
+    }
+
+    klaw_channel *ch = calloc(1, sizeof *ch);
+    uint8_t *copy = malloc((size_t)mlen);
+    if (!ch || !copy) {
+        free(ch);
+        free(copy);
+        klaw_region_close(r);
+        return fail(KLAW_NOMEM, why, NULL);
+    }
+    memcpy(copy, src, (size_t)mlen);
+    ch->region = r;
+    ch->kind = (klaw_channel_type)kind;
+    ch->meta_bytes = copy;
+    ch->meta_len = (size_t)mlen;
+    snprintf(ch->name, sizeof ch->name, "%s", name);
+
+    const klaw_schema *s = klaw_record_schema(KLAW_RECORD_CHANNEL_METADATA);
+    if (!s) {
+        klaw_channel_close(ch);
+        return fail(KLAW_NOMEM, why, NULL);
+    }
+    /* strict: UTF-8 checked, no trailing bytes, nothing needs an arena */
+    st = klaw_schema_decode(s, copy, (size_t)mlen, &ch->meta, NULL, 0, NULL);
+    if (st != KLAW_OK)
+        reason = "metadata record does not decode as a ChannelMetadata";
+    else if (ch->meta.channel_type != (int)kind)
+        reason = "metadata record's channel_type is not the region's kind";
+    else if (ch->meta.policy != KLAW_POLICY_NONE && kind != KLAW_CHANNEL_BROADCAST)
+        reason = "metadata record gives a policy to a channel that is not a broadcast";
+    if (reason) {
+        klaw_channel_close(ch);
+        return fail(KLAW_CORRUPT, why, reason);
+    }
+    *out = ch;
+    return KLAW_OK;
+}
+
+void klaw_channel_close(klaw_channel *ch)
+{
+    if (!ch)
+        return;
+    klaw_region_close(ch->region);
+    free(ch->meta_bytes);
+    free(ch);
+}
+
+const char *klaw_channel_name(const klaw_channel *ch) { return ch->name; }
+
+klaw_channel_type klaw_channel_kind(const klaw_channel *ch) { return ch->kind; }
+
+const char *klaw_channel_type_name(int type)
+{
+    switch (type) {
+    case KLAW_CHANNEL_MPMC: return "mpmc";
+    case KLAW_CHANNEL_BROADCAST: return "broadcast";
+    case KLAW_CHANNEL_WATCH: return "watch";
+    case KLAW_CHANNEL_ONESHOT: return "oneshot";
+    default: return "unknown";
+    }
+}
+
+const klaw_channel_metadata *klaw_channel_meta(const klaw_channel *ch) { return &ch->meta; }
+
+klaw_mp_raw klaw_channel_meta_raw(const klaw_channel *ch) { return (klaw_mp_raw){ch->meta_bytes, ch->meta_len}; }
+
+klaw_status klaw_channel_meta_json(const klaw_channel *ch, klaw_json_write_fn fn, void *ctx)
+{
+    klaw_mp_reader r;
+    klaw_mp_reader_init(&r, ch->meta_bytes, ch->meta_len);
+    /* decoded strictly at open: this cannot fail but through fn */
+    return klaw_json_from_mp(&r, fn, ctx);
+}
+
+/* ---- stats -------------------------------------------------------------------- */
+
+static klaw_status mpmc_stats(klaw_channel *ch, klaw_channel_stats *out)
+{
+    klaw_mpmc_stats ms;
+    klaw_status st = klaw__mpmc_inspect(ch->region, &ms);
+    if (st != KLAW_OK)
+        return st;
+    out->sender_count = ms.senders;
+    out->receiver_count = ms.receivers;
+    /* committed and not yet received: the ring's depth also counts slots
+     * still being written and aborted ones not yet passed */
+    out->queue_size = clamp_i64(ms.total_sent > ms.total_received ? ms.total_sent - ms.total_received : 0);
+    out->capacity = ms.capacity;
+    out->has_capacity = true;
+    out->senders_closed = ms.senders_closed != 0;
+    out->receivers_closed = ms.receivers_closed != 0;
+    out->high_watermark = clamp_i64(ms.high_watermark);
+    out->total_sent = clamp_i64(ms.total_sent);
+    out->total_received = clamp_i64(ms.total_received);
+
+    klaw_mp_writer w;
+    klaw_mp_writer_init(&w, ch->extras, sizeof ch->extras);
+    klaw_mp_write_map(&w, 4);
+    klaw_mp_write_cstr(&w, "max_frame");
+    klaw_mp_write_uint(&w, ms.max_frame);
+    klaw_mp_write_cstr(&w, "aborted_claims");
+    klaw_mp_write_int(&w, clamp_i64(ms.aborted_claims));
+    klaw_mp_write_cstr(&w, "redelivered");
+    klaw_mp_write_int(&w, clamp_i64(ms.redelivered));
+    klaw_mp_write_cstr(&w, "reaped_handles");
+    klaw_mp_write_int(&w, clamp_i64(ms.reaped_handles));
+    size_t len;
+    st = klaw_mp_writer_finish(&w, &len);
+    if (st != KLAW_OK)
+        return st;
+    out->backend_extras = (klaw_mp_raw){ch->extras, len};
+    return KLAW_OK;
+}
+
+klaw_status klaw_channel_read_stats(klaw_channel *ch, klaw_channel_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    klaw_status st;
+    switch (ch->kind) {
+    case KLAW_CHANNEL_MPMC: st = mpmc_stats(ch, out); break;
+    default: return KLAW_INVAL;
+    }
+    if (st != KLAW_OK) {
+        memset(out, 0, sizeof *out);
+        return st;
+    }
+    const klaw_region_header *h = klaw_region_hdr(ch->region);
+    int64_t ns = h->created_at_ns;
+    out->created_at.tv_sec = (time_t)(ns / 1000000000);
+    out->created_at.tv_nsec = (long)(ns % 1000000000);
+    if (out->created_at.tv_nsec < 0) {
+        out->created_at.tv_sec -= 1;
+        out->created_at.tv_nsec += 1000000000;
+    }
+    return KLAW_OK;
+}
+
+klaw_status klaw_channel_readers(klaw_channel *ch, klaw_channel_reader *out, size_t cap, size_t *n)
+{
+    (void)out;
+    (void)cap;
+    *n = 0;
+    switch (ch->kind) {
+    case KLAW_CHANNEL_MPMC: return KLAW_OK; /* competing receivers: no registry */
+    default: return KLAW_INVAL;
+    }
+}
+
+/* ---- records as JSON ------------------------------------------------------------ */
+
+klaw_status klaw_record_json(klaw_record which, const void *rec, klaw_json_write_fn fn, void *ctx)
+{
+    const klaw_schema *s = klaw_record_schema(which);
+    if (!s)
+        return KLAW_INVAL;
+    uint8_t stack[1024];
+    uint8_t *buf = stack;
+    size_t cap = sizeof stack;
+    klaw_status st;
+    for (;;) {
+        klaw_mp_writer w;
+        klaw_mp_writer_init(&w, buf, cap);
+        st = klaw_schema_encode(s, rec, &w);
+        if (st == KLAW_TOOBIG && buf == stack) {
+            cap = klaw_mp_writer_needed(&w);
+            buf = malloc(cap);
+            if (!buf)
+                return KLAW_NOMEM;
+            continue;
+        }
+        if (st != KLAW_OK)
+            break;
+        klaw_mp_reader r;
+        klaw_mp_reader_init(&r, buf, klaw_mp_writer_len(&w));
+        st = klaw_json_from_mp(&r, fn, ctx);
+        /* a Raw field (backend_extras) is written unchecked: a record that
+         * does not read back is the caller's bad value */
+        if (st == KLAW_DECODE || st == KLAW_VALIDATE)
+            st = KLAW_INVAL;
+        break;
+    }
+    if (buf != stack)
+        free(buf);
+    return st;
+}
+
+/* ---- listing ---------------------------------------------------------------------- */
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+klaw_status klaw_channel_list(klaw_channel_list_fn fn, void *ctx)
+{
+    DIR *d = opendir(SHM_DIR);
+    if (!d)
+        return KLAW_SYS;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    klaw_status st = KLAW_OK;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            if (errno)
+                st = KLAW_SYS;
+            break;
+        }
+        if (strncmp(e->d_name, SHM_PREFIX, sizeof SHM_PREFIX - 1) != 0)
+            continue;
+        const char *nm = e->d_name + sizeof SHM_PREFIX - 1;
+        if (!name_ok(nm) || (e->d_type != DT_REG && e->d_type != DT_UNKNOWN))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **p = realloc(names, ncap * sizeof *p);
+            if (!p) {
+                st = KLAW_NOMEM;
+                break;
+            }
+            names = p;
+            cap = ncap;
+        }
+        if (!(names[n] = strdup(nm))) {
+            st = KLAW_NOMEM;
+            break;
+        }
+        n++;
+    }
+    int e = errno;
+    closedir(d);
+    if (st == KLAW_OK) {
+        if (n > 1)
+            qsort(names, n, sizeof *names, cmp_names);
+        for (size_t i = 0; i < n && st == KLAW_OK; i++)
+            st = fn(ctx, names[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (st == KLAW_SYS)
+        errno = e;
+    return st;
+}
