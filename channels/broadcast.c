@@ -344,7 +344,8 @@ static uint32_t reap(chan *c)
         c->ctl->reaped_writers++;
         n++;
     }
-    for (uint32_t i = 0; i < c->max_readers; i++) {
+    uint32_t span = klaw__reg_span(&c->ctl->reg, c->max_readers);
+    for (uint32_t i = 0; i < span; i++) {
         klaw__reg_ent *e = &c->readers[i];
         if (atomic_load(&e->rec.state) != KLAW__REG_ACTIVE || klaw_proc_alive(klaw__reg_owner(e)))
             continue;
@@ -921,7 +922,7 @@ klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespe
             st = park(c, &c->ctl->progress, tx_readers_ready, tx, NULL, deadline);
         else
             st = park(c, &c->ctl->published, tx_writer_ready, tx, NULL, deadline);
-        if (st == KLAW_TIMEOUT) {
+        if (st == KLAW_TIMEOUT || klaw__deadline_passed(deadline)) {
             st = klaw_bcast_try_claim(tx, len, f);
             return st == KLAW_FULL ? KLAW_TIMEOUT : st;
         }
@@ -1162,7 +1163,10 @@ klaw_status klaw_bcast_view(klaw_bcast_rx *rx, const struct timespec *deadline, 
         if (st != KLAW_EMPTY)
             return st;
         st = park(rx->c, &rx->ctl->published, rx_ready, rx, touch_seen_cb, deadline);
-        if (st == KLAW_TIMEOUT) {
+        /* (the deadline is checked here too: a region whose state says
+         * "ready" while try_view finds nothing - hostile memory - must not
+         * turn this loop into a spin past the deadline) */
+        if (st == KLAW_TIMEOUT || klaw__deadline_passed(deadline)) {
             st = klaw_bcast_try_view(rx, f, lagged);
             return st == KLAW_EMPTY ? KLAW_TIMEOUT : st;
         }
