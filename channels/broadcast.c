@@ -70,7 +70,12 @@
  *
  * Waking (channels/wait.h): readers park on `published`, which commits,
  * aborts and closes bump only when its waiter flag is set; BLOCK writers
- * park on `progress`, which receivers bump on release only when flagged.
+ * park on `progress`, which receivers bump on release only when flagged
+ * and their cursor has reached `wake_at` (half a ring past what the writer
+ * needs: hysteresis, so a writer that keeps catching up with the slowest
+ * receiver costs one wake per capacity/2 frames; the writer stores wake_at
+ * before arming, and the slowest receiver always passes it, because
+ * receivers read up to tail and wake_at < tail).
  * No system call per frame when nobody is parked.
  *
  * Recovery: a parked caller reaps every liveness_ns: under the handle-
@@ -163,6 +168,7 @@ typedef struct bc_ctl {
     _Alignas(CACHELINE) _Atomic uint64_t gate;    /* BLOCK: <= every cursor */
     _Alignas(CACHELINE) struct ck_ec32 published; /* receivers park here    */
     _Alignas(CACHELINE) struct ck_ec32 progress;  /* BLOCK writers park here */
+    _Atomic uint64_t wake_at; /* BLOCK: the cursor a parked writer waits for */
     _Alignas(CACHELINE) _Atomic uint32_t writers;
     _Atomic uint32_t closed; /* 1 once every writer is gone (never cleared) */
     _Atomic uint64_t high_watermark;
@@ -918,10 +924,18 @@ klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespe
         if (st != KLAW_FULL)
             return st;
         chan *c = tx->c;
-        if (why == WHY_READERS)
+        if (why == WHY_READERS) {
+            /* hysteresis: receivers wake us once the slowest has freed half
+             * the ring, not on every release (one futex wake per capacity/2
+             * frames instead of per frame); stored before park() arms the
+             * flag, so a receiver that sees the flag sees this value */
+            uint64_t t = atomic_load_explicit(&c->ctl->tail, memory_order_relaxed);
+            uint64_t half = c->capacity / 2;
+            atomic_store_explicit(&c->ctl->wake_at, t > half ? t - half : 0, memory_order_release);
             st = park(c, &c->ctl->progress, tx_readers_ready, tx, NULL, deadline);
-        else
+        } else {
             st = park(c, &c->ctl->published, tx_writer_ready, tx, NULL, deadline);
+        }
         if (st == KLAW_TIMEOUT || klaw__deadline_passed(deadline)) {
             st = klaw_bcast_try_claim(tx, len, f);
             return st == KLAW_FULL ? KLAW_TIMEOUT : st;
@@ -1053,7 +1067,13 @@ static inline void publish_cursor(klaw_bcast_rx *rx, uint64_t p)
     rx->cursor = p;
     if (rx->block) {
         atomic_store_explicit(&rx->live->cursor, p, memory_order_seq_cst);
-        kw_wake_if_waiters(&rx->ctl->progress);
+        /* a parked writer is woken once this cursor reaches the position it
+         * waits for (wake_at; B5). Every receiver that passes it while the
+         * flag is set wakes it, so the slowest one always does */
+        struct ck_ec32 *ec = &rx->ctl->progress;
+        if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_ACQUIRE) & KW_EC_FLAG) &&
+            p >= atomic_load_explicit(&rx->ctl->wake_at, memory_order_acquire))
+            ck_ec32_inc(ec, &klaw__ec_mode);
     } else {
         atomic_store_explicit(&rx->live->cursor, p, memory_order_release);
     }
@@ -1184,8 +1204,10 @@ klaw_status klaw_bcast_release(klaw_bcast_rx *rx, klaw_frame *f)
     /* B4: every read of the frame's bytes before the state is re-read */
     atomic_thread_fence(memory_order_acquire);
     int ok = view_intact(rx, f);
-    if (KLAW_UNLIKELY(!ok))
+    if (KLAW_UNLIKELY(!ok)) {
         bump(&rx->live->lagged, 1);
+        f->data = NULL; /* says which: its bytes are not to be used */
+    }
     publish_cursor(rx, f->pos_ + 1);
     if (KLAW_UNLIKELY(++rx->seen >= KLAW_READER_SEEN_EVERY))
         touch_seen(rx);
@@ -1221,7 +1243,10 @@ klaw_status klaw_bcast_release_batch(klaw_bcast_rx *rx, klaw_frame *frames, size
     atomic_thread_fence(memory_order_acquire);
     uint64_t torn = 0, end = 0;
     for (size_t i = 0; i < n; i++) {
-        torn += !view_intact(rx, &frames[i]);
+        if (KLAW_UNLIKELY(!view_intact(rx, &frames[i]))) {
+            torn++;
+            frames[i].data = NULL; /* this one was overwritten */
+        }
         if (frames[i].pos_ + 1 > end)
             end = frames[i].pos_ + 1;
     }

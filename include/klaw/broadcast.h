@@ -190,7 +190,8 @@ KLAW_API klaw_status klaw_bcast_send(klaw_bcast_tx *tx, const void *data, size_t
  * with *lagged = positions missed (lagged may be NULL): the cursor has moved
  * to the oldest retained frame, view again; KLAW_CORRUPT (hostile shared
  * memory). release: KLAW_OK, or KLAW_LAGGED when the frame was overwritten
- * while viewed (its bytes may be torn; it counts as missed). */
+ * while viewed (its bytes may be torn; it counts as missed; f->data is set
+ * to NULL). */
 KLAW_API klaw_status klaw_bcast_try_view(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagged);
 KLAW_API klaw_status klaw_bcast_view(klaw_bcast_rx *rx, const struct timespec *deadline, klaw_frame *f,
                                      uint64_t *lagged);
@@ -199,9 +200,9 @@ KLAW_API klaw_status klaw_bcast_release(klaw_bcast_rx *rx, klaw_frame *f);
  * *got says how many. Statuses as view(), KLAW_INVAL for n == 0. */
 KLAW_API klaw_status klaw_bcast_view_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t n, size_t *got,
                                            uint64_t *lagged, const struct timespec *deadline);
-/* KLAW_LAGGED if any frame of the batch was overwritten while viewed
- * (check each frame's bytes you used again only if you need to know which:
- * the batch counts them all as missed). */
+/* KLAW_LAGGED if any frame of the batch was overwritten while viewed: those
+ * frames get data = NULL (the others were intact), and each of them counts
+ * as missed. */
 KLAW_API klaw_status klaw_bcast_release_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t n);
 /* Copies the next frame into buf (validated: never torn). KLAW_OK with
  * *len; KLAW_TOOBIG (*len = the frame's length, nothing taken: call again
