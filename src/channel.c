@@ -19,6 +19,7 @@
 #include "klaw/channel.h"
 #include "klaw/mp_writer.h"
 #include "klaw/region.h"
+#include "klaw/registry.h"
 #include "../channels/inspect.h"
 
 #define SHM_DIR "/dev/shm"
@@ -32,6 +33,7 @@ struct klaw_channel {
     uint8_t *meta_bytes;        /* the record, copied out of the region     */
     size_t meta_len;
     uint8_t extras[EXTRAS_CAP]; /* the last stats call's backend_extras     */
+    klaw_reader_snapshot *readers; /* the last readers call's records       */
     char name[KLAW_REGION_NAME_MAX + 1];
 };
 
@@ -142,6 +144,7 @@ void klaw_channel_close(klaw_channel *ch)
     if (!ch)
         return;
     klaw_region_close(ch->region);
+    klaw_reader_snapshot_free(ch->readers);
     free(ch->meta_bytes);
     free(ch);
 }
@@ -173,7 +176,29 @@ klaw_status klaw_channel_meta_json(const klaw_channel *ch, klaw_json_write_fn fn
     return klaw_json_from_mp(&r, fn, ctx);
 }
 
-/* ---- stats -------------------------------------------------------------------- */
+/* ---- stats ---------------------------------------------------------------------- */
+
+/* backend_extras: a map of up to 8 str -> int pairs, into ch->extras. */
+typedef struct extra {
+    const char *key;
+    int64_t val;
+} extra;
+
+static klaw_status put_extras(klaw_channel *ch, const extra *e, size_t n, klaw_channel_stats *out)
+{
+    klaw_mp_writer w;
+    klaw_mp_writer_init(&w, ch->extras, sizeof ch->extras);
+    klaw_mp_write_map(&w, n);
+    for (size_t i = 0; i < n; i++) {
+        klaw_mp_write_cstr(&w, e[i].key);
+        klaw_mp_write_int(&w, e[i].val);
+    }
+    size_t len;
+    klaw_status st = klaw_mp_writer_finish(&w, &len);
+    if (st == KLAW_OK)
+        out->backend_extras = (klaw_mp_raw){ch->extras, len};
+    return st;
+}
 
 static klaw_status mpmc_stats(klaw_channel *ch, klaw_channel_stats *out)
 {
@@ -193,24 +218,104 @@ static klaw_status mpmc_stats(klaw_channel *ch, klaw_channel_stats *out)
     out->high_watermark = clamp_i64(ms.high_watermark);
     out->total_sent = clamp_i64(ms.total_sent);
     out->total_received = clamp_i64(ms.total_received);
+    const extra e[] = {
+        {"max_frame", ms.max_frame},
+        {"aborted_claims", clamp_i64(ms.aborted_claims)},
+        {"redelivered", clamp_i64(ms.redelivered)},
+        {"reaped_handles", clamp_i64(ms.reaped_handles)},
+    };
+    return put_extras(ch, e, sizeof e / sizeof e[0], out);
+}
 
-    klaw_mp_writer w;
-    klaw_mp_writer_init(&w, ch->extras, sizeof ch->extras);
-    klaw_mp_write_map(&w, 4);
-    klaw_mp_write_cstr(&w, "max_frame");
-    klaw_mp_write_uint(&w, ms.max_frame);
-    klaw_mp_write_cstr(&w, "aborted_claims");
-    klaw_mp_write_int(&w, clamp_i64(ms.aborted_claims));
-    klaw_mp_write_cstr(&w, "redelivered");
-    klaw_mp_write_int(&w, clamp_i64(ms.redelivered));
-    klaw_mp_write_cstr(&w, "reaped_handles");
-    klaw_mp_write_int(&w, clamp_i64(ms.reaped_handles));
-    size_t len;
-    st = klaw_mp_writer_finish(&w, &len);
+static klaw_status bcast_stats(klaw_channel *ch, klaw_channel_stats *out)
+{
+    klaw_bcast_stats bs;
+    klaw_status st = klaw__bcast_inspect(ch->region, &bs);
     if (st != KLAW_OK)
         return st;
-    out->backend_extras = (klaw_mp_raw){ch->extras, len};
-    return KLAW_OK;
+    out->sender_count = bs.writers;
+    out->receiver_count = bs.readers;
+    out->queue_size = clamp_i64(bs.depth);
+    out->capacity = bs.capacity;
+    out->has_capacity = true;
+    out->senders_closed = bs.writers_closed != 0;
+    out->receivers_closed = false; /* receivers may always subscribe */
+    out->high_watermark = clamp_i64(bs.high_watermark);
+    out->total_sent = clamp_i64(bs.total_sent);
+    out->total_received = clamp_i64(bs.total_received);
+    /* policy by name, as the metadata record spells it */
+    const extra e[] = {
+        {"lagged", clamp_i64(bs.lagged)},
+        {"aborted_claims", clamp_i64(bs.aborted_claims)},
+        {"evicted", clamp_i64(bs.evicted)},
+    };
+    klaw_mp_writer w;
+    klaw_mp_writer_init(&w, ch->extras, sizeof ch->extras);
+    klaw_mp_write_map(&w, 2 + sizeof e / sizeof e[0]);
+    klaw_mp_write_cstr(&w, "max_frame");
+    klaw_mp_write_uint(&w, bs.max_frame);
+    klaw_mp_write_cstr(&w, "policy");
+    klaw_mp_write_cstr(&w, bs.policy == KLAW_POLICY_BLOCK ? "block" : "overwrite");
+    for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
+        klaw_mp_write_cstr(&w, e[i].key);
+        klaw_mp_write_int(&w, e[i].val);
+    }
+    size_t len;
+    st = klaw_mp_writer_finish(&w, &len);
+    if (st == KLAW_OK)
+        out->backend_extras = (klaw_mp_raw){ch->extras, len};
+    return st;
+}
+
+static klaw_status watch_stats(klaw_channel *ch, klaw_channel_stats *out)
+{
+    klaw_watch_stats ws;
+    klaw_status st = klaw__watch_inspect(ch->region, &ws);
+    if (st != KLAW_OK)
+        return st;
+    out->sender_count = ws.senders;
+    out->receiver_count = ws.receivers;
+    out->queue_size = 1; /* one current value, always */
+    out->capacity = 1;
+    out->has_capacity = true;
+    out->senders_closed = ws.senders_closed != 0;
+    out->receivers_closed = false;
+    out->high_watermark = 1;
+    out->total_sent = clamp_i64(ws.version); /* values sent after the initial one */
+    out->total_received = 0;                 /* a watch does not count its readers' looks */
+    const extra e[] = {
+        {"max_frame", ws.max_frame},
+        {"version", clamp_i64(ws.version)},
+        {"value_len", ws.value_len},
+        {"slots", ws.slots},
+        {"lagged_borrows", clamp_i64(ws.lagged_borrows)},
+        {"read_retries", clamp_i64(ws.read_retries)},
+        {"reaped_handles", clamp_i64(ws.reaped_handles)},
+    };
+    return put_extras(ch, e, sizeof e / sizeof e[0], out);
+}
+
+static klaw_status oneshot_stats(klaw_channel *ch, klaw_channel_stats *out)
+{
+    klaw_oneshot_stats os;
+    klaw_status st = klaw__oneshot_inspect(ch->region, &os);
+    if (st != KLAW_OK)
+        return st;
+    out->sender_count = os.sender_held != 0;
+    out->receiver_count = os.receiver_held != 0;
+    out->queue_size = os.sent && !os.received;
+    out->capacity = 1;
+    out->has_capacity = true;
+    out->senders_closed = os.sender_closed != 0;
+    out->receivers_closed = os.receiver_closed != 0;
+    out->high_watermark = os.sent != 0;
+    out->total_sent = os.sent != 0;
+    out->total_received = os.received != 0;
+    const extra e[] = {
+        {"max_frame", os.max_frame},
+        {"value_len", os.sent ? (int64_t)os.value_len : 0},
+    };
+    return put_extras(ch, e, sizeof e / sizeof e[0], out);
 }
 
 klaw_status klaw_channel_read_stats(klaw_channel *ch, klaw_channel_stats *out)
@@ -219,6 +324,9 @@ klaw_status klaw_channel_read_stats(klaw_channel *ch, klaw_channel_stats *out)
     klaw_status st;
     switch (ch->kind) {
     case KLAW_CHANNEL_MPMC: st = mpmc_stats(ch, out); break;
+    case KLAW_CHANNEL_BROADCAST: st = bcast_stats(ch, out); break;
+    case KLAW_CHANNEL_WATCH: st = watch_stats(ch, out); break;
+    case KLAW_CHANNEL_ONESHOT: st = oneshot_stats(ch, out); break;
     default: return KLAW_INVAL;
     }
     if (st != KLAW_OK) {
@@ -236,15 +344,23 @@ klaw_status klaw_channel_read_stats(klaw_channel *ch, klaw_channel_stats *out)
     return KLAW_OK;
 }
 
-klaw_status klaw_channel_readers(klaw_channel *ch, klaw_channel_reader *out, size_t cap, size_t *n)
+klaw_status klaw_channel_readers(klaw_channel *ch, klaw_reader_info *out, size_t cap, size_t *n)
 {
-    (void)out;
-    (void)cap;
     *n = 0;
-    switch (ch->kind) {
-    case KLAW_CHANNEL_MPMC: return KLAW_OK; /* competing receivers: no registry */
-    default: return KLAW_INVAL;
-    }
+    if (ch->kind != KLAW_CHANNEL_BROADCAST)
+        return KLAW_OK; /* no registry: mpmc receivers compete anonymously */
+    klaw_reader_snapshot *snap;
+    klaw_status st = klaw__bcast_inspect_readers(ch->region, &snap);
+    if (st != KLAW_OK)
+        return st;
+    /* the records' strings live in the snapshot: keep it until the next
+     * call or close */
+    klaw_reader_snapshot_free(ch->readers);
+    ch->readers = snap;
+    *n = snap->count;
+    for (size_t i = 0; i < snap->count && i < cap; i++)
+        out[i] = snap->readers[i];
+    return KLAW_OK;
 }
 
 /* ---- records as JSON ------------------------------------------------------------ */

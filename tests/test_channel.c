@@ -240,7 +240,7 @@ static void mpmc_stats_match_its_own_and_inspection_changes_nothing(void **state
     }
     /* mpmc keeps no reader registry */
     size_t nr = 99;
-    klaw_channel_reader rd[2];
+    klaw_reader_info rd[2];
     assert_int_equal(klaw_channel_readers(ch, rd, 2, &nr), KLAW_OK);
     assert_int_equal(nr, 0);
 

@@ -196,6 +196,325 @@ expect_error "encode: 100k open brackets" "klaw: encode error at byte 1024: nest
 run "$T/in" encode
 [ "$rc" -eq 0 ] || fail "encode of floats and empty arrays: exit $rc $err"
 
+# ---- channels: ls, stat, tail, send, rm ---------------------------------------
+# chan_helper (tests/chan_helper.c) makes the channels and holds their
+# handles; names are unique to this run. Times, ts_ms and the tool's own pid
+# vary: norm() masks them, everything else is compared exactly.
+HELPER=${2:?usage: test_cli.sh path/to/klaw path/to/chan_helper}
+P=cli-$$
+HOST=$(uname -n)
+helpers=()
+cleanup() {
+    for p in "${helpers[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${helpers[@]}"; do wait "$p" 2>/dev/null; done
+    for n in m b bb bo w o bad ring; do rm -f "/dev/shm/klaw.$P-$n"; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+# start_helper ARGS... : runs chan_helper in the background until it says
+# "ready"; sets hpid
+start_helper() {
+    local f="$T/helper.${#helpers[@]}"
+    "$HELPER" "$@" >"$f" &
+    hpid=$!
+    helpers+=("$hpid")
+    for _ in $(seq 1 200); do
+        [ "$(cat "$f")" = ready ] && return 0
+        sleep 0.05
+    done
+    fail "chan_helper $*: not ready"
+}
+
+# stop_helper PID: SIGTERM; the helper frees its handles and exits 0
+stop_helper() {
+    kill "$1"
+    wait "$1" || fail "chan_helper $1 exited $?"
+}
+
+norm() {
+    sed -E 's/"(created_at|registered_at|last_seen_at)":"[^"]*"/"\1":"T"/g; s/"ts_ms":[0-9]+/"ts_ms":0/g;
+            s/^(created_at +).*/\1T/; s/klaw-tail-[0-9]+/klaw-tail-PID/g'
+}
+
+# runn ARGS... : run with stdout normalised into $outn
+runn() {
+    run "$@"
+    outn=$(norm <"$T/out")
+}
+
+# expect_okn DESC WANT : exit 0, empty stderr, normalised stdout WANT
+expect_okn() {
+    [ "$rc" -eq 0 ] || fail "$1: exit $rc (stderr: $err)"
+    [ "$outn" = "$2" ] || fail "$1: stdout '$outn', want '$2'"
+    [ -z "$err" ] || fail "$1: stderr not empty: $err"
+}
+
+# wait_stat NAME PATTERN : until `klaw stat --json NAME` matches the glob
+# PATTERN (10 s at most)
+wait_stat() {
+    for _ in $(seq 1 200); do
+        [[ "$("$KLAW" stat --json "$1" 2>/dev/null)" == $2 ]] && return 0
+        sleep 0.05
+    done
+    fail "stat of $1 never matched $2"
+}
+
+# wait_lines FILE N : until FILE has N lines (10 s at most)
+wait_lines() {
+    for _ in $(seq 1 200); do
+        [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# ---- mpmc ----
+M=$P-m
+start_helper mpmc "$M" 8 64 Order
+mpid=$hpid
+META_M="{\"channel_type\":\"mpmc\",\"capacity\":8,\"unbounded\":false,\"value_type\":\"Order\",\"max_frame\":64,\"name\":\"$M\",\"created_at\":\"T\",\"creator\":\"$HOST:$mpid\"}"
+
+runn "$T/empty" ls --json
+[ "$rc" -eq 0 ] || fail "ls --json: exit $rc"
+[ "$(grep -F "\"name\":\"$M\"" <<<"$outn")" = "$META_M" ] || fail "ls --json: '$outn'"
+run "$T/empty" ls
+[ "$rc" -eq 0 ] && [ "$(head -1 "$T/out" | tr -s ' ')" = "NAME KIND CAPACITY MAX_FRAME CREATOR" ] || fail "ls header: $(head -1 "$T/out")"
+[ "$(awk -v n="$M" '$1 == n { print $2, $3, $4, $5 }' "$T/out")" = "mpmc 8 64 $HOST:$mpid" ] || fail "ls row: $(cat "$T/out")"
+
+runn "$T/empty" stat --json "$M"
+expect_okn "stat --json mpmc" "{\"metadata\":$META_M,\"stats\":{\"sender_count\":1,\"receiver_count\":1,\"queue_size\":0,\"capacity\":8,\"senders_closed\":false,\"receivers_closed\":false,\"created_at\":\"T\",\"high_watermark\":0,\"total_sent\":0,\"total_received\":0,\"backend_extras\":{\"max_frame\":64,\"aborted_claims\":0,\"redelivered\":0,\"reaped_handles\":0}},\"readers\":[]}"
+
+run "$T/empty" send "$M" '{"a":[1,2]}'
+expect_ok "send an argument" ''
+printf '"hello"' >"$T/in"
+run "$T/in" send --envelope "$M"
+expect_ok "send --envelope from stdin" ''
+printf '1\n\n  \n[2]\n{"x":null}' >"$T/in"
+run "$T/in" send --lines "$M"
+expect_ok "send --lines" ''
+
+runn "$T/empty" stat "$M"
+expect_okn "stat mpmc" "channel         $M
+kind            mpmc
+capacity        8
+max_frame       64
+value_type      Order
+created_at      T
+creator         $HOST:$mpid
+
+senders         1
+receivers       1
+queue_size      5
+high_watermark  5
+total_sent      5
+total_received  0
+closed          no
+aborted_claims  0
+redelivered     0
+reaped_handles  0"
+
+# inspection took no handle and moved nothing
+runn "$T/empty" stat --json "$M"
+[[ "$outn" == *'"sender_count":1,"receiver_count":1,"queue_size":5,'* ]] || fail "stat changed counts: $outn"
+
+run "$T/empty" tail "$M"
+expect_error "tail of an mpmc without --consume" "klaw: '$M' is an mpmc channel: each frame goes to one receiver, so tail would take frames from its consumers; pass --consume to do that"
+runn "$T/empty" tail --consume -n 2 "$M"
+expect_okn "tail --consume -n 2" "{\"a\":[1,2]}
+{\"type\":\"data\",\"header\":{\"version\":1,\"kind\":1,\"channel_id\":\"$M\",\"seq\":1,\"ts_ms\":0},\"payload\":\"hello\"}"
+runn "$T/empty" tail --consume "$M"
+expect_okn "tail --consume takes the rest" $'1\n[2]\n{"x":null}'
+runn "$T/empty" tail --consume "$M"
+expect_okn "tail --consume of an empty channel" ''
+
+# --raw shows an envelope as the array it is
+run "$T/empty" send --envelope "$M" 7
+run "$T/empty" tail --consume --raw "$M"
+[ "$rc" -eq 0 ] && [[ "$(cat "$T/out")" =~ ^\[1,\[1,1,\"$M\",5,[0-9]+\],7\]$ ]] || fail "tail --raw: $rc '$(cat "$T/out")'"
+
+# malformed input: nothing sent
+run "$T/empty" send "$M" '[1,]'
+expect_error "send of malformed JSON" "klaw: encode error at byte 2: trailing comma"
+printf '{"a":\n1' >"$T/in"
+run "$T/in" send "$M"
+expect_error "send of malformed JSON from stdin" "klaw: encode error at byte 7: unexpected end of input"
+printf '1\n[1,\n3\n' >"$T/in"
+run "$T/in" send --lines "$M"
+expect_error "send --lines stops at the bad line" "klaw: encode error at byte 5: unexpected end of input"
+runn "$T/empty" tail --consume "$M"
+expect_okn "only the line before the bad one was sent" '1'
+run "$T/empty" send "$M" "\"$(head -c 100 /dev/zero | tr '\0' a)\""
+expect_error "send of a frame over max_frame" "klaw: frame of 102 bytes is larger than the max_frame (64) of '$M'; not sent"
+
+# a full channel and --timeout
+seq 1 8 >"$T/in"
+run "$T/in" send --lines "$M"
+expect_ok "fill the ring" ''
+run "$T/empty" send --timeout 0 "$M" 9
+expect_error "send to a full channel" "klaw: channel '$M' stayed full; not sent"
+run "$T/empty" send --timeout 50 "$M" 9
+expect_error "send to a full channel with a timeout" "klaw: channel '$M' stayed full; not sent"
+runn "$T/empty" tail --consume -n 100 "$M"
+expect_okn "drain" "$(seq 1 8)"
+
+# a frame that is not MessagePack: reported with its seq, tail goes on
+printf '\x92\x01\xc1' | "$HELPER" sendraw "$M" || fail "sendraw"
+run "$T/empty" send "$M" '"after"'
+run "$T/empty" tail --consume "$M"
+[ "$rc" -eq 1 ] || fail "tail of a bad frame: exit $rc"
+[ "$err" = "klaw: frame 15: decode error at byte 2: invalid byte 0xc1" ] || fail "tail of a bad frame: stderr '$err'"
+[ "$(cat "$T/out")" = '"after"' ] || fail "tail after a bad frame: '$(cat "$T/out")'"
+
+# --follow: prints frames as they come, stops on SIGTERM
+"$KLAW" tail --consume --follow "$M" >"$T/follow" 2>"$T/follow.err" &
+tpid=$!
+printf '"f1"\n"f2"\n"f3"\n' >"$T/in"
+run "$T/in" send --lines "$M"
+wait_lines "$T/follow" 3 || fail "tail --follow: got '$(cat "$T/follow")'"
+kill -TERM "$tpid"
+wait "$tpid"
+trc=$?
+[ "$trc" -eq 0 ] && [ "$(cat "$T/follow")" = $'"f1"\n"f2"\n"f3"' ] && [ ! -s "$T/follow.err" ] ||
+    fail "tail --follow: exit $trc, '$(cat "$T/follow")' $(cat "$T/follow.err")"
+# ... and ends by itself when the senders close
+"$KLAW" tail --consume --follow "$M" >"$T/follow" 2>"$T/follow.err" &
+tpid=$!
+wait_stat "$M" '*"receiver_count":2,*'
+stop_helper "$mpid"
+for _ in $(seq 1 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$tpid" 2>/dev/null; then
+    fail "tail --follow did not end when the senders closed"
+    kill "$tpid"
+fi
+wait "$tpid"
+trc=$?
+[ "$trc" -eq 0 ] || fail "tail --follow after close: exit $trc"
+runn "$T/empty" stat "$M"
+[[ "$outn" == *$'senders         0\nreceivers       0'*'closed          senders, receivers'* ]] || fail "stat after close: $outn"
+run "$T/empty" send "$M" 1
+expect_error "send to a closed channel" "klaw: channel '$M' is closed to senders"
+run "$T/empty" rm "$M"
+expect_ok "rm" ''
+run "$T/empty" stat "$M"
+expect_error "stat of a removed channel" "klaw: no channel named '$M' (no /dev/shm/klaw.$M)"
+run "$T/empty" rm "$M"
+expect_error "rm of a removed channel" "klaw: no channel named '$M' (no /dev/shm/klaw.$M)"
+run "$T/empty" tail --consume "$M"
+expect_error "tail of a missing channel" "klaw: no channel named '$M' (no /dev/shm/klaw.$M)"
+run "$T/empty" send "$M" 1
+expect_error "send to a missing channel" "klaw: no channel named '$M' (no /dev/shm/klaw.$M)"
+run "$T/empty" stat 'a/b'
+expect_error "stat of a bad name" "klaw: invalid channel name 'a/b' (1..200 characters of A-Z a-z 0-9 . _ -)"
+
+# ---- broadcast ----
+B=$P-b
+start_helper bcast "$B" 4 64 overwrite rdr1
+bpid=$hpid
+for i in 1 2 3 4 5 6; do run "$T/empty" send "$B" "$i"; expect_ok "broadcast send $i" ''; done
+runn "$T/empty" tail -n 3 "$B"
+expect_okn "broadcast tail -n 3: the last retained" $'4\n5\n6'
+runn "$T/empty" tail "$B"
+expect_okn "broadcast tail: all 4 retained" $'3\n4\n5\n6'
+runn "$T/empty" stat --json "$B"
+expect_okn "stat --json broadcast" "{\"metadata\":{\"channel_type\":\"broadcast\",\"capacity\":4,\"unbounded\":false,\"value_type\":null,\"max_frame\":64,\"policy\":\"overwrite\",\"name\":\"$B\",\"created_at\":\"T\",\"creator\":\"$HOST:$bpid\"},\"stats\":{\"sender_count\":1,\"receiver_count\":1,\"queue_size\":4,\"capacity\":4,\"senders_closed\":false,\"receivers_closed\":false,\"created_at\":\"T\",\"high_watermark\":4,\"total_sent\":6,\"total_received\":8,\"backend_extras\":{\"max_frame\":64,\"policy\":\"overwrite\",\"lagged\":0,\"aborted_claims\":0,\"evicted\":0}},\"readers\":[{\"reader_id\":\"rdr1\",\"node_id\":\"$HOST:$bpid\",\"registered_at\":\"T\",\"last_seen_at\":\"T\",\"total_received\":0}]}"
+runn "$T/empty" stat "$B"
+[[ "$outn" == *$'policy          overwrite\n'* && "$outn" == *$'readers         1\n'*"  rdr1 "*"$HOST:$bpid"* ]] || fail "stat broadcast: $outn"
+# --follow prints new frames; a reader that fell behind is told on stderr
+"$KLAW" tail -n 0 --follow "$B" >"$T/follow" 2>"$T/follow.err" &
+tpid=$!
+wait_stat "$B" '*"reader_id":"klaw-tail-'"$tpid"'"*'
+printf '"g1"\n"g2"\n' >"$T/in"
+run "$T/in" send --lines --envelope "$B"
+wait_lines "$T/follow" 2 || fail "broadcast tail --follow: '$(cat "$T/follow")'"
+runn "$T/empty" stat --json "$B"
+[[ "$outn" == *'"reader_id":"klaw-tail-PID"'* ]] || fail "tail's reader is not registered: $outn"
+kill -TERM "$tpid"
+wait "$tpid"
+trc=$?
+[ "$trc" -eq 0 ] && [ "$(norm <"$T/follow")" = "{\"type\":\"data\",\"header\":{\"version\":1,\"kind\":1,\"channel_id\":\"$B\",\"seq\":6,\"ts_ms\":0},\"payload\":\"g1\"}
+{\"type\":\"data\",\"header\":{\"version\":1,\"kind\":1,\"channel_id\":\"$B\",\"seq\":7,\"ts_ms\":0},\"payload\":\"g2\"}" ] ||
+    fail "broadcast tail --follow: exit $trc '$(cat "$T/follow")' $(cat "$T/follow.err")"
+runn "$T/empty" stat --json "$B"
+[[ "$outn" != *klaw-tail* ]] || fail "tail's reader stayed registered: $outn"
+stop_helper "$bpid"
+
+# no readers: overwrite keeps the frame (a note), block sends nothing
+BO=$P-bo
+start_helper bcast "$BO" 4 64 overwrite
+run "$T/empty" send "$BO" 1
+[ "$rc" -eq 0 ] && [ "$err" = "klaw: note: broadcast '$BO' has no readers; the frame stays in its ring" ] || fail "overwrite, no readers: $rc $err"
+stop_helper "$hpid"
+BB=$P-bb
+start_helper bcast "$BB" 4 64 block
+run "$T/empty" send "$BB" 1
+expect_error "block, no readers" "klaw: broadcast '$BB' has no readers (policy block); not sent"
+stop_helper "$hpid"
+
+# ---- watch ----
+W=$P-w
+start_helper watch "$W" 64 '{"v":0}'
+runn "$T/empty" tail "$W"
+expect_okn "watch tail: the current value" '{"v":0}'
+run "$T/empty" send "$W" '{"v":1}'
+expect_ok "watch send" ''
+run "$T/empty" send --envelope "$W" '{"v":2}'
+runn "$T/empty" tail "$W"
+expect_okn "watch tail after sends" "{\"type\":\"data\",\"header\":{\"version\":1,\"kind\":1,\"channel_id\":\"$W\",\"seq\":2,\"ts_ms\":0},\"payload\":{\"v\":2}}"
+runn "$T/empty" stat --json "$W"
+[[ "$outn" == *'"stats":{"sender_count":1,"receiver_count":0,"queue_size":1,"capacity":1,'*'"total_sent":2,'*'"backend_extras":{"max_frame":64,"version":2,'* ]] || fail "watch stat: $outn"
+stop_helper "$hpid"
+
+# ---- oneshot ----
+O=$P-o
+start_helper oneshot "$O" 64
+run "$T/empty" tail "$O"
+expect_error "oneshot tail without --consume" "klaw: '$O' is a oneshot channel: its one value goes to its one receiver, so tail would take the value and the receiver role; pass --consume to do that"
+run "$T/empty" tail --consume "$O"
+expect_error "oneshot tail before a send" "klaw: oneshot '$O' holds no value (not sent yet)"
+run "$T/empty" send "$O" '"once"'
+expect_ok "oneshot send" ''
+run "$T/empty" send "$O" '"twice"'
+expect_error "oneshot second send" "klaw: oneshot '$O' was already sent; not sent"
+runn "$T/empty" tail --consume "$O"
+expect_okn "oneshot tail --consume" '"once"'
+run "$T/empty" tail --consume "$O"
+expect_error "oneshot taken" "klaw: oneshot '$O' holds no value (it was taken)"
+stop_helper "$hpid"
+
+# ---- corrupt regions ----
+"$HELPER" badmeta "$P-bad" || fail "badmeta"
+"$HELPER" badring "$P-ring" || fail "badring"
+run "$T/empty" ls
+[ "$(grep "^$P-bad " "$T/out" | tr -s ' ')" = "$P-bad ? - - (corrupt: metadata record does not decode as a ChannelMetadata)" ] || fail "ls of a corrupt region: $(cat "$T/out")"
+run "$T/empty" ls --json
+grep -qxF "{\"name\":\"$P-bad\",\"error\":\"metadata record does not decode as a ChannelMetadata\"}" "$T/out" || fail "ls --json of a corrupt region: $(cat "$T/out")"
+run "$T/empty" stat "$P-bad"
+expect_error "stat of a corrupt region" "klaw: channel '$P-bad' is corrupt: metadata record does not decode as a ChannelMetadata"
+run "$T/empty" stat --json "$P-ring"
+[ "$rc" -eq 1 ] && [ "$err" = "klaw: channel '$P-ring' is corrupt: its mpmc layout fails validation" ] || fail "stat of a bad ring: $rc $err"
+[[ "$(norm <"$T/out")" == '{"metadata":{"channel_type":"mpmc",'*'"stats":null,"readers":[]}' ]] || fail "stat of a bad ring: $(cat "$T/out")"
+run "$T/empty" send "$P-ring" 1
+expect_error "send to a bad ring" "klaw: channel '$P-ring' is corrupt: its mpmc layout fails validation"
+run "$T/empty" rm "$P-bad" "$P-ring"
+expect_ok "rm of corrupt regions" ''
+
+# ---- usage -------
+run "$T/empty" stat
+[ "$rc" -eq 2 ] || fail "stat without a name: exit $rc"
+run "$T/empty" tail -n x "$P"
+[ "$rc" -eq 2 ] && [ "$err" = "klaw tail: -n wants a count, not 'x'" ] || fail "tail -n x: $rc $err"
+run "$T/empty" send --lines "$P" 1
+[ "$rc" -eq 2 ] || fail "send --lines with an argument: exit $rc"
+run "$T/empty" ls extra
+[ "$rc" -eq 2 ] || fail "ls with an argument: exit $rc"
+for c in ls stat tail send rm; do
+    run "$T/empty" "$c" --help
+    [ "$rc" -eq 0 ] && grep -q "usage: klaw $c" "$T/out" || fail "$c --help"
+    run "$T/empty" --help
+    grep -q "^  $c " "$T/out" || fail "--help does not list $c"
+done
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed" >&2
     exit 1

@@ -53,14 +53,6 @@ extern "C" {
 
 typedef struct klaw_channel klaw_channel;
 
-/* One registered reader of a channel (broadcast): its ReaderInfo record
- * (live counters folded in) and how many committed frames it has not yet
- * seen. Strings point into the klaw_channel handle's memory. */
-typedef struct klaw_channel_reader {
-    klaw_reader_info info;
-    uint64_t lag;
-} klaw_channel_reader;
-
 /* Opens the named channel (/dev/shm/klaw.<name>) for inspection. Waits up
  * to timeout_ms for a channel still being created (0: do not wait).
  * Returns KLAW_OK and *out (free with klaw_channel_close);
@@ -109,30 +101,45 @@ KLAW_API klaw_mp_raw klaw_channel_meta_raw(const klaw_channel *ch);
 KLAW_API klaw_status klaw_channel_meta_json(const klaw_channel *ch, klaw_json_write_fn fn, void *ctx);
 
 /* A snapshot of the channel's ChannelStats, taken from the region now
- * (exact when the channel is quiet; counters move while frames do):
- * sender/receiver counts, queue_size (frames committed and not yet
- * received - mpmc: a frame being viewed counts until released; broadcast:
- * not yet seen by the slowest reader; watch/oneshot: 1 when a value waits),
- * capacity, closed flags, created_at, high_watermark, totals, and
- * backend_extras: a MessagePack map of the kind's own counters -
+ * (exact when the channel is quiet; counters move while frames do). The
+ * common fields, per kind:
+ *   mpmc       handles; queue_size = frames committed and not yet received
+ *              (a frame being viewed counts until released); capacity the
+ *              ring's; totals from the ring's positions
+ *   broadcast  writers and registered readers; queue_size = retained frames
+ *              the slowest reader has not released; receivers_closed is
+ *              always false (anyone may subscribe); total_received summed
+ *              over readers
+ *   watch      queue_size, capacity, high_watermark 1 (there is always one
+ *              current value); total_sent = values sent after the initial
+ *              one (the version); total_received 0 (looks are not counted)
+ *   oneshot    counts 0 or 1 (role held by a live process); queue_size 1
+ *              while a sent value waits; totals 0 or 1
+ * and backend_extras, a MessagePack map of the kind's own counters:
  *   mpmc       max_frame, aborted_claims, redelivered, reaped_handles
- *   broadcast  max_frame, policy, lagged, aborted_claims, evicted
- * (counters beyond INT64_MAX read as INT64_MAX). backend_extras points into
- * ch: valid until the next call on ch or its close.
- * Reaps dead processes' handles first (as the kind's own stats do).
- * Returns KLAW_OK; KLAW_CORRUPT when the kind's layout in the region fails
- * validation; KLAW_INVAL for a kind this build cannot inspect yet;
- * KLAW_NOMEM. */
+ *   broadcast  max_frame, policy ("overwrite" | "block"), lagged (positions
+ *              readers missed, summed), aborted_claims, evicted
+ *   watch      max_frame, version, value_len, slots, lagged_borrows,
+ *              read_retries, reaped_handles
+ *   oneshot    max_frame, value_len
+ * (counters beyond INT64_MAX read as INT64_MAX). created_at is the
+ * region's. backend_extras points into ch: valid until the next stats call
+ * on ch or its close. Reaps dead processes' handles first (as the kind's
+ * own stats do). Returns KLAW_OK; KLAW_CORRUPT when the kind's layout in
+ * the region fails validation (also an in-process watch's region: its
+ * values live in the creator's heap, nothing to inspect); KLAW_NOMEM. *out
+ * is all zero on error. */
 KLAW_API klaw_status klaw_channel_read_stats(klaw_channel *ch, klaw_channel_stats *out);
 
-/* The registered readers, from the channel's reader registry (a snapshot
- * of the latest published record, live counters folded in). Fills
- * out[0, min(cap, n)) and sets *n to how many readers there are (call with
- * cap 0 to count). Kinds without a registry (mpmc: receivers compete and
- * are anonymous; watch; oneshot) have none: *n = 0. Strings point into ch:
- * valid until the next call on ch or its close. Returns KLAW_OK,
- * KLAW_CORRUPT, KLAW_INVAL (kind not inspectable yet), KLAW_NOMEM. */
-KLAW_API klaw_status klaw_channel_readers(klaw_channel *ch, klaw_channel_reader *out, size_t cap, size_t *n);
+/* The registered readers, from the channel's reader registry: the records
+ * of one registry version, live counters (last_seen_at, total_received)
+ * folded in (klaw/registry.h). Fills out[0, min(cap, n)) and sets *n to how
+ * many readers there are (cap 0 counts). Kinds without a registry (mpmc:
+ * receivers compete and are anonymous; watch; oneshot) have none: *n = 0.
+ * Strings point into ch: valid until the next readers call on ch or its
+ * close. Dead readers are reaped first. Returns KLAW_OK, KLAW_CORRUPT,
+ * KLAW_NOMEM. */
+KLAW_API klaw_status klaw_channel_readers(klaw_channel *ch, klaw_reader_info *out, size_t cap, size_t *n);
 
 /* Writes a record (klaw_channel_stats, klaw_reader_info, ... as `which`
  * says) as one compact JSON object through fn: the record's MessagePack

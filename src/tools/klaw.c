@@ -663,11 +663,11 @@ static const char stat_help[] =
     "policy, value type, created_at, creator), its counters (senders,\n"
     "receivers, queue size, high watermark, totals, closed flags, and the\n"
     "kind's own: aborted claims, redelivered frames, lagged frames, evicted\n"
-    "readers, ...) and its registered readers (broadcast) with their lag.\n"
+    "readers, ...) and its registered readers (broadcast).\n"
     "\n"
     "With --json, prints one JSON object:\n"
     "  {\"metadata\":<ChannelMetadata>,\"stats\":<ChannelStats>,\n"
-    "   \"readers\":[<ReaderInfo + \"lag\">, ...]}\n"
+    "   \"readers\":[<ReaderInfo>, ...]}\n"
     "A missing or corrupt channel: exit status 1 and a message.\n";
 
 /* Appends printf text to b; false when out of memory. */
@@ -701,7 +701,7 @@ static klaw_status extras_text(klaw_mp_raw extras, buf *b)
         uint32_t klen;
         if ((st = klaw_mp_read_str(&r, &k, &klen)) != KLAW_OK)
             break;
-        if (klen == 9 && memcmp(k, "max_frame", 9) == 0) {
+        if ((klen == 9 && memcmp(k, "max_frame", 9) == 0) || (klen == 6 && memcmp(k, "policy", 6) == 0)) {
             st = klaw_mp_skip(&r); /* shown with the metadata */
             continue;
         }
@@ -716,7 +716,7 @@ static klaw_status extras_text(klaw_mp_raw extras, buf *b)
 }
 
 static klaw_status stat_text(klaw_channel *ch, const klaw_channel_stats *s, bool have_stats,
-                             const klaw_channel_reader *rd, size_t nr, buf *b)
+                             const klaw_reader_info *rd, size_t nr, buf *b)
 {
     const klaw_channel_metadata *m = klaw_channel_meta(ch);
     char when[80];
@@ -757,23 +757,22 @@ static klaw_status stat_text(klaw_channel *ch, const klaw_channel_stats *s, bool
         return st;
     if (!buf_printf(b, "\nreaders         %zu\n", nr))
         return KLAW_NOMEM;
-    if (nr && !buf_printf(b, "  %-20s %-24s %-30s %-30s %10s %10s\n", "READER_ID", "NODE", "REGISTERED_AT",
-                          "LAST_SEEN_AT", "RECEIVED", "LAG"))
+    if (nr && !buf_printf(b, "  %-20s %-24s %-30s %-30s %s\n", "READER_ID", "NODE", "REGISTERED_AT",
+                          "LAST_SEEN_AT", "RECEIVED"))
         return KLAW_NOMEM;
     for (size_t i = 0; i < nr; i++) {
         char reg[80], seen[80];
-        format_time(rd[i].info.registered_at, reg, sizeof reg);
-        format_time(rd[i].info.last_seen_at, seen, sizeof seen);
-        if (!buf_printf(b, "  %-20.*s %-24.*s %-30s %-30s %10lld %10llu\n", STR_ARGS(rd[i].info.reader_id),
-                        STR_ARGS(rd[i].info.node_id), reg, seen, (long long)rd[i].info.total_received,
-                        (unsigned long long)rd[i].lag))
+        format_time(rd[i].registered_at, reg, sizeof reg);
+        format_time(rd[i].last_seen_at, seen, sizeof seen);
+        if (!buf_printf(b, "  %-20.*s %-24.*s %-30s %-30s %lld\n", STR_ARGS(rd[i].reader_id),
+                        STR_ARGS(rd[i].node_id), reg, seen, (long long)rd[i].total_received))
             return KLAW_NOMEM;
     }
     return KLAW_OK;
 }
 
 static klaw_status stat_json(klaw_channel *ch, const klaw_channel_stats *s, bool have_stats,
-                             const klaw_channel_reader *rd, size_t nr, buf *b)
+                             const klaw_reader_info *rd, size_t nr, buf *b)
 {
     if (!buf_printf(b, "{\"metadata\":"))
         return KLAW_NOMEM;
@@ -793,11 +792,8 @@ static klaw_status stat_json(klaw_channel *ch, const klaw_channel_stats *s, bool
     for (size_t i = 0; i < nr; i++) {
         if (i && !buf_append(b, ",", 1))
             return KLAW_NOMEM;
-        if ((st = klaw_record_json(KLAW_RECORD_READER_INFO, &rd[i].info, buf_write_fn, b)) != KLAW_OK)
+        if ((st = klaw_record_json(KLAW_RECORD_READER_INFO, &rd[i], buf_write_fn, b)) != KLAW_OK)
             return st;
-        b->len--; /* the record's closing brace: the lag goes in */
-        if (!buf_printf(b, ",\"lag\":%llu}", (unsigned long long)rd[i].lag))
-            return KLAW_NOMEM;
     }
     return buf_printf(b, "]}\n") ? KLAW_OK : KLAW_NOMEM;
 }
@@ -828,13 +824,13 @@ static int cmd_stat(int argc, char **argv)
 
     klaw_channel_stats s;
     klaw_status sst = klaw_channel_read_stats(ch, &s);
-    klaw_channel_reader *rd = NULL;
+    klaw_reader_info *rd = NULL;
     size_t nr = 0;
     klaw_status rst = sst == KLAW_OK ? klaw_channel_readers(ch, NULL, 0, &nr) : sst;
     /* the registry may grow between counting and reading: retry */
     for (int tries = 0; rst == KLAW_OK && nr > 0 && tries < 8; tries++) {
         size_t want = nr + 8;
-        klaw_channel_reader *p = realloc(rd, want * sizeof *p);
+        klaw_reader_info *p = realloc(rd, want * sizeof *p);
         if (!p) {
             rst = KLAW_NOMEM;
             break;
@@ -918,14 +914,22 @@ static const char tail_help[] =
     "'klaw: frame SEQ: decode error at byte N: <reason>' goes to stderr (the\n"
     "exit status is then 1; tail goes on with the next frame).\n"
     "\n"
+    "broadcast: subscribes as reader 'klaw-tail-<pid>' from the oldest\n"
+    "retained frame, prints the last N retained frames (default 10), and\n"
+    "with --follow goes on printing new frames as they come. Frames the\n"
+    "writer overwrote before tail read them are reported on stderr\n"
+    "('klaw: missed N frames'), not as a failure.\n"
+    "watch: prints the current value; with --follow, every new value too.\n"
     "mpmc: each frame goes to exactly one receiver, so tailing takes frames\n"
     "away from the channel's consumers. tail refuses unless --consume is\n"
     "given; then it receives up to N frames (default 10) that are there now,\n"
     "or with --follow waits for frames and prints them until the senders\n"
     "close, N frames were taken (only when -n is given), or it is interrupted.\n"
+    "oneshot: taking its value is receiving it: --consume is needed; then\n"
+    "it prints the value if sent (--follow: waits for it).\n"
     "\n"
-    "-n N       at most N frames (mpmc, see above)\n"
-    "--follow   keep waiting for new frames (-f)\n";
+    "-n N       how many frames (see above)\n"
+    "--follow   keep waiting for new frames (-f); stop with SIGINT/SIGTERM\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -950,20 +954,55 @@ static void catch_stop_signals(void)
 /* How often a waiting tail looks at its stop flag. */
 #define TAIL_POLL_MS 100
 
-static int tail_mpmc(const char *name, uint64_t limit, bool follow, bool raw)
+typedef struct tail_state {
+    const char *name;
+    bool raw;
+    bool bad_frame; /* some frame did not decode */
+    buf line;
+} tail_state;
+
+/* Formats one frame into t->line (emptied first). Returns 0 (line ready),
+ * -1 (frame reported bad on stderr, nothing to print) or EXIT_FAILURE. */
+static int tail_format(tail_state *t, const uint8_t *data, size_t len, uint64_t seq)
+{
+    char msg[256];
+    t->line.len = 0;
+    klaw_status st = frame_json(data, len, t->raw, &t->line, msg, sizeof msg);
+    if (st == KLAW_NOMEM)
+        return fail_msg("out of memory");
+    if (st != KLAW_OK) {
+        fprintf(stderr, "klaw: frame %llu: %s\n", (unsigned long long)seq, msg);
+        t->bad_frame = true;
+        return -1;
+    }
+    return 0;
+}
+
+/* Prints why a kind's open failed after inspection opened the channel. */
+static int kind_open_error(const char *name, klaw_status st, klaw_channel_type kind)
+{
+    if (st == KLAW_CORRUPT)
+        return fail_msg("channel '%s' is corrupt: its %s layout fails validation", name,
+                        klaw_channel_type_name(kind));
+    return channel_error(name, st, NULL);
+}
+
+static int tail_open_error(const char *name, klaw_status st, const char *role, klaw_channel_type kind)
+{
+    if (st == KLAW_CLOSED)
+        return fail_msg("channel '%s' is closed to %s", name, role);
+    if (st == KLAW_FULL)
+        return fail_msg("channel '%s' has no room for another %s", name, role);
+    return kind_open_error(name, st, kind);
+}
+
+static int tail_mpmc(tail_state *t, uint64_t limit, bool follow)
 {
     klaw_mpmc_rx *rx;
-    klaw_status st = klaw_mpmc_open_rx(name, &rx);
-    if (st == KLAW_CLOSED)
-        return fail_msg("channel '%s' is closed to receivers", name);
-    if (st == KLAW_FULL)
-        return fail_msg("channel '%s' has no free handle for another receiver", name);
+    klaw_status st = klaw_mpmc_open_rx(t->name, &rx);
     if (st != KLAW_OK)
-        return channel_error(name, st, NULL);
-    catch_stop_signals();
+        return tail_open_error(t->name, st, "receivers", KLAW_CHANNEL_MPMC);
     int rc = 0;
-    bool bad_frame = false;
-    buf line = {0};
     for (uint64_t taken = 0; taken < limit && !stop_requested;) {
         klaw_frame f;
         if (follow) {
@@ -977,30 +1016,199 @@ static int tail_mpmc(const char *name, uint64_t limit, bool follow, bool raw)
         if (st == KLAW_EMPTY || st == KLAW_CLOSED)
             break;
         if (st != KLAW_OK) {
-            rc = fail_msg("receiving from '%s': %s", name, klaw_strerror(st));
+            rc = fail_msg("receiving from '%s': %s", t->name, klaw_strerror(st));
             break;
         }
         taken++;
-        char msg[256];
-        line.len = 0;
-        klaw_status fst = frame_json(f.data, f.len, raw, &line, msg, sizeof msg);
-        uint64_t seq = f.seq;
+        int fr = tail_format(t, f.data, f.len, f.seq);
         klaw_mpmc_release(rx, &f);
-        if (fst == KLAW_NOMEM) {
-            rc = fail_msg("out of memory");
+        if (fr > 0 || (fr == 0 && (fr = write_out(t->line.p, t->line.len)))) {
+            rc = fr;
             break;
         }
-        if (fst != KLAW_OK) {
-            fprintf(stderr, "klaw: frame %llu: %s\n", (unsigned long long)seq, msg);
-            bad_frame = true;
-            continue;
-        }
-        if ((rc = write_out(line.p, line.len)))
-            break;
     }
-    buf_free(&line);
     klaw_mpmc_rx_free(rx);
-    return rc ? rc : bad_frame ? EXIT_FAILURE : 0;
+    return rc;
+}
+
+/* One broadcast frame: view, format, release (validated). 1 when a frame
+ * was formatted into t->line, 0 when there was none (st says why), -1 for
+ * a frame to skip, EXIT_FAILURE > 1 never (errors print and return -2). */
+static int bcast_next(tail_state *t, klaw_bcast_rx *rx, bool wait, klaw_status *st, uint64_t *missed)
+{
+    klaw_frame f;
+    uint64_t lagged = 0;
+    if (wait) {
+        struct timespec dl = klaw_deadline_in_ms(TAIL_POLL_MS);
+        *st = klaw_bcast_view(rx, &dl, &f, &lagged);
+    } else {
+        *st = klaw_bcast_try_view(rx, &f, &lagged);
+    }
+    if (*st == KLAW_LAGGED) {
+        *missed += lagged;
+        return -1;
+    }
+    if (*st != KLAW_OK)
+        return 0;
+    int fr = tail_format(t, f.data, f.len, f.seq);
+    if (klaw_bcast_release(rx, &f) == KLAW_LAGGED) {
+        /* overwritten while formatted: what was read may be torn */
+        (*missed)++;
+        if (fr == -1)
+            t->bad_frame = false; /* a torn frame is not a bad one */
+        return -1;
+    }
+    if (fr > 0)
+        return -2;
+    return fr == 0 ? 1 : -1;
+}
+
+static void report_missed(uint64_t *missed)
+{
+    if (*missed) {
+        fprintf(stderr, "klaw: missed %llu frames (overwritten before tail read them)\n",
+                (unsigned long long)*missed);
+        *missed = 0;
+    }
+}
+
+static int tail_bcast(tail_state *t, uint64_t limit, bool follow, int64_t capacity)
+{
+    char reader_id[64];
+    snprintf(reader_id, sizeof reader_id, "klaw-tail-%ld", (long)getpid());
+    klaw_bcast_rx *rx;
+    /* -n 0: from the tail, so that a frame sent once tail has registered
+     * is never taken for a retained one */
+    klaw_status st = klaw_bcast_open_rx(t->name, limit ? KLAW_BCAST_FROM_OLDEST : KLAW_BCAST_FROM_TAIL,
+                                        reader_id, &rx);
+    if (st != KLAW_OK)
+        return tail_open_error(t->name, st, "readers", KLAW_CHANNEL_BROADCAST);
+    /* the retained frames: keep the text of the last `keep` */
+    uint64_t keep = limit < (uint64_t)capacity ? limit : (uint64_t)capacity;
+    buf *ring = keep ? calloc((size_t)keep, sizeof *ring) : NULL;
+    int rc = 0;
+    uint64_t got = 0, missed = 0;
+    if (keep && !ring)
+        rc = fail_msg("out of memory");
+    /* (with -n 0 the retained frames are passed over all the same) */
+    while (!rc && !stop_requested) {
+        int r = bcast_next(t, rx, false, &st, &missed);
+        if (r == -2)
+            rc = EXIT_FAILURE;
+        else if (r == 0)
+            break;
+        else if (r == 1 && keep) {
+            buf *slot = &ring[got++ % keep];
+            slot->len = 0;
+            if (!buf_append(slot, t->line.p, t->line.len))
+                rc = fail_msg("out of memory");
+        }
+    }
+    if (!rc && st != KLAW_OK && st != KLAW_EMPTY && st != KLAW_CLOSED && st != KLAW_LAGGED)
+        rc = fail_msg("reading '%s': %s", t->name, klaw_strerror(st));
+    report_missed(&missed);
+    uint64_t first = got > keep ? got - keep : 0;
+    for (uint64_t i = first; i < got && !rc; i++)
+        rc = write_out(ring[i % keep].p, ring[i % keep].len);
+    for (uint64_t i = 0; i < keep && ring; i++)
+        buf_free(&ring[i]);
+    free(ring);
+    /* then, with --follow, what comes */
+    while (!rc && follow && !stop_requested) {
+        int r = bcast_next(t, rx, true, &st, &missed);
+        report_missed(&missed);
+        if (r == -2)
+            rc = EXIT_FAILURE;
+        else if (r == 1)
+            rc = write_out(t->line.p, t->line.len);
+        else if (r == 0 && st == KLAW_CLOSED)
+            break;
+        else if (r == 0 && st != KLAW_TIMEOUT && st != KLAW_EMPTY)
+            rc = fail_msg("reading '%s': %s", t->name, klaw_strerror(st));
+    }
+    klaw_bcast_rx_free(rx);
+    return rc;
+}
+
+static int tail_watch(tail_state *t, uint64_t limit, bool follow, uint32_t max_frame)
+{
+    klaw_watch_rx *rx;
+    klaw_status st = klaw_watch_open_rx(t->name, &rx);
+    if (st != KLAW_OK)
+        return tail_open_error(t->name, st, "receivers", KLAW_CHANNEL_WATCH);
+    uint8_t *val = malloc(max_frame ? max_frame : 1);
+    int rc = val ? 0 : fail_msg("out of memory");
+    for (uint64_t shown = 0; !rc && shown < limit && !stop_requested;) {
+        if (shown > 0) {
+            if (!follow)
+                break;
+            struct timespec dl = klaw_deadline_in_ms(TAIL_POLL_MS);
+            st = klaw_watch_changed(rx, &dl);
+            if (st == KLAW_TIMEOUT)
+                continue;
+            if (st == KLAW_CLOSED)
+                break;
+            if (st != KLAW_OK) {
+                rc = fail_msg("reading '%s': %s", t->name, klaw_strerror(st));
+                break;
+            }
+        }
+        size_t len;
+        uint64_t version;
+        st = klaw_watch_get_and_update(rx, val, max_frame, &len, &version);
+        if (st != KLAW_OK) {
+            rc = fail_msg("reading '%s': %s", t->name, klaw_strerror(st));
+            break;
+        }
+        shown++;
+        int fr = tail_format(t, val, len, version);
+        if (fr > 0)
+            rc = fr;
+        else if (fr == 0)
+            rc = write_out(t->line.p, t->line.len);
+    }
+    free(val);
+    klaw_watch_rx_free(rx);
+    return rc;
+}
+
+static int tail_oneshot(tail_state *t, bool follow)
+{
+    klaw_oneshot_rx *rx;
+    klaw_status st = klaw_oneshot_open_rx(t->name, &rx);
+    if (st == KLAW_FULL)
+        return fail_msg("oneshot '%s': another process holds the receiver role", t->name);
+    if (st == KLAW_CLOSED)
+        return fail_msg("oneshot '%s': its receiver role was given up", t->name);
+    if (st != KLAW_OK)
+        return kind_open_error(t->name, st, KLAW_CHANNEL_ONESHOT);
+    int rc = 0;
+    klaw_frame f;
+    for (;;) {
+        if (follow) {
+            struct timespec dl = klaw_deadline_in_ms(TAIL_POLL_MS);
+            st = klaw_oneshot_view(rx, &dl, &f);
+            if (st == KLAW_TIMEOUT && !stop_requested)
+                continue;
+        } else {
+            st = klaw_oneshot_try_view(rx, &f);
+        }
+        break;
+    }
+    if (st == KLAW_OK) {
+        int fr = tail_format(t, f.data, f.len, f.seq);
+        klaw_oneshot_release(rx, &f);
+        if (fr > 0)
+            rc = fr;
+        else if (fr == 0)
+            rc = write_out(t->line.p, t->line.len);
+    } else if (st == KLAW_CLOSED) {
+        rc = fail_msg("oneshot '%s': no value (its sender closed without sending, or it was taken)", t->name);
+    } else if (st != KLAW_EMPTY && st != KLAW_TIMEOUT) {
+        rc = fail_msg("reading '%s': %s", t->name, klaw_strerror(st));
+    }
+    klaw_oneshot_rx_free(rx);
+    return rc;
 }
 
 static int cmd_tail(int argc, char **argv)
@@ -1029,25 +1237,45 @@ static int cmd_tail(int argc, char **argv)
         fprintf(stderr, "klaw tail: -n wants a count, not '%s'\n", vals[0]);
         return EXIT_USAGE;
     }
-    bool follow = seen[1], consume = seen[2], raw = seen[3];
-    if (follow && !seen[0])
-        limit = UINT64_MAX;
+    bool follow = seen[1], consume = seen[2];
     const char *name = ops[0];
     klaw_channel *ch;
     if ((rc = open_channel(name, &ch)))
         return rc;
     klaw_channel_type kind = klaw_channel_kind(ch);
-    klaw_channel_close(ch);
-    switch (kind) {
-    case KLAW_CHANNEL_MPMC:
-        if (!consume)
-            return fail_msg("'%s' is an mpmc channel: each frame goes to one receiver, so tail would take "
-                            "frames from its consumers; pass --consume to do that",
-                            name);
-        return tail_mpmc(name, limit, follow, raw);
-    default:
-        return fail_msg("this klaw cannot tail %s channels yet", klaw_channel_type_name(kind));
+    if (kind == KLAW_CHANNEL_ONESHOT && consume && !follow) {
+        /* taking the receiver role and finding nothing would give the role
+         * up for good: look first */
+        klaw_channel_stats s;
+        klaw_status st = klaw_channel_read_stats(ch, &s);
+        if (st == KLAW_OK && s.queue_size == 0) {
+            klaw_channel_close(ch);
+            return fail_msg("oneshot '%s' holds no value (%s)", name,
+                            s.total_received ? "it was taken" : s.senders_closed ? "its sender closed without sending"
+                                                                                 : "not sent yet");
+        }
     }
+    const klaw_channel_metadata *m = klaw_channel_meta(ch);
+    int64_t capacity = m->has_capacity && m->capacity > 0 ? m->capacity : 1;
+    uint32_t max_frame = m->max_frame;
+    klaw_channel_close(ch);
+
+    tail_state t = {.name = name, .raw = seen[3]};
+    if ((kind == KLAW_CHANNEL_MPMC || kind == KLAW_CHANNEL_ONESHOT) && !consume)
+        return fail_msg("'%s' is %s; pass --consume to do that", name,
+                        kind == KLAW_CHANNEL_MPMC ? "an mpmc channel: each frame goes to one receiver, so tail "
+                                                    "would take frames from its consumers"
+                                                  : "a oneshot channel: its one value goes to its one receiver, "
+                                                    "so tail would take the value and the receiver role");
+    catch_stop_signals();
+    switch (kind) {
+    case KLAW_CHANNEL_MPMC: rc = tail_mpmc(&t, follow && !seen[0] ? UINT64_MAX : limit, follow); break;
+    case KLAW_CHANNEL_BROADCAST: rc = tail_bcast(&t, limit, follow, capacity); break;
+    case KLAW_CHANNEL_WATCH: rc = tail_watch(&t, follow && !seen[0] ? UINT64_MAX : limit, follow, max_frame); break;
+    default: rc = tail_oneshot(&t, follow); break;
+    }
+    buf_free(&t.line);
+    return rc ? rc : t.bad_frame ? EXIT_FAILURE : 0;
 }
 
 /* ---- send ------------------------------------------------------------------- */
@@ -1056,20 +1284,25 @@ static const char send_help[] =
     "usage: klaw send [--envelope] [--lines] [--timeout MS] NAME [JSON]\n"
     "\n"
     "Encodes a JSON value (the JSON argument, or stdin) as MessagePack and\n"
-    "sends it to the channel as one frame. With --lines, each non-empty line\n"
-    "of stdin is one JSON value and one frame, sent in order.\n"
+    "sends it to the channel as one frame (watch: the new value; oneshot: its\n"
+    "one value). With --lines, each non-empty line of stdin is one JSON value\n"
+    "and one frame, sent in order.\n"
     "\n"
     "--envelope     wrap each value in a wire envelope DataMessage:\n"
     "               [1, [1, 1, NAME, seq, ts_ms], value], seq being the\n"
-    "               frame's own sequence number and ts_ms the time now\n"
+    "               frame's own sequence number (watch: the version it is\n"
+    "               expected to get; oneshot: 0) and ts_ms the time now\n"
     "--timeout MS   wait at most MS milliseconds for room in a full channel\n"
-    "               (default: as long as it takes; 0: do not wait)\n"
+    "               (mpmc, broadcast; default: as long as it takes; 0: do\n"
+    "               not wait)\n"
     "\n"
     "Malformed JSON: exit status 1, nothing sent (with --lines, the lines\n"
     "before it are sent) and 'klaw: encode error at byte N: <reason>' (N\n"
     "counts from the start of the input). A frame larger than the channel's\n"
-    "max_frame, a channel with no receivers left, or a timeout: exit status 1\n"
-    "and a message.\n";
+    "max_frame, a channel with no receivers left, a timeout, a oneshot\n"
+    "already sent: exit status 1 and a message. A broadcast with no readers\n"
+    "(policy overwrite) keeps the frame in its ring: a note on stderr, exit\n"
+    "status 0; under policy block nothing is sent (exit status 1).\n";
 
 /* Room an envelope around a payload needs at most: array and tag (2),
  * header array (1), version (5), kind (1), channel_id (5 + 200),
@@ -1078,11 +1311,18 @@ static const char send_help[] =
 
 typedef struct send_ctx {
     const char *name;
-    klaw_mpmc_tx *tx;
+    klaw_channel_type kind;
+    klaw_mpmc_tx *mpmc;
+    klaw_bcast_tx *bcast;
+    klaw_watch_tx *watch;
+    klaw_oneshot_tx *oneshot;
     uint32_t max_frame;
+    int policy;            /* broadcast: what NO_RECEIVERS means     */
+    uint64_t next_version; /* watch: the version the next value gets */
     bool envelope;
     const struct timespec *deadline;
-    buf mp; /* the payload, encoded */
+    buf mp;    /* the payload, encoded */
+    buf frame; /* watch/oneshot: the envelope around it */
 } send_ctx;
 
 /* Encodes json[0, len) into ctx->mp; base is its offset in the input (for
@@ -1118,44 +1358,124 @@ static int send_status(send_ctx *ctx, klaw_status st, size_t len)
     case KLAW_TOOBIG:
         return fail_msg("frame of %zu bytes is larger than the max_frame (%u) of '%s'; not sent", len,
                         ctx->max_frame, ctx->name);
-    case KLAW_CLOSED: return fail_msg("channel '%s' has no receivers left (closed); not sent", ctx->name);
+    case KLAW_CLOSED:
+        if (ctx->kind == KLAW_CHANNEL_ONESHOT)
+            return fail_msg("oneshot '%s': its receiver is gone; not sent", ctx->name);
+        return fail_msg("channel '%s' has no receivers left (closed); not sent", ctx->name);
     case KLAW_TIMEOUT: return fail_msg("channel '%s' stayed full; not sent", ctx->name);
+    case KLAW_ALREADY_SENT: return fail_msg("oneshot '%s' was already sent; not sent", ctx->name);
+    case KLAW_NO_RECEIVERS:
+        if (ctx->policy != KLAW_POLICY_BLOCK) {
+            fprintf(stderr, "klaw: note: broadcast '%s' has no readers; the frame stays in its ring\n",
+                    ctx->name);
+            return 0;
+        }
+        return fail_msg("broadcast '%s' has no readers (policy block); not sent", ctx->name);
     default: return fail_msg("sending to '%s': %s", ctx->name, klaw_strerror(st));
     }
+}
+
+/* Writes the envelope around ctx->mp with seq into w. */
+static void write_envelope(send_ctx *ctx, klaw_mp_writer *w, uint64_t seq)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    klaw_envelope_header h = klaw_envelope_header_make(ctx->name, (uint32_t)strlen(ctx->name), seq, ts_ms);
+    klaw_envelope_write_data(w, &h, (klaw_mp_raw){(const uint8_t *)ctx->mp.p, ctx->mp.len});
+}
+
+/* mpmc and broadcast: claim, write the envelope in place (it carries the
+ * frame's own seq, known once claimed), commit. */
+static int send_claimed(send_ctx *ctx)
+{
+    size_t len = ctx->mp.len;
+    if (len > ctx->max_frame)
+        return send_status(ctx, KLAW_TOOBIG, len);
+    size_t want = len + ENVELOPE_OVERHEAD < ctx->max_frame ? len + ENVELOPE_OVERHEAD : ctx->max_frame;
+    klaw_frame f;
+    klaw_status st = ctx->mpmc ? klaw_mpmc_claim(ctx->mpmc, want, ctx->deadline, &f)
+                               : klaw_bcast_claim(ctx->bcast, want, ctx->deadline, &f);
+    if (st != KLAW_OK)
+        return send_status(ctx, st, len);
+    klaw_mp_writer w;
+    klaw_mp_writer_init(&w, f.data, f.cap);
+    write_envelope(ctx, &w, f.seq);
+    size_t flen;
+    st = klaw_mp_writer_finish(&w, &flen);
+    if (st != KLAW_OK) {
+        if (ctx->mpmc)
+            klaw_mpmc_abort(ctx->mpmc, &f);
+        else
+            klaw_bcast_abort(ctx->bcast, &f);
+        return send_status(ctx, st, klaw_mp_writer_needed(&w));
+    }
+    st = ctx->mpmc ? klaw_mpmc_commit(ctx->mpmc, &f, flen) : klaw_bcast_commit(ctx->bcast, &f, flen);
+    return send_status(ctx, st, flen);
 }
 
 /* Sends ctx->mp as one frame (wrapped when ctx->envelope). */
 static int send_frame(send_ctx *ctx)
 {
+    if (ctx->envelope && (ctx->mpmc || ctx->bcast))
+        return send_claimed(ctx);
+    const void *data = ctx->mp.p;
     size_t len = ctx->mp.len;
-    if (!ctx->envelope) {
-        if (len > ctx->max_frame)
-            return send_status(ctx, KLAW_TOOBIG, len);
-        return send_status(ctx, klaw_mpmc_send(ctx->tx, ctx->mp.p, len, ctx->deadline), len);
+    if (ctx->envelope) {
+        size_t need = len + ENVELOPE_OVERHEAD;
+        if (!buf_reserve(&ctx->frame, need))
+            return fail_msg("out of memory");
+        klaw_mp_writer w;
+        klaw_mp_writer_init(&w, ctx->frame.p, need);
+        write_envelope(ctx, &w, ctx->watch ? ctx->next_version : 0);
+        if (klaw_mp_writer_finish(&w, &len) != KLAW_OK)
+            return fail_msg("out of memory");
+        data = ctx->frame.p;
     }
-    /* the envelope carries the frame's own seq, known once claimed: write
-     * it in place */
-    size_t want = len + ENVELOPE_OVERHEAD;
     if (len > ctx->max_frame)
         return send_status(ctx, KLAW_TOOBIG, len);
-    klaw_frame f;
-    klaw_status st = klaw_mpmc_claim(ctx->tx, want < ctx->max_frame ? want : ctx->max_frame, ctx->deadline, &f);
-    if (st != KLAW_OK)
-        return send_status(ctx, st, len);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    klaw_envelope_header h = klaw_envelope_header_make(ctx->name, (uint32_t)strlen(ctx->name), f.seq, ts_ms);
-    klaw_mp_writer w;
-    klaw_mp_writer_init(&w, f.data, f.cap);
-    klaw_envelope_write_data(&w, &h, (klaw_mp_raw){(const uint8_t *)ctx->mp.p, len});
-    size_t flen;
-    st = klaw_mp_writer_finish(&w, &flen);
-    if (st != KLAW_OK) {
-        klaw_mpmc_abort(ctx->tx, &f);
-        return send_status(ctx, st, klaw_mp_writer_needed(&w));
+    klaw_status st;
+    if (ctx->mpmc)
+        st = klaw_mpmc_send(ctx->mpmc, data, len, ctx->deadline);
+    else if (ctx->bcast)
+        st = klaw_bcast_send(ctx->bcast, data, len, ctx->deadline);
+    else if (ctx->watch) {
+        st = klaw_watch_send(ctx->watch, data, len, NULL);
+        ctx->next_version++;
+    } else
+        st = klaw_oneshot_send(ctx->oneshot, data, len);
+    return send_status(ctx, st, len);
+}
+
+/* Takes a sender handle of the channel's kind. */
+static int send_open(send_ctx *ctx)
+{
+    klaw_status st;
+    switch (ctx->kind) {
+    case KLAW_CHANNEL_MPMC: st = klaw_mpmc_open_tx(ctx->name, &ctx->mpmc); break;
+    case KLAW_CHANNEL_BROADCAST: st = klaw_bcast_open_tx(ctx->name, &ctx->bcast); break;
+    case KLAW_CHANNEL_WATCH: st = klaw_watch_open_tx(ctx->name, &ctx->watch); break;
+    default: st = klaw_oneshot_open_tx(ctx->name, &ctx->oneshot); break;
     }
-    return send_status(ctx, klaw_mpmc_commit(ctx->tx, &f, flen), flen);
+    if (st == KLAW_OK)
+        return 0;
+    if (ctx->kind == KLAW_CHANNEL_ONESHOT && st == KLAW_FULL)
+        return fail_msg("oneshot '%s': another process holds the sender role", ctx->name);
+    if (ctx->kind == KLAW_CHANNEL_ONESHOT && st == KLAW_CLOSED)
+        return fail_msg("oneshot '%s': its sender role was given up", ctx->name);
+    if (st == KLAW_CLOSED)
+        return fail_msg("channel '%s' is closed to senders", ctx->name);
+    if (st == KLAW_FULL)
+        return fail_msg("channel '%s' has no free handle for another sender", ctx->name);
+    return kind_open_error(ctx->name, st, ctx->kind);
+}
+
+static void send_close(send_ctx *ctx)
+{
+    klaw_mpmc_tx_free(ctx->mpmc);
+    klaw_bcast_tx_free(ctx->bcast);
+    klaw_watch_tx_free(ctx->watch);
+    klaw_oneshot_tx_free(ctx->oneshot);
 }
 
 static int cmd_send(int argc, char **argv)
@@ -1196,8 +1516,6 @@ static int cmd_send(int argc, char **argv)
         ctx.deadline = &dl;
     }
 
-    /* the input first: malformed JSON is reported before anything is sent
-     * (with --lines, line by line) */
     buf in = {0};
     if (n_ops == 2) {
         if (!buf_append(&in, ops[1], strlen(ops[1])))
@@ -1210,26 +1528,36 @@ static int cmd_send(int argc, char **argv)
         buf_free(&in);
         return rc;
     }
-    klaw_channel_type kind = klaw_channel_kind(ch);
+    ctx.kind = klaw_channel_kind(ch);
     ctx.max_frame = klaw_channel_meta(ch)->max_frame;
-    klaw_channel_close(ch);
-    if (kind != KLAW_CHANNEL_MPMC) {
-        buf_free(&in);
-        return fail_msg("this klaw cannot send to %s channels yet", klaw_channel_type_name(kind));
+    ctx.policy = klaw_channel_meta(ch)->policy;
+    if (ctx.kind == KLAW_CHANNEL_ONESHOT) {
+        /* a second send would find the sender role given up: say why */
+        klaw_channel_stats s;
+        if (klaw_channel_read_stats(ch, &s) == KLAW_OK && s.total_sent) {
+            klaw_channel_close(ch);
+            buf_free(&in);
+            return send_status(&ctx, KLAW_ALREADY_SENT, 0);
+        }
     }
+    if (ctx.kind == KLAW_CHANNEL_WATCH && ctx.envelope) {
+        /* the version the next value will get (another sender may come
+         * first: then the envelope's seq is off by what it sent) */
+        klaw_channel_stats s;
+        if (klaw_channel_read_stats(ch, &s) == KLAW_OK)
+            ctx.next_version = (uint64_t)s.total_sent + 1;
+    }
+    klaw_channel_close(ch);
+    /* a single value is checked before anything is opened; with --lines,
+     * each line just before it is sent */
     if (!seen[1] && (rc = encode_json(&ctx, in.p, in.len, 0))) {
         buf_free(&in);
         return rc;
     }
-    klaw_status st = klaw_mpmc_open_tx(ctx.name, &ctx.tx);
-    if (st != KLAW_OK) {
+    if ((rc = send_open(&ctx))) {
         buf_free(&in);
         buf_free(&ctx.mp);
-        if (st == KLAW_CLOSED)
-            return fail_msg("channel '%s' is closed to senders", ctx.name);
-        if (st == KLAW_FULL)
-            return fail_msg("channel '%s' has no free handle for another sender", ctx.name);
-        return channel_error(ctx.name, st, NULL);
+        return rc;
     }
     if (!seen[1]) {
         rc = send_frame(&ctx);
@@ -1245,9 +1573,10 @@ static int cmd_send(int argc, char **argv)
             at = end + 1;
         }
     }
-    klaw_mpmc_tx_free(ctx.tx);
+    send_close(&ctx);
     buf_free(&in);
     buf_free(&ctx.mp);
+    buf_free(&ctx.frame);
     return rc;
 }
 

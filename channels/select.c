@@ -1,0 +1,297 @@
+/*
+ * select.c - wait on receivers of any kind and take from exactly one (see
+ * klaw/select.h).
+ *
+ * Select keeps no shared state of its own: every case is a receiver whose
+ * kind gives a klaw_sel_src (channels/select_impl.h) - a non-blocking
+ * try_take() that either takes one item or takes nothing, and the ck_ec32
+ * event count that is bumped whenever try_take's answer may change from
+ * EMPTY. Everything lock-free lives in the kinds; what select adds is the
+ * order in which it asks them and how it sleeps on several counts at once.
+ *
+ * ---- Invariants ------------------------------------------------------------
+ *
+ *   S1  Exactly one take per call. try_take() is called at most once per
+ *       case per scan, and a scan returns at the first case that gave OK
+ *       (a view), LAGGED (a count) or an error; nothing is taken from the
+ *       cases it did not reach, and what it took is handed to the caller.
+ *       So a call takes from exactly one case, or from none (TIMEOUT,
+ *       CLOSED, an error), and no frame is taken and dropped.
+ *   S2  CLOSED never beats data. A case that answers CLOSED is only noted;
+ *       the scan goes on, and the first CLOSED case (in scan order) wins
+ *       only when the whole scan found nothing to take.
+ *   S3  Fairness. A fair call starts every scan at one index drawn once per
+ *       call from a per-thread xorshift generator (no syscall, no shared
+ *       cache line); a biased call starts at 0.
+ *
+ * ---- Waiting (the Dekker pair of channels/wait.h, over n counts) -----------
+ *
+ *   1. Spin: a bounded number of scans (SPIN_TAKES try_takes in all).
+ *   2. Arm: for each distinct count, kw_ec_arm() sets its waiter flag with
+ *      a locked CAS (a full, seq_cst barrier) and gives the word's value.
+ *   3. Re-check: one more scan, after every count is armed.
+ *   4. Sleep: kw_wait_any() on all the armed words at once (futex_waitv on
+ *      shared futexes), until the deadline or the next maintenance time.
+ *   5. Back to 2.
+ *
+ * A sender publishes with a seq_cst store or an RMW and only then reads the
+ * waiter flag of its count (kw_wake_if_waiters). Both sides order their
+ * store before their load with a full barrier, so for every case either the
+ * sender sees our flag and bumps the count - the word no longer holds the
+ * armed value, so futex_waitv returns at once or is woken - or our scan in
+ * step 3 sees its change. No wake-up is lost, however many counts we watch.
+ * Several cases may share a count (two receivers of one channel): the words
+ * are deduplicated by address before futex_waitv.
+ *
+ * Liveness: while parked, select wakes at least every liveness_ns (the
+ * smallest of its cases') and calls each distinct channel's maintain(), so
+ * a case whose peer died (a claim never committed) is recovered as the
+ * kind's own blocking receive would recover it.
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <ck_pr.h>
+
+#include "klaw/select.h"
+#include "select_impl.h"
+#include "wait.h"
+
+#define SEL_MAX 128u
+#define SPIN_TAKES 256u /* try_take calls spent spinning before parking */
+
+/*
+ * The kinds' fillers. A kind whose file is not in this build is a weak
+ * reference that resolves to NULL, and its cases are KLAW_INVAL; a program
+ * that made a receiver of a kind has linked the kind's object (the filler
+ * lives beside the receiver's constructor), so for every receiver that can
+ * exist the filler is there.
+ */
+__attribute__((weak, visibility("hidden"))) klaw_status klaw__bcast_sel_src(void *rx, klaw_sel_src *out);
+__attribute__((weak, visibility("hidden"))) klaw_status klaw__watch_sel_src(void *rx, klaw_sel_src *out);
+__attribute__((weak, visibility("hidden"))) klaw_status klaw__oneshot_sel_src(void *rx, klaw_sel_src *out);
+
+typedef klaw_status (*sel_filler)(void *rx, klaw_sel_src *out);
+
+static sel_filler filler_of(klaw_sel_kind kind)
+{
+    switch (kind) {
+    case KLAW_SEL_MPMC:
+        return klaw__mpmc_sel_src;
+    case KLAW_SEL_BROADCAST:
+        return klaw__bcast_sel_src;
+    case KLAW_SEL_WATCH:
+        return klaw__watch_sel_src;
+    case KLAW_SEL_ONESHOT:
+        return klaw__oneshot_sel_src;
+    }
+    return NULL;
+}
+
+static klaw_status src_of(const klaw_sel_case *c, klaw_sel_src *s)
+{
+    sel_filler fill = filler_of(c->kind);
+    if (!fill || !c->rx)
+        return KLAW_INVAL;
+    memset(s, 0, sizeof *s);
+    klaw_status st = fill(c->rx, s);
+    if (st != KLAW_OK)
+        return st;
+    return s->try_take && s->ec ? KLAW_OK : KLAW_INVAL;
+}
+
+/* ---- the per-thread generator (S3) ---------------------------------------- */
+
+static _Thread_local uint64_t rng_state;
+static _Atomic uint64_t rng_seeds;
+
+KLAW_COLD static uint64_t rng_seed(void)
+{
+    /* splitmix64 of a process-wide counter and this thread's TLS address:
+     * distinct threads get distinct streams without asking the kernel */
+    uint64_t z = atomic_fetch_add_explicit(&rng_seeds, 0x9e3779b97f4a7c15ull, memory_order_relaxed);
+    z ^= (uint64_t)(uintptr_t)&rng_state;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return z ? z : 1;
+}
+
+/* A uniform index in [0, n) (xorshift64*, then Lemire's multiply-shift). */
+static inline size_t rng_below(size_t n)
+{
+    uint64_t x = rng_state;
+    if (KLAW_UNLIKELY(x == 0))
+        x = rng_seed();
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    uint32_t r = (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
+    return (size_t)(((uint64_t)r * n) >> 32);
+}
+
+/* ---- one scan (S1, S2) ------------------------------------------------------ */
+
+/* Asks every case once, from `start` on. KLAW_EMPTY: nothing taken and no
+ * case closed. Otherwise *out is the winner and its status is returned. */
+static klaw_status scan(const klaw_sel_src *src, size_t n, size_t start, klaw_sel_result *out)
+{
+    size_t closed_at = SIZE_MAX;
+    size_t i = start;
+    for (size_t k = 0; k < n; k++) {
+        klaw_sel_result r = {.index = i};
+        klaw_status st = src[i].try_take(src[i].rx, &r);
+        if (KLAW_LIKELY(st == KLAW_EMPTY)) {
+            /* nothing taken */
+        } else if (st == KLAW_CLOSED) {
+            if (closed_at == SIZE_MAX)
+                closed_at = i;
+        } else {
+            r.index = i;
+            r.status = st;
+            if (st != KLAW_LAGGED)
+                r.lagged = 0;
+            *out = r;
+            return st;
+        }
+        i = i + 1 == n ? 0 : i + 1;
+    }
+    if (closed_at != SIZE_MAX) {
+        *out = (klaw_sel_result){.index = closed_at, .status = KLAW_CLOSED};
+        return KLAW_CLOSED;
+    }
+    return KLAW_EMPTY;
+}
+
+/* ---- parking ---------------------------------------------------------------- */
+
+typedef struct sel_park {
+    struct ck_ec32 *ec[SEL_MAX]; /* the distinct counts                    */
+    uint32_t armed[SEL_MAX];     /* what each word held when we armed it   */
+    size_t owner[SEL_MAX];       /* a case that uses ec[j] (for maintain)  */
+    size_t m;
+    uint64_t liveness_ns; /* the smallest of the cases' (0: none)         */
+} sel_park;
+
+static void park_prepare(const klaw_sel_src *src, size_t n, sel_park *p)
+{
+    p->m = 0;
+    p->liveness_ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < p->m && p->ec[j] != src[i].ec)
+            j++;
+        if (j == p->m) {
+            p->ec[j] = src[i].ec;
+            p->owner[j] = i;
+            p->m++;
+        }
+        uint64_t l = src[i].liveness_ns;
+        if (src[i].maintain && l && (p->liveness_ns == 0 || l < p->liveness_ns))
+            p->liveness_ns = l;
+    }
+}
+
+static void park_maintain(const klaw_sel_src *src, const sel_park *p)
+{
+    for (size_t j = 0; j < p->m; j++) {
+        const klaw_sel_src *s = &src[p->owner[j]];
+        if (s->maintain)
+            s->maintain(s->rx);
+    }
+}
+
+static inline int64_t add_sat(int64_t t, uint64_t d)
+{
+    return d >= (uint64_t)(INT64_MAX - t) ? INT64_MAX : t + (int64_t)d;
+}
+
+KLAW_COLD static klaw_status park(const klaw_sel_src *src, size_t n, size_t start, int64_t deadline_ns,
+                                  klaw_sel_result *out)
+{
+    sel_park p;
+    park_prepare(src, n, &p);
+    int64_t next_maint = p.liveness_ns ? add_sat(klaw__now_ns(), p.liveness_ns) : INT64_MAX;
+    for (;;) {
+        for (size_t j = 0; j < p.m; j++)
+            p.armed[j] = kw_ec_arm(p.ec[j]);
+        klaw_status st = scan(src, n, start, out);
+        if (st != KLAW_EMPTY)
+            return st;
+        int64_t now = klaw__now_ns();
+        if (now >= deadline_ns)
+            return KLAW_TIMEOUT; /* the scan after the deadline found nothing */
+        if (now >= next_maint) {
+            park_maintain(src, &p);
+            next_maint = add_sat(now, p.liveness_ns);
+            continue; /* re-arm and re-check what maintain may have freed */
+        }
+        kw_wait_any(p.ec, p.armed, p.m, deadline_ns < next_maint ? deadline_ns : next_maint);
+    }
+}
+
+/* ---- the API ------------------------------------------------------------------ */
+
+klaw_status klaw_select(const klaw_sel_case *cases, size_t n, unsigned flags, const struct timespec *deadline,
+                        klaw_sel_result *out)
+{
+    if (!out)
+        return KLAW_INVAL;
+    *out = (klaw_sel_result){.index = SIZE_MAX, .status = KLAW_INVAL};
+    if ((n && !cases) || n > SEL_MAX || (n == 0 && !deadline) ||
+        (deadline && (deadline->tv_nsec < 0 || deadline->tv_nsec >= 1000000000)))
+        return KLAW_INVAL;
+    if (n == 0) {
+        /* nothing to wait for: sleep until the deadline, as a timer */
+        kw_wait_any(NULL, NULL, 0, klaw__deadline_ns(deadline));
+        out->status = KLAW_TIMEOUT;
+        return KLAW_TIMEOUT;
+    }
+    klaw_sel_src src[SEL_MAX];
+    for (size_t i = 0; i < n; i++) {
+        klaw_status st = src_of(&cases[i], &src[i]);
+        if (st != KLAW_OK) {
+            out->index = i;
+            out->status = st;
+            return st;
+        }
+    }
+    size_t start = (flags & KLAW_SELECT_BIASED) || n == 1 ? 0 : rng_below(n);
+
+    unsigned rounds = SPIN_TAKES / (unsigned)n;
+    if (rounds < 2)
+        rounds = 2;
+    for (unsigned r = 0; r < rounds; r++) {
+        klaw_status st = scan(src, n, start, out);
+        if (st != KLAW_EMPTY)
+            return st;
+        ck_pr_stall();
+    }
+    klaw_status st = park(src, n, start, klaw__deadline_ns(deadline), out);
+    if (st == KLAW_TIMEOUT)
+        *out = (klaw_sel_result){.index = SIZE_MAX, .status = KLAW_TIMEOUT};
+    return st;
+}
+
+klaw_status klaw_sel_release(const klaw_sel_case *cases, klaw_sel_result *r)
+{
+    if (!cases || !r)
+        return KLAW_INVAL;
+    if (r->status != KLAW_OK)
+        return KLAW_OK;
+    klaw_sel_src s;
+    klaw_status st = src_of(&cases[r->index], &s);
+    if (st != KLAW_OK)
+        return st;
+    if (!s.release)
+        return KLAW_INVAL;
+    st = s.release(s.rx, &r->frame);
+    /* released once: the result holds nothing now, and a second call is a
+     * no-op instead of releasing a slot that may belong to a later frame */
+    r->status = KLAW_EMPTY;
+    r->frame = (klaw_frame){0};
+    return st;
+}
