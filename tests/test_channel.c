@@ -91,6 +91,30 @@ static int64_t extras_int(klaw_mp_raw m, const char *key)
     return -1;
 }
 
+/* The str of key in a MessagePack map (backend_extras), NUL-terminated
+ * into out; false when the key is absent. */
+static bool extras_str(klaw_mp_raw m, const char *key, char *out, size_t cap)
+{
+    klaw_mp_reader r;
+    klaw_mp_reader_init(&r, m.ptr, m.len);
+    uint32_t n;
+    assert_int_equal(klaw_mp_read_map(&r, &n), KLAW_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k, *v;
+        uint32_t kl, vl;
+        assert_int_equal(klaw_mp_read_str(&r, &k, &kl), KLAW_OK);
+        if (kl == strlen(key) && memcmp(k, key, kl) == 0) {
+            assert_int_equal(klaw_mp_read_str(&r, &v, &vl), KLAW_OK);
+            assert_true(vl < cap);
+            memcpy(out, v, vl);
+            out[vl] = '\0';
+            return true;
+        }
+        assert_int_equal(klaw_mp_skip(&r), KLAW_OK);
+    }
+    return false;
+}
+
 /* A published region of `kind` whose metadata record is meta[0, len) at
  * offset 4096 (len 0: no record). */
 static void make_region(const char *name, uint32_t kind, const void *meta, size_t len, size_t size)
@@ -339,6 +363,196 @@ static void reader_info_records_print_as_json(void **state)
     assert_int_equal(tb.len, 3000 + strlen("{\"reader_id\":\"\",\"node_id\":\"h:7\",\"registered_at\":"
                                            "\"1970-01-01T00:00:00Z\",\"last_seen_at\":"
                                            "\"1970-01-01T00:00:01.500000000Z\",\"total_received\":42}"));
+}
+
+static void broadcast_stats_and_readers_without_registering(void **state)
+{
+    (void)state;
+    const char *name = uniq(0, "bcast");
+    klaw_bcast_opts o = {.capacity = 4, .max_frame = 32, .name = name, .policy = KLAW_POLICY_OVERWRITE};
+    klaw_bcast_tx *tx;
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_OK);
+    klaw_bcast_rx *ra, *rb;
+    assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_TAIL, "r-a", &ra), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_TAIL, "r-b", &rb), KLAW_OK);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(klaw_bcast_try_send(tx, &i, sizeof i), KLAW_OK);
+    /* r-a takes two retained frames after lagging; r-b reads nothing */
+    int v;
+    size_t len;
+    uint64_t lagged = 0;
+    assert_int_equal(klaw_bcast_try_recv(ra, &v, sizeof v, &len, &lagged), KLAW_LAGGED);
+    assert_int_equal(lagged, 2);
+    for (int want = 2; want < 4; want++) {
+        assert_int_equal(klaw_bcast_try_recv(ra, &v, sizeof v, &len, &lagged), KLAW_OK);
+        assert_int_equal(v, want);
+    }
+
+    klaw_channel *ch;
+    assert_int_equal(klaw_channel_open(name, 0, &ch, NULL), KLAW_OK);
+    assert_int_equal(klaw_channel_kind(ch), KLAW_CHANNEL_BROADCAST);
+    assert_int_equal(klaw_channel_meta(ch)->policy, KLAW_POLICY_OVERWRITE);
+    klaw_channel_stats s;
+    klaw_bcast_stats bs;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_OK);
+        assert_int_equal(klaw_bcast_tx_stats(tx, &bs), KLAW_OK);
+        assert_int_equal(s.sender_count, 1);
+        assert_int_equal(s.receiver_count, 2); /* inspection registered nobody */
+        assert_int_equal(bs.readers, 2);
+        assert_int_equal(s.capacity, 4);
+        assert_int_equal(s.total_sent, 6);
+        assert_int_equal(s.total_received, 2);
+        assert_int_equal((uint64_t)s.queue_size, bs.depth);
+        assert_false(s.senders_closed);
+        char pol[16];
+        assert_true(extras_str(s.backend_extras, "policy", pol, sizeof pol));
+        assert_string_equal(pol, "overwrite");
+        assert_int_equal(extras_int(s.backend_extras, "max_frame"), 32);
+        assert_int_equal(extras_int(s.backend_extras, "lagged"), (int64_t)bs.lagged);
+        assert_int_equal(extras_int(s.backend_extras, "aborted_claims"), 0);
+        assert_int_equal(extras_int(s.backend_extras, "evicted"), 0);
+    }
+
+    /* the registry: count first, then fill */
+    size_t n = 0;
+    assert_int_equal(klaw_channel_readers(ch, NULL, 0, &n), KLAW_OK);
+    assert_int_equal(n, 2);
+    klaw_reader_info rd[4];
+    assert_int_equal(klaw_channel_readers(ch, rd, 1, &n), KLAW_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(klaw_channel_readers(ch, rd, 4, &n), KLAW_OK);
+    assert_int_equal(n, 2);
+    char node[300];
+    creator_text(node, sizeof node);
+    int seen_a = 0, seen_b = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(str_is(rd[i].node_id, node));
+        if (str_is(rd[i].reader_id, "r-a")) {
+            seen_a++;
+            assert_int_equal(rd[i].total_received, 2);
+        } else if (str_is(rd[i].reader_id, "r-b")) {
+            seen_b++;
+            assert_int_equal(rd[i].total_received, 0);
+        }
+    }
+    assert_int_equal(seen_a, 1);
+    assert_int_equal(seen_b, 1);
+    text t = {.len = 0};
+    assert_int_equal(klaw_record_json(KLAW_RECORD_READER_INFO, &rd[0], text_fn, &t), KLAW_OK);
+    assert_true(strncmp(t.s, "{\"reader_id\":\"r-", 15) == 0);
+
+    /* a reader leaves: the next snapshot shows it gone */
+    klaw_bcast_rx_free(rb);
+    assert_int_equal(klaw_channel_readers(ch, rd, 4, &n), KLAW_OK);
+    assert_int_equal(n, 1);
+    assert_true(str_is(rd[0].reader_id, "r-a"));
+    /* closing shows */
+    klaw_bcast_tx_close(tx);
+    assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_OK);
+    assert_true(s.senders_closed);
+    assert_int_equal(s.sender_count, 0);
+    klaw_channel_close(ch);
+    klaw_bcast_rx_free(ra);
+    klaw_bcast_tx_free(tx);
+    klaw_region_unlink(name);
+}
+
+static void watch_and_oneshot_stats(void **state)
+{
+    (void)state;
+    const char *wn = uniq(0, "watch");
+    klaw_watch_opts wo = {.max_frame = 16, .name = wn, .initial = "ab", .initial_len = 2, .value_type = "V"};
+    klaw_watch_tx *wtx;
+    klaw_watch_rx *wrx;
+    assert_int_equal(klaw_watch_create(&wo, &wtx, &wrx), KLAW_OK);
+    assert_int_equal(klaw_watch_send(wtx, "cde", 3, NULL), KLAW_OK);
+    assert_int_equal(klaw_watch_send(wtx, "fghi", 4, NULL), KLAW_OK);
+    klaw_channel *ch;
+    assert_int_equal(klaw_channel_open(wn, 0, &ch, NULL), KLAW_OK);
+    assert_int_equal(klaw_channel_kind(ch), KLAW_CHANNEL_WATCH);
+    assert_true(str_is(klaw_channel_meta(ch)->value_type, "V"));
+    klaw_channel_stats s;
+    assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_OK);
+    assert_int_equal(s.sender_count, 1);
+    assert_int_equal(s.receiver_count, 1);
+    assert_int_equal(s.queue_size, 1);
+    assert_int_equal(s.capacity, 1);
+    assert_int_equal(s.total_sent, 2);
+    assert_int_equal(extras_int(s.backend_extras, "version"), 2);
+    assert_int_equal(extras_int(s.backend_extras, "value_len"), 4);
+    assert_int_equal(extras_int(s.backend_extras, "max_frame"), 16);
+    size_t n = 9;
+    assert_int_equal(klaw_channel_readers(ch, NULL, 0, &n), KLAW_OK);
+    assert_int_equal(n, 0);
+    /* nothing was marked seen or taken by looking */
+    int changed = -1;
+    assert_int_equal(klaw_watch_has_changed(wrx, &changed), KLAW_OK);
+    assert_int_equal(changed, 1);
+    klaw_watch_tx_close(wtx);
+    assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_OK);
+    assert_true(s.senders_closed);
+    klaw_channel_close(ch);
+    klaw_watch_tx_free(wtx);
+    klaw_watch_rx_free(wrx);
+    klaw_region_unlink(wn);
+
+    const char *on = uniq(1, "oneshot");
+    klaw_oneshot_opts oo = {.max_frame = 16, .name = on};
+    klaw_oneshot_tx *otx;
+    klaw_oneshot_rx *orx;
+    assert_int_equal(klaw_oneshot_create(&oo, &otx, &orx), KLAW_OK);
+    assert_int_equal(klaw_channel_open(on, 0, &ch, NULL), KLAW_OK);
+    assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_OK);
+    assert_int_equal(s.sender_count, 1);
+    assert_int_equal(s.receiver_count, 1);
+    assert_int_equal(s.queue_size, 0);
+    assert_int_equal(s.total_sent, 0);
+    assert_int_equal(klaw_oneshot_send(otx, "xyz", 3), KLAW_OK);
+    assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_OK);
+    assert_int_equal(s.queue_size, 1);
+    assert_int_equal(s.total_sent, 1);
+    assert_int_equal(s.total_received, 0);
+    assert_int_equal(extras_int(s.backend_extras, "value_len"), 3);
+    char buf[16];
+    size_t len;
+    assert_int_equal(klaw_oneshot_try_recv(orx, buf, sizeof buf, &len), KLAW_OK);
+    assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_OK);
+    assert_int_equal(s.queue_size, 0);
+    assert_int_equal(s.total_received, 1);
+    klaw_channel_close(ch);
+    klaw_oneshot_tx_free(otx);
+    klaw_oneshot_rx_free(orx);
+    klaw_region_unlink(on);
+}
+
+/* A good metadata record over a body of zeros: every kind's inspection
+ * refuses the layout. */
+static void every_kinds_bad_body_is_corrupt(void **state)
+{
+    (void)state;
+    const char *name = uniq(0, "zbody");
+    for (int kind = KLAW_CHANNEL_MPMC; kind <= KLAW_CHANNEL_ONESHOT; kind++) {
+        klaw_channel_metadata m = {.channel_type = kind,
+                                   .capacity = 4,
+                                   .has_capacity = true,
+                                   .max_frame = 16,
+                                   .policy = kind == KLAW_CHANNEL_BROADCAST ? KLAW_POLICY_BLOCK : KLAW_POLICY_NONE};
+        uint8_t mp[512];
+        size_t n = encode_meta(&m, mp, sizeof mp);
+        make_region(name, (uint32_t)kind, mp, n, 16384);
+        klaw_channel *ch;
+        assert_int_equal(klaw_channel_open(name, 0, &ch, NULL), KLAW_OK);
+        klaw_channel_stats s;
+        assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_CORRUPT);
+        size_t nr = 7;
+        klaw_reader_info rd[2];
+        klaw_status want = kind == KLAW_CHANNEL_BROADCAST ? KLAW_CORRUPT : KLAW_OK;
+        assert_int_equal(klaw_channel_readers(ch, rd, 2, &nr), want);
+        assert_int_equal(nr, 0);
+        klaw_channel_close(ch);
+        klaw_region_unlink(name);
+    }
 }
 
 /* ---- listing ---------------------------------------------------------------- */
@@ -639,6 +853,9 @@ int main(void)
         cmocka_unit_test(mpmc_stats_match_its_own_and_inspection_changes_nothing),
         cmocka_unit_test(dead_processes_handles_are_reaped_by_inspection),
         cmocka_unit_test(reader_info_records_print_as_json),
+        cmocka_unit_test(broadcast_stats_and_readers_without_registering),
+        cmocka_unit_test(watch_and_oneshot_stats),
+        cmocka_unit_test(every_kinds_bad_body_is_corrupt),
         cmocka_unit_test(listing_finds_named_channels_in_order),
         cmocka_unit_test(missing_and_badly_named_channels_are_refused),
         cmocka_unit_test(corrupt_regions_are_refused),
