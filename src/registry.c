@@ -368,6 +368,23 @@ static klaw_reader_snapshot *fold(const reg_set *s, const klaw__reg_ent *e, int 
     return snap;
 }
 
+/* What a folded snapshot attempt comes to: 1 done (*out, or *st an
+ * error), 0 try again (the registry changed meanwhile). */
+static int settle(klaw_reader_snapshot *snap, int stale, int same_gen, klaw_reader_snapshot **out, klaw_status *st)
+{
+    if (!snap && !stale) {
+        *st = KLAW_NOMEM;
+        return 1;
+    }
+    if (snap && same_gen) {
+        *out = snap;
+        *st = KLAW_OK;
+        return 1;
+    }
+    free(snap);
+    return 0;
+}
+
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void register_atfork(void)
 {
@@ -403,17 +420,7 @@ static int snapshot_rcu(klaw__reg_view *view, klaw__reg_hdr *h, klaw__reg_ent *e
         uint64_t g2 = atomic_load_explicit(&h->gen, memory_order_relaxed);
         TSAN_RELEASE(view);
         rcu_read_unlock();
-        if (!snap && !stale) {
-            *st = KLAW_NOMEM;
-            return 1;
-        }
-        if (snap && g2 == g) {
-            *out = snap;
-            *st = KLAW_OK;
-            return 1;
-        }
-        free(snap);
-        return 0;
+        return settle(snap, stale, g == g2, out, st);
     }
     TSAN_RELEASE(view);
     rcu_read_unlock();
@@ -446,17 +453,7 @@ static int snapshot_direct(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t max, kla
     uint64_t g2 = atomic_load_explicit(&h->gen, memory_order_relaxed);
     uint64_t g = s->gen;
     free(s);
-    if (!snap && !stale) {
-        *st = KLAW_NOMEM;
-        return 1;
-    }
-    if (snap && g2 == g) {
-        *out = snap;
-        *st = KLAW_OK;
-        return 1;
-    }
-    free(snap);
-    return 0;
+    return settle(snap, stale, g == g2, out, st);
 }
 
 klaw_status klaw__reg_snapshot(klaw__reg_view *view, klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t max,

@@ -940,6 +940,54 @@ static void processes_every_receiver_gets_received_plus_lagged_equal_sent(void *
 
 /* ---- faults -------------------------------------------------------------- */
 
+/* Children that take a handle of the named channel, say so on fd, and
+ * wait to be killed. */
+static void doomed_reader(int fd)
+{
+    klaw_bcast_rx *rx;
+    if (klaw_bcast_open_rx(name_buf, 0, "doomed", &rx) != KLAW_OK)
+        _exit(1);
+}
+
+static void dying_writer(int fd)
+{
+    klaw_bcast_tx *tx;
+    klaw_frame f;
+    if (klaw_bcast_open_tx(name_buf, &tx) != KLAW_OK || klaw_bcast_try_claim(tx, 4, &f) != KLAW_OK)
+        _exit(1);
+    memcpy(f.data, "dead", 4); /* and never commits */
+}
+
+/* Forks a child that runs fn, then reports on a pipe and pauses; returns
+ * its pid once it has reported. */
+static pid_t fork_ready(void (*fn)(int))
+{
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fn(pfd[1]);
+        if (write(pfd[1], "r", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char c;
+    assert_int_equal(read(pfd[0], &c, 1), 1);
+    close(pfd[0]);
+    close(pfd[1]);
+    return pid;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status));
+}
+
 /* BLOCK: a receiver process killed while the writer waits for it is
  * evicted after the liveness timeout, and the writer goes on. */
 static void block_writer_goes_on_after_a_killed_receiver_is_evicted(void **state)
@@ -949,29 +997,13 @@ static void block_writer_goes_on_after_a_killed_receiver_is_evicted(void **state
     klaw_bcast_tx *tx = make(4, 8, KLAW_POLICY_BLOCK, name);
     klaw_bcast_rx *live;
     assert_int_equal(klaw_bcast_subscribe(tx, 0, "live", &live), KLAW_OK);
-    int pfd[2];
-    assert_int_equal(pipe(pfd), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        klaw_bcast_rx *rx;
-        if (klaw_bcast_open_rx(name_buf, 0, "doomed", &rx) != KLAW_OK)
-            _exit(1);
-        if (write(pfd[1], "r", 1) != 1)
-            _exit(1);
-        pause(); /* never reads; killed */
-        _exit(0);
-    }
-    char c;
-    assert_int_equal(read(pfd[0], &c, 1), 1);
+    pid_t pid = fork_ready(doomed_reader); /* registered; never reads */
     for (uint64_t i = 0; i < 4; i++)
         send_u64(tx, i, KLAW_OK);
     for (uint64_t i = 0; i < 4; i++)
         assert_int_equal(recv_u64(live), i);
     send_u64(tx, 4, KLAW_FULL); /* the child holds the gate */
-    kill(pid, SIGKILL);
-    int status;
-    waitpid(pid, &status, 0);
+    kill_and_reap(pid);
     /* the writer parks, reaps after liveness (100 ms) and goes on: well
      * before this deadline, which only guards against a hang */
     struct timespec d = klaw_deadline_in_ms(30000);
@@ -986,8 +1018,6 @@ static void block_writer_goes_on_after_a_killed_receiver_is_evicted(void **state
     klaw_bcast_rx_free(live);
     klaw_bcast_tx_free(tx);
     klaw_region_unlink(name_buf);
-    close(pfd[0]);
-    close(pfd[1]);
 }
 
 /* A writer process killed between claim and commit: after the liveness
@@ -1001,28 +1031,10 @@ static void writer_killed_between_claim_and_commit_does_not_wedge_readers(void *
         klaw_bcast_tx *tx = make(8, 16, policy, name);
         klaw_bcast_rx *rx;
         assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
-        int pfd[2];
-        assert_int_equal(pipe(pfd), 0);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            klaw_bcast_tx *ctx;
-            klaw_frame f;
-            if (klaw_bcast_open_tx(name_buf, &ctx) != KLAW_OK || klaw_bcast_try_claim(ctx, 4, &f) != KLAW_OK)
-                _exit(1);
-            memcpy(f.data, "dead", 4);
-            if (write(pfd[1], "c", 1) != 1)
-                _exit(1);
-            pause(); /* killed here, between claim and commit */
-            _exit(0);
-        }
-        char c;
-        assert_int_equal(read(pfd[0], &c, 1), 1);
+        pid_t pid = fork_ready(dying_writer);
         for (int i = 0; i < 3; i++)
             assert_int_equal(klaw_bcast_try_send(tx, "live", 4), KLAW_OK);
-        kill(pid, SIGKILL);
-        int status;
-        waitpid(pid, &status, 0);
+        kill_and_reap(pid);
         struct timespec d = klaw_deadline_in_ms(30000);
         for (int i = 0; i < 3; i++) {
             uint8_t buf[16];
@@ -1042,8 +1054,6 @@ static void writer_killed_between_claim_and_commit_does_not_wedge_readers(void *
         klaw_bcast_rx_free(rx);
         klaw_bcast_tx_free(tx);
         klaw_region_unlink(name_buf);
-        close(pfd[0]);
-        close(pfd[1]);
     }
 
     /* the dead writer was the only one left: the reader drains, then CLOSED */
@@ -1052,20 +1062,9 @@ static void writer_killed_between_claim_and_commit_does_not_wedge_readers(void *
     klaw_bcast_rx *rx;
     assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
     send_u64(tx, 7, KLAW_OK);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        klaw_bcast_tx *ctx;
-        klaw_frame f;
-        if (klaw_bcast_open_tx(name_buf, &ctx) != KLAW_OK || klaw_bcast_try_claim(ctx, 4, &f) != KLAW_OK)
-            _exit(1);
-        raise(SIGKILL);
-        _exit(0);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    assert_true(WIFSIGNALED(status));
+    pid_t pid = fork_ready(dying_writer);
     klaw_bcast_tx_free(tx);
+    kill_and_reap(pid);
     assert_int_equal(recv_u64(rx), 7);
     klaw_frame f;
     struct timespec d = klaw_deadline_in_ms(30000);
