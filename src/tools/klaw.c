@@ -1552,6 +1552,7 @@ static int cmd_send(int argc, char **argv)
      * each line just before it is sent */
     if (!seen[1] && (rc = encode_json(&ctx, in.p, in.len, 0))) {
         buf_free(&in);
+        buf_free(&ctx.mp);
         return rc;
     }
     if ((rc = send_open(&ctx))) {
