@@ -191,10 +191,12 @@ static klaw_status take_role(chan *c, int role)
     } else if (st == R_HELD && holder_alive(r)) {
         out = KLAW_FULL;
     } else {
-        role_gone(c, role);
+        role_gone(c, role); /* held by a dead process: closed, for good */
         out = KLAW_CLOSED;
     }
     unlock_roles(c);
+    if (out == KLAW_CLOSED)
+        kw_wake_all(&c->ctl->ec);
     return out;
 }
 

@@ -66,7 +66,9 @@
  * per-send path); after a grace period the callback returns them to the
  * channel's pool, from which the next sends take their records (no malloc
  * per send once warm; the pool keeps at most POOL_MAX). The sender never
- * waits for readers (no synchronize_rcu on the send path).
+ * waits for readers (no synchronize_rcu on the send path), and closing the
+ * last handle never waits for call_rcu (no rcu_barrier): the pool is
+ * reference-counted by the batches in flight and outlives the channel.
  *
  * ---- Waiting ---------------------------------------------------------------
  *
@@ -85,6 +87,9 @@
 
 #include <ck_ec.h>
 #include <ck_pr.h>
+/* rcu_dereference / rcu_assign_pointer inline (liburcu's switch for its
+ * small functions; no _LGPL_SOURCE) */
+#define URCU_INLINE_SMALL_FUNCTIONS
 #include <urcu/urcu-bp.h>
 
 #include "klaw/region.h"
@@ -173,16 +178,29 @@ typedef struct wslot {
     uint8_t data[];
 } wslot;
 
+struct rec_pool;
+
 /* An in-process value: immutable once published. */
 typedef struct rec {
     struct rcu_head rh;
-    struct rec *next; /* in a retired batch or the pool */
-    struct chan *c;   /* the callback's way home        */
+    struct rec *next;      /* in a retired batch or the pool */
+    struct rec_pool *pool; /* the callback's way home        */
     uint64_t version;
     uint32_t len;
     uint32_t pad_;
     uint8_t data[];
 } rec;
+
+/* Records to reuse. It outlives its channel while batches are still
+ * waiting for their grace period (refs: 1 for the channel + 1 per batch in
+ * call_rcu's hands), so destroying a channel never waits for call_rcu. */
+typedef struct rec_pool {
+    pthread_mutex_t lock;
+    rec *head;
+    uint32_t n;
+    uint32_t refs;
+    int orphaned; /* the channel is gone: free what comes back */
+} rec_pool;
 
 typedef struct chan {
     klaw_region *region;
@@ -198,9 +216,7 @@ typedef struct chan {
     rec *cur;                 /* RCU-protected                          */
     rec *retired;             /* replaced, not yet handed to call_rcu   */
     uint32_t retired_n;       /* (both under ctl->wlock)                */
-    pthread_mutex_t pool_lock;
-    rec *pool;
-    uint32_t pool_n;
+    rec_pool *pool;
 } chan;
 
 struct klaw_watch_tx {
@@ -274,22 +290,34 @@ static inline rec *rec_current(chan *c)
 
 static rec *rec_new(chan *c)
 {
+    rec_pool *p = c->pool;
     rec *r = NULL;
-    pthread_mutex_lock(&c->pool_lock);
-    if (c->pool) {
-        r = c->pool;
-        c->pool = r->next;
-        c->pool_n--;
+    pthread_mutex_lock(&p->lock);
+    if (p->head) {
+        r = p->head;
+        p->head = r->next;
+        p->n--;
     }
-    pthread_mutex_unlock(&c->pool_lock);
+    pthread_mutex_unlock(&p->lock);
     if (!r) {
         r = malloc(sizeof(rec) + c->max_frame);
         if (!r)
             return NULL;
     }
-    r->c = c;
+    r->pool = p;
     r->next = NULL;
     return r;
+}
+
+/* Drops a reference on the pool (lock held; unlocks). */
+static void pool_unref_unlock(rec_pool *p)
+{
+    bool last = --p->refs == 0;
+    pthread_mutex_unlock(&p->lock);
+    if (last) {
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+    }
 }
 
 /* call_rcu callback: a grace period has passed since the batch was
@@ -297,32 +325,37 @@ static rec *rec_new(chan *c)
 static void batch_reclaim(struct rcu_head *rh)
 {
     rec *r = caa_container_of(rh, rec, rh);
-    chan *c = r->c;
-    pthread_mutex_lock(&c->pool_lock);
+    TSAN_ACQUIRE(r);
+    rec_pool *p = r->pool;
+    pthread_mutex_lock(&p->lock);
     while (r) {
-        rec *next = r->next;
         TSAN_ACQUIRE(r);
-        if (c->pool_n < POOL_MAX) {
-            r->next = c->pool;
-            c->pool = r;
-            c->pool_n++;
+        rec *next = r->next;
+        if (!p->orphaned && p->n < POOL_MAX) {
+            r->next = p->head;
+            p->head = r;
+            p->n++;
         } else {
             free(r);
         }
         r = next;
     }
-    pthread_mutex_unlock(&c->pool_lock);
+    pool_unref_unlock(p);
 }
 
 /* Retires a replaced record (under wlock). */
 static void rec_retire(chan *c, rec *old)
 {
     old->next = c->retired;
+    TSAN_RELEASE(old);
     c->retired = old;
     if (++c->retired_n == RETIRE_BATCH) {
         rec *batch = c->retired;
         c->retired = NULL;
         c->retired_n = 0;
+        pthread_mutex_lock(&c->pool->lock);
+        c->pool->refs++;
+        pthread_mutex_unlock(&c->pool->lock);
         urcu_bp_call_rcu(&batch->rh, batch_reclaim);
     }
 }
@@ -440,15 +473,19 @@ static void chan_unref(chan *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) != 1)
         return;
-    if (c->mode == MODE_RCU) {
+    if (c->mode == MODE_RCU && c->pool) {
         /* no handle of this process is left, so no reader: the current and
-         * retired records can go at once; wait for the batches already
-         * queued to come back to the pool, then empty it */
+         * retired records can go at once; batches still waiting for their
+         * grace period free themselves when they come back */
         free(c->cur);
         rec_free_list(c->retired);
-        urcu_bp_barrier();
-        rec_free_list(c->pool);
-        pthread_mutex_destroy(&c->pool_lock);
+        rec_pool *p = c->pool;
+        pthread_mutex_lock(&p->lock);
+        p->orphaned = 1;
+        rec_free_list(p->head);
+        p->head = NULL;
+        p->n = 0;
+        pool_unref_unlock(p);
     }
     klaw_region_close(c->region);
     free(c);
@@ -604,7 +641,13 @@ klaw_status klaw_watch_create(const klaw_watch_opts *o, klaw_watch_tx **txo, kla
     }
     if (mode == MODE_RCU) {
         pthread_once(&fork_once, register_fork_handlers);
-        pthread_mutex_init(&c->pool_lock, NULL);
+        c->pool = calloc(1, sizeof *c->pool);
+        if (!c->pool) {
+            chan_unref(c);
+            return KLAW_NOMEM;
+        }
+        pthread_mutex_init(&c->pool->lock, NULL);
+        c->pool->refs = 1;
         rec *r0 = rec_new(c);
         if (!r0) {
             chan_unref(c);

@@ -27,6 +27,13 @@
 #include "../channels/inspect.h"
 #include "../channels/select_impl.h"
 
+/* Under ThreadSanitizer: the process forks after it used call_rcu, and
+ * liburcu's fork handler (registered by watch.c) starts a new call_rcu
+ * worker in each child, which TSan refuses by default. Allow it; every
+ * other TSan option comes from the environment. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "die_after_fork=0"; }
+
 enum { M_RCU = 0, M_ANON_SHARED = 1, M_NAMED = 2, NMODES = 3 };
 static const char *const mode_name[NMODES] = {"rcu", "anon-shared", "named"};
 
