@@ -60,6 +60,64 @@ typedef struct fanout_case {
 
 /* ---- the frame -------------------------------------------------------------- */
 
+/* Loads and stores of the frame's words. Under OVERWRITE a klaw reader
+ * reads a slot the writer may be rewriting (the channel's designed race:
+ * release says LAGGED and the reading is thrown away); ThreadSanitizer
+ * builds make those accesses relaxed atomics, so the race is a defined
+ * one, as channels/broadcast.c does for its own copies. Other builds use
+ * plain (memcpy) accesses. */
+#if defined(__SANITIZE_THREAD__)
+#define FANOUT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FANOUT_TSAN 1
+#endif
+#endif
+
+static inline uint64_t fanout_ld64(const uint8_t *p)
+{
+    uint64_t v;
+#ifdef FANOUT_TSAN
+    if (((uintptr_t)p & 7) == 0)
+        return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
+#endif
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t fanout_ld32(const uint8_t *p)
+{
+    uint32_t v;
+#ifdef FANOUT_TSAN
+    if (((uintptr_t)p & 3) == 0)
+        return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
+#endif
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void fanout_st64(uint8_t *p, uint64_t v)
+{
+#ifdef FANOUT_TSAN
+    if (((uintptr_t)p & 7) == 0) {
+        __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELAXED);
+        return;
+    }
+#endif
+    memcpy(p, &v, 8);
+}
+
+static inline void fanout_st32(uint8_t *p, uint32_t v)
+{
+#ifdef FANOUT_TSAN
+    if (((uintptr_t)p & 3) == 0) {
+        __atomic_store_n((uint32_t *)(void *)p, v, __ATOMIC_RELAXED);
+        return;
+    }
+#endif
+    memcpy(p, &v, 4);
+}
+
 static inline uint64_t fanout_word(uint64_t seq)
 {
     return (seq + 1) * UINT64_C(0x9E3779B97F4A7C15) ^ UINT64_C(0x5851F42D4C957F2D);
@@ -68,16 +126,16 @@ static inline uint64_t fanout_word(uint64_t seq)
 /* Writes frame seq (stamp 0; fanout_stamp sets it) into p. */
 static inline void fanout_fill(uint8_t *p, uint32_t len, uint64_t seq, uint32_t flags)
 {
-    uint64_t w = fanout_word(seq), zero = 0;
-    memcpy(p, &seq, 8);
-    memcpy(p + 8, &zero, 8);
-    memcpy(p + 16, &len, 4);
-    memcpy(p + 20, &flags, 4);
+    uint64_t w = fanout_word(seq);
+    fanout_st64(p, seq);
+    fanout_st64(p + 8, 0);
+    fanout_st32(p + 16, len);
+    fanout_st32(p + 20, flags);
     for (uint32_t i = FANOUT_HDR; i + 8 <= len; i += 8)
-        memcpy(p + i, &w, 8);
+        fanout_st64(p + i, w);
 }
 
-static inline void fanout_stamp(uint8_t *p, uint64_t now_ns) { memcpy(p + 8, &now_ns, 8); }
+static inline void fanout_stamp(uint8_t *p, uint64_t now_ns) { fanout_st64(p + 8, now_ns); }
 
 /* ---- the latency histogram ------------------------------------------------------ */
 
@@ -174,12 +232,11 @@ static inline void fanout_inspect(const fanout_reader *r, const uint8_t *p, size
         s->bad = "wrong length";
         return;
     }
-    memcpy(&s->seq, p, 8);
-    memcpy(&s->stamp, p + 8, 8);
-    memcpy(&s->flags, p + 20, 4);
-    uint32_t flen;
-    memcpy(&flen, p + 16, 4);
-    memcpy(&tail, p + len - 8, 8);
+    s->seq = fanout_ld64(p);
+    s->stamp = fanout_ld64(p + 8);
+    s->flags = fanout_ld32(p + 20);
+    uint32_t flen = fanout_ld32(p + 16);
+    tail = fanout_ld64(p + len - 8);
     if (__builtin_expect(flen != len || s->flags > FANOUT_F_PACED, 0)) {
         s->bad = "bad header";
         return;
@@ -193,9 +250,7 @@ static inline void fanout_inspect(const fanout_reader *r, const uint8_t *p, size
     if (__builtin_expect(s->seq % FANOUT_FULL_CHECK == 0, 0)) {
         uint64_t w = fanout_word(s->seq);
         for (size_t i = FANOUT_HDR; i + 8 <= len; i += 8) {
-            uint64_t x;
-            memcpy(&x, p + i, 8);
-            if (x != w) {
+            if (fanout_ld64(p + i) != w) {
                 s->bad = "content wrong (torn or stale)";
                 return;
             }
