@@ -916,9 +916,11 @@ static const char tail_help[] =
     "\n"
     "broadcast: subscribes as reader 'klaw-tail-<pid>' from the oldest\n"
     "retained frame, prints the last N retained frames (default 10), and\n"
-    "with --follow goes on printing new frames as they come. Frames the\n"
+    "with --follow goes on printing new frames as they come (-n 0 --follow:\n"
+    "only frames sent from now on). Frames the\n"
     "writer overwrote before tail read them are reported on stderr\n"
-    "('klaw: missed N frames'), not as a failure.\n"
+    "('klaw: missed N frames'), not as a failure. Under policy block the\n"
+    "writers wait for tail as for any registered reader.\n"
     "watch: prints the current value; with --follow, every new value too.\n"
     "mpmc: each frame goes to exactly one receiver, so tailing takes frames\n"
     "away from the channel's consumers. tail refuses unless --consume is\n"
@@ -1630,7 +1632,7 @@ static const command commands[] = {
     {"ls", "[--json]", "list the channels in /dev/shm", cmd_ls},
     {"stat", "[--json] NAME", "a channel's metadata, counters and readers", cmd_stat},
     {"tail", "[-n N] [-f] [--consume] NAME", "print a channel's frames as JSON", cmd_tail},
-    {"send", "[--envelope] [--lines] NAME [JSON]", "send JSON as a MessagePack frame", cmd_send},
+    {"send", "[--envelope] [...] NAME [JSON]", "JSON in, a MessagePack frame out", cmd_send},
     {"rm", "NAME...", "remove channels' names", cmd_rm},
 };
 
