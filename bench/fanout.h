@@ -261,6 +261,16 @@ static inline void fanout_inspect(const fanout_reader *r, const uint8_t *p, size
 /* Records a bad frame (out of line: never on the fast path). */
 void fanout_reader_bad(fanout_reader *r, const fanout_seen *s, const char *what) __attribute__((cold, noinline));
 
+/* After a bad frame: go on from it, so that one bad frame is counted
+ * once rather than failing every later gap check. */
+static inline void fanout_reader_skip(fanout_reader *r, const fanout_seen *s)
+{
+    if (s->seq > r->last && s->seq - r->last < (UINT64_C(1) << 40)) {
+        r->last = s->seq;
+        r->announced = 0;
+    }
+}
+
 /* Counts a frame fanout_inspect passed, taken at now_ns: its place in the
  * order (seq after the last one; the gap exactly what the transport
  * announced, or counted as dropped), its latency if paced. Returns false
@@ -269,6 +279,7 @@ static inline bool fanout_count(fanout_reader *r, const fanout_seen *s, uint64_t
 {
     if (__builtin_expect(s->bad != NULL, 0)) {
         fanout_reader_bad(r, s, s->bad);
+        fanout_reader_skip(r, s); /* one bad frame, not a cascade */
         return false;
     }
     if (s->seq == 0) {
@@ -284,6 +295,7 @@ static inline bool fanout_count(fanout_reader *r, const fanout_seen *s, uint64_t
     if (r->exact_gaps) {
         if (__builtin_expect(gap != r->announced, 0)) {
             fanout_reader_bad(r, s, "a gap the channel did not announce");
+            fanout_reader_skip(r, s);
             return false;
         }
         r->announced = 0;
