@@ -47,7 +47,7 @@
  * are deduplicated by address before futex_waitv.
  *
  * Liveness: while parked, select wakes at least every liveness_ns (the
- * smallest of its cases') and calls each distinct channel's maintain(), so
+ * smallest of its cases') and calls each distinct receiver's maintain(), so
  * a case whose peer died (a claim never committed) is recovered as the
  * kind's own blocking receive would recover it.
  */
@@ -65,9 +65,22 @@
 #define SEL_MAX KLAW_SELECT_MAX
 #define SPIN_TAKES 256u /* try_take calls spent spinning before parking */
 
+/*
+ * The kinds' fillers are weak references, so that a program linked with
+ * the static library gets only the kinds it uses (select alone must not
+ * drag in the watch and with it liburcu). A program that has a receiver of
+ * a kind has linked that kind's object - its filler sits beside the
+ * receiver's constructor - so every filler a case can need is there; a
+ * kind that is not linked has no receivers, and its cases are KLAW_INVAL.
+ */
+__attribute__((weak, visibility("hidden"))) klaw_status klaw__mpmc_sel_src(void *rx, klaw_sel_src *out);
+__attribute__((weak, visibility("hidden"))) klaw_status klaw__bcast_sel_src(void *rx, klaw_sel_src *out);
+__attribute__((weak, visibility("hidden"))) klaw_status klaw__watch_sel_src(void *rx, klaw_sel_src *out);
+__attribute__((weak, visibility("hidden"))) klaw_status klaw__oneshot_sel_src(void *rx, klaw_sel_src *out);
+
 typedef klaw_status (*sel_filler)(void *rx, klaw_sel_src *out);
 
-/* Each kind's filler (channels/select_impl.h). */
+/* Each kind's filler (channels/select_impl.h); NULL when not linked. */
 static sel_filler filler_of(klaw_sel_kind kind)
 {
     switch (kind) {
@@ -164,7 +177,6 @@ static klaw_status scan(const klaw_sel_src *src, size_t n, size_t start, klaw_se
 typedef struct sel_park {
     struct ck_ec32 *ec[SEL_MAX]; /* the distinct counts                    */
     uint32_t armed[SEL_MAX];     /* what each word held when we armed it   */
-    size_t owner[SEL_MAX];       /* a case that uses ec[j] (for maintain)  */
     size_t m;
     uint64_t liveness_ns; /* the smallest of the cases' (0: none)         */
 } sel_park;
@@ -177,23 +189,26 @@ static void park_prepare(const klaw_sel_src *src, size_t n, sel_park *p)
         size_t j = 0;
         while (j < p->m && p->ec[j] != src[i].ec)
             j++;
-        if (j == p->m) {
-            p->ec[j] = src[i].ec;
-            p->owner[j] = i;
-            p->m++;
-        }
+        if (j == p->m)
+            p->ec[p->m++] = src[i].ec;
         uint64_t l = src[i].liveness_ns;
         if (src[i].maintain && l && (p->liveness_ns == 0 || l < p->liveness_ns))
             p->liveness_ns = l;
     }
 }
 
-static void park_maintain(const klaw_sel_src *src, const sel_park *p)
+/* Each distinct receiver's maintenance (not each channel's: a kind may
+ * keep per-receiver state fresh there, e.g. broadcast's last_seen_at). */
+static void park_maintain(const klaw_sel_src *src, size_t n)
 {
-    for (size_t j = 0; j < p->m; j++) {
-        const klaw_sel_src *s = &src[p->owner[j]];
-        if (s->maintain)
-            s->maintain(s->rx);
+    for (size_t i = 0; i < n; i++) {
+        if (!src[i].maintain)
+            continue;
+        size_t k = 0;
+        while (k < i && src[k].rx != src[i].rx)
+            k++;
+        if (k == i)
+            src[i].maintain(src[i].rx);
     }
 }
 
@@ -229,7 +244,7 @@ KLAW_COLD static klaw_status park(const klaw_sel_src *src, size_t n, size_t star
         if (now >= deadline_ns)
             return KLAW_TIMEOUT; /* the scan after the deadline found nothing */
         if (now >= next_maint) {
-            park_maintain(src, &p);
+            park_maintain(src, n);
             next_maint = add_sat(now, p.liveness_ns);
             continue; /* re-arm and re-check what maintain may have freed */
         }
@@ -238,6 +253,15 @@ KLAW_COLD static klaw_status park(const klaw_sel_src *src, size_t n, size_t star
 }
 
 /* ---- the API ------------------------------------------------------------------ */
+
+/* The deadline in ns; one too far to count in int64 ns (a caller's "never"
+ * of {LONG_MAX, 0}) is no deadline rather than an overflow. */
+static int64_t deadline_of(const struct timespec *d)
+{
+    if (d && d->tv_sec >= (time_t)(INT64_MAX / 1000000000 - 1))
+        return INT64_MAX;
+    return klaw__deadline_ns(d);
+}
 
 klaw_status klaw_select(const klaw_sel_case *cases, size_t n, unsigned flags, const struct timespec *deadline,
                         klaw_sel_result *out)
@@ -250,7 +274,7 @@ klaw_status klaw_select(const klaw_sel_case *cases, size_t n, unsigned flags, co
         return KLAW_INVAL;
     if (n == 0) {
         /* nothing to wait for: sleep until the deadline, as a timer */
-        kw_wait_any(NULL, NULL, 0, klaw__deadline_ns(deadline));
+        kw_wait_any(NULL, NULL, 0, deadline_of(deadline));
         out->status = KLAW_TIMEOUT;
         return KLAW_TIMEOUT;
     }
@@ -274,7 +298,7 @@ klaw_status klaw_select(const klaw_sel_case *cases, size_t n, unsigned flags, co
             return st;
         ck_pr_stall();
     }
-    klaw_status st = park(src, n, start, klaw__deadline_ns(deadline), out);
+    klaw_status st = park(src, n, start, deadline_of(deadline), out);
     if (st == KLAW_TIMEOUT)
         *out = (klaw_sel_result){.index = SIZE_MAX, .status = KLAW_TIMEOUT};
     return st;

@@ -346,6 +346,12 @@ static void deadline_gives_timeout_not_before_it(void **state)
         assert_int_equal(r.status, KLAW_TIMEOUT);
         assert_true(mono_ns() >= ts_ns(&d));
     }
+    /* a far deadline (a caller's "never") is not an overflow */
+    struct timespec far = {.tv_sec = (time_t)INT64_MAX, .tv_nsec = 0};
+    send_u32(tx[0], 8);
+    assert_int_equal(klaw_select(cs, 2, 0, &far, &r), KLAW_OK);
+    assert_int_equal(r.index, 0);
+    klaw_sel_release(cs, &r);
     /* a deadline in the past still takes what is there */
     struct timespec past = klaw_deadline_in_ms(-1000);
     send_u32(tx[1], 9);

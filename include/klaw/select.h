@@ -48,7 +48,7 @@
  * receive would recover it.
  *
  * Cost: nothing is allocated; the stack holds up to 128 case descriptors
- * (about 9 KiB). When something is ready, a call costs one non-blocking
+ * (about 8 KiB). When something is ready, a call costs one non-blocking
  * receive per case looked at.
  *
  * Thread safety: any number of threads may select over the same receivers
