@@ -59,14 +59,17 @@
  *       computed without it is <= its cursor. A dead receiver holds the
  *       gate until it is evicted (liveness, below).
  *
- * Orderings: slot CASes are acq_rel; commit stores FULL with seq_cst (so
- * the length and bytes written before are visible to the reader whose
- * acquire load sees FULL, and the store is ordered before the waiter-flag
- * load of the wake protocol); tail moves by CAS (acq_rel) and is only a
+ * Orderings: slot CASes are acq_rel; commit publishes FULL with
+ * kw_publish_u64 (a release store, so the length and bytes written before
+ * are visible to the reader whose acquire load sees FULL; ordered before
+ * the waiter-flag load of the wake protocol by the asymmetric fence of
+ * channels/wait.h - a parked waiter issues the heavy barrier after arming -
+ * or, where that is unavailable, by a seq_cst store); tail moves by CAS (acq_rel) and is only a
  * hint: every decision re-reads the slot, whose lap tells a stale tail
  * (no ABA within 2^45 laps). A receiver's cursor is one store to its own
- * cache line: release under OVERWRITE (nobody waits on it), seq_cst under
- * BLOCK (the Dekker half of waking a parked writer).
+ * cache line: a release store under OVERWRITE (nobody waits on it), and
+ * kw_publish_u64 under BLOCK (the publisher's half of waking a parked
+ * writer).
  *
  * Waking (channels/wait.h): readers park on `published`, which commits,
  * aborts and closes bump only when its waiter flag is set; BLOCK writers
@@ -419,6 +422,7 @@ static void chan_unref(chan *c)
 
 static klaw_status chan_attach(klaw_region *r, chan **out)
 {
+    klaw__asym_init(); /* asymmetric fences: see channels/wait.h */
     uint8_t *base = klaw_region_base(r);
     size_t size = klaw_region_size(r);
     const klaw_region_header *h = klaw_region_hdr(r);
@@ -735,6 +739,9 @@ typedef struct wait_ctx {
 static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadline)
 {
     wait_ctx *w = ws->data;
+    /* ck_ec calls us after it flagged the count: the heavy half of the
+     * asymmetric fence goes between that CAS and our re-check */
+    kw_heavy_barrier();
     if (w->ready(w))
         return 1;
     int64_t now = (int64_t)ws->now.tv_sec * 1000000000 + ws->now.tv_nsec;
@@ -959,7 +966,7 @@ klaw_status klaw_bcast_commit(klaw_bcast_tx *tx, klaw_frame *f, size_t len)
     }
     bc_slot *s = f->slot_;
     atomic_store_explicit(&s->len, (uint32_t)len, memory_order_relaxed);
-    atomic_store_explicit(&s->state, full_of(f->pos_, c->shift), memory_order_seq_cst);
+    kw_publish_u64(&s->state, full_of(f->pos_, c->shift));
     return after_commit(c);
 }
 
@@ -967,7 +974,7 @@ void klaw_bcast_abort(klaw_bcast_tx *tx, klaw_frame *f)
 {
     chan *c = tx->c;
     bc_slot *s = f->slot_;
-    atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_SKIPPED, 0), memory_order_seq_cst);
+    kw_publish_u64(&s->state, mk((f->pos_ >> c->shift) + 1, S_SKIPPED, 0));
     atomic_fetch_add_explicit(&c->writers[tx->idx].aborted, 1, memory_order_relaxed);
     kw_wake_if_waiters(&c->ctl->published);
 }
@@ -995,15 +1002,19 @@ klaw_status klaw_bcast_commit_batch(klaw_bcast_tx *tx, klaw_frame *frames, size_
     klaw_status worst = KLAW_OK;
     for (size_t i = 0; i < n; i++) {
         bc_slot *s = frames[i].slot_;
-        memory_order mo = i + 1 == n ? memory_order_seq_cst : memory_order_release;
+        uint64_t v = full_of(frames[i].pos_, c->shift);
         if (KLAW_UNLIKELY(frames[i].len > c->max_frame)) {
-            atomic_store_explicit(&s->state, mk((frames[i].pos_ >> c->shift) + 1, S_SKIPPED, 0), mo);
+            v = mk((frames[i].pos_ >> c->shift) + 1, S_SKIPPED, 0);
             atomic_fetch_add_explicit(&c->writers[tx->idx].aborted, 1, memory_order_relaxed);
             worst = KLAW_INVAL;
-            continue;
+        } else {
+            atomic_store_explicit(&s->len, frames[i].len, memory_order_relaxed);
         }
-        atomic_store_explicit(&s->len, frames[i].len, memory_order_relaxed);
-        atomic_store_explicit(&s->state, full_of(frames[i].pos_, c->shift), mo);
+        /* the last store is the one the wake-up check must follow */
+        if (i + 1 == n)
+            kw_publish_u64(&s->state, v);
+        else
+            atomic_store_explicit(&s->state, v, memory_order_release);
     }
     if (n == 0)
         return KLAW_OK;
@@ -1066,7 +1077,7 @@ static inline void publish_cursor(klaw_bcast_rx *rx, uint64_t p)
         return;
     rx->cursor = p;
     if (rx->block) {
-        atomic_store_explicit(&rx->live->cursor, p, memory_order_seq_cst);
+        kw_publish_u64(&rx->live->cursor, p);
         /* a parked writer is woken once this cursor reaches the position it
          * waits for (wake_at; B5). Every receiver that passes it while the
          * flag is set wakes it, so the slowest one always does */
