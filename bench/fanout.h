@@ -354,21 +354,28 @@ typedef struct fanout_run {
 
 /* The writer's schedule, which every implementation follows (suite_fanout.c):
  * after the saturation phase, fanout_wait_caught_up; then the paced phase,
- * one frame per fanout_pace_next. */
+ * a frame each time fanout_pace says so. */
 
 /* Waits (sleeping, so readers sharing the CPU run) until every reader has
  * taken frame `last`, or none has moved for a while (a lossy transport may
  * have dropped the last frames), or the run's deadline. */
 void fanout_wait_caught_up(fanout_run *run, uint64_t last);
-/* Waits until *next_ns, then advances it by FANOUT_PACE_NS; returns the
- * time. When the writer shares a CPU with readers it yields while it waits. */
-uint64_t fanout_pace_next(const fanout_run *run, uint64_t *next_ns);
-/* Frames of the paced phase. */
-static inline uint64_t fanout_paced_frames(const fanout_run *run)
-{
-    uint64_t n = run->phase_ns / 2 / FANOUT_PACE_NS;
-    return n < 16 ? 16 : n;
-}
+
+/* The paced phase: a frame every FANOUT_PACE_NS for phase_ns / 2 (and at
+ * least FANOUT_MIN_PACED frames). A writer with a CPU of its own
+ * (run->spin) waits by spinning; else it sleeps (clock_nanosleep to an
+ * absolute time, timer slack 1 us) so that readers sharing its CPU run. A
+ * writer that falls behind (descheduled, or blocked under BLOCK) does not
+ * burst to catch up: the next frame is one interval after this one. */
+enum { FANOUT_MIN_PACED = 16 };
+typedef struct fanout_pacer {
+    uint64_t next_ns, end_ns, sent;
+    bool spin;
+} fanout_pacer;
+
+void fanout_pace_start(fanout_pacer *p, const fanout_run *run);
+/* Waits until the next frame is due; false when the phase is over. */
+bool fanout_pace(fanout_pacer *p);
 
 void fanout_set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -62,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -203,20 +204,35 @@ void fanout_wait_caught_up(fanout_run *run, uint64_t last)
     }
 }
 
-uint64_t fanout_pace_next(const fanout_run *run, uint64_t *next_ns)
+void fanout_pace_start(fanout_pacer *p, const fanout_run *run)
 {
-    (void)run;
+    p->spin = run->spin;
+    p->next_ns = bench_now_ns();
+    p->end_ns = p->next_ns + run->phase_ns / 2;
+    p->sent = 0;
+    if (!p->spin)
+        prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL); /* this thread's sleeps: 1 us late at most */
+}
+
+bool fanout_pace(fanout_pacer *p)
+{
     uint64_t now = bench_now_ns();
-    /* yield rather than spin: readers may share this CPU (N > 1 on two
-     * cores), and so may ZeroMQ's I/O threads */
-    while (now < *next_ns) {
-        sched_yield();
-        now = bench_now_ns();
+    if (p->sent >= FANOUT_MIN_PACED && now >= p->end_ns)
+        return false;
+    if (now < p->next_ns) {
+        if (p->spin) {
+            while ((now = bench_now_ns()) < p->next_ns)
+                __builtin_ia32_pause();
+        } else {
+            struct timespec t = {(time_t)(p->next_ns / 1000000000u), (long)(p->next_ns % 1000000000u)};
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR) {
+            }
+            now = bench_now_ns();
+        }
     }
-    /* behind schedule (the writer was descheduled or blocked): no burst to
-     * catch up, the next frame is one interval from now */
-    *next_ns = now > *next_ns + FANOUT_PACE_NS ? now + FANOUT_PACE_NS : *next_ns + FANOUT_PACE_NS;
-    return now;
+    p->next_ns = now > p->next_ns + FANOUT_PACE_NS ? now + FANOUT_PACE_NS : p->next_ns + FANOUT_PACE_NS;
+    p->sent++;
+    return true;
 }
 
 /* ---- the runner -------------------------------------------------------------------------- */
@@ -655,10 +671,9 @@ static int klaw_write(void *sv, void *w, fanout_run *run, char *err)
     atomic_store(&run->wr.published, seq - 1);
     fanout_wait_caught_up(run, seq - 1);
 
-    const uint64_t paced = fanout_paced_frames(run);
-    uint64_t next = bench_now_ns();
-    for (uint64_t i = 0; i < paced; i++) {
-        fanout_pace_next(run, &next);
+    fanout_pacer pacer;
+    fanout_pace_start(&pacer, run);
+    while (fanout_pace(&pacer)) {
         s = klaw_bcast_claim(tx, fb, &dl, &f[0]);
         if (s != KLAW_OK) {
             what = "klaw_bcast_claim";
