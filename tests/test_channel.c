@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -555,6 +557,183 @@ static void every_kinds_bad_body_is_corrupt(void **state)
     }
 }
 
+/* ---- inspection while the channel is busy ------------------------------------ */
+
+static long stress_frames(long dflt)
+{
+    const char *e = getenv("KLAW_STRESS_FRAMES");
+    long n = e ? atol(e) : dflt;
+    return n > 0 ? n : dflt;
+}
+
+typedef struct busy {
+    const char *name;
+    long frames;
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    uint8_t *seen; /* per frame value: times received */
+    atomic_int done;
+    long inspections;
+} busy;
+
+static void *busy_producer(void *arg)
+{
+    busy *b = arg;
+    for (long i = 0; i < b->frames; i++) {
+        uint32_t v = (uint32_t)i;
+        if (i % 97 == 0) { /* some aborted claims too */
+            klaw_frame f;
+            assert_int_equal(klaw_mpmc_claim(b->tx, 4, NULL, &f), KLAW_OK);
+            klaw_mpmc_abort(b->tx, &f);
+        }
+        assert_int_equal(klaw_mpmc_send(b->tx, &v, sizeof v, NULL), KLAW_OK);
+    }
+    klaw_mpmc_tx_close(b->tx);
+    return NULL;
+}
+
+static void *busy_consumer(void *arg)
+{
+    busy *b = arg;
+    for (;;) {
+        uint32_t v;
+        size_t len;
+        klaw_status st = klaw_mpmc_recv(b->rx, &v, sizeof v, &len, NULL);
+        if (st == KLAW_CLOSED)
+            break;
+        assert_int_equal(st, KLAW_OK);
+        assert_int_equal(len, sizeof v);
+        assert_true(v < (uint32_t)b->frames);
+        b->seen[v]++;
+    }
+    return NULL;
+}
+
+static void *busy_inspector(void *arg)
+{
+    busy *b = arg;
+    while (!atomic_load(&b->done)) {
+        klaw_channel *ch;
+        assert_int_equal(klaw_channel_open(b->name, 0, &ch, NULL), KLAW_OK);
+        klaw_channel_stats s;
+        assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_OK);
+        /* a snapshot while frames move: bounded, never negative */
+        assert_true(s.total_sent >= 0 && s.total_sent <= b->frames);
+        assert_true(s.total_received >= 0 && s.total_received <= b->frames);
+        assert_true(s.queue_size >= 0 && s.queue_size <= s.total_sent);
+        assert_true(s.sender_count <= 1 && s.receiver_count == 1);
+        assert_true(extras_int(s.backend_extras, "aborted_claims") <= b->frames / 97 + 1);
+        klaw_channel_close(ch);
+        b->inspections++;
+    }
+    return NULL;
+}
+
+/* A producer and a consumer thread move frames through a small ring while
+ * an inspector opens and reads the channel over and over: every frame
+ * still arrives exactly once, the snapshots stay within bounds, and the
+ * quiet channel's stats are exact. KLAW_STRESS_FRAMES sets the frames
+ * (default 20000). */
+static void inspection_during_traffic_changes_nothing(void **state)
+{
+    (void)state;
+    busy b = {.name = uniq(0, "busy"), .frames = stress_frames(20000)};
+    klaw_mpmc_opts o = {.capacity = 4, .max_frame = 8, .name = b.name};
+    assert_int_equal(klaw_mpmc_create(&o, &b.tx, &b.rx), KLAW_OK);
+    b.seen = calloc((size_t)b.frames, 1);
+    assert_non_null(b.seen);
+    pthread_t p, c, in;
+    assert_int_equal(pthread_create(&in, NULL, busy_inspector, &b), 0);
+    assert_int_equal(pthread_create(&c, NULL, busy_consumer, &b), 0);
+    assert_int_equal(pthread_create(&p, NULL, busy_producer, &b), 0);
+    pthread_join(p, NULL);
+    pthread_join(c, NULL);
+    atomic_store(&b.done, 1);
+    pthread_join(in, NULL);
+    for (long i = 0; i < b.frames; i++)
+        if (b.seen[i] != 1)
+            fail_msg("frame %ld received %d times", i, b.seen[i]);
+    assert_true(b.inspections > 0);
+
+    klaw_channel *ch;
+    assert_int_equal(klaw_channel_open(b.name, 0, &ch, NULL), KLAW_OK);
+    klaw_channel_stats s;
+    assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_OK);
+    assert_int_equal(s.total_sent, b.frames);
+    assert_int_equal(s.total_received, b.frames);
+    assert_int_equal(s.queue_size, 0);
+    assert_true(s.senders_closed);
+    assert_int_equal(extras_int(s.backend_extras, "aborted_claims"), (b.frames + 96) / 97);
+    klaw_channel_close(ch);
+    free(b.seen);
+    klaw_mpmc_tx_free(b.tx);
+    klaw_mpmc_rx_free(b.rx);
+    klaw_region_unlink(b.name);
+}
+
+typedef struct churn {
+    klaw_bcast_tx *tx;
+    const char *name;
+    int rounds;
+    atomic_int done;
+} churn;
+
+static void *churn_readers(void *arg)
+{
+    churn *c = arg;
+    for (int i = 0; i < c->rounds; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "churn-%d", i % 5);
+        klaw_bcast_rx *rx;
+        assert_int_equal(klaw_bcast_subscribe(c->tx, KLAW_BCAST_FROM_TAIL, id, &rx), KLAW_OK);
+        klaw_bcast_try_send(c->tx, &i, sizeof i);
+        klaw_bcast_rx_free(rx);
+    }
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+/* Readers come and go while the registry is read through klaw/channel.h:
+ * every list is of one registry version - no reader twice, never more
+ * than are registered at once (the fixed reader plus one churning). */
+static void reader_lists_stay_consistent_while_readers_churn(void **state)
+{
+    (void)state;
+    churn c = {.name = uniq(0, "churn"), .rounds = (int)(stress_frames(20000) / 10)};
+    klaw_bcast_opts o = {.capacity = 8, .max_frame = 8, .name = c.name};
+    assert_int_equal(klaw_bcast_create(&o, &c.tx), KLAW_OK);
+    klaw_bcast_rx *fixed;
+    assert_int_equal(klaw_bcast_subscribe(c.tx, KLAW_BCAST_FROM_TAIL, "fixed", &fixed), KLAW_OK);
+    klaw_channel *ch;
+    assert_int_equal(klaw_channel_open(c.name, 0, &ch, NULL), KLAW_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, churn_readers, &c), 0);
+    long looks = 0;
+    while (!atomic_load(&c.done) || looks == 0) {
+        klaw_reader_info rd[8];
+        size_t n;
+        assert_int_equal(klaw_channel_readers(ch, rd, 8, &n), KLAW_OK);
+        assert_true(n >= 1 && n <= 2);
+        int fixed_seen = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (str_is(rd[i].reader_id, "fixed"))
+                fixed_seen++;
+            else
+                assert_true(rd[i].reader_id.len == 7 && memcmp(rd[i].reader_id.ptr, "churn-", 6) == 0);
+        }
+        assert_int_equal(fixed_seen, 1);
+        klaw_channel_stats s;
+        assert_int_equal(klaw_channel_read_stats(ch, &s), KLAW_OK);
+        assert_true(s.receiver_count >= 1 && s.receiver_count <= 2);
+        looks++;
+    }
+    pthread_join(t, NULL);
+    klaw_channel_close(ch);
+    klaw_bcast_rx_free(fixed);
+    klaw_bcast_tx_free(c.tx);
+    klaw_region_unlink(c.name);
+}
+
 /* ---- listing ---------------------------------------------------------------- */
 
 typedef struct seen_names {
@@ -915,6 +1094,8 @@ int main(void)
         cmocka_unit_test(an_mpmc_with_a_scribbled_ring_refuses_its_counters),
         cmocka_unit_test(a_ring_of_one_kind_posing_as_another_is_corrupt),
         cmocka_unit_test(mutated_metadata_never_crashes),
+        cmocka_unit_test(inspection_during_traffic_changes_nothing),
+        cmocka_unit_test(reader_lists_stay_consistent_while_readers_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
