@@ -17,7 +17,10 @@
  * klaw_record_schema(KLAW_RECORD_CHANNEL_METADATA): a region that does not
  * hold a well-formed, consistent record is KLAW_CORRUPT, never an
  * out-of-bounds read. The stats calls validate the kind's own layout the
- * same way before they read it.
+ * same way before they read it. (One thing no check can catch: a process
+ * that shrinks the shared-memory object after it was mapped makes the
+ * kernel raise SIGBUS on the next access to the lost pages, as for any
+ * mapped file.)
  *
  * Thread safety: a klaw_channel handle is used by one thread at a time;
  * different handles (of the same channel, too) may be used at once.

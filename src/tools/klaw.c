@@ -927,6 +927,7 @@ static const char tail_help[] =
     "given; then it receives up to N frames (default 10) that are there now,\n"
     "or with --follow waits for frames and prints them until the senders\n"
     "close, N frames were taken (only when -n is given), or it is interrupted.\n"
+    "A frame tail took is gone from the channel even if printing it fails.\n"
     "oneshot: taking its value is receiving it: --consume is needed; then\n"
     "it prints the value if sent (--follow: waits for it).\n"
     "\n"
