@@ -1314,10 +1314,13 @@ static void *mixed_consumer(void *p)
 }
 
 /* The watch here keeps its values in versioned slots (process_shared).
- * KLAW_SELECT_RCU_WATCH=1 runs it with an in-process (RCU) watch instead:
- * that watch can hand a receiver the version it has already seen while a
- * newer one is current (klaw_watch_has_changed + borrow_and_update show it
- * without select; reported), so it is not the default until it is fixed. */
+ * KLAW_SELECT_RCU_WATCH=1 runs it with an in-process (RCU) watch instead,
+ * which today hands a receiver the same version twice: a sender publishes
+ * the record before it stores ctl.version, a borrow in between marks the
+ * new version seen while ctl.version is still the old one, and
+ * change_state's `version != seen` then says "changed" and the next borrow
+ * returns that record again (klaw_watch_has_changed + borrow_and_update
+ * show it without select). Reported; the default until it is fixed. */
 static void every_kind_mixed_under_stress_delivers_exactly_what_each_promises(void **state)
 {
     (void)state;
