@@ -47,7 +47,6 @@ enum {
     FANOUT_PACE_NS = 20000,    /* the paced phase: 50,000 frames/s            */
     FANOUT_ERR = 200,
     FANOUT_F_PACED = 1,
-    FANOUT_CLOCK_EVERY = 16,
 };
 
 enum { FANOUT_OVERWRITE = 0, FANOUT_BLOCK = 1 };
@@ -272,10 +271,7 @@ static inline void fanout_reader_skip(fanout_reader *r, const fanout_seen *s)
     }
 }
 
-/* Counts a frame fanout_inspect passed, taken at now_ns (0 when the
- * clock was not read for it: readers read it for every frame of the paced
- * phase, but in the saturation phase only once in FANOUT_CLOCK_EVERY
- * frames or batches, and whenever they have caught up): its place in the
+/* Counts a frame fanout_inspect passed, taken at now_ns: its place in the
  * order (seq after the last one; the gap exactly what the transport
  * announced, or counted as dropped), its latency if paced. Returns false
  * for a frame that is not counted (a probe, or bad). */
@@ -312,8 +308,7 @@ static inline bool fanout_count(fanout_reader *r, const fanout_seen *s, uint64_t
         fanout_hist_add(&r->lat, now_ns > s->stamp ? now_ns - s->stamp : 0);
     } else {
         r->delivered1++;
-        if (now_ns) /* 0: the clock was not read for this frame */
-            r->last1_ns = now_ns;
+        r->last1_ns = now_ns;
     }
     return true;
 }

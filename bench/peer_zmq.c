@@ -284,7 +284,7 @@ out:
 static int zmq_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char *err)
 {
     zmq_worker *z = w;
-    uint64_t idle_since = 0, msgs = 0;
+    uint64_t idle_since = 0;
     int rc = 0;
     zmq_msg_t m;
     (void)sv;
@@ -292,13 +292,8 @@ static int zmq_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char 
     zmq_msg_init(&m);
     for (;;) {
         if (zmq_msg_recv(&m, z->sock, flags) >= 0) {
+            uint64_t now = bench_now_ns();
             const uint8_t *p = zmq_msg_data(&m);
-            /* the clock for every paced frame, else once in
-             * FANOUT_CLOCK_EVERY frames (as klaw's readers) */
-            uint64_t now = 0;
-            if (++msgs % FANOUT_CLOCK_EVERY == 0 ||
-                (zmq_msg_size(&m) >= FANOUT_HDR && (fanout_ld32(p + 20) & FANOUT_F_PACED)))
-                now = bench_now_ns();
             uint64_t seq, round;
             if (zmq_msg_size(&m) >= FANOUT_HDR && (memcpy(&seq, p, 8), seq == 0)) {
                 memcpy(&round, p + 8, 8);

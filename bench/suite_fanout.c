@@ -711,7 +711,6 @@ static int klaw_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char
     klaw_frame f[FANOUT_BATCH];
     fanout_seen seen[FANOUT_BATCH];
     bool have_base = false;
-    unsigned batches = 0;
     uint64_t base = 0; /* klaw_frame.seq - the payload's seq, the same for all */
     klaw_status s;
     const char *what = run->spin ? "klaw_bcast_try_view" : "klaw_bcast_view_batch";
@@ -747,13 +746,7 @@ static int klaw_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char
         }
         if (s != KLAW_OK)
             break;
-        /* the clock (~20 ns) when the batch has a paced frame (the last one
-         * tells), when the reader has caught up (a short batch), and once
-         * in FANOUT_CLOCK_EVERY full batches */
-        uint64_t now = 0;
-        if (got < FANOUT_BATCH || ++batches % FANOUT_CLOCK_EVERY == 0 ||
-            (fanout_ld32(f[got - 1].data + 20) & FANOUT_F_PACED))
-            now = bench_now_ns();
+        uint64_t now = bench_now_ns();
         for (size_t i = 0; i < got; i++) {
             fanout_inspect(rd, f[i].data, f[i].len, &seen[i]);
             if (have_base && !seen[i].bad && f[i].seq - seen[i].seq != base)
