@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +50,48 @@ static void destroy(int named, klaw_oneshot_tx *tx, klaw_oneshot_rx *rx)
     klaw_oneshot_rx_free(rx);
     if (named)
         klaw_region_unlink(name_buf);
+}
+
+/* ---- counting futex system calls -------------------------------------------- */
+
+/* syscall(2) is interposed: klaw makes its futex calls through it (and so
+ * does liburcu), so a thread can count the ones it makes itself. */
+#if defined(__SANITIZE_THREAD__)
+#define NO_TSAN __attribute__((no_sanitize_thread))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef NO_TSAN
+#define NO_TSAN
+#endif
+
+static _Thread_local int counting_futex;
+static _Thread_local unsigned long futex_calls;
+static _Atomic unsigned long futex_waits_anywhere;
+static long (*_Atomic next_syscall)(long, ...);
+
+NO_TSAN long syscall(long n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+    long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+    va_end(ap);
+    if (n == SYS_futex) {
+        if (counting_futex)
+            futex_calls++;
+        if ((b & 127) == 9 /* FUTEX_WAIT_BITSET */ || (b & 127) == 0)
+            atomic_fetch_add(&futex_waits_anywhere, 1);
+    }
+    long (*next)(long, ...) = atomic_load(&next_syscall);
+    if (!next) {
+        void *sym = dlsym(RTLD_NEXT, "syscall");
+        memcpy(&next, &sym, sizeof sym);
+        atomic_store(&next_syscall, next);
+    }
+    return next(n, a, b, c, d, e, f);
 }
 
 /* ---- every ordering, against a model -------------------------------------- */
@@ -289,6 +333,14 @@ static void *act_later(void *p)
     return NULL;
 }
 
+static void *recv_waiter(void *p)
+{
+    barg *a = p;
+    struct timespec d = watchdog();
+    a->st = klaw_oneshot_recv(a->rx, a->buf, sizeof a->buf, &a->len, &d);
+    return NULL;
+}
+
 static void blocking_calls_wake_on_each_event_and_time_out(void **state)
 {
     (void)state;
@@ -325,6 +377,46 @@ static void blocking_calls_wake_on_each_event_and_time_out(void **state)
         pthread_join(t, NULL);
         klaw_oneshot_tx_close(a.tx);
         assert_int_equal(klaw_oneshot_wait_closed(a.tx, &d), KLAW_CLOSED);
+        destroy(named, a.tx, a.rx);
+    }
+}
+
+/* Nobody parked: send, close and the receive make no system call (the
+ * receiver is this process: no /proc read either). A parked receiver: the
+ * send pays the wake-up. */
+static void no_system_call_unless_the_other_side_is_parked(void **state)
+{
+    (void)state;
+    for (int named = 0; named < 2; named++) {
+        klaw_oneshot_tx *tx;
+        klaw_oneshot_rx *rx;
+        create(named, "nosys", &tx, &rx);
+        futex_calls = 0;
+        counting_futex = 1;
+        assert_int_equal(klaw_oneshot_send(tx, "v", 1), KLAW_OK);
+        assert_int_equal(klaw_oneshot_is_closed(tx), 0);
+        char buf[4];
+        size_t len;
+        assert_int_equal(klaw_oneshot_try_recv(rx, buf, sizeof buf, &len), KLAW_OK);
+        counting_futex = 0;
+        assert_int_equal(futex_calls, 0);
+        destroy(named, tx, rx);
+
+        barg a = {0};
+        create(named, "nosys2", &a.tx, &a.rx);
+        pthread_t t;
+        unsigned long waits = atomic_load(&futex_waits_anywhere);
+        assert_int_equal(pthread_create(&t, NULL, recv_waiter, &a), 0);
+        for (int i = 0; i < 20000 && atomic_load(&futex_waits_anywhere) == waits; i++)
+            usleep(1000);
+        assert_true(atomic_load(&futex_waits_anywhere) != waits); /* it parked */
+        futex_calls = 0;
+        counting_futex = 1;
+        assert_int_equal(klaw_oneshot_send(a.tx, "w", 1), KLAW_OK);
+        counting_futex = 0;
+        assert_true(futex_calls >= 1);
+        pthread_join(t, NULL);
+        assert_int_equal(a.st, KLAW_OK);
         destroy(named, a.tx, a.rx);
     }
 }
@@ -710,6 +802,7 @@ int main(void)
         cmocka_unit_test(too_small_a_buffer_keeps_the_value),
         cmocka_unit_test(bad_options_and_roles_are_refused),
         cmocka_unit_test(blocking_calls_wake_on_each_event_and_time_out),
+        cmocka_unit_test(no_system_call_unless_the_other_side_is_parked),
         cmocka_unit_test(racing_sides_deliver_exactly_once),
         cmocka_unit_test(roles_taken_by_name_in_other_processes),
         cmocka_unit_test(killed_peers_count_as_closed),

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,6 +104,48 @@ static int check_value(const uint8_t *p, uint32_t len, uint64_t v, uint32_t maxf
         if (__atomic_load_n(p + i, __ATOMIC_RELAXED) != value_byte(v, i))
             return 0;
     return 1;
+}
+
+/* ---- counting futex system calls -------------------------------------------- */
+
+/* syscall(2) is interposed: klaw makes its futex calls through it (and so
+ * does liburcu), so a thread can count the ones it makes itself. */
+#if defined(__SANITIZE_THREAD__)
+#define NO_TSAN __attribute__((no_sanitize_thread))
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef NO_TSAN
+#define NO_TSAN
+#endif
+
+static _Thread_local int counting_futex;
+static _Thread_local unsigned long futex_calls;
+static _Atomic unsigned long futex_waits_anywhere;
+static long (*_Atomic next_syscall)(long, ...);
+
+NO_TSAN long syscall(long n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+    long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+    va_end(ap);
+    if (n == SYS_futex) {
+        if (counting_futex)
+            futex_calls++;
+        if ((b & 127) == 9 /* FUTEX_WAIT_BITSET */ || (b & 127) == 0)
+            atomic_fetch_add(&futex_waits_anywhere, 1);
+    }
+    long (*next)(long, ...) = atomic_load(&next_syscall);
+    if (!next) {
+        void *sym = dlsym(RTLD_NEXT, "syscall");
+        memcpy(&next, &sym, sizeof sym);
+        atomic_store(&next_syscall, next);
+    }
+    return next(n, a, b, c, d, e, f);
 }
 
 static uint64_t stress_values(void)
@@ -288,6 +332,54 @@ static void changed_wakes_on_send_and_honours_its_deadline(void **state)
             assert_int_equal(a.st, KLAW_OK);
             assert_int_equal(a.ver, 2 + (uint64_t)round);
         }
+        destroy(m, tx, rx);
+    }
+}
+
+/* Nobody parked: a send (and every read) makes no system call - in the
+ * in-process mode at most one per RETIRE_BATCH (16) sends, call_rcu waking
+ * its worker. A parked receiver: the send pays the wake-up. */
+static void no_system_call_unless_a_receiver_is_parked(void **state)
+{
+    (void)state;
+    for (int m = 0; m < NMODES; m++) {
+        klaw_watch_tx *tx;
+        klaw_watch_rx *rx;
+        create(m, 64, 0, "nosys", &tx, &rx);
+        uint8_t buf[64];
+        for (uint64_t v = 1; v <= 200; v++) /* warm: the record pool fills */
+            assert_int_equal(klaw_watch_send(tx, buf, make_value(buf, v, 64), NULL), KLAW_OK);
+        usleep(20000);
+        futex_calls = 0;
+        counting_futex = 1;
+        for (uint64_t v = 201; v <= 10200; v++) {
+            klaw_watch_send(tx, buf, make_value(buf, v, 64), NULL);
+            klaw_frame f;
+            klaw_watch_borrow_and_update(rx, &f);
+            klaw_watch_release(rx, &f);
+            int ch;
+            klaw_watch_has_changed(rx, &ch);
+        }
+        counting_futex = 0;
+        if (m == M_RCU)
+            assert_true(futex_calls <= 10000 / 16 + 1);
+        else
+            assert_int_equal(futex_calls, 0);
+        /* park a receiver, then send: the wake-up is paid */
+        waiter_arg a = {rx, KLAW_INVAL, 0};
+        pthread_t t;
+        unsigned long waits = atomic_load(&futex_waits_anywhere);
+        assert_int_equal(pthread_create(&t, NULL, changed_waiter, &a), 0);
+        for (int i = 0; i < 20000 && atomic_load(&futex_waits_anywhere) == waits; i++)
+            usleep(1000);
+        assert_true(atomic_load(&futex_waits_anywhere) != waits); /* it parked */
+        futex_calls = 0;
+        counting_futex = 1;
+        assert_int_equal(klaw_watch_send(tx, "w", 1, NULL), KLAW_OK);
+        counting_futex = 0;
+        assert_true(futex_calls >= 1);
+        pthread_join(t, NULL);
+        assert_int_equal(a.st, KLAW_OK);
         destroy(m, tx, rx);
     }
 }
@@ -688,8 +780,9 @@ static void processes_never_see_a_torn_value(void **state)
 /* ---- faults ------------------------------------------------------------------ */
 
 /* A sender in another process sends, then is SIGKILLed: the parked
- * receiver gets the value, then CLOSED once liveness finds it dead. */
-static void killed_sender_process_counts_as_closed(void **state)
+ * receiver gets the value, then CLOSED once liveness finds it dead. A
+ * killed receiver process's handle is reclaimed too. */
+static void killed_processes_handles_are_reclaimed(void **state)
 {
     (void)state;
     const char *name = uniq("kill");
@@ -728,6 +821,26 @@ static void killed_sender_process_counts_as_closed(void **state)
     assert_int_equal(klaw_watch_rx_stats(rx, &st), KLAW_OK);
     assert_int_equal(st.reaped_handles, 1);
     assert_int_equal(st.senders_closed, 1);
+    /* a receiver process killed: its handle is reclaimed (stats reap) */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        klaw_watch_rx *crx;
+        if (klaw_watch_open_rx(name, &crx) != KLAW_OK)
+            _exit(1);
+        if (write(pfd[1], "r", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    assert_int_equal(read(pfd[0], &c, 1), 1);
+    assert_int_equal(klaw_watch_rx_stats(rx, &st), KLAW_OK);
+    assert_int_equal(st.receivers, 2);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    assert_int_equal(klaw_watch_rx_stats(rx, &st), KLAW_OK);
+    assert_int_equal(st.receivers, 1);
+    assert_int_equal(st.reaped_handles, 2);
     klaw_watch_rx_free(rx);
     klaw_region_unlink(name);
     close(pfd[0]);
@@ -873,6 +986,7 @@ int main(void)
         cmocka_unit_test(send_bumps_version_and_marks_follow_borrow_and_update),
         cmocka_unit_test(bad_options_are_refused),
         cmocka_unit_test(changed_wakes_on_send_and_honours_its_deadline),
+        cmocka_unit_test(no_system_call_unless_a_receiver_is_parked),
         cmocka_unit_test(close_lets_receivers_see_the_last_value_then_closed),
         cmocka_unit_test(close_wakes_a_parked_receiver),
         cmocka_unit_test(clones_keep_their_seen_version),
@@ -880,7 +994,7 @@ int main(void)
         cmocka_unit_test(rcu_borrow_outlives_many_replacements),
         cmocka_unit_test(threads_never_see_a_torn_value),
         cmocka_unit_test(processes_never_see_a_torn_value),
-        cmocka_unit_test(killed_sender_process_counts_as_closed),
+        cmocka_unit_test(killed_processes_handles_are_reclaimed),
         cmocka_unit_test(hostile_regions_are_refused_not_followed),
         cmocka_unit_test(select_hook_takes_changes_and_reports_close),
         cmocka_unit_test(region_kind_and_metadata_are_written),
