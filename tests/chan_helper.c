@@ -19,6 +19,9 @@
  *   chan_helper sendraw NAME
  *       sends stdin's bytes, as they are, as one frame of the named mpmc
  *       (for frames klaw send would never make)
+ *   chan_helper unready NAME
+ *       a region of kind mpmc created but never published (READY unset),
+ *       held by a live process: "being created"; prints "ready" and waits
  *   chan_helper badmeta NAME
  *       a published region of kind mpmc whose metadata record is not a
  *       ChannelMetadata (0xc1: not even MessagePack); exits at once.
@@ -54,7 +57,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: chan_helper mpmc NAME CAPACITY MAX_FRAME [VALUE_TYPE] | bcast NAME CAPACITY "
                     "MAX_FRAME overwrite|block [READER_ID] | watch NAME MAX_FRAME JSON | oneshot NAME MAX_FRAME "
-                    "| sendraw NAME | badmeta NAME | badring NAME\n");
+                    "| unready NAME | sendraw NAME | badmeta NAME | badring NAME\n");
     return 2;
 }
 
@@ -125,6 +128,15 @@ int main(int argc, char **argv)
         ready_and_wait();
         klaw_mpmc_tx_free(tx);
         klaw_mpmc_rx_free(rx);
+        return 0;
+    }
+    if (strcmp(what, "unready") == 0 && argc == 3) {
+        klaw_region *r;
+        klaw_status st = klaw_region_create(name, 8192, KLAW_KIND_MPMC, 0, &r);
+        if (st != KLAW_OK)
+            return failed("create", name, st);
+        ready_and_wait();
+        klaw_region_close(r);
         return 0;
     }
     if (strcmp(what, "sendraw") == 0 && argc == 3) {

@@ -207,7 +207,7 @@ helpers=()
 cleanup() {
     for p in "${helpers[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${helpers[@]}"; do wait "$p" 2>/dev/null; done
-    for n in m b bb bo w o bad ring; do rm -f "/dev/shm/klaw.$P-$n"; done
+    for n in m b bb bo w o o2 bad ring new; do rm -f "/dev/shm/klaw.$P-$n"; done
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -463,6 +463,19 @@ runn "$T/empty" tail "$W"
 expect_okn "watch tail after sends" "{\"type\":\"data\",\"header\":{\"version\":1,\"kind\":1,\"channel_id\":\"$W\",\"seq\":2,\"ts_ms\":0},\"payload\":{\"v\":2}}"
 runn "$T/empty" stat --json "$W"
 [[ "$outn" == *'"stats":{"sender_count":1,"receiver_count":0,"queue_size":1,"capacity":1,'*'"total_sent":2,'*'"backend_extras":{"max_frame":64,"version":2,'* ]] || fail "watch stat: $outn"
+# -f: the current value, then each new one
+"$KLAW" tail -f "$W" >"$T/follow" 2>"$T/follow.err" &
+tpid=$!
+wait_lines "$T/follow" 1 || fail "watch tail -f: no current value"
+run "$T/empty" send "$W" '{"v":3}'
+wait_lines "$T/follow" 2 || fail "watch tail -f: '$(cat "$T/follow")'"
+run "$T/empty" send "$W" '{"v":4}'
+wait_lines "$T/follow" 3 || fail "watch tail -f: '$(cat "$T/follow")'"
+kill -TERM "$tpid"
+wait "$tpid"
+trc=$?
+[ "$trc" -eq 0 ] && [ "$(norm <"$T/follow" | tail -2)" = $'{"v":3}\n{"v":4}' ] ||
+    fail "watch tail -f: exit $trc '$(cat "$T/follow")' $(cat "$T/follow.err")"
 stop_helper "$hpid"
 
 # ---- oneshot ----
@@ -481,6 +494,31 @@ expect_okn "oneshot tail --consume" '"once"'
 run "$T/empty" tail --consume "$O"
 expect_error "oneshot taken" "klaw: oneshot '$O' holds no value (it was taken)"
 stop_helper "$hpid"
+# --consume --follow waits for the value
+O2=$P-o2
+start_helper oneshot "$O2" 64
+"$KLAW" tail --consume --follow "$O2" >"$T/follow" 2>"$T/follow.err" &
+tpid=$!
+wait_stat "$O2" '*"receiver_count":1,*'
+run "$T/empty" send --envelope "$O2" '[true]'
+wait "$tpid"
+trc=$?
+[ "$trc" -eq 0 ] && [ "$(norm <"$T/follow")" = "{\"type\":\"data\",\"header\":{\"version\":1,\"kind\":1,\"channel_id\":\"$O2\",\"seq\":0,\"ts_ms\":0},\"payload\":[true]}" ] ||
+    fail "oneshot tail --follow: exit $trc '$(cat "$T/follow")' $(cat "$T/follow.err")"
+stop_helper "$hpid"
+
+# ---- a channel being created ----
+start_helper unready "$P-new"
+run "$T/empty" ls
+[ "$(grep "^$P-new " "$T/out" | tr -s ' ')" = "$P-new ? - - (being created)" ] || fail "ls of a region being created: $(cat "$T/out")"
+run "$T/empty" ls --json
+grep -qxF "{\"name\":\"$P-new\",\"error\":\"being created\"}" "$T/out" || fail "ls --json of a region being created"
+run "$T/empty" stat "$P-new"
+expect_error "stat of a region being created" "klaw: channel '$P-new' is still being created"
+stop_helper "$hpid"
+run "$T/empty" stat "$P-new"
+expect_error "stat of a region whose creator gave up" "klaw: channel '$P-new' is corrupt: not a valid klaw region (bad header, size or offsets, or its creator died before it was ready)"
+run "$T/empty" rm "$P-new"
 
 # ---- corrupt regions ----
 "$HELPER" badmeta "$P-bad" || fail "badmeta"
