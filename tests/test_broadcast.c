@@ -19,7 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1077,6 +1081,122 @@ static void writer_killed_between_claim_and_commit_does_not_wedge_readers(void *
     klaw_region_unlink(name_buf);
 }
 
+/* ---- the hot paths ---------------------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef UNDER_SANITIZER
+#define UNDER_SANITIZER 0
+#endif
+
+/* Lets the process make no system call but write and exit from now on: any
+ * other kills it with SIGSYS. */
+static int forbid_syscalls(void)
+{
+    struct sock_filter prog[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 3, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog fp = {(unsigned short)(sizeof prog / sizeof prog[0]), prog};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp);
+}
+
+/* Every frame path, 20,000 frames each, under both policies. Returns the
+ * number of unexpected statuses. */
+static int run_frame_paths(klaw_bcast_tx *tx, klaw_bcast_rx **rx, int nr)
+{
+    int bad = 0;
+    uint8_t buf[64] = {0};
+    for (int i = 0; i < 20000; i++) {
+        klaw_frame f, fr[4];
+        size_t got, len;
+        uint64_t lag;
+        struct timespec far = {INT32_MAX, 0}; /* a deadline is never read unless one parks */
+        bad += klaw_bcast_try_send(tx, buf, 8) != KLAW_OK;
+        bad += klaw_bcast_send(tx, buf, 8, &far) != KLAW_OK;
+        bad += klaw_bcast_try_claim(tx, 8, &f) != KLAW_OK;
+        bad += klaw_bcast_commit(tx, &f, 8) != KLAW_OK;
+        bad += klaw_bcast_claim(tx, 8, &far, &f) != KLAW_OK;
+        klaw_bcast_abort(tx, &f);
+        bad += klaw_bcast_claim_batch(tx, 8, fr, 2, &got, &far) != KLAW_OK;
+        for (size_t k = 0; k < got; k++)
+            fr[k].len = 8;
+        bad += klaw_bcast_commit_batch(tx, fr, got) != KLAW_OK;
+        for (int r = 0; r < nr; r++) {
+            bad += klaw_bcast_try_recv(rx[r], buf, sizeof buf, &len, &lag) != KLAW_OK;
+            bad += klaw_bcast_recv(rx[r], buf, sizeof buf, &len, &lag, &far) != KLAW_OK;
+            bad += klaw_bcast_try_view(rx[r], &f, &lag) != KLAW_OK;
+            bad += klaw_bcast_release(rx[r], &f) != KLAW_OK;
+            klaw_frame in[4];
+            for (size_t left = got, n = 0; left > 0; left -= n) {
+                bad += klaw_bcast_view_batch(rx[r], in, 4, &n, &lag, &far) != KLAW_OK;
+                bad += klaw_bcast_release_batch(rx[r], in, n) != KLAW_OK;
+                if (n == 0 || n > left)
+                    return bad + 1;
+            }
+        }
+    }
+    return bad;
+}
+
+/* With nobody parked, no frame path makes a system call (futex wake,
+ * membarrier, clock, /proc, locks): a child runs them all under a seccomp
+ * filter that kills it at the first system call other than exit. (The
+ * clock through the vDSO is not a system call; KLAW_READER_SEEN_EVERY
+ * bounds its use, see test_registry.) */
+static void frame_paths_make_no_system_call_when_nobody_parks(void **state)
+{
+    (void)state;
+    if (UNDER_SANITIZER)
+        skip(); /* the sanitizer runtimes make system calls of their own */
+    for (int policy = KLAW_POLICY_OVERWRITE; policy <= KLAW_POLICY_BLOCK; policy++) {
+        klaw_bcast_tx *tx = make(64, 64, policy, NULL);
+        klaw_bcast_rx *rx[2];
+        for (int r = 0; r < 2; r++)
+            assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx[r]), KLAW_OK);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (forbid_syscalls() != 0)
+                _exit(3);
+            _exit(run_frame_paths(tx, rx, 2) ? 1 : 0);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        if (WIFSIGNALED(status))
+            fail_msg("policy %d: a frame path made a system call (signal %d)", policy, WTERMSIG(status));
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 3)
+            skip(); /* no seccomp here */
+        assert_int_equal(WEXITSTATUS(status), 0);
+        /* and the checker checks: a parked caller's wake-up is a syscall */
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (forbid_syscalls() != 0)
+                _exit(3);
+            klaw_bcast_tx_close(tx); /* a cold path: it reads /proc */
+            _exit(0);
+        }
+        waitpid(pid, &status, 0);
+        assert_true(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 3));
+        for (int r = 0; r < 2; r++)
+            klaw_bcast_rx_free(rx[r]);
+        klaw_bcast_tx_free(tx);
+    }
+}
+
 /* ---- regions --------------------------------------------------------------- */
 
 static void hostile_ring_config_is_refused(void **state)
@@ -1250,6 +1370,7 @@ int main(void)
         cmocka_unit_test(processes_every_receiver_gets_received_plus_lagged_equal_sent),
         cmocka_unit_test(block_writer_goes_on_after_a_killed_receiver_is_evicted),
         cmocka_unit_test(writer_killed_between_claim_and_commit_does_not_wedge_readers),
+        cmocka_unit_test(frame_paths_make_no_system_call_when_nobody_parks),
         cmocka_unit_test(hostile_ring_config_is_refused),
         cmocka_unit_test(hostile_slot_state_is_corrupt_not_a_hang),
         cmocka_unit_test(metadata_is_written_before_ready),
