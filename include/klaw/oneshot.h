@@ -69,9 +69,12 @@ typedef struct klaw_oneshot_stats {
 } klaw_oneshot_stats;
 
 /* Creates a oneshot. Either out-pointer may be NULL: that role is left for
- * another process to take by name (for an anonymous oneshot, a NULL role
- * can never be taken). KLAW_INVAL (max_frame out of range, or both NULL for
- * an anonymous one), KLAW_EXIST, KLAW_PERM, KLAW_NOMEM, KLAW_SYS. */
+ * another process to take by name (an anonymous oneshot's NULL role can
+ * never be taken, so that side counts as closed from the start). Until a
+ * role is taken, its side is neither there nor gone: a receiver waits, a
+ * sender may send (the value waits for the receiver). KLAW_INVAL
+ * (max_frame out of range, or both NULL for an anonymous one), KLAW_EXIST,
+ * KLAW_PERM, KLAW_NOMEM, KLAW_SYS. */
 KLAW_API klaw_status klaw_oneshot_create(const klaw_oneshot_opts *opts, klaw_oneshot_tx **tx,
                                          klaw_oneshot_rx **rx);
 

@@ -21,7 +21,9 @@
  *    belongs to the calling thread: release it on the same thread, and do
  *    not hold it across a wait (it delays reclamation of old values, it
  *    never delays a sender). Not for processes forked after creation (the
- *    records are in the parent's heap).
+ *    records are in the parent's heap). Creating one registers liburcu's
+ *    fork handlers (pthread_atfork), so that a child forked later gets a
+ *    working call_rcu worker of its own.
  *
  *  - Shared (a name, or process_shared 1 for an anonymous region that
  *    children forked after creation share): `slots` versioned slots in the
@@ -103,9 +105,11 @@ typedef struct klaw_watch_stats {
 
 /* Creates a watch holding opts->initial as version 0, with its first
  * sender and receiver handles (either out-pointer may be NULL: that handle
- * is not made). KLAW_INVAL (max_frame, slots or handles out of range,
- * initial_len > max_frame, process_shared with a name is fine), KLAW_EXIST,
- * KLAW_PERM, KLAW_NOMEM, KLAW_SYS. */
+ * is not made; a named watch with neither lives on in /dev/shm for others
+ * to open). A watch with no sender handle yet is not closed: its receivers
+ * wait for a sender to open it. KLAW_INVAL (max_frame, slots or
+ * max_handles out of range, initial_len > max_frame, initial NULL with a
+ * length), KLAW_EXIST, KLAW_PERM, KLAW_NOMEM, KLAW_SYS. */
 KLAW_API klaw_status klaw_watch_create(const klaw_watch_opts *opts, klaw_watch_tx **tx, klaw_watch_rx **rx);
 
 /* Attaches to a named watch with a new handle. A new receiver starts with
