@@ -752,22 +752,35 @@ static int klaw_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char
             if (have_base && !seen[i].bad && f[i].seq - seen[i].seq != base)
                 seen[i].bad = "klaw_frame.seq disagrees with the seq the writer wrote";
         }
-        s = klaw_bcast_release_batch(rx, f, got);
-        if (s == KLAW_LAGGED) {
-            /* overwritten while we looked: not delivered, and what we read
-             * of them is not to be trusted */
-            rd->announced += got;
-            rd->lagged += got;
-        } else if (s == KLAW_OK) {
-            for (size_t i = 0; i < got; i++) {
-                if (!have_base && !seen[i].bad) {
-                    base = f[i].seq - seen[i].seq;
-                    have_base = true;
-                }
-                fanout_count(rd, &seen[i], now);
+        /* BLOCK: one release for the batch (nothing can be overwritten).
+         * OVERWRITE: a release per frame, in order, so that only the frames
+         * the writer actually overwrote while we looked count as lagged
+         * (release_batch says LAGGED for the whole batch if any was) */
+        const bool each = st->k.policy == FANOUT_OVERWRITE;
+        klaw_status rs = each ? KLAW_OK : klaw_bcast_release_batch(rx, f, got);
+        for (size_t i = 0; i < got && (rs == KLAW_OK || rs == KLAW_LAGGED); i++) {
+            if (each)
+                rs = klaw_bcast_release(rx, &f[i]);
+            if (rs == KLAW_LAGGED) {
+                /* overwritten while we looked: not delivered, and what we
+                 * read of it is not to be trusted */
+                rd->announced += each ? 1 : got;
+                rd->lagged += each ? 1 : got;
+                if (!each)
+                    break;
+                continue;
             }
-        } else {
-            what = "klaw_bcast_release_batch";
+            if (rs != KLAW_OK)
+                break;
+            if (!have_base && !seen[i].bad) {
+                base = f[i].seq - seen[i].seq;
+                have_base = true;
+            }
+            fanout_count(rd, &seen[i], now);
+        }
+        if (rs != KLAW_OK && rs != KLAW_LAGGED) {
+            s = rs;
+            what = each ? "klaw_bcast_release" : "klaw_bcast_release_batch";
             break;
         }
         rd->announced += lag_after;
