@@ -30,20 +30,30 @@
  * klaw's writer claims 32 frames at a time in the saturation phase
  * (klaw_bcast_claim_batch, fill in place, one clock read stamps them all
  * just before klaw_bcast_commit_batch makes them visible) and one at a
- * time when paced; readers take up to 32 at once (klaw_bcast_view_batch,
- * one clock read for the batch as it returns, checks in place,
- * klaw_bcast_release_batch; frames the writer lapped meanwhile count as
- * lagged, never as delivered). ZeroMQ has no batched send: its writer
- * fills a zmq_msg_t in place and stamps each message (ZeroMQ batches on
- * its own inside its pipes and I/O threads). Both block the same way for
- * the reader: klaw's blocking view (spin, then park on a futex) with a far
- * deadline; ZeroMQ's blocking recv.
+ * time when paced; readers take up to 32 at once (one clock read for the
+ * batch as it arrives, checks in place), then release them: under BLOCK
+ * with klaw_bcast_release_batch, under OVERWRITE one klaw_bcast_release
+ * per frame, so that a frame the writer overwrote while it was viewed
+ * counts as lagged, never as delivered, and its neighbours still count.
+ * ZeroMQ has no batched send: its writer fills a zmq_msg_t in place and
+ * stamps each message (ZeroMQ batches on its own inside its pipes and I/O
+ * threads); its readers check each message in place.
+ *
+ * How readers wait, the same for both: when the writer and every reader
+ * have a CPU of their own (N = 1 on two cores) they poll (klaw:
+ * klaw_bcast_try_view, then take what else is ready up to 32; ZeroMQ:
+ * zmq_msg_recv with ZMQ_DONTWAIT); otherwise they block (klaw:
+ * klaw_bcast_view_batch, which spins briefly, then parks on a futex, with
+ * a far deadline; ZeroMQ: blocking zmq_msg_recv). The paced writer spins
+ * or sleeps to its schedule by the same rule.
  *
  * Each case is measured --runs times, klaw and ZeroMQ alternating; each
  * row is the median. Besides the rows, the suite writes every median to a
  * CSV file and draws delivered frames/s against N as an SVG chart (--csv,
  * --svg; default bench-results/fanout.csv and .svg under the current
  * directory), and prints a progress line on stderr.
+ * KLAW_BENCH_FANOUT_ONLY="thread 64B BLOCK N=2 klaw" (any part of such a
+ * label) runs only the cases and implementations it names.
  *
  * Workers are pinned: the writer to the first CPU this process may use,
  * reader j to the (j+1)-th (modulo their number). On this project's 2
