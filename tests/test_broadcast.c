@@ -448,6 +448,9 @@ static void receivers_drain_then_closed_and_parked_callers_wake(void **state)
     klaw_frame f;
     assert_int_equal(klaw_bcast_try_view(rx, &f, NULL), KLAW_CLOSED);
     assert_int_equal(klaw_bcast_view(rx, NULL, &f, NULL), KLAW_CLOSED);
+    klaw_bcast_rx *late;
+    assert_int_equal(klaw_bcast_subscribe(tx2, 0, "late", &late), KLAW_INVAL); /* a closed tx */
+    assert_null(late);
     klaw_bcast_stats s;
     klaw_bcast_rx_stats(rx, &s);
     assert_int_equal(s.writers_closed, 1);
@@ -455,6 +458,20 @@ static void receivers_drain_then_closed_and_parked_callers_wake(void **state)
     klaw_bcast_rx_free(rx);
     klaw_bcast_tx_free(tx);
     klaw_bcast_tx_free(tx2);
+
+    /* a late receiver of a finished named channel drains what is retained */
+    const char *name = uniq("late");
+    tx = make(4, 8, KLAW_POLICY_OVERWRITE, name);
+    send_u64(tx, 1, KLAW_NO_RECEIVERS);
+    send_u64(tx, 2, KLAW_NO_RECEIVERS);
+    klaw_bcast_tx_free(tx);
+    assert_int_equal(klaw_bcast_open_tx(name, &tx), KLAW_CLOSED);
+    assert_int_equal(klaw_bcast_open_rx(name, KLAW_BCAST_FROM_OLDEST, "late", &late), KLAW_OK);
+    assert_int_equal(recv_u64(late), 1);
+    assert_int_equal(recv_u64(late), 2);
+    assert_int_equal(klaw_bcast_try_view(late, &f, NULL), KLAW_CLOSED);
+    klaw_bcast_rx_free(late);
+    klaw_region_unlink(name);
 
     /* a parked receiver wakes on a commit, then on the last close */
     tx = make(8, 8, 0, NULL);
@@ -1055,6 +1072,35 @@ static void writer_killed_between_claim_and_commit_does_not_wedge_readers(void *
         assert_int_equal(s.total_sent, 3);
         assert_int_equal(s.total_received, 3);
         assert_int_equal(s.lagged, 0);
+        klaw_bcast_rx_free(rx);
+        klaw_bcast_tx_free(tx);
+        klaw_region_unlink(name_buf);
+    }
+
+    /* a writer that needs the dead claim's slot again (a lap later) waits
+     * for it, reaps it after the liveness timeout and goes on */
+    {
+        const char *name = uniq("killw3");
+        klaw_bcast_tx *tx = make(4, 16, KLAW_POLICY_OVERWRITE, name);
+        klaw_bcast_rx *rx;
+        assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
+        pid_t pid = fork_ready(dying_writer); /* holds position 0 */
+        kill_and_reap(pid);
+        struct timespec d = klaw_deadline_in_ms(30000);
+        for (uint64_t i = 0; i < 6; i++) {
+            uint64_t v = i;
+            assert_int_equal(klaw_bcast_send(tx, &v, sizeof v, &d), KLAW_OK);
+        }
+        klaw_frame f;
+        uint64_t lag = 0;
+        assert_int_equal(klaw_bcast_try_view(rx, &f, &lag), KLAW_LAGGED);
+        assert_int_equal(lag, 3); /* positions 0 (the dead claim), 1, 2 */
+        for (uint64_t i = 2; i < 6; i++)
+            assert_int_equal(recv_u64(rx), i);
+        klaw_bcast_stats s;
+        klaw_bcast_rx_stats(rx, &s);
+        assert_int_equal(s.aborted_claims, 1);
+        assert_int_equal(s.total_sent, 6);
         klaw_bcast_rx_free(rx);
         klaw_bcast_tx_free(tx);
         klaw_region_unlink(name_buf);
