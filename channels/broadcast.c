@@ -74,11 +74,13 @@
  * Waking (channels/wait.h): readers park on `published`, which commits,
  * aborts and closes bump only when its waiter flag is set; BLOCK writers
  * park on `progress`, which receivers bump on release only when flagged
- * and their cursor has reached `wake_at` (half a ring past what the writer
+ * and their cursor crosses `wake_at` (half a ring past what the writer
  * needs: hysteresis, so a writer that keeps catching up with the slowest
- * receiver costs one wake per capacity/2 frames; the writer stores wake_at
- * before arming, and the slowest receiver always passes it, because
- * receivers read up to tail and wake_at < tail).
+ * receiver costs one wake per capacity/2 frames). wake_at only grows; the
+ * writer raises it before arming; every receiver still below it when the
+ * writer armed crosses it later (receivers read up to tail, wake_at <
+ * tail), the slowest last, and a receiver that crossed before the arming
+ * is seen by the writer's re-check after it.
  * No system call per frame when nobody is parked.
  *
  * Recovery: a parked caller reaps every liveness_ns: under the handle-
@@ -938,7 +940,14 @@ klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespe
              * flag, so a receiver that sees the flag sees this value */
             uint64_t t = atomic_load_explicit(&c->ctl->tail, memory_order_relaxed);
             uint64_t half = c->capacity / 2;
-            atomic_store_explicit(&c->ctl->wake_at, t > half ? t - half : 0, memory_order_release);
+            uint64_t want = t > half ? t - half : 0;
+            /* only grows: a receiver's crossing of a later value also
+             * serves a writer that asked for an earlier one (tail only
+             * grows, and every receiver reads up to it) */
+            uint64_t cur = atomic_load_explicit(&c->ctl->wake_at, memory_order_relaxed);
+            while (want > cur && !atomic_compare_exchange_weak_explicit(&c->ctl->wake_at, &cur, want,
+                                                                         memory_order_acq_rel, memory_order_relaxed)) {
+            }
             st = park(c, &c->ctl->progress, tx_readers_ready, tx, NULL, deadline);
         } else {
             st = park(c, &c->ctl->published, tx_writer_ready, tx, NULL, deadline);
@@ -1073,18 +1082,23 @@ static void touch_seen_cb(void *rx) { touch_seen(rx); }
  * half under BLOCK). */
 static inline void publish_cursor(klaw_bcast_rx *rx, uint64_t p)
 {
-    if (p <= rx->cursor)
+    uint64_t prev = rx->cursor;
+    if (p <= prev)
         return;
     rx->cursor = p;
     if (rx->block) {
         kw_publish_u64(&rx->live->cursor, p);
-        /* a parked writer is woken once this cursor reaches the position it
-         * waits for (wake_at; B5). Every receiver that passes it while the
-         * flag is set wakes it, so the slowest one always does */
+        /* a parked writer is woken by the receivers that cross the position
+         * it waits for (wake_at, B5) while it is flagged: the slowest one
+         * always does, and a receiver already past it never does (no wake
+         * per release from a fast receiver while a slow one holds the
+         * writer) */
         struct ck_ec32 *ec = &rx->ctl->progress;
-        if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_ACQUIRE) & KW_EC_FLAG) &&
-            p >= atomic_load_explicit(&rx->ctl->wake_at, memory_order_acquire))
-            ck_ec32_inc(ec, &klaw__ec_mode);
+        if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_ACQUIRE) & KW_EC_FLAG)) {
+            uint64_t wa = atomic_load_explicit(&rx->ctl->wake_at, memory_order_acquire);
+            if (p >= wa && prev < wa)
+                ck_ec32_inc(ec, &klaw__ec_mode);
+        }
     } else {
         atomic_store_explicit(&rx->live->cursor, p, memory_order_release);
     }
