@@ -40,7 +40,7 @@
 
 enum {
     FANOUT_MAX_READERS = 8,
-    FANOUT_BATCH = 32,         /* frames per claim_batch / view_batch (klaw)   */
+    FANOUT_BATCH = 128,         /* frames per claim_batch / view_batch (klaw)   */
     FANOUT_RING_SLOTS = 1024,  /* klaw's capacity; ZeroMQ's SNDHWM and RCVHWM  */
     FANOUT_HDR = 24,
     FANOUT_FULL_CHECK = 16,    /* every word of one frame in this many        */

@@ -27,21 +27,24 @@
  * under BLOCK nothing may be lost; otherwise the case fails and klaw-bench
  * exits 1. lagged_frames sums what the readers lost (both phases).
  *
- * klaw's writer claims 32 frames at a time in the saturation phase
+ * klaw's writer claims 128 frames at a time in the saturation phase
  * (klaw_bcast_claim_batch, fill in place, one clock read stamps them all
  * just before klaw_bcast_commit_batch makes them visible) and one at a
- * time when paced; readers take up to 32 at once (one clock read for the
+ * time when paced; readers take up to 128 at once (one clock read for the
  * batch as it arrives, checks in place), then release them: under BLOCK
  * with klaw_bcast_release_batch, under OVERWRITE one klaw_bcast_release
- * per frame, so that a frame the writer overwrote while it was viewed
- * counts as lagged, never as delivered, and its neighbours still count.
+ * per frame right after its check, so that a frame the writer overwrote
+ * while it was viewed counts as lagged, never as delivered, and its
+ * neighbours still count. 128 (FANOUT_BATCH) is about ZeroMQ's own
+ * batching: its pipes move messages in chunks of 256 and its I/O thread
+ * writes up to 8 KiB per system call (128 frames of 64 B).
  * ZeroMQ has no batched send: its writer fills a zmq_msg_t in place and
  * stamps each message (ZeroMQ batches on its own inside its pipes and I/O
  * threads); its readers check each message in place.
  *
  * How readers wait, the same for both: when the writer and every reader
  * have a CPU of their own (N = 1 on two cores) they poll (klaw:
- * klaw_bcast_try_view, then take what else is ready up to 32; ZeroMQ:
+ * klaw_bcast_try_view, then take what else is ready up to 128; ZeroMQ:
  * zmq_msg_recv with ZMQ_DONTWAIT); otherwise they block (klaw:
  * klaw_bcast_view_batch, which spins briefly, then parks on a futex, with
  * a far deadline; ZeroMQ: blocking zmq_msg_recv). The paced writer spins
@@ -757,27 +760,26 @@ static int klaw_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char
         if (s != KLAW_OK)
             break;
         uint64_t now = bench_now_ns();
+        /* OVERWRITE: each frame checked, then released at once, on its own:
+         * a frame the writer overwrote while we looked is LAGGED at its
+         * release and counts as lagged, its neighbours still count
+         * (release_batch would say LAGGED for the whole batch), and no
+         * frame is held longer than its own check. BLOCK: nothing can be
+         * overwritten; the batch is checked, then released at once. */
+        const bool each = st->k.policy == FANOUT_OVERWRITE;
+        klaw_status rs = KLAW_OK;
         for (size_t i = 0; i < got; i++) {
             fanout_inspect(rd, f[i].data, f[i].len, &seen[i]);
             if (have_base && !seen[i].bad && f[i].seq - seen[i].seq != base)
                 seen[i].bad = "klaw_frame.seq disagrees with the seq the writer wrote";
-        }
-        /* BLOCK: one release for the batch (nothing can be overwritten).
-         * OVERWRITE: a release per frame, in order, so that only the frames
-         * the writer actually overwrote while we looked count as lagged
-         * (release_batch says LAGGED for the whole batch if any was) */
-        const bool each = st->k.policy == FANOUT_OVERWRITE;
-        klaw_status rs = each ? KLAW_OK : klaw_bcast_release_batch(rx, f, got);
-        for (size_t i = 0; i < got && (rs == KLAW_OK || rs == KLAW_LAGGED); i++) {
-            if (each)
-                rs = klaw_bcast_release(rx, &f[i]);
+            if (!each)
+                continue;
+            rs = klaw_bcast_release(rx, &f[i]);
             if (rs == KLAW_LAGGED) {
-                /* overwritten while we looked: not delivered, and what we
-                 * read of it is not to be trusted */
-                rd->announced += each ? 1 : got;
-                rd->lagged += each ? 1 : got;
-                if (!each)
-                    break;
+                /* what we read of it is not to be trusted */
+                rd->announced++;
+                rd->lagged++;
+                rs = KLAW_OK;
                 continue;
             }
             if (rs != KLAW_OK)
@@ -788,7 +790,23 @@ static int klaw_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char
             }
             fanout_count(rd, &seen[i], now);
         }
-        if (rs != KLAW_OK && rs != KLAW_LAGGED) {
+        if (!each) {
+            rs = klaw_bcast_release_batch(rx, f, got);
+            if (rs == KLAW_LAGGED) { /* not under BLOCK; if it were, none counts */
+                rd->announced += got;
+                rd->lagged += got;
+                rs = KLAW_OK;
+            } else if (rs == KLAW_OK) {
+                for (size_t i = 0; i < got; i++) {
+                    if (!have_base && !seen[i].bad) {
+                        base = f[i].seq - seen[i].seq;
+                        have_base = true;
+                    }
+                    fanout_count(rd, &seen[i], now);
+                }
+            }
+        }
+        if (rs != KLAW_OK) {
             s = rs;
             what = each ? "klaw_bcast_release" : "klaw_bcast_release_batch";
             break;
