@@ -1032,7 +1032,10 @@ static inline int change_state(klaw_watch_rx *rx, uint64_t *v)
     watch_ctl *ctl = rx->c->ctl;
     uint32_t closed = atomic_load_explicit(&ctl->closed, memory_order_acquire);
     *v = atomic_load_explicit(&ctl->version, memory_order_acquire);
-    if (*v != atomic_load_explicit(&rx->seen, memory_order_relaxed))
+    /* ">", not "!=": in one process the record is published before
+     * ctl.version moves, so a borrow in between may already have marked a
+     * version newer than *v as seen */
+    if (*v > atomic_load_explicit(&rx->seen, memory_order_relaxed))
         return 1;
     return (closed & CLOSED_SENDERS) || atomic_load_explicit(&rx->closed, memory_order_relaxed) ? -1 : 0;
 }

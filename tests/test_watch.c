@@ -953,6 +953,59 @@ static void select_hook_takes_changes_and_reports_close(void **state)
     }
 }
 
+/* ---- has_changed never repeats a version ----------------------------------- */
+
+typedef struct repeat_ctx {
+    klaw_watch_tx *tx;
+    uint64_t n;
+    _Atomic int done;
+} repeat_ctx;
+
+static void *repeat_sender(void *p)
+{
+    repeat_ctx *x = p;
+    for (uint64_t i = 1; i <= x->n; i++)
+        assert_int_equal(klaw_watch_send(x->tx, &i, sizeof i, NULL), KLAW_OK);
+    atomic_store(&x->done, 1);
+    return NULL;
+}
+
+/* has_changed() says yes only for a version the receiver has not marked
+ * seen: borrow_and_update() after it must give a newer version every time.
+ * (The in-process watch once said "changed" for a version a borrow had
+ * already marked - its record is published before ctl.version moves - and
+ * handed the same record out twice.) */
+static void has_changed_never_repeats_a_version(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < NMODES; mode++) {
+        klaw_watch_tx *tx;
+        klaw_watch_rx *rx;
+        create(mode, 16, 0, "repeat", &tx, &rx);
+        repeat_ctx x = {.tx = tx, .n = 10 * stress_values()};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, repeat_sender, &x), 0);
+        uint64_t last = 0, repeats = 0, takes = 0;
+        while (!atomic_load(&x.done)) {
+            int changed = 0;
+            assert_int_equal(klaw_watch_has_changed(rx, &changed), KLAW_OK);
+            if (!changed)
+                continue;
+            klaw_frame f;
+            assert_int_equal(klaw_watch_borrow_and_update(rx, &f), KLAW_OK);
+            repeats += f.seq <= last;
+            last = f.seq;
+            takes++;
+            klaw_watch_release(rx, &f);
+        }
+        pthread_join(t, NULL);
+        if (repeats)
+            fail_msg("%s: %llu of %llu takes repeated a version", mode_name[mode], (unsigned long long)repeats,
+                     (unsigned long long)takes);
+        destroy(mode, tx, rx);
+    }
+}
+
 /* ---- metadata ---------------------------------------------------------------- */
 
 static void region_kind_and_metadata_are_written(void **state)
@@ -998,6 +1051,7 @@ int main(void)
         cmocka_unit_test(hostile_regions_are_refused_not_followed),
         cmocka_unit_test(select_hook_takes_changes_and_reports_close),
         cmocka_unit_test(region_kind_and_metadata_are_written),
+        cmocka_unit_test(has_changed_never_repeats_a_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
