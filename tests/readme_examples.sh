@@ -20,7 +20,7 @@ for f in "$tmp"/example_*.c; do
   count=$((count + 1))
   exe=${f%.c}
   if ! "$@" -std=c11 -Wall -Wextra -Werror -I"$src/include" -I"$build/include" "$f" \
-      "$build/libklaw.a" -lck -lm -lpthread -o "$exe"; then
+      "$build/libklaw.a" -lurcu-bp -lurcu-common -lck -lm -lpthread -o "$exe"; then
     echo "FAIL: README example $(basename "$f") does not compile" >&2
     exit 1
   fi

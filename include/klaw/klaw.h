@@ -18,6 +18,8 @@
 #include "klaw/watch.h"
 #include "klaw/oneshot.h"
 #include "klaw/select.h"
+#include "klaw/registry.h"
+#include "klaw/channel.h"
 #include "klaw/arena.h"
 #include "klaw/schema.h"
 #include "klaw/records.h"
