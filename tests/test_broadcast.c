@@ -44,16 +44,26 @@ static const char *uniq(const char *tag)
     return name_buf;
 }
 
-static struct timespec watchdog(void) { return klaw_deadline_in_ms(120000); }
+static struct timespec watchdog(void) { return klaw_deadline_in_ms(60000); }
 
-static klaw_bcast_tx *make(uint32_t cap, uint32_t maxf, int policy, const char *name)
+static klaw_bcast_tx *make_live(uint32_t cap, uint32_t maxf, int policy, const char *name, uint64_t liveness_ns)
 {
     klaw_bcast_opts o = {.capacity = cap, .max_frame = maxf, .policy = policy, .name = name,
-                         .liveness_ns = 100000000};
+                         .liveness_ns = liveness_ns};
     klaw_bcast_tx *tx = NULL;
     assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_OK);
     return tx;
 }
+
+static klaw_bcast_tx *make(uint32_t cap, uint32_t maxf, int policy, const char *name)
+{
+    return make_live(cap, maxf, policy, name, 100000000);
+}
+
+/* Stress channels check liveness only every 10 minutes: a parked caller
+ * wakes up for that check too, which would hide a lost wake-up as a pause;
+ * this way a lost wake-up is a watchdog timeout, and a failure. */
+#define STRESS_LIVENESS_NS 600000000000ull
 
 static void send_u64(klaw_bcast_tx *tx, uint64_t v, klaw_status want)
 {
@@ -473,8 +483,9 @@ static void receivers_drain_then_closed_and_parked_callers_wake(void **state)
     klaw_bcast_rx_free(late);
     klaw_region_unlink(name);
 
-    /* a parked receiver wakes on a commit, then on the last close */
-    tx = make(8, 8, 0, NULL);
+    /* a parked receiver wakes on a commit, then on the last close (no
+     * liveness timer to hide a lost wake-up) */
+    tx = make_live(8, 8, 0, NULL, STRESS_LIVENESS_NS);
     assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
     later l = {tx, rx, 1};
     pthread_t th;
@@ -491,7 +502,7 @@ static void receivers_drain_then_closed_and_parked_callers_wake(void **state)
     klaw_bcast_tx_free(tx);
 
     /* a parked BLOCK writer wakes when the receiver it waits for leaves */
-    tx = make(2, 8, KLAW_POLICY_BLOCK, NULL);
+    tx = make_live(2, 8, KLAW_POLICY_BLOCK, NULL, STRESS_LIVENESS_NS);
     assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx), KLAW_OK);
     send_u64(tx, 1, KLAW_OK);
     send_u64(tx, 2, KLAW_OK);
@@ -531,7 +542,7 @@ static void parked_block_writer_wakes_as_the_slowest_frees_room(void **state)
 {
     (void)state;
     for (uint32_t cap = 2; cap <= 16; cap *= 2) {
-        klaw_bcast_tx *tx = make(cap, 8, KLAW_POLICY_BLOCK, NULL);
+        klaw_bcast_tx *tx = make_live(cap, 8, KLAW_POLICY_BLOCK, NULL, STRESS_LIVENESS_NS);
         klaw_bcast_rx *fast, *slow;
         assert_int_equal(klaw_bcast_subscribe(tx, 0, "fast", &fast), KLAW_OK);
         assert_int_equal(klaw_bcast_subscribe(tx, 0, "slow", &slow), KLAW_OK);
@@ -835,7 +846,7 @@ static void run_thread_stress(int policy, int nw, int nr, int mode, uint64_t per
     s->mode = mode;
     s->policy = policy;
     s->per_writer = per;
-    s->tx[0] = make(cap, SMAXF, policy, NULL);
+    s->tx[0] = make_live(cap, SMAXF, policy, NULL, STRESS_LIVENESS_NS);
     for (int i = 1; i < nw; i++)
         assert_int_equal(klaw_bcast_tx_clone(s->tx[0], &s->tx[i]), KLAW_OK);
     for (int r = 0; r < nr; r++)
@@ -916,7 +927,7 @@ static void processes_every_receiver_gets_received_plus_lagged_equal_sent(void *
         for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++, k++) {
             int nw = combos[c][0], nr = combos[c][1];
             const char *name = uniq("xproc");
-            klaw_bcast_tx *tx = make(policy == KLAW_POLICY_OVERWRITE ? 8 : 32, SMAXF, policy, name);
+            klaw_bcast_tx *tx = make_live(policy == KLAW_POLICY_OVERWRITE ? 8 : 32, SMAXF, policy, name, STRESS_LIVENESS_NS);
             bstress *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
             assert_true(s != MAP_FAILED);
             memset(s, 0, sizeof *s);
