@@ -215,6 +215,9 @@ static void *churner(void *p)
     return NULL;
 }
 
+static klaw_status lock_mutex(void *p) { return pthread_mutex_lock(p) == 0 ? KLAW_OK : KLAW_CORRUPT; }
+static void unlock_mutex(void *p) { pthread_mutex_unlock(p); }
+
 static klaw_status lock_cb(void *p) { return pthread_mutex_lock(&((churn_ctx *)p)->lock) == 0 ? KLAW_OK : KLAW_CORRUPT; }
 static void unlock_cb(void *p) { pthread_mutex_unlock(&((churn_ctx *)p)->lock); }
 
@@ -435,6 +438,44 @@ static void dead_reader_is_removed(void **state)
     klaw_region_unlink(name_buf);
 }
 
+/* A registry left mid-change (a process died holding the lock, or hostile
+ * memory: the version stuck odd) does not make a snapshot spin forever: it
+ * falls back to the lock and repairs the version. Hostile strings come out
+ * terminated and bounded. */
+static void a_registry_stuck_mid_change_still_snapshots(void **state)
+{
+    (void)state;
+    klaw__reg_hdr *h = aligned_alloc(64, sizeof *h);
+    klaw__reg_ent *e = aligned_alloc(64, 4 * sizeof *e);
+    klaw__reg_init(h, e, 4);
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    uint32_t idx;
+    assert_int_equal(klaw__reg_add(h, e, 4, "ok", 10, &idx), KLAW_OK);
+    assert_int_equal(klaw__reg_add(h, e, 4, "ok", 10, &idx), KLAW_EXIST);
+    assert_int_equal(klaw__reg_add(h, e, 4, "hostile", 10, &idx), KLAW_OK);
+    for (size_t i = 0; i < sizeof e[idx].rec.reader_id; i++)
+        atomic_store(&e[idx].rec.reader_id[i], 'x'); /* no terminator */
+    atomic_store(&e[idx].live.cursor, 5); /* below its start */
+    atomic_store(&h->gen, atomic_load(&h->gen) + 1); /* stuck odd */
+    atomic_store(&h->hi, 1000000); /* past the table */
+    klaw__reg_view view = {0};
+    klaw_reader_snapshot *s;
+    assert_int_equal(klaw__reg_snapshot(&view, h, e, 4, lock_mutex, unlock_mutex, &lock, &s), KLAW_OK);
+    assert_int_equal(s->count, 2);
+    assert_int_equal(s->version & 1, 0);
+    const klaw_reader_info *r = &s->readers[1];
+    assert_int_equal(r->reader_id.len, KLAW_READER_ID_MAX);
+    assert_int_equal(r->total_received, 0);
+    klaw_reader_snapshot_free(s);
+    klaw__reg_totals tot;
+    klaw__reg_sum(h, e, 4, &tot);
+    assert_int_equal(tot.readers, 2);
+    assert_int_equal(tot.min_cursor, 5);
+    klaw__reg_view_fini(&view);
+    free(h);
+    free(e);
+}
+
 /* A snapshot's records are klaw-core ReaderInfo values. */
 static void records_encode_as_reader_info(void **state)
 {
@@ -472,6 +513,7 @@ int main(void)
         cmocka_unit_test(snapshots_stay_consistent_while_readers_come_and_go),
         cmocka_unit_test(channel_snapshots_stay_consistent_under_subscribe_churn),
         cmocka_unit_test(dead_reader_is_removed),
+        cmocka_unit_test(a_registry_stuck_mid_change_still_snapshots),
         cmocka_unit_test(records_encode_as_reader_info),
     };
     return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
