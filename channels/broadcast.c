@@ -871,6 +871,10 @@ static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame
             continue;
         }
         if (lap_of(v) >= lap) { /* taken for this lap: help tail on */
+            /* a later lap with tail still at t breaks B1 (its claimer saw
+             * tail past t + capacity): hostile memory, not a stale tail */
+            if (lap_of(v) > lap && atomic_load_explicit(&ctl->tail, memory_order_acquire) == t)
+                return KLAW_CORRUPT;
             advance(&ctl->tail, t, t + 1);
             continue;
         }
@@ -1164,11 +1168,15 @@ static klaw_status view_slow(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagged)
             uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
             if (c >= t)
                 return KLAW_CLOSED;
-            if (lap_of(v) == lap && st_of(v) == S_WRITING && claim_abandoned(rx->c, v) &&
-                atomic_compare_exchange_strong(&s->state, &v, mk(lap, S_SKIPPED, 0)))
+            /* below tail with every writer gone: a claim left open by a
+             * closed or reaped writer is skipped; anything else (never
+             * claimed, or claimed by a writer that is still registered) is
+             * not a state B1 makes once the channel closed */
+            if (lap_of(v) == lap && st_of(v) == S_WRITING && claim_abandoned(rx->c, v)) {
+                atomic_compare_exchange_strong(&s->state, &v, mk(lap, S_SKIPPED, 0));
                 continue;
-            if (lap_of(v) < lap)
-                return KLAW_CORRUPT; /* below tail, never claimed: not a state B1 makes */
+            }
+            return KLAW_CORRUPT;
         }
         return KLAW_EMPTY;
     }
@@ -1195,10 +1203,11 @@ static int rx_ready(wait_ctx *w)
     klaw_bcast_rx *rx = w->h;
     if (atomic_load_explicit(&rx->ctl->closed, memory_order_acquire))
         return 1;
+    /* exactly what makes try_view return something but EMPTY */
     uint64_t c = rx->next;
     uint64_t lap = (c >> rx->shift) + 1;
     uint64_t v = atomic_load_explicit(&rx_slot(rx, c)->state, memory_order_acquire);
-    return lap_of(v) > lap || (lap_of(v) == lap && st_of(v) != S_WRITING);
+    return v == mk(lap, S_FULL, 0) || lap_of(v) > lap || (lap_of(v) == lap && st_of(v) == S_SKIPPED);
 }
 
 klaw_status klaw_bcast_view(klaw_bcast_rx *rx, const struct timespec *deadline, klaw_frame *f, uint64_t *lagged)

@@ -1379,6 +1379,114 @@ static void metadata_is_written_before_ready(void **state)
     klaw_region_unlink(name);
 }
 
+/* ---- scribbles ------------------------------------------------------------- */
+
+static int one_of(klaw_status st, const klaw_status *ok, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (st == ok[i])
+            return 1;
+    fprintf(stderr, "unexpected %s\n", klaw_status_name(st));
+    return 0;
+}
+#define EXPECT(st, ...)                                                                                    \
+    do {                                                                                                   \
+        const klaw_status ok_[] = {__VA_ARGS__};                                                           \
+        assert_true(one_of((st), ok_, sizeof ok_ / sizeof ok_[0]));                                        \
+    } while (0)
+
+/* Every call a process makes on a channel whose memory another has
+ * scribbled on: it must return a documented status, and by its deadline. */
+static void exercise(const char *name, klaw_bcast_tx *tx, klaw_bcast_rx **rx, int nr, klaw_region *r, int k)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < nr; i++) {
+        for (int j = 0; j < 4; j++) {
+            klaw_frame f;
+            uint64_t lag;
+            klaw_status st = klaw_bcast_try_view(rx[i], &f, &lag);
+            EXPECT(st, KLAW_OK, KLAW_EMPTY, KLAW_LAGGED, KLAW_CLOSED, KLAW_CORRUPT);
+            if (st == KLAW_OK) {
+                for (uint32_t b = 0; b < f.len; b++) /* every byte of a view is readable */
+                    sum += f.data[b];
+                EXPECT(klaw_bcast_release(rx[i], &f), KLAW_OK, KLAW_LAGGED);
+            }
+        }
+        klaw_frame fr[4];
+        size_t got;
+        uint64_t lag;
+        struct timespec d = klaw_deadline_in_ms(1);
+        klaw_status st = klaw_bcast_view_batch(rx[i], fr, 4, &got, &lag, &d);
+        EXPECT(st, KLAW_OK, KLAW_TIMEOUT, KLAW_LAGGED, KLAW_CLOSED, KLAW_CORRUPT);
+        if (st == KLAW_OK)
+            EXPECT(klaw_bcast_release_batch(rx[i], fr, got), KLAW_OK, KLAW_LAGGED);
+    }
+    EXPECT(klaw_bcast_try_send(tx, "scribble", 8), KLAW_OK, KLAW_FULL, KLAW_NO_RECEIVERS, KLAW_CORRUPT);
+    struct timespec d = klaw_deadline_in_ms(1);
+    EXPECT(klaw_bcast_send(tx, "scribble", 8, &d), KLAW_OK, KLAW_TIMEOUT, KLAW_NO_RECEIVERS, KLAW_CORRUPT);
+    klaw_bcast_stats st;
+    EXPECT(klaw__bcast_inspect(r, &st), KLAW_OK, KLAW_CORRUPT);
+    klaw_reader_snapshot *snap = NULL;
+    EXPECT(klaw__bcast_inspect_readers(r, &snap), KLAW_OK, KLAW_CORRUPT);
+    if (snap)
+        for (size_t i = 0; i < snap->count; i++)
+            sum += snap->readers[i].reader_id.len + snap->readers[i].node_id.len;
+    klaw_reader_snapshot_free(snap);
+    if (k % 16 == 0) {
+        klaw_bcast_rx *o = NULL;
+        EXPECT(klaw_bcast_open_rx(name, (unsigned)k & 1, NULL, &o), KLAW_OK, KLAW_CORRUPT, KLAW_FULL);
+        klaw_bcast_rx_free(o);
+        klaw_bcast_tx *t = NULL;
+        EXPECT(klaw_bcast_open_tx(name, &t), KLAW_OK, KLAW_CORRUPT, KLAW_FULL, KLAW_CLOSED);
+        klaw_bcast_tx_free(t);
+    }
+    (void)sum;
+}
+
+/* Random words written anywhere in a live channel's shared state - ring,
+ * slots, writer table, registry, counters - but the handle-table lock (a
+ * peer that holds it stalls everybody; the trust model accepts that) never
+ * crash a caller, read outside the mapping, or hang it past its deadline. */
+static void scribbled_shared_state_never_crashes_or_hangs(void **state)
+{
+    (void)state;
+    unsigned seed = 20261121;
+    uint64_t rounds = stress_frames() / 2000;
+    for (uint64_t round = 0; round < rounds; round++) {
+        int policy = round & 1 ? KLAW_POLICY_BLOCK : KLAW_POLICY_OVERWRITE;
+        const char *name = uniq("scribble");
+        klaw_bcast_tx *tx = make_live(8, 32, policy, name, 1000000);
+        klaw_bcast_rx *rx[2];
+        assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_TAIL, NULL, &rx[0]), KLAW_OK);
+        assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_OLDEST, NULL, &rx[1]), KLAW_OK);
+        for (uint64_t i = 0; i < 5; i++)
+            send_u64(tx, i, KLAW_OK);
+        klaw_region *r;
+        assert_int_equal(klaw_region_open(name, KLAW_KIND_BROADCAST, 0, &r), KLAW_OK);
+        uint8_t *base = klaw_region_base(r);
+        const klaw_region_header *h = klaw_region_hdr(r);
+        uint64_t from = h->body_off, to = h->meta_off;
+        /* the lock: after the config, tail, gate, the two counts, the
+         * counters and the registry header - 7 cache lines in */
+        uint64_t lock_from = from + 7 * 64, lock_to = lock_from + sizeof(pthread_mutex_t);
+        for (int k = 0; k < 200; k++) {
+            uint64_t off = from + ((uint64_t)rand_r(&seed) * 8) % (to - from);
+            if (off + 8 > lock_from && off < lock_to)
+                continue;
+            uint64_t v = (uint64_t)rand_r(&seed) << 33 ^ (uint64_t)rand_r(&seed);
+            if (k % 3 == 0)
+                v &= 0xffff; /* small values: in-range laps, indices and lengths */
+            __atomic_store_n((uint64_t *)(base + off), v, __ATOMIC_RELAXED);
+            exercise(name, tx, rx, 2, r, k);
+        }
+        klaw_region_close(r);
+        for (int i = 0; i < 2; i++)
+            klaw_bcast_rx_free(rx[i]);
+        klaw_bcast_tx_free(tx);
+        klaw_region_unlink(name_buf);
+    }
+}
+
 /* select's hook: try_take gives frames, LAGGED with a count, CLOSED. */
 static void select_source_takes_views_lags_and_closed(void **state)
 {
@@ -1430,6 +1538,7 @@ int main(void)
         cmocka_unit_test(frame_paths_make_no_system_call_when_nobody_parks),
         cmocka_unit_test(hostile_ring_config_is_refused),
         cmocka_unit_test(hostile_slot_state_is_corrupt_not_a_hang),
+        cmocka_unit_test(scribbled_shared_state_never_crashes_or_hangs),
         cmocka_unit_test(metadata_is_written_before_ready),
         cmocka_unit_test(select_source_takes_views_lags_and_closed),
     };
