@@ -30,12 +30,14 @@
  * is FIFO), so the paced phase starts on drained pipes; waiting for the
  * readers' sequence numbers alone is not enough when the last frames were
  * dropped. Readers count probes in no tally.
+ *
  * The end: ZeroMQ has no close that a subscriber sees, so the writer
  * publishes its final count in the run's control block (fanout_writer:
  * published, then done); a reader stops when it has taken the last frame,
- * or when the writer is done and nothing has come for IDLE_END_NS (frames
- * dropped at the end). The writer keeps its socket open until every
- * reader has stopped.
+ * or, under OVERWRITE, when the writer is done and nothing has come for
+ * IDLE_END_NS (frames dropped at the end; under BLOCK nothing can be, and
+ * a reader waits for the last frame until the run's deadline). The writer
+ * keeps its socket open until every reader has stopped.
  */
 #include <errno.h>
 #include <sched.h>
@@ -321,10 +323,12 @@ static int zmq_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char 
         if (atomic_load_explicit(&run->wr.done, memory_order_acquire)) {
             if (rd->last == atomic_load_explicit(&run->wr.published, memory_order_relaxed))
                 break;
+            /* OVERWRITE: the rest may have been dropped. BLOCK (NODROP):
+             * nothing can be, so wait for the last frame (or the deadline) */
             if (!idle_since)
                 idle_since = now;
-            else if (now - idle_since > IDLE_END_NS)
-                break; /* the rest was dropped */
+            else if (run->k->policy == FANOUT_OVERWRITE && now - idle_since > IDLE_END_NS)
+                break;
         }
         if (now > run->deadline_ns) {
             fanout_set_err(err, "no end after %llu frames", (unsigned long long)rd->last);
