@@ -14,12 +14,12 @@
  * set to the same.
  *
  * A run (fanout.h says more): the workers start and attach (outside the
- * clock), then the writer publishes flat out for the repetition time (the
- * saturation phase: frames_per_s = frames it published / its time;
+ * clock), then the writer publishes flat out for half the repetition time
+ * (0.1 s; the saturation phase: frames_per_s = frames it published / its time;
  * delivered_per_s = intact frames the readers took in that phase, summed
  * over readers, / the time from its start to the last one taken); it waits
  * until every reader has caught up, then publishes one frame every 20 us
- * for half the repetition time (the paced phase: the latency percentiles,
+ * for half that again (the paced phase: the latency percentiles,
  * now - stamp as each reader takes a frame, in a log-linear histogram);
  * then it closes and the readers drain. Every frame is checked
  * (fanout.h); per reader, intact frames + lagged frames must equal the
@@ -889,6 +889,11 @@ static void progress(unsigned step, unsigned steps, const fanout_case *k, const 
             k->policy == FANOUT_BLOCK ? "BLOCK" : "OVERWRITE", impl, run, runs, tty ? "\033[K" : "\n");
 }
 
+/* The saturation phase: half klaw-bench's repetition time (0.1 s; the
+ * paced phase half that again), so that the 64 cases x the default 5 runs
+ * take about a minute on two cores. */
+static uint64_t phase_ns(const bench_opts *o) { return o->rep_ns / 2; }
+
 /* KLAW_BENCH_FANOUT_ONLY="process 64B BLOCK N=2 klaw" (any part of such a
  * label: "thread", "N=8 zeromq", ...) runs only what it names: for looking
  * at one case, or at klaw alone under a sanitizer. The rest is left out
@@ -926,7 +931,7 @@ static void measure_case(const bench_opts *o, const fanout_case *k, unsigned *st
             if (co->impl[i].skip || co->impl[i].failed)
                 continue;
             progress(*step + i + 1, steps, k, IMPLS[i]->name, r + 1, runs);
-            if (run_once(IMPLS[i], k, o->rep_ns, &rs[i][r], co->impl[i].why) != 0)
+            if (run_once(IMPLS[i], k, phase_ns(o), &rs[i][r], co->impl[i].why) != 0)
                 co->impl[i].failed = true;
         }
     }
@@ -1065,7 +1070,7 @@ static int write_svg(const char *path, const bench_opts *o)
             "fanout: frames delivered/s (summed over readers), 1 writer to N readers</text>\n"
             "<text x=\"%d\" y=\"42\" text-anchor=\"middle\" fill=\"#555\">median of %u runs of %.2f s + %.2f s "
             "paced; ring / HWM %d frames; log scale; higher is better</text>\n",
-            W, H, W, H, W / 2, W / 2, o->runs, (double)o->rep_ns / 1e9, (double)o->rep_ns / 2e9,
+            W, H, W, H, W / 2, W / 2, o->runs, (double)phase_ns(o) / 1e9, (double)phase_ns(o) / 2e9,
             FANOUT_RING_SLOTS);
     for (unsigned s = 0; s < NSIZES; s++) {
         for (unsigned p = 0; p < NPOLICIES; p++) {
