@@ -362,8 +362,9 @@ typedef struct fanout_run {
 void fanout_wait_caught_up(fanout_run *run, uint64_t last);
 
 /* The paced phase: a frame every FANOUT_PACE_NS for phase_ns / 2 (and at
- * least FANOUT_MIN_PACED frames). A writer with a CPU of its own
- * (run->spin) waits by spinning; else it sleeps (clock_nanosleep to an
+ * least FANOUT_MIN_PACED frames). A writer with a CPU of its own (spin:
+ * run->spin, as the implementation's readers) waits by spinning; else it
+ * sleeps (clock_nanosleep to an
  * absolute time, timer slack 1 us) so that readers sharing its CPU run. A
  * writer that falls behind (descheduled, or blocked under BLOCK) does not
  * burst to catch up: the next frame is one interval after this one. */
@@ -373,7 +374,7 @@ typedef struct fanout_pacer {
     bool spin;
 } fanout_pacer;
 
-void fanout_pace_start(fanout_pacer *p, const fanout_run *run);
+void fanout_pace_start(fanout_pacer *p, const fanout_run *run, bool spin);
 /* Waits until the next frame is due; false when the phase is over. */
 bool fanout_pace(fanout_pacer *p);
 

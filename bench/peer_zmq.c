@@ -16,7 +16,11 @@
  * nothing may be lost.
  *
  * Readers wait as klaw's do (fanout_run.spin): with a CPU each they poll
- * (zmq_msg_recv with ZMQ_DONTWAIT), else they block in zmq_msg_recv.
+ * (zmq_msg_recv with ZMQ_DONTWAIT), else they block in zmq_msg_recv; the
+ * paced writer likewise spins or sleeps. Over ipc:// every process also
+ * has ZeroMQ's I/O thread, which moves the bytes: there the workers never
+ * poll (on two cores a polling writer and reader would leave the I/O
+ * threads no CPU and turn microseconds into milliseconds).
  *
  * The writer fills each message in place (zmq_msg_init_size, then the
  * frame, then the stamp, then zmq_msg_send: no extra copy); a reader takes
@@ -107,6 +111,9 @@ static void *zmq_setup(const fanout_case *k, char *err)
     }
     return st;
 }
+
+/* Whether readers poll and the paced writer spins (see above). */
+static bool zmq_spin(const fanout_run *run) { return run->spin && !run->k->process; }
 
 static int set_int(void *sock, int opt, int v) { return zmq_setsockopt(sock, opt, &v, sizeof v); }
 
@@ -263,7 +270,7 @@ static int zmq_write(void *sv, void *w, fanout_run *run, char *err)
     }
 
     fanout_pacer pacer;
-    fanout_pace_start(&pacer, run);
+    fanout_pace_start(&pacer, run, zmq_spin(run));
     for (; fanout_pace(&pacer); seq++) {
         if (send_frame(z, run, seq, FANOUT_F_PACED, err) != 0) {
             rc = -1;
@@ -290,7 +297,7 @@ static int zmq_read(void *sv, void *w, fanout_run *run, fanout_reader *rd, char 
     int rc = 0;
     zmq_msg_t m;
     (void)sv;
-    const int flags = run->spin ? ZMQ_DONTWAIT : 0; /* see fanout_run.spin */
+    const int flags = zmq_spin(run) ? ZMQ_DONTWAIT : 0;
     zmq_msg_init(&m);
     for (;;) {
         if (zmq_msg_recv(&m, z->sock, flags) >= 0) {

@@ -180,9 +180,9 @@ void fanout_wait_caught_up(fanout_run *run, uint64_t last)
     }
 }
 
-void fanout_pace_start(fanout_pacer *p, const fanout_run *run)
+void fanout_pace_start(fanout_pacer *p, const fanout_run *run, bool spin)
 {
-    p->spin = run->spin;
+    p->spin = spin;
     p->next_ns = bench_now_ns();
     p->end_ns = p->next_ns + run->phase_ns / 2;
     p->sent = 0;
@@ -648,7 +648,7 @@ static int klaw_write(void *sv, void *w, fanout_run *run, char *err)
     fanout_wait_caught_up(run, seq - 1);
 
     fanout_pacer pacer;
-    fanout_pace_start(&pacer, run);
+    fanout_pace_start(&pacer, run, run->spin);
     while (fanout_pace(&pacer)) {
         s = klaw_bcast_claim(tx, fb, &dl, &f[0]);
         if (s != KLAW_OK) {
