@@ -42,13 +42,14 @@
  * stamps each message (ZeroMQ batches on its own inside its pipes and I/O
  * threads); its readers check each message in place.
  *
- * How readers wait, the same for both: when the writer and every reader
- * have a CPU of their own (N = 1 on two cores) they poll (klaw:
- * klaw_bcast_try_view, then take what else is ready up to 128; ZeroMQ:
- * zmq_msg_recv with ZMQ_DONTWAIT); otherwise they block (klaw:
- * klaw_bcast_view_batch, which spins briefly, then parks on a futex, with
- * a far deadline; ZeroMQ: blocking zmq_msg_recv). The paced writer spins
- * or sleeps to its schedule by the same rule.
+ * How readers wait: when the writer and every reader have a CPU of their
+ * own (N = 1 on two cores) they poll (klaw: klaw_bcast_try_view, then take
+ * what else is ready up to 128; ZeroMQ over inproc://: zmq_msg_recv with
+ * ZMQ_DONTWAIT); otherwise they block (klaw: klaw_bcast_view_batch, which
+ * spins briefly, then parks on a futex, with a far deadline; ZeroMQ:
+ * blocking zmq_msg_recv). ZeroMQ over ipc:// always blocks: its I/O
+ * threads need the CPUs a polling writer and reader would take. The paced
+ * writer spins or sleeps to its schedule by the same rule.
  *
  * Each case is measured --runs times, klaw and ZeroMQ alternating; each
  * row is the median. Besides the rows, the suite writes every median to a
