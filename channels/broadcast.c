@@ -59,16 +59,18 @@
  *       computed without it is <= its cursor. A dead receiver holds the
  *       gate until it is evicted (liveness, below).
  *
- * Orderings: slot CASes are acq_rel; commit publishes FULL with
- * kw_publish_u64 (a release store, so the length and bytes written before
- * are visible to the reader whose acquire load sees FULL; ordered before
- * the waiter-flag load of the wake protocol by the asymmetric fence of
- * channels/wait.h - a parked waiter issues the heavy barrier after arming -
- * or, where that is unavailable, by a seq_cst store); tail moves by CAS (acq_rel) and is only a
+ * Orderings: slot CASes are acq_rel; commit publishes FULL with a seq_cst
+ * store (at least release, so the length and bytes written before are
+ * visible to the reader whose acquire load sees FULL; and a full barrier
+ * before the waiter-flag load of the wake protocol). Broadcast does not use
+ * mpmc's asymmetric fence (channels/wait.h): with N readers on few cores,
+ * parks are frequent, and a membarrier per park interrupted every
+ * registered CPU - measured slower in the fan-out benchmark than one xchg
+ * per commit. So its waiters skip the heavy barrier. tail moves by CAS (acq_rel) and is only a
  * hint: every decision re-reads the slot, whose lap tells a stale tail
  * (no ABA within 2^45 laps). A receiver's cursor is one store to its own
  * cache line: a release store under OVERWRITE (nobody waits on it), and
- * kw_publish_u64 under BLOCK (the publisher's half of waking a parked
+ * a seq_cst store under BLOCK (the publisher's half of waking a parked
  * writer).
  *
  * Waking (channels/wait.h): readers park on `published`, which commits,
@@ -424,7 +426,6 @@ static void chan_unref(chan *c)
 
 static klaw_status chan_attach(klaw_region *r, chan **out)
 {
-    klaw__asym_init(); /* asymmetric fences: see channels/wait.h */
     uint8_t *base = klaw_region_base(r);
     size_t size = klaw_region_size(r);
     const klaw_region_header *h = klaw_region_hdr(r);
@@ -741,9 +742,6 @@ typedef struct wait_ctx {
 static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadline)
 {
     wait_ctx *w = ws->data;
-    /* ck_ec calls us after it flagged the count: the heavy half of the
-     * asymmetric fence goes between that CAS and our re-check */
-    kw_heavy_barrier();
     if (w->ready(w))
         return 1;
     int64_t now = (int64_t)ws->now.tv_sec * 1000000000 + ws->now.tv_nsec;
@@ -979,7 +977,7 @@ klaw_status klaw_bcast_commit(klaw_bcast_tx *tx, klaw_frame *f, size_t len)
     }
     bc_slot *s = f->slot_;
     atomic_store_explicit(&s->len, (uint32_t)len, memory_order_relaxed);
-    kw_publish_u64(&s->state, full_of(f->pos_, c->shift));
+    atomic_store_explicit(&s->state, full_of(f->pos_, c->shift), memory_order_seq_cst);
     return after_commit(c);
 }
 
@@ -987,7 +985,7 @@ void klaw_bcast_abort(klaw_bcast_tx *tx, klaw_frame *f)
 {
     chan *c = tx->c;
     bc_slot *s = f->slot_;
-    kw_publish_u64(&s->state, mk((f->pos_ >> c->shift) + 1, S_SKIPPED, 0));
+    atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_SKIPPED, 0), memory_order_seq_cst);
     atomic_fetch_add_explicit(&c->writers[tx->idx].aborted, 1, memory_order_relaxed);
     kw_wake_if_waiters(&c->ctl->published);
 }
@@ -1025,7 +1023,7 @@ klaw_status klaw_bcast_commit_batch(klaw_bcast_tx *tx, klaw_frame *frames, size_
         }
         /* the last store is the one the wake-up check must follow */
         if (i + 1 == n)
-            kw_publish_u64(&s->state, v);
+            atomic_store_explicit(&s->state, v, memory_order_seq_cst);
         else
             atomic_store_explicit(&s->state, v, memory_order_release);
     }
@@ -1091,7 +1089,7 @@ static inline void publish_cursor(klaw_bcast_rx *rx, uint64_t p)
         return;
     rx->cursor = p;
     if (rx->block) {
-        kw_publish_u64(&rx->live->cursor, p);
+        atomic_store_explicit(&rx->live->cursor, p, memory_order_seq_cst);
         /* a parked writer is woken by the receivers that cross the position
          * it waits for (wake_at, B5) while it is flagged: the slowest one
          * always does, and a receiver already past it never does (no wake

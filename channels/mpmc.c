@@ -715,10 +715,21 @@ static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadlin
     wait_ctx *w = ws->data;
     /* ck_ec calls us after it flagged the count: the heavy half of the
      * asymmetric fence goes between that CAS and our re-check */
-    kw_heavy_barrier();
+    bool fenced = kw_heavy_barrier();
     if (w->ready(w))
         return 1;
     int64_t now = (int64_t)ws->now.tv_sec * 1000000000 + ws->now.tv_nsec;
+    if (!fenced) {
+        /* no barrier: a light publisher may miss our flag, so sleep at
+         * most 1 ms (ck_ec passes "forever" as tv_sec = TIME_MAX) */
+        int64_t cap = now + 1000000;
+        time_t cs = (time_t)(cap / 1000000000);
+        long cn = (long)(cap % 1000000000);
+        if (deadline->tv_sec > cs || (deadline->tv_sec == cs && deadline->tv_nsec > cn)) {
+            deadline->tv_sec = cs;
+            deadline->tv_nsec = cn;
+        }
+    }
     if (now >= w->next_reap_ns) {
         w->next_reap_ns = now + (int64_t)w->c->liveness_ns;
         if (reap(w->c))
@@ -1181,6 +1192,7 @@ klaw_status klaw__mpmc_sel_src(void *rxv, klaw_sel_src *out)
     out->ec = &rx->c->ctl->not_empty;
     out->maintain = sel_maintain;
     out->liveness_ns = rx->c->liveness_ns;
+    out->light_publish = true;
     return KLAW_OK;
 }
 

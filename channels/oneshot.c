@@ -65,8 +65,6 @@
 #include "select_impl.h"
 #include "wait.h"
 
-/* wait.c registers the process for asymmetric fences (when it has them) */
-void klaw__asym_init(void) __attribute__((weak));
 
 #define CACHELINE 64
 #define CTL_OFF 1024u
@@ -220,8 +218,6 @@ static void chan_unref(chan *c)
 
 static klaw_status chan_attach(klaw_region *r, chan **out)
 {
-    if (klaw__asym_init) /* this process's side of the wait protocol (wait.h) */
-        klaw__asym_init();
     uint8_t *base = klaw_region_base(r);
     size_t size = klaw_region_size(r);
     const klaw_region_header *h = klaw_region_hdr(r);

@@ -179,13 +179,16 @@ typedef struct sel_park {
     uint32_t armed[SEL_MAX];     /* what each word held when we armed it   */
     size_t m;
     uint64_t liveness_ns; /* the smallest of the cases' (0: none)         */
+    bool heavy;           /* a case's publishers may use light stores     */
 } sel_park;
 
 static void park_prepare(const klaw_sel_src *src, size_t n, sel_park *p)
 {
     p->m = 0;
     p->liveness_ns = 0;
+    p->heavy = false;
     for (size_t i = 0; i < n; i++) {
+        p->heavy |= src[i].light_publish;
         size_t j = 0;
         while (j < p->m && p->ec[j] != src[i].ec)
             j++;
@@ -217,11 +220,13 @@ static void park_maintain(const klaw_sel_src *src, size_t n)
  * count: it only has to follow every flag and precede the re-check. Each
  * flag is set with a locked RMW (a full barrier, also where the flag was
  * set already), which is what the seq_cst publishers pair with. */
-static void arm_all(sel_park *p)
+static bool arm_all(sel_park *p)
 {
     for (size_t j = 0; j < p->m; j++)
         p->armed[j] = __atomic_fetch_or(&p->ec[j]->counter, KW_EC_FLAG, __ATOMIC_SEQ_CST) | KW_EC_FLAG;
-    kw_heavy_barrier();
+    if (p->heavy) /* only mpmc publishes with light stores */
+        return kw_heavy_barrier();
+    return true;
 }
 
 static inline int64_t add_sat(int64_t t, uint64_t d)
@@ -236,7 +241,7 @@ KLAW_COLD static klaw_status park(const klaw_sel_src *src, size_t n, size_t star
     park_prepare(src, n, &p);
     int64_t next_maint = p.liveness_ns ? add_sat(klaw__now_ns(), p.liveness_ns) : INT64_MAX;
     for (;;) {
-        arm_all(&p);
+        bool fenced = arm_all(&p);
         klaw_status st = scan(src, n, start, out);
         if (st != KLAW_EMPTY)
             return st;
@@ -248,7 +253,10 @@ KLAW_COLD static klaw_status park(const klaw_sel_src *src, size_t n, size_t star
             next_maint = add_sat(now, p.liveness_ns);
             continue; /* re-arm and re-check what maintain may have freed */
         }
-        kw_wait_any(p.ec, p.armed, p.m, deadline_ns < next_maint ? deadline_ns : next_maint);
+        int64_t until = deadline_ns < next_maint ? deadline_ns : next_maint;
+        if (!fenced && until - now > 1000000) /* a light publisher could miss us: poll */
+            until = now + 1000000;
+        kw_wait_any(p.ec, p.armed, p.m, until);
     }
 }
 

@@ -8,6 +8,8 @@
 #ifndef KLAW_CHANNELS_SELECT_IMPL_H
 #define KLAW_CHANNELS_SELECT_IMPL_H
 
+#include <stdbool.h>
+
 #include <ck_ec.h>
 
 #include "klaw/select.h"
@@ -31,6 +33,10 @@ typedef struct klaw_sel_src {
      * NULL). */
     void (*maintain)(void *rx);
     uint64_t liveness_ns;
+    /* true when this kind's publishers may use light stores
+     * (kw_publish_u64, channels/wait.h): a waiter must then issue the heavy
+     * barrier after arming. Only mpmc does. */
+    bool light_publish;
 } klaw_sel_src;
 
 /* Each kind's filler: KLAW_OK, or KLAW_INVAL for a NULL / closed handle. */

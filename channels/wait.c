@@ -40,23 +40,13 @@ static struct timespec ts_of(int64_t ns)
 
 _Atomic int klaw__light_publish;
 static _Atomic int heavy_ok; /* this process can issue GLOBAL_EXPEDITED */
-static pthread_once_t asym_once = PTHREAD_ONCE_INIT;
+static pthread_once_t query_once = PTHREAD_ONCE_INIT;
+static pthread_once_t register_once = PTHREAD_ONCE_INIT;
 
-static void asym_register(void)
+static void asym_query(void)
 {
-    int light = 0, heavy = 0;
     long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    if (q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED)) {
-        heavy = 1;
-#ifndef KLAW_TSAN
-        const char *off = getenv("KLAW_NO_MEMBARRIER");
-        if ((!off || !*off || *off == '0') &&
-            syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0)
-            light = 1;
-#endif
-    }
-    atomic_store(&heavy_ok, heavy);
-    atomic_store(&klaw__light_publish, light);
+    atomic_store(&heavy_ok, q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED));
 }
 
 /* A fork child is a new mm: not registered, whatever the parent was. */
@@ -67,30 +57,28 @@ static void asym_atfork_child(void)
         atomic_store(&klaw__light_publish, 0);
 }
 
-static void asym_init_once(void)
+static void asym_register(void)
 {
-    asym_register();
+    pthread_once(&query_once, asym_query);
+    int light = 0;
+#ifndef KLAW_TSAN
+    const char *off = getenv("KLAW_NO_MEMBARRIER");
+    if (atomic_load(&heavy_ok) && (!off || !*off || *off == '0') &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0)
+        light = 1;
+#endif
+    atomic_store(&klaw__light_publish, light);
     pthread_atfork(NULL, NULL, asym_atfork_child);
 }
 
-void klaw__asym_init(void) { pthread_once(&asym_once, asym_init_once); }
+void klaw__asym_init(void) { pthread_once(&register_once, asym_register); }
 
 bool kw_heavy_barrier(void)
 {
-    klaw__asym_init();
+    pthread_once(&query_once, asym_query);
     if (!atomic_load_explicit(&heavy_ok, memory_order_relaxed))
         return false;
     return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
-}
-
-/* Without the barrier a waiter may miss a light publisher's wake-up: it
- * sleeps at most 1 ms at a time. */
-static int64_t cap_sleep(int64_t deadline_ns)
-{
-    if (atomic_load_explicit(&heavy_ok, memory_order_relaxed))
-        return deadline_ns;
-    int64_t cap = klaw__now_ns() + 1000000;
-    return deadline_ns < cap ? deadline_ns : cap;
 }
 
 /* ---- ck_ec ops ------------------------------------------------------------- */
@@ -108,14 +96,6 @@ static void ops_wait32(const struct ck_ec_wait_state *ws, const uint32_t *addr, 
                        const struct timespec *deadline)
 {
     (void)ws;
-    if (!atomic_load_explicit(&heavy_ok, memory_order_relaxed)) {
-        int64_t d = deadline ? (int64_t)deadline->tv_sec * 1000000000 + deadline->tv_nsec : INT64_MAX;
-        if (deadline && deadline->tv_sec > (time_t)(INT64_MAX / 1000000000 - 1))
-            d = INT64_MAX; /* ck_ec's "forever" is TIME_MAX seconds */
-        struct timespec t = ts_of(cap_sleep(d));
-        syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, expected, &t, NULL, FUTEX_BITSET_MATCH_ANY);
-        return;
-    }
     syscall(SYS_futex, addr, FUTEX_WAIT_BITSET, expected, deadline, NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
@@ -159,7 +139,6 @@ struct timespec klaw_deadline_in_ms(int64_t ms)
 
 void kw_wait_one(struct ck_ec32 *ec, uint32_t expected, int64_t deadline_ns)
 {
-    deadline_ns = cap_sleep(deadline_ns);
     struct timespec t, *tp = NULL;
     if (deadline_ns != INT64_MAX) {
         t = ts_of(deadline_ns);
@@ -185,7 +164,6 @@ void kw_wait_any(struct ck_ec32 *const *ecs, const uint32_t *expected, size_t n,
         kw_wait_one(ecs[0], expected[0], deadline_ns);
         return;
     }
-    deadline_ns = cap_sleep(deadline_ns);
     if (atomic_load_explicit(&waitv_state, memory_order_relaxed) >= 0 && n <= FUTEX_WAITV_MAX) {
         struct futex_waitv w[FUTEX_WAITV_MAX];
         for (size_t i = 0; i < n; i++) {

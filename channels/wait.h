@@ -15,23 +15,30 @@
  * Either the waker sees the flag, or the waiter's second check sees the
  * change: no lost wake-up, and no system call when nobody is parked.
  *
- * Asymmetric fences. On x86 a seq_cst store is an xchg (~20 cycles) paid on
- * every frame, only to order the store before the waiter-flag load. When
- * the kernel offers membarrier(2) GLOBAL_EXPEDITED, klaw moves that cost to
- * the waiter: every process that uses klaw channels registers at its first
- * attach (and again in a fork child, via pthread_atfork); publishers then
- * use a release store plus a compiler barrier (kw_publish_u64), and a waiter
- * issues membarrier() after arming and before its re-check
- * (kw_heavy_barrier), which runs a full barrier on every CPU running a
- * registered process. Either the publisher's flag load comes after that
- * barrier (and sees the flag, whose CAS completed before the syscall), or
- * its store was ordered before the barrier (and the waiter's re-check sees
- * it). Same argument as liburcu's and folly's asymmetric fences; the C11
- * model does not describe membarrier, so ThreadSanitizer builds (and
- * KLAW_NO_MEMBARRIER=1 in the environment) keep the seq_cst store. A
- * process whose registration fails publishes with seq_cst stores; a process
- * that cannot issue the barrier caps every sleep at 1 ms (a peer might be
- * publishing with light stores), a bounded delay instead of a lost wake-up.
+ * Asymmetric fences (mpmc only). On x86 a seq_cst store is an xchg (~20
+ * cycles) paid on every frame, only to order the store before the
+ * waiter-flag load. When the kernel offers membarrier(2) GLOBAL_EXPEDITED,
+ * the mpmc channel moves that cost to its waiters: a process registers when
+ * it first attaches an mpmc (klaw__asym_init; again in a fork child, via
+ * pthread_atfork); its mpmc publishers then use a release store plus a
+ * compiler barrier (kw_publish_u64), and an mpmc waiter issues membarrier()
+ * after arming and before its re-check (kw_heavy_barrier), which runs a full
+ * barrier on every CPU running a registered process. Either the publisher's
+ * flag load comes after that barrier (and sees the flag, whose CAS
+ * completed before the syscall), or its store was ordered before the
+ * barrier (and the waiter's re-check sees it). Same argument as liburcu's
+ * and folly's asymmetric fences; the C11 model does not describe
+ * membarrier, so ThreadSanitizer builds (and KLAW_NO_MEMBARRIER=1 in the
+ * environment) keep the seq_cst store. A process whose registration fails
+ * publishes with seq_cst stores; a waiter that cannot issue the barrier
+ * caps its sleep at 1 ms (a peer might be publishing with light stores), a
+ * bounded delay instead of a lost wake-up.
+ *
+ * The other kinds (broadcast, watch, oneshot) publish with seq_cst stores
+ * or RMWs and their waiters skip the barrier: with many readers on few
+ * cores they park often, and a membarrier per park interrupts every
+ * registered CPU - measured slower in the fan-out benchmark than one xchg
+ * per commit.
  *
  * ck_ec32's layout is public (ck_ec.h: the flag is the sign bit of
  * `counter`, the value bits 0..30); kw_ec_arm() and kw_wait_any() use it to
@@ -56,17 +63,17 @@
 /* The mode every klaw event count uses: shared futexes, CLOCK_MONOTONIC. */
 extern const struct ck_ec_mode klaw__ec_mode;
 
-/* 1 when this process publishes with release stores (see above). Set once
- * by klaw__asym_init() before any channel is attached. */
+/* 1 when this process's mpmc publishers use release stores (see above).
+ * Set once by klaw__asym_init() before an mpmc is attached. */
 extern _Atomic int klaw__light_publish;
 
 /* Registers this process for membarrier (once; again in fork children).
- * Every channel kind calls it when it attaches a region. */
+ * The mpmc channel calls it when it attaches a region. */
 void klaw__asym_init(void);
 
-/* The waiter's half: run after arming a count and before re-checking.
- * Returns false when the barrier could not be issued (the wait functions
- * then cap their sleeps at 1 ms). */
+/* The waiter's half: run after arming a count whose publishers may use
+ * light stores (mpmc) and before re-checking. Returns false when the
+ * barrier could not be issued: the caller must then cap its sleep at 1 ms. */
 bool kw_heavy_barrier(void);
 
 /* The publisher's half: stores v into *p so that a waiter-flag load that
@@ -109,8 +116,9 @@ static inline void kw_wake_if_waiters(struct ck_ec32 *ec)
 static inline void kw_wake_all(struct ck_ec32 *ec) { ck_ec32_inc(ec, &klaw__ec_mode); }
 
 /* Sets ec's waiter flag (locked CAS: a full barrier) and returns the word's
- * value with the flag set: what to pass to kw_wait_any(). Issues the heavy
- * barrier too. Re-check the channel after arming and before sleeping. */
+ * value with the flag set: what to pass to kw_wait_any(). For an mpmc
+ * count, call kw_heavy_barrier() next. Re-check the channel after arming
+ * and before sleeping. */
 static inline uint32_t kw_ec_arm(struct ck_ec32 *ec)
 {
     uint32_t v = __atomic_load_n(&ec->counter, __ATOMIC_SEQ_CST);
@@ -122,7 +130,6 @@ static inline uint32_t kw_ec_arm(struct ck_ec32 *ec)
     /* already flagged: a full barrier all the same, for the Dekker pair */
     atomic_thread_fence(memory_order_seq_cst);
 armed:
-    kw_heavy_barrier();
     return v | KW_EC_FLAG;
 }
 
