@@ -94,6 +94,8 @@
  * mutex: whoever finds its owner dead rebuilds the counts.
  */
 #include <errno.h>
+#include <sched.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -765,11 +767,41 @@ static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadlin
 
 /* Parks on ec until ready() or the deadline: KLAW_TIMEOUT or KLAW_OK (the
  * caller re-checks). */
+/* The CPUs this process may run on (once). */
+static uint32_t cpus_available(void)
+{
+    static _Atomic uint32_t n;
+    uint32_t v = atomic_load_explicit(&n, memory_order_relaxed);
+    if (KLAW_UNLIKELY(v == 0)) {
+        cpu_set_t set;
+        int k = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+        if (k <= 0) {
+            long m = sysconf(_SC_NPROCESSORS_ONLN);
+            k = m > 0 ? (int)m : 1;
+        }
+        v = (uint32_t)k;
+        atomic_store_explicit(&n, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+static inline bool oversubscribed(const chan *c)
+{
+    uint32_t users = atomic_load_explicit(&c->ctl->writers, memory_order_relaxed) +
+                     atomic_load_explicit(&c->ctl->reg.count, memory_order_relaxed);
+    return users > cpus_available();
+}
+
 static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), void *h,
                         void (*on_sleep)(void *), const struct timespec *deadline)
 {
     wait_ctx w = {c, ready, h, on_sleep, 0};
-    for (int i = 0; i < SPIN_ITERS; i++) {
+    /* Spin only while every writer and receiver can have a CPU of its own:
+     * with more of them than CPUs, the one we wait for may be waiting for
+     * our CPU, and spinning only delays it (the fan-out benchmark's N > 1
+     * rows on two cores). */
+    int spins = oversubscribed(c) ? 0 : SPIN_ITERS;
+    for (int i = 0; i < spins; i++) {
         if (ready(&w))
             return KLAW_OK;
         ck_pr_stall();
