@@ -305,13 +305,10 @@ static void recount(chan *c)
 
 static klaw_status lock_table(chan *c)
 {
-    int e = pthread_mutex_lock(&c->ctl->lock);
-    if (e == EOWNERDEAD) {
-        recount(c);
-        pthread_mutex_consistent(&c->ctl->lock);
-        return KLAW_OK;
-    }
-    return e == 0 ? KLAW_OK : KLAW_CORRUPT;
+    int e = klaw__robust_lock(&c->ctl->lock);
+    if (e > 0)
+        recount(c); /* its owner died inside: the counts may be half done */
+    return e >= 0 ? KLAW_OK : KLAW_CORRUPT;
 }
 
 static void unlock_table(chan *c) { pthread_mutex_unlock(&c->ctl->lock); }
@@ -524,12 +521,7 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
     ck_ec32_init(&ctl->progress, 0);
     klaw__reg_init(&ctl->reg, (klaw__reg_ent *)(base + roff), nr);
 
-    pthread_mutexattr_t ma;
-    pthread_mutexattr_init(&ma);
-    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-    int e = pthread_mutex_init(&ctl->lock, &ma);
-    pthread_mutexattr_destroy(&ma);
+    int e = klaw__robust_mutex_init(&ctl->lock);
     uint64_t mlen = 0;
     st = e != 0 ? KLAW_SYS
                 : klaw__meta_write(r, moff, KLAW_CHANNEL_BROADCAST, cap, o->max_frame, policy, o->value_type, &mlen);

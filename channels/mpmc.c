@@ -236,13 +236,10 @@ static void recount(chan *c)
 
 static klaw_status lock_table(chan *c)
 {
-    int e = pthread_mutex_lock(&c->ctl->lock);
-    if (e == EOWNERDEAD) {
-        recount(c);
-        pthread_mutex_consistent(&c->ctl->lock);
-        return KLAW_OK;
-    }
-    return e == 0 ? KLAW_OK : KLAW_CORRUPT;
+    int e = klaw__robust_lock(&c->ctl->lock);
+    if (e > 0)
+        recount(c); /* its owner died inside: the counts may be half done */
+    return e >= 0 ? KLAW_OK : KLAW_CORRUPT;
 }
 
 static void unlock_table(chan *c) { pthread_mutex_unlock(&c->ctl->lock); }
@@ -441,12 +438,7 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     ck_ec32_init(&ctl->not_empty, 0);
     ck_ec32_init(&ctl->not_full, 0);
 
-    pthread_mutexattr_t ma;
-    pthread_mutexattr_init(&ma);
-    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-    int e = pthread_mutex_init(&ctl->lock, &ma);
-    pthread_mutexattr_destroy(&ma);
+    int e = klaw__robust_mutex_init(&ctl->lock);
     if (e != 0) {
         klaw_region_close(r);
         if (o->name)

@@ -125,13 +125,10 @@ struct klaw_oneshot_rx {
 
 /* ---- roles and liveness (cold) ------------------------------------------------ */
 
-static void lock_roles(chan *c)
-{
-    /* robust: a holder that died inside leaves at most one role half
-     * written (owner set, st not yet HELD): harmless, the role stays FREE */
-    if (pthread_mutex_lock(&c->ctl->lock) == EOWNERDEAD)
-        pthread_mutex_consistent(&c->ctl->lock);
-}
+/* false: the lock cannot be taken (a corrupt or hostile region). Robust: a
+ * holder that died inside leaves at most one role half written (owner set,
+ * st not yet HELD): harmless, the role stays FREE. */
+static bool lock_roles(chan *c) { return klaw__robust_lock(&c->ctl->lock) >= 0; }
 
 static void unlock_roles(chan *c) { pthread_mutex_unlock(&c->ctl->lock); }
 
@@ -164,7 +161,8 @@ static int side_gone(chan *c, int role)
         return 0;
     if (st == R_HELD && holder_alive(&ctl->roles[role]))
         return 0;
-    lock_roles(c);
+    if (!lock_roles(c))
+        return 1; /* a lock nobody can take: this channel is finished */
     st = atomic_load(&ctl->roles[role].st);
     int gone = st == R_GONE || (st == R_HELD && !holder_alive(&ctl->roles[role]));
     if (gone)
@@ -179,7 +177,8 @@ static int side_gone(chan *c, int role)
 static klaw_status take_role(chan *c, int role)
 {
     role_ent *r = &c->ctl->roles[role];
-    lock_roles(c);
+    if (!lock_roles(c))
+        return KLAW_CORRUPT;
     uint32_t st = atomic_load(&r->st);
     klaw_status out;
     if (st == R_FREE) {
@@ -200,9 +199,10 @@ static klaw_status take_role(chan *c, int role)
 
 static void give_role(chan *c, int role)
 {
-    lock_roles(c);
-    role_gone(c, role);
-    unlock_roles(c);
+    bool locked = lock_roles(c);
+    role_gone(c, role); /* (without the lock if it cannot be taken: ours) */
+    if (locked)
+        unlock_roles(c);
     kw_wake_all(&c->ctl->ec);
 }
 
@@ -291,12 +291,7 @@ klaw_status klaw_oneshot_create(const klaw_oneshot_opts *o, klaw_oneshot_tx **tx
         }
     }
     atomic_store(&ctl->state, state);
-    pthread_mutexattr_t ma;
-    pthread_mutexattr_init(&ma);
-    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-    int e = pthread_mutex_init(&ctl->lock, &ma);
-    pthread_mutexattr_destroy(&ma);
+    int e = klaw__robust_mutex_init(&ctl->lock);
     uint64_t mlen = 0;
     st = e != 0 ? KLAW_SYS
                 : klaw__meta_write(r, moff, KLAW_CHANNEL_ONESHOT, 1, o->max_frame, KLAW_POLICY_NONE,

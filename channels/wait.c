@@ -189,3 +189,30 @@ void kw_wait_any(struct ck_ec32 *const *ecs, const uint32_t *expected, size_t n,
     int64_t cap = klaw__now_ns() + 1000000;
     kw_wait_one(ecs[0], expected[0], deadline_ns < cap ? deadline_ns : cap);
 }
+
+/* ---- robust mutexes ------------------------------------------------------------ */
+
+int klaw__robust_mutex_init(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t ma;
+    int e = pthread_mutexattr_init(&ma);
+    if (e != 0)
+        return e;
+    e = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    if (e == 0)
+        e = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+    if (e == 0)
+        e = pthread_mutex_init(m, &ma);
+    pthread_mutexattr_destroy(&ma);
+    return e;
+}
+
+int klaw__robust_lock(pthread_mutex_t *m)
+{
+    int e = pthread_mutex_lock(m);
+    if (e == EOWNERDEAD) {
+        pthread_mutex_consistent(m);
+        return 1;
+    }
+    return e == 0 ? 0 : -1;
+}

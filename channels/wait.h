@@ -144,4 +144,18 @@ void kw_wait_any(struct ck_ec32 *const *ecs, const uint32_t *expected, size_t n,
 /* Sleeps on one word (the same contract, n = 1). */
 void kw_wait_one(struct ck_ec32 *ec, uint32_t expected, int64_t deadline_ns);
 
+/* ---- the process-shared robust mutexes the kinds keep in their regions ---- */
+
+#include <pthread.h>
+
+/* Initialises a process-shared, robust mutex in place: 0 or an errno. */
+int klaw__robust_mutex_init(pthread_mutex_t *m);
+
+/* Locks a region's robust mutex. 0: locked; 1: locked, but its previous
+ * owner died holding it - the mutex is consistent again and the caller must
+ * repair what it guards (before anyone else can lock it: it still holds
+ * it); -1: not locked (ENOTRECOVERABLE, EINVAL: a corrupt or hostile
+ * region). */
+int klaw__robust_lock(pthread_mutex_t *m);
+
 #endif /* KLAW_CHANNELS_WAIT_H */

@@ -383,14 +383,10 @@ static void recount(chan *c)
 
 static klaw_status lock_robust(chan *c, pthread_mutex_t *m, bool table)
 {
-    int e = pthread_mutex_lock(m);
-    if (e == EOWNERDEAD) {
-        if (table)
-            recount(c);
-        pthread_mutex_consistent(m);
-        return KLAW_OK;
-    }
-    return e == 0 ? KLAW_OK : KLAW_CORRUPT;
+    int e = klaw__robust_lock(m);
+    if (e > 0 && table)
+        recount(c); /* its owner died inside: the counts may be half done */
+    return e >= 0 ? KLAW_OK : KLAW_CORRUPT;
 }
 
 static klaw_status lock_table(chan *c) { return lock_robust(c, &c->ctl->lock, true); }
@@ -530,17 +526,6 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
 
 static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-static int init_robust(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t ma;
-    pthread_mutexattr_init(&ma);
-    pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-    int e = pthread_mutex_init(m, &ma);
-    pthread_mutexattr_destroy(&ma);
-    return e;
-}
-
 /* Word-wise copies with release stores / acquire loads (W2, W4): a seqlock
  * reader may race with them, and these keep the race defined. dst/src in
  * the slot are 8-aligned (slots are cache-line aligned, data at 16). */
@@ -607,7 +592,7 @@ klaw_status klaw_watch_create(const klaw_watch_opts *o, klaw_watch_tx **txo, kla
     ctl->slots_off = soff;
     ctl->liveness_ns = o->liveness_ns ? o->liveness_ns : DEFAULT_LIVENESS_NS;
     ck_ec32_init(&ctl->changed, 0);
-    if (init_robust(&ctl->lock) != 0 || init_robust(&ctl->wlock) != 0)
+    if (klaw__robust_mutex_init(&ctl->lock) != 0 || klaw__robust_mutex_init(&ctl->wlock) != 0)
         goto fail_sys;
     if (mode == MODE_SLOTS) {
         /* version 0 in slot 0 with seq 0: the zero-filled region already
