@@ -792,7 +792,8 @@ static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), v
      * with more of them than CPUs, the one we wait for may be waiting for
      * our CPU, and spinning only delays it (the fan-out benchmark's N > 1
      * rows on two cores). */
-    int spins = oversubscribed(c) ? 0 : SPIN_ITERS;
+    bool crowded = oversubscribed(c);
+    int spins = crowded ? 0 : SPIN_ITERS;
     for (int i = 0; i < spins; i++) {
         if (ready(&w))
             return KLAW_OK;
@@ -806,7 +807,8 @@ static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), v
     uint32_t v = ck_ec32_value(ec);
     if (ready(&w))
         return KLAW_OK;
-    if (ck_ec32_wait_pred(ec, &klaw__ec_mode, v, wait_pred, &w, deadline) == -1 && klaw__deadline_passed(deadline))
+    if (ck_ec32_wait_pred(ec, crowded ? &klaw__ec_mode_nospin : &klaw__ec_mode, v, wait_pred, &w, deadline) == -1 &&
+        klaw__deadline_passed(deadline))
         return KLAW_TIMEOUT;
     return KLAW_OK;
 }

@@ -114,6 +114,17 @@ static const struct ck_ec_ops ec_ops = {
 };
 const struct ck_ec_mode klaw__ec_mode = {.ops = &ec_ops, .single_producer = false};
 
+/* The same, with ck_ec's own busy-wait before the futex cut to one round:
+ * for waiters that should not spin (more threads than CPUs). */
+static const struct ck_ec_ops ec_ops_nospin = {
+    .gettime = ops_gettime,
+    .wait32 = ops_wait32,
+    .wake32 = ops_wake32,
+    .busy_loop_iter = 1,
+    .initial_wait_ns = 2000000,
+};
+const struct ck_ec_mode klaw__ec_mode_nospin = {.ops = &ec_ops_nospin, .single_producer = false};
+
 int64_t klaw__now_ns(void)
 {
     struct timespec t;

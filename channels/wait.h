@@ -62,6 +62,8 @@
 
 /* The mode every klaw event count uses: shared futexes, CLOCK_MONOTONIC. */
 extern const struct ck_ec_mode klaw__ec_mode;
+/* The same without ck_ec's busy-wait before the futex (oversubscribed). */
+extern const struct ck_ec_mode klaw__ec_mode_nospin;
 
 /* 1 when this process's mpmc publishers use release stores (see above).
  * Set once by klaw__asym_init() before an mpmc is attached. */
