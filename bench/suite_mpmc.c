@@ -303,7 +303,8 @@ static int check_delivery(const run_ctl *ctl, char *err)
         const mpmc_check *chk = &ctl->w[k->producers + c].chk;
         total += chk->frames;
         if (chk->bad) {
-            snprintf(err, MPMC_ERR, "%llu bad frames; the first: %s", (unsigned long long)chk->bad, chk->why);
+            snprintf(err, MPMC_ERR, "%llu bad frames; the first: %.*s", (unsigned long long)chk->bad, MPMC_ERR - 48,
+                     chk->why);
             return -1;
         }
     }
@@ -420,8 +421,10 @@ static uint64_t run_rep(const mpmc_impl *impl, const mpmc_case *k, uint64_t n, c
         rc = -1;
     for (unsigned i = 0; i < nw && rc == 0; i++) {
         if (ctl->w[i].rc != 0) {
-            snprintf(err, MPMC_ERR, "%s %u: %s", i < k->producers ? "producer" : "consumer",
-                     i < k->producers ? i : i - k->producers, ctl->w[i].err[0] ? ctl->w[i].err : "failed");
+            /* the worker's message is cut to what fits after "consumer N: " */
+            snprintf(err, MPMC_ERR, "%s %u: %.*s", i < k->producers ? "producer" : "consumer",
+                     i < k->producers ? i : i - k->producers, MPMC_ERR - 24,
+                     ctl->w[i].err[0] ? ctl->w[i].err : "failed");
             rc = -1;
         }
         if (ctl->w[i].end_ns > t0 + elapsed)
