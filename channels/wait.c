@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -220,10 +221,29 @@ int klaw__robust_mutex_init(pthread_mutex_t *m)
 
 int klaw__robust_lock(pthread_mutex_t *m)
 {
-    int e = pthread_mutex_lock(m);
-    if (e == EOWNERDEAD) {
-        pthread_mutex_consistent(m);
-        return 1;
+    /* A bounded wait: the lock word is in memory other processes can
+     * write, and a word that names a thread which does not hold it (a
+     * corrupt or hostile region) would make a plain lock wait forever - the
+     * kernel releases a robust mutex only when a holder really dies. Every
+     * holder keeps it for a few table operations, far below this bound. */
+    int64_t start = klaw__now_ns(), end = start + (int64_t)KLAW_LOCK_TIMEOUT_S * 1000000000;
+    for (;;) {
+        int64_t now = klaw__now_ns(), step = now + 20000000; /* 20 ms */
+        struct timespec until = ts_of(step < end ? step : end);
+        int e = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &until);
+        if (e == EOWNERDEAD) {
+            pthread_mutex_consistent(m);
+            return 1;
+        }
+        if (e == 0)
+            return 0;
+        if (e != ETIMEDOUT || klaw__now_ns() >= end)
+            return -1;
+        /* still taken: a robust mutex's word holds its owner's thread id
+         * (glibc, Linux); no such thread means no owner - the kernel would
+         * have marked a real one that died - so the word is bogus */
+        int tid = __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK;
+        if (tid != 0 && kill(tid, 0) != 0 && errno == ESRCH)
+            return -1;
     }
-    return e == 0 ? 0 : -1;
 }

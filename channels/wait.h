@@ -153,11 +153,13 @@ void kw_wait_one(struct ck_ec32 *ec, uint32_t expected, int64_t deadline_ns);
 /* Initialises a process-shared, robust mutex in place: 0 or an errno. */
 int klaw__robust_mutex_init(pthread_mutex_t *m);
 
-/* Locks a region's robust mutex. 0: locked; 1: locked, but its previous
- * owner died holding it - the mutex is consistent again and the caller must
- * repair what it guards (before anyone else can lock it: it still holds
- * it); -1: not locked (ENOTRECOVERABLE, EINVAL: a corrupt or hostile
- * region). */
+/* Locks a region's robust mutex, waiting at most KLAW_LOCK_TIMEOUT_S.
+ * 0: locked; 1: locked, but its previous owner died holding it - the mutex
+ * is consistent again and the caller must repair what it guards (before
+ * anyone else can lock it: it still holds it); -1: not locked
+ * (ENOTRECOVERABLE, EINVAL, or not released within the bound: a corrupt or
+ * hostile region, or a live peer stuck inside - callers say KLAW_CORRUPT). */
+#define KLAW_LOCK_TIMEOUT_S 1
 int klaw__robust_lock(pthread_mutex_t *m);
 
 #endif /* KLAW_CHANNELS_WAIT_H */
