@@ -124,6 +124,7 @@
 #define MAX_WRITERS 4096u
 #define DEFAULT_LIVENESS_NS 1000000000ull
 #define SPIN_ITERS 256
+#define YIELD_ITERS 8
 #define SUBSCRIBE_TRIES 4096
 
 #if defined(__SANITIZE_THREAD__)
@@ -799,6 +800,13 @@ static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), v
             return KLAW_OK;
         ck_pr_stall();
     }
+    /* crowded: give the CPU to whoever shares it (the writer or reader we
+     * wait for, often) a few times before paying for a park and a wake */
+    for (int i = 0; crowded && i < YIELD_ITERS; i++) {
+        sched_yield();
+        if (ready(&w))
+            return KLAW_OK;
+    }
     /* going to sleep: only now read the clock (and let a receiver say it
      * is alive) */
     if (on_sleep)
@@ -967,7 +975,10 @@ klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespe
              * frames instead of per frame); stored before park() arms the
              * flag, so a receiver that sees the flag sees this value */
             uint64_t t = atomic_load_explicit(&c->ctl->tail, memory_order_relaxed);
-            uint64_t half = c->capacity / 2;
+            /* with more writers and readers than CPUs, a wake-up is a
+             * context switch on a shared CPU: wait until 7/8 of the ring is
+             * free, so each switch pays for more frames */
+            uint64_t half = oversubscribed(c) ? c->capacity / 8 : c->capacity / 2;
             uint64_t want = t > half ? t - half : 0;
             /* only grows: a receiver's crossing of a later value also
              * serves a writer that asked for an earlier one (tail only
