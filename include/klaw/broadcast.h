@@ -46,9 +46,14 @@
  * Waiting: try_ forms never block. Blocking forms take an absolute
  * CLOCK_MONOTONIC deadline (NULL: none; klaw_deadline_in_ms()), spin
  * briefly, then park on a ck_ec event count in the region (shared futexes).
+ * While the channel's writers and receivers outnumber the CPUs this process
+ * may use ("crowded"), a caller that must wait does not spin: it yields the
+ * CPU (sched_yield) up to 8 times - the one it waits for often shares its
+ * CPU - and then parks; and a BLOCK writer then sleeps until 7/8 of the ring
+ * is free instead of half, so each context switch pays for more frames.
  * Nothing on the per-frame paths makes a system call or allocates unless
- * someone is parked; a receiver's per-frame cost is a few loads and one
- * store to its own cache line.
+ * the caller has to wait or someone is parked; a receiver's per-frame cost
+ * is a few loads and one store to its own cache line.
  *
  * Thread safety: a writer handle may be used by several threads at once; a
  * receiver handle is one cursor and must be used by one thread at a time
