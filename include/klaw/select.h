@@ -37,9 +37,9 @@
  * looks at every case once more, and sleeps on all the counts at once with
  * futex_waitv(2) (Linux >= 5.16) on shared futexes, so a sender in another
  * process wakes it as surely as a thread; a sender pays a futex wake only
- * while a select (or another receiver) is parked on its channel. Where
- * klaw uses asymmetric fences (channels/wait.h) a parking select also
- * issues one membarrier(2) per park. On kernels without futex_waitv,
+ * while a select (or another receiver) is parked on its channel. When a
+ * case is an mpmc receiver (the one kind that uses asymmetric fences,
+ * channels/wait.h) a parking select also issues one membarrier(2) per park. On kernels without futex_waitv,
  * select sleeps on the first count for at most 1 ms at a time and looks
  * again: a wake-up on another case can then be up to 1 ms late (a poll).
  * While parked, select wakes at least every liveness period of its cases
