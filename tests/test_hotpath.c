@@ -4,14 +4,15 @@
  * claim/commit/view/release (blocking and try_ forms), send/recv, and the
  * batch calls, 100,000 frames each, call malloc, calloc, realloc, free,
  * syscall (the library's only way to the futex), clock_gettime,
- * pthread_mutex_lock, open/open64, read and close zero times. And the
+ * pthread_mutex_lock/clocklock, open/open64, read and close zero times. And the
  * other side of it: when a receiver (or a sender) IS parked, the call that
  * lets it go pays a futex wake, and this counter sees it.
  *
  * Which functions: channels/mpmc.c reaches the kernel only through
  * syscall(SYS_futex, ...) (ops_wait32/ops_wake32, through ck_ec); it reads
  * the clock (clock_gettime) when it parks or checks a deadline; it takes
- * the handle table's process-shared mutex (pthread_mutex_lock) for handles
+ * the handle table's process-shared mutex (pthread_mutex_clocklock: a
+ * bounded wait) for handles
  * and reaping; and it reads /proc (open, read, close in src/proc.c) for
  * liveness. None of these may run on a frame's way through an uncontended
  * channel.
@@ -97,7 +98,7 @@ enum {
 };
 static const char *const NAMES[NCOUNTERS] = {
     "malloc", "calloc", "realloc", "free", "syscall", "futex wait", "futex wake",
-    "clock_gettime", "pthread_mutex_lock", "open", "read", "close",
+    "clock_gettime", "pthread_mutex_lock/clocklock", "open", "read", "close",
 };
 
 /* Per thread: a thread counts only its own calls, and only while its flag
@@ -150,6 +151,7 @@ static void (*next_free)(void *);
 static long (*next_syscall)(long, ...);
 static int (*next_clock_gettime)(clockid_t, struct timespec *);
 static int (*next_mutex_lock)(pthread_mutex_t *);
+static int (*next_mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
 static int (*next_open)(const char *, int, ...);
 static int (*next_open64)(const char *, int, ...);
 static ssize_t (*next_read)(int, void *, size_t);
@@ -194,6 +196,7 @@ NO_TSAN static void resolve(void)
     LOOKUP(next_syscall, "syscall");
     LOOKUP(next_clock_gettime, "clock_gettime");
     LOOKUP(next_mutex_lock, "pthread_mutex_lock");
+    LOOKUP(next_mutex_clocklock, "pthread_mutex_clocklock");
     LOOKUP(next_open, "open");
     LOOKUP(next_open64, "open64");
     LOOKUP(next_read, "read");
@@ -294,6 +297,14 @@ NO_TSAN int pthread_mutex_lock(pthread_mutex_t *m)
     return next_mutex_lock(m);
 }
 
+/* The library takes its robust region locks with a bounded wait. */
+NO_TSAN int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *until)
+{
+    ready();
+    count(C_MUTEX);
+    return next_mutex_clocklock(m, clk, until);
+}
+
 NO_TSAN int open(const char *path, int flags, ...)
 {
     mode_t mode = 0;
@@ -339,8 +350,8 @@ NO_TSAN int close(int fd)
 
 /* ---- proving the counters count ------------------------------------------------ */
 
-/* One deliberate call of each kind; every counter must read exactly 1 (free:
- * 2). Fails (or, in a sanitizer build, skips) the calling test otherwise. */
+/* One deliberate call of each kind; every counter must read exactly 1 (free,
+ * syscall, mutex lock: 2). Fails (or, in a sanitizer build, skips) the calling test otherwise. */
 static void require_working_counters(void)
 {
     void *volatile p;
@@ -362,6 +373,10 @@ static void require_working_counters(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     pthread_mutex_lock(&m);
     pthread_mutex_unlock(&m);
+    struct timespec until = ts;
+    until.tv_sec += 1;
+    pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &until);
+    pthread_mutex_unlock(&m);
     int fd = open("/proc/self/stat", O_RDONLY);
     if (fd >= 0) {
         ssize_t n = read(fd, buf, sizeof buf);
@@ -370,7 +385,7 @@ static void require_working_counters(void)
     }
     count_stop();
 
-    static const unsigned long want[NCOUNTERS] = {1, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1};
+    static const unsigned long want[NCOUNTERS] = {1, 1, 1, 2, 2, 1, 1, 1, 2, 1, 1, 1};
     bool ok = fd >= 0;
     for (int i = 0; i < NCOUNTERS; i++)
         ok = ok && counts[i] == want[i];
@@ -379,11 +394,11 @@ static void require_working_counters(void)
     describe(got, sizeof got);
     if (UNDER_SANITIZER) {
         print_message("interposition does not work in this sanitizer build (counted %s for 1 call of each, "
-                      "2 frees, 2 syscalls); run test_hotpath in a build without sanitizers\n",
+                      "2 frees, 2 syscalls, 2 locks); run test_hotpath in a build without sanitizers\n",
                       got);
         skip();
     }
-    fail_msg("the counters are broken: counted %s for 1 call of each kind (2 frees, 2 syscalls)", got);
+    fail_msg("the counters are broken: counted %s for 1 call of each kind (2 frees, 2 syscalls, 2 locks)", got);
 }
 
 static void assert_nothing_counted(const char *what)
