@@ -4,14 +4,14 @@
  * claim/commit/view/release (blocking and try_ forms), send/recv, and the
  * batch calls, 100,000 frames each, call malloc, calloc, realloc, free,
  * syscall (the library's only way to the futex), clock_gettime,
- * pthread_mutex_lock/clocklock, open/open64, read and close zero times. And the
+ * pthread_mutex_lock/timedlock, open/open64, read and close zero times. And the
  * other side of it: when a receiver (or a sender) IS parked, the call that
  * lets it go pays a futex wake, and this counter sees it.
  *
  * Which functions: channels/mpmc.c reaches the kernel only through
  * syscall(SYS_futex, ...) (ops_wait32/ops_wake32, through ck_ec); it reads
  * the clock (clock_gettime) when it parks or checks a deadline; it takes
- * the handle table's process-shared mutex (pthread_mutex_clocklock: a
+ * the handle table's process-shared mutex (pthread_mutex_timedlock: a
  * bounded wait) for handles
  * and reaping; and it reads /proc (open, read, close in src/proc.c) for
  * liveness. None of these may run on a frame's way through an uncontended
@@ -98,7 +98,7 @@ enum {
 };
 static const char *const NAMES[NCOUNTERS] = {
     "malloc", "calloc", "realloc", "free", "syscall", "futex wait", "futex wake",
-    "clock_gettime", "pthread_mutex_lock/clocklock", "open", "read", "close",
+    "clock_gettime", "pthread_mutex_lock/timedlock", "open", "read", "close",
 };
 
 /* Per thread: a thread counts only its own calls, and only while its flag
@@ -151,7 +151,7 @@ static void (*next_free)(void *);
 static long (*next_syscall)(long, ...);
 static int (*next_clock_gettime)(clockid_t, struct timespec *);
 static int (*next_mutex_lock)(pthread_mutex_t *);
-static int (*next_mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
+static int (*next_mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
 static int (*next_open)(const char *, int, ...);
 static int (*next_open64)(const char *, int, ...);
 static ssize_t (*next_read)(int, void *, size_t);
@@ -196,7 +196,7 @@ NO_TSAN static void resolve(void)
     LOOKUP(next_syscall, "syscall");
     LOOKUP(next_clock_gettime, "clock_gettime");
     LOOKUP(next_mutex_lock, "pthread_mutex_lock");
-    LOOKUP(next_mutex_clocklock, "pthread_mutex_clocklock");
+    LOOKUP(next_mutex_timedlock, "pthread_mutex_timedlock");
     LOOKUP(next_open, "open");
     LOOKUP(next_open64, "open64");
     LOOKUP(next_read, "read");
@@ -298,11 +298,11 @@ NO_TSAN int pthread_mutex_lock(pthread_mutex_t *m)
 }
 
 /* The library takes its robust region locks with a bounded wait. */
-NO_TSAN int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *until)
+NO_TSAN int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *until)
 {
     ready();
     count(C_MUTEX);
-    return next_mutex_clocklock(m, clk, until);
+    return next_mutex_timedlock(m, until);
 }
 
 NO_TSAN int open(const char *path, int flags, ...)
@@ -375,7 +375,7 @@ static void require_working_counters(void)
     pthread_mutex_unlock(&m);
     struct timespec until = ts;
     until.tv_sec += 1;
-    pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &until);
+    pthread_mutex_timedlock(&m, &until);
     pthread_mutex_unlock(&m);
     int fd = open("/proc/self/stat", O_RDONLY);
     if (fd >= 0) {
