@@ -554,8 +554,13 @@ static void *klaw_setup(const fanout_case *k, char *err)
         .policy = k->policy == FANOUT_BLOCK ? KLAW_POLICY_BLOCK : KLAW_POLICY_OVERWRITE,
         .name = k->process ? st->name : NULL,
         .value_type = "klaw-bench fanout frame",
+        /* one writer, as ZeroMQ's PUB socket (which is not thread-safe
+         * either): claims by plain stores (klaw/broadcast.h) */
+        .flags = KLAW_BCAST_SINGLE_WRITER,
     };
-    klaw_status s = klaw_bcast_create(&o, &st->tx);
+    /* between processes the writer process opens the only writer handle
+     * itself: the channel is created with none */
+    klaw_status s = klaw_bcast_create(&o, k->process ? NULL : &st->tx);
     if (s != KLAW_OK) {
         fanout_set_err(err, "klaw_bcast_create: %s", klaw_strerror(s));
         fanout_shared_free(st);
@@ -602,10 +607,8 @@ static void klaw_attached(void *sv)
 {
     klaw_state *st = sv;
     if (st->k.process) {
-        /* the writer process has its own handle now: drop the creator's so
-         * the writer's close is the last one */
-        klaw_bcast_tx_free(st->tx);
-        st->tx = NULL;
+        /* the writer process has the only writer handle (the channel was
+         * created with none), so its close is the last one */
         klaw_region_unlink(st->name);
     }
 }

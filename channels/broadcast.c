@@ -58,6 +58,20 @@
  *       stores its cursor and re-reads tail until both agree, so any gate
  *       computed without it is <= its cursor. A dead receiver holds the
  *       gate until it is evicted (liveness, below).
+ *   B6  KLAW_BCAST_SINGLE_WRITER: max_writers is 1, so at most one writer
+ *       handle exists and (by contract) one thread uses it at a time. Its
+ *       claims keep B1's order - the slot's (L(p), WRITING, me) first, then
+ *       tail = p + 1 - but as plain (relaxed / release) stores, not CASes:
+ *       nobody else moves a slot out of a finished state or moves tail
+ *       while that writer lives (the reaper only CASes a dead writer's
+ *       WRITING slots; a receiver only an abandoned claim of a closed
+ *       channel). Any slot that is not simply free (a later lap left by a
+ *       reaped predecessor, a claim still WRITING) sends the writer to the
+ *       CAS path, which is correct for one writer too. The next slots are
+ *       prefetched for writing, so their cache lines move from the readers
+ *       while the writer fills earlier ones: with no locked instruction
+ *       draining the store buffer per slot, a batch of claims costs about
+ *       half as much (measured in klaw-bench fanout).
  *
  * Orderings: slot CASes are acq_rel; commit publishes FULL with a seq_cst
  * store (at least release, so the length and bytes written before are
@@ -95,6 +109,9 @@
  */
 #include <errno.h>
 #include <sched.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <unistd.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -126,6 +143,7 @@
 #define SPIN_ITERS 256
 #define YIELD_ITERS 8
 #define SUBSCRIBE_TRIES 4096
+#define PREFETCH_AHEAD 8 /* slots a single writer prefetches ahead (B6) */
 
 #if defined(__SANITIZE_THREAD__)
 #define BC_TSAN 1
@@ -174,6 +192,8 @@ typedef struct bc_ctl {
     uint64_t writers_off;
     uint64_t readers_off;
     uint64_t slots_off;
+    uint32_t flags; /* KLAW_BCAST_SINGLE_WRITER (then max_writers is 1)    */
+    uint32_t pad_cfg_;
     _Alignas(CACHELINE) _Atomic uint64_t tail;
     _Alignas(CACHELINE) _Atomic uint64_t gate;    /* BLOCK: <= every cursor */
     _Alignas(CACHELINE) struct ck_ec32 published; /* receivers park here    */
@@ -207,6 +227,8 @@ typedef struct chan {
     uint8_t *slots;
     uint32_t capacity, mask, shift, max_frame, slot_size, max_readers, max_writers;
     int block;
+    int single; /* KLAW_BCAST_SINGLE_WRITER: claims by plain stores (B6) */
+    int pfw;    /* the CPU has PREFETCHW                                 */
     uint64_t liveness_ns;
     klaw__reg_view view; /* this process's RCU-published reader records */
     _Atomic uint32_t refs;
@@ -234,6 +256,40 @@ struct klaw_bcast_rx {
     uint64_t cursor;   /* published: every position below it is released */
     _Atomic int closed;
 };
+
+/* Prefetch for writing: PREFETCHW where the CPU has it (CPUID
+ * 0x80000001 ECX bit 8, PRFCHW: AMD, and Intel since Broadwell), which
+ * brings the line exclusive; otherwise the compiler's prefetch. */
+static int have_prefetchw(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    static _Atomic int known = -1;
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k < 0) {
+        unsigned a, b, cx = 0, d;
+        k = __get_cpuid(0x80000001u, &a, &b, &cx, &d) && (cx & (1u << 8));
+        atomic_store_explicit(&known, k, memory_order_relaxed);
+    }
+    return k;
+#else
+    return 0;
+#endif
+}
+
+static inline void prefetch_slot(const chan *c, const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (c->pfw) {
+        __asm__ volatile("prefetchw %0" ::"m"(*(const char *)p));
+        if (c->slot_size > CACHELINE)
+            __asm__ volatile("prefetchw %0" ::"m"(*((const char *)p + CACHELINE)));
+        return;
+    }
+#endif
+    __builtin_prefetch(p, 1, 3);
+    if (c->slot_size > CACHELINE)
+        __builtin_prefetch((const char *)p + CACHELINE, 1, 3);
+}
 
 static void *handle_alloc(size_t size)
 {
@@ -433,12 +489,13 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     if (!ctl || h->body_off % CACHELINE || h->body_len < sizeof(bc_ctl))
         return KLAW_CORRUPT;
     uint32_t cap = ctl->capacity, shift = ctl->shift, maxf = ctl->max_frame, ssz = ctl->slot_size,
-             nr = ctl->max_readers, nw = ctl->max_writers, pol = ctl->policy;
+             nr = ctl->max_readers, nw = ctl->max_writers, pol = ctl->policy, fl = ctl->flags;
     uint64_t woff = ctl->writers_off, roff = ctl->readers_off, soff = ctl->slots_off, live = ctl->liveness_ns;
     if (ctl->magic != BC_MAGIC || cap < 2 || cap > (1u << 30) || (cap & (cap - 1)) || shift >= 31 ||
         (1u << shift) != cap || maxf < 1 || maxf > (1u << 30) || ssz % CACHELINE ||
         (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR || nr == 0 || nr > MAX_READERS || nw == 0 ||
         nw > MAX_WRITERS || (pol != KLAW_POLICY_OVERWRITE && pol != KLAW_POLICY_BLOCK) ||
+        (fl & ~KLAW_BCAST_SINGLE_WRITER) || ((fl & KLAW_BCAST_SINGLE_WRITER) && nw != 1) ||
         woff % CACHELINE || roff % CACHELINE || soff % CACHELINE ||
         !klaw_region_at(base, size, woff, (uint64_t)nw * sizeof(writer_ent)) ||
         !klaw_region_at(base, size, roff, (uint64_t)nr * sizeof(klaw__reg_ent)) ||
@@ -467,6 +524,8 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     c->max_readers = nr;
     c->max_writers = nw;
     c->block = pol == KLAW_POLICY_BLOCK;
+    c->single = (fl & KLAW_BCAST_SINGLE_WRITER) != 0;
+    c->pfw = have_prefetchw();
     c->liveness_ns = live;
     atomic_store(&c->refs, 1);
     *out = c;
@@ -477,9 +536,11 @@ static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
 {
-    *txo = NULL;
+    if (txo)
+        *txo = NULL;
     if (!o || o->capacity < 1 || o->capacity > (1u << 30) || o->max_frame < 1 || o->max_frame > (1u << 30) ||
-        o->max_readers > MAX_READERS || o->max_writers > MAX_WRITERS)
+        o->max_readers > MAX_READERS || o->max_writers > MAX_WRITERS || (o->flags & ~KLAW_BCAST_SINGLE_WRITER) ||
+        ((o->flags & KLAW_BCAST_SINGLE_WRITER) && o->max_writers > 1) || (!txo && !o->name))
         return KLAW_INVAL;
     int policy = o->policy == 0 ? KLAW_POLICY_OVERWRITE : o->policy;
     if (policy != KLAW_POLICY_OVERWRITE && policy != KLAW_POLICY_BLOCK)
@@ -490,7 +551,7 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
         shift++;
     }
     uint32_t nr = o->max_readers ? o->max_readers : DEFAULT_READERS;
-    uint32_t nw = o->max_writers ? o->max_writers : DEFAULT_WRITERS;
+    uint32_t nw = (o->flags & KLAW_BCAST_SINGLE_WRITER) ? 1u : o->max_writers ? o->max_writers : DEFAULT_WRITERS;
     uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR, CACHELINE);
     uint64_t woff = round_up(CTL_OFF + sizeof(bc_ctl), CACHELINE);
     uint64_t roff = round_up(woff + (uint64_t)nw * sizeof(writer_ent), CACHELINE);
@@ -514,6 +575,7 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
     ctl->max_readers = nr;
     ctl->max_writers = nw;
     ctl->policy = (uint32_t)policy;
+    ctl->flags = o->flags;
     ctl->liveness_ns = o->liveness_ns ? o->liveness_ns : DEFAULT_LIVENESS_NS;
     ctl->writers_off = woff;
     ctl->readers_off = roff;
@@ -538,6 +600,10 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
         if (o->name)
             klaw_region_unlink(o->name);
         return st;
+    }
+    if (!txo) { /* created for writers that open it by name */
+        chan_unref(c);
+        return KLAW_OK;
     }
     klaw_bcast_tx *tx = handle_alloc(sizeof *tx);
     if (!tx || take_writer(c, &tx->idx) != KLAW_OK) {
@@ -920,6 +986,31 @@ static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame
     }
 }
 
+/* B6: the single writer takes up to n positions from tail with plain
+ * stores. Returns how many; 0 when the slot at tail is not simply free or
+ * BLOCK's gate says no (claim_one then decides: it waits, helps tail on,
+ * or finds corruption). */
+static size_t claim_run(chan *c, uint32_t me, size_t len, klaw_frame *f, size_t n)
+{
+    bc_ctl *ctl = c->ctl;
+    uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+    size_t k = 0;
+    for (; k < n; k++, t++) {
+        bc_slot *s = slot_at(c, t);
+        prefetch_slot(c, slot_at(c, t + PREFETCH_AHEAD));
+        uint64_t lap = (t >> c->shift) + 1;
+        uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (lap_of(v) != lap - 1 || st_of(v) == S_WRITING || (c->block && !gate_allows(c, t)))
+            break;
+        atomic_store_explicit(&s->state, mk(lap, S_WRITING, me + 1), memory_order_relaxed);
+        atomic_store_explicit(&ctl->tail, t + 1, memory_order_release); /* B1: the cell first */
+        fill_claim(c, t, len, &f[k]);
+    }
+    if (k)
+        atomic_thread_fence(memory_order_release); /* B4: the WRITING states before any byte */
+    return k;
+}
+
 static inline klaw_status claim_checks(klaw_bcast_tx *tx, size_t len)
 {
     chan *c = tx->c;
@@ -937,6 +1028,8 @@ klaw_status klaw_bcast_try_claim(klaw_bcast_tx *tx, size_t len, klaw_frame *f)
     klaw_status st = claim_checks(tx, len);
     if (st != KLAW_OK)
         return st;
+    if (tx->c->single && claim_run(tx->c, tx->idx, len, f, 1))
+        return KLAW_OK;
     int why;
     return claim_one(tx->c, tx->idx, len, f, &why);
 }
@@ -964,11 +1057,13 @@ klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespe
         klaw_status st = claim_checks(tx, len);
         if (st != KLAW_OK)
             return st;
+        chan *c = tx->c;
+        if (c->single && claim_run(c, tx->idx, len, f, 1))
+            return KLAW_OK;
         int why = WHY_NONE;
-        st = claim_one(tx->c, tx->idx, len, f, &why);
+        st = claim_one(c, tx->idx, len, f, &why);
         if (st != KLAW_FULL)
             return st;
-        chan *c = tx->c;
         if (why == WHY_READERS) {
             /* hysteresis: receivers wake us once the slowest has freed half
              * the ring, not on every release (one futex wake per capacity/2
@@ -1033,13 +1128,28 @@ klaw_status klaw_bcast_claim_batch(klaw_bcast_tx *tx, size_t len, klaw_frame *fr
     *got = 0;
     if (n == 0)
         return KLAW_INVAL;
-    klaw_status st = klaw_bcast_claim(tx, len, deadline, &frames[0]);
+    chan *c = tx->c;
+    klaw_status st;
+    if (c->single) {
+        if ((st = claim_checks(tx, len)) != KLAW_OK)
+            return st;
+        size_t k = claim_run(c, tx->idx, len, frames, n);
+        if (k) {
+            *got = k;
+            return KLAW_OK;
+        }
+    }
+    st = klaw_bcast_claim(tx, len, deadline, &frames[0]);
     if (st != KLAW_OK)
         return st;
     size_t k = 1;
-    int why;
-    while (k < n && claim_one(tx->c, tx->idx, len, &frames[k], &why) == KLAW_OK)
-        k++;
+    if (c->single) {
+        k += claim_run(c, tx->idx, len, frames + 1, n - 1);
+    } else {
+        int why;
+        while (k < n && claim_one(c, tx->idx, len, &frames[k], &why) == KLAW_OK)
+            k++;
+    }
     *got = k;
     return KLAW_OK;
 }

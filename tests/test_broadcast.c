@@ -46,10 +46,14 @@ static const char *uniq(const char *tag)
 
 static struct timespec watchdog(void) { return klaw_deadline_in_ms(60000); }
 
+/* creation flags for make_live (the single-writer tests set
+ * KLAW_BCAST_SINGLE_WRITER) */
+static unsigned g_flags;
+
 static klaw_bcast_tx *make_live(uint32_t cap, uint32_t maxf, int policy, const char *name, uint64_t liveness_ns)
 {
     klaw_bcast_opts o = {.capacity = cap, .max_frame = maxf, .policy = policy, .name = name,
-                         .liveness_ns = liveness_ns};
+                         .liveness_ns = liveness_ns, .flags = g_flags};
     klaw_bcast_tx *tx = NULL;
     assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_OK);
     return tx;
@@ -917,23 +921,29 @@ static void process_writer(bstress *s, int i)
     klaw_bcast_tx_free(s->tx[i]);
 }
 
-static void processes_every_receiver_gets_received_plus_lagged_equal_sent(void **state)
+/* One process stress case: nr receiver and nw writer processes of a named
+ * channel. With KLAW_BCAST_SINGLE_WRITER the channel is created with no
+ * writer handle, so the one writer process can open its own. */
+static void run_process_stress(int policy, int nw, int nr, int mode, uint64_t total)
 {
-    (void)state;
-    const int combos[][2] = {{1, 1}, {1, 3}, {2, 2}, {1, 8}, {2, 8}};
-    uint64_t total = stress_frames() / 2;
-    int k = 0;
-    for (int policy = KLAW_POLICY_OVERWRITE; policy <= KLAW_POLICY_BLOCK; policy++) {
-        for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++, k++) {
-            int nw = combos[c][0], nr = combos[c][1];
+    {
+        {
             const char *name = uniq("xproc");
-            klaw_bcast_tx *tx = make_live(policy == KLAW_POLICY_OVERWRITE ? 8 : 32, SMAXF, policy, name, STRESS_LIVENESS_NS);
+            uint32_t cap = policy == KLAW_POLICY_OVERWRITE ? 8 : 32;
+            klaw_bcast_tx *tx = NULL;
+            if (g_flags & KLAW_BCAST_SINGLE_WRITER) {
+                klaw_bcast_opts o = {.capacity = cap, .max_frame = SMAXF, .policy = policy, .name = name,
+                                     .liveness_ns = STRESS_LIVENESS_NS, .flags = g_flags};
+                assert_int_equal(klaw_bcast_create(&o, NULL), KLAW_OK);
+            } else {
+                tx = make_live(cap, SMAXF, policy, name, STRESS_LIVENESS_NS);
+            }
             bstress *s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
             assert_true(s != MAP_FAILED);
             memset(s, 0, sizeof *s);
             s->nw = nw;
             s->nr = nr;
-            s->mode = k % 3;
+            s->mode = mode;
             s->policy = policy;
             s->per_writer = total / (uint64_t)nw;
             s->name = name_buf;
@@ -963,10 +973,165 @@ static void processes_every_receiver_gets_received_plus_lagged_equal_sent(void *
                 assert_true(WIFEXITED(status));
                 assert_int_equal(WEXITSTATUS(status), 0);
             }
-            check_counts(s, "processes");
+            check_counts(s, g_flags ? "processes, single writer" : "processes");
             munmap(s, sizeof *s);
             klaw_region_unlink(name_buf);
         }
+    }
+}
+
+static void processes_every_receiver_gets_received_plus_lagged_equal_sent(void **state)
+{
+    (void)state;
+    const int combos[][2] = {{1, 1}, {1, 3}, {2, 2}, {1, 8}, {2, 8}};
+    uint64_t total = stress_frames() / 2;
+    int k = 0;
+    for (int policy = KLAW_POLICY_OVERWRITE; policy <= KLAW_POLICY_BLOCK; policy++)
+        for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++, k++)
+            run_process_stress(policy, combos[c][0], combos[c][1], k % 3, total);
+}
+
+/* ---- KLAW_BCAST_SINGLE_WRITER ------------------------------------------------ */
+
+static pid_t fork_ready(void (*fn)(int));
+static void kill_and_reap(pid_t pid);
+
+/* The single writer's claims are plain stores (B6 in broadcast.c): the
+ * same exactly-once / exact-lag / order checks as the general stress, in
+ * threads and processes, every read mode, both policies. */
+static void single_writer_every_receiver_gets_received_plus_lagged_equal_sent(void **state)
+{
+    (void)state;
+    const int readers[] = {1, 2, 4, 8};
+    uint64_t total = stress_frames();
+    g_flags = KLAW_BCAST_SINGLE_WRITER;
+    int k = 0;
+    for (int policy = KLAW_POLICY_OVERWRITE; policy <= KLAW_POLICY_BLOCK; policy++)
+        for (size_t i = 0; i < 4; i++, k++) {
+            run_thread_stress(policy, 1, readers[i], k % 3, total, policy == KLAW_POLICY_OVERWRITE ? 8 : 16);
+            if (readers[i] != 2)
+                run_process_stress(policy, 1, readers[i], (k + 1) % 3, total / 2);
+        }
+    g_flags = 0;
+}
+
+/* One writer handle at a time; a channel created with none waits for its
+ * writer; the flag is checked at creation and at attach. */
+static void single_writer_is_one_handle_at_a_time(void **state)
+{
+    (void)state;
+    klaw_bcast_tx *tx, *tx2;
+    klaw_bcast_opts o = {.capacity = 4, .max_frame = 8, .flags = KLAW_BCAST_SINGLE_WRITER, .max_writers = 2};
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_INVAL); /* max_writers > 1 */
+    o.max_writers = 0;
+    o.flags = 0x80;
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_INVAL); /* unknown flag */
+    o.flags = KLAW_BCAST_SINGLE_WRITER;
+    assert_int_equal(klaw_bcast_create(&o, NULL), KLAW_INVAL); /* anonymous with no writer */
+
+    /* created with no writer: receivers subscribe, nothing is closed */
+    o.name = uniq("single");
+    o.policy = KLAW_POLICY_BLOCK;
+    assert_int_equal(klaw_bcast_create(&o, NULL), KLAW_OK);
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_open_rx(name_buf, 0, NULL, &rx), KLAW_OK);
+    klaw_frame f;
+    uint64_t lag;
+    assert_int_equal(klaw_bcast_try_view(rx, &f, &lag), KLAW_EMPTY);
+    klaw_bcast_stats st;
+    assert_int_equal(klaw_bcast_rx_stats(rx, &st), KLAW_OK);
+    assert_int_equal(st.writers, 0);
+    assert_false(st.writers_closed);
+
+    /* the writer opens it; a second handle is refused while it lives */
+    assert_int_equal(klaw_bcast_open_tx(name_buf, &tx), KLAW_OK);
+    assert_int_equal(klaw_bcast_open_tx(name_buf, &tx2), KLAW_FULL);
+    assert_int_equal(klaw_bcast_tx_clone(tx, &tx2), KLAW_FULL);
+
+    /* single and batched claims, around the ring several times (BLOCK) */
+    uint64_t next = 0;
+    for (int round = 0; round < 5; round++) {
+        klaw_frame fr[3];
+        size_t got;
+        struct timespec d = klaw_deadline_in_ms(10000);
+        assert_int_equal(klaw_bcast_claim_batch(tx, 8, fr, 3, &got, &d), KLAW_OK);
+        assert_int_equal(got, 3);
+        for (size_t i = 0; i < got; i++) {
+            assert_int_equal(fr[i].seq, next + i);
+            uint64_t v = next + i;
+            memcpy(fr[i].data, &v, 8);
+        }
+        assert_int_equal(klaw_bcast_commit_batch(tx, fr, got), KLAW_OK);
+        /* the ring (4) holds one more, then BLOCK says full */
+        assert_int_equal(klaw_bcast_try_claim(tx, 8, &f), KLAW_OK);
+        uint64_t v = next + 3;
+        memcpy(f.data, &v, 8);
+        assert_int_equal(klaw_bcast_commit(tx, &f, 8), KLAW_OK);
+        assert_int_equal(klaw_bcast_try_claim(tx, 8, &fr[0]), KLAW_FULL);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(recv_u64(rx), next + (uint64_t)i);
+        next += 4;
+    }
+    /* an abort is a skipped position, as for any writer */
+    assert_int_equal(klaw_bcast_try_claim(tx, 8, &f), KLAW_OK);
+    klaw_bcast_abort(tx, &f);
+    send_u64(tx, 99, KLAW_OK);
+    assert_int_equal(recv_u64(rx), 99);
+
+    /* the only writer's close finishes the channel */
+    klaw_bcast_tx_free(tx);
+    assert_int_equal(klaw_bcast_try_view(rx, &f, &lag), KLAW_CLOSED);
+    assert_int_equal(klaw_bcast_open_tx(name_buf, &tx), KLAW_CLOSED);
+    klaw_bcast_rx_free(rx);
+    klaw_region_unlink(name_buf);
+}
+
+/* A single writer killed with a batch claimed by plain stores: after the
+ * liveness timeout a parked receiver reaps it, the claims are skipped
+ * (counted), what it committed is delivered, and the channel closes (it
+ * was the only writer). */
+static void single_writer_dying_with_a_batch(int fd)
+{
+    (void)fd;
+    klaw_bcast_tx *tx;
+    klaw_frame fr[4];
+    size_t got;
+    if (klaw_bcast_open_tx(name_buf, &tx) != KLAW_OK || klaw_bcast_try_send(tx, "one", 3) != KLAW_OK ||
+        klaw_bcast_try_send(tx, "two", 3) != KLAW_OK || klaw_bcast_claim_batch(tx, 4, fr, 4, &got, NULL) != KLAW_OK ||
+        got != 4)
+        _exit(1);
+    memcpy(fr[0].data, "dead", 4); /* and never commits */
+}
+
+static void single_writer_killed_with_a_batch_claimed_does_not_wedge(void **state)
+{
+    (void)state;
+    for (int policy = KLAW_POLICY_OVERWRITE; policy <= KLAW_POLICY_BLOCK; policy++) {
+        klaw_bcast_opts o = {.capacity = 8, .max_frame = 16, .policy = policy, .name = uniq("killsw"),
+                             .liveness_ns = 100000000, .flags = KLAW_BCAST_SINGLE_WRITER};
+        assert_int_equal(klaw_bcast_create(&o, NULL), KLAW_OK);
+        klaw_bcast_rx *rx;
+        assert_int_equal(klaw_bcast_open_rx(name_buf, 0, NULL, &rx), KLAW_OK);
+        pid_t pid = fork_ready(single_writer_dying_with_a_batch);
+        kill_and_reap(pid);
+        struct timespec d = klaw_deadline_in_ms(30000);
+        uint8_t buf[16];
+        size_t len;
+        uint64_t lag = 0;
+        assert_int_equal(klaw_bcast_recv(rx, buf, sizeof buf, &len, &lag, &d), KLAW_OK);
+        assert_memory_equal(buf, "one", 3);
+        assert_int_equal(klaw_bcast_recv(rx, buf, sizeof buf, &len, &lag, &d), KLAW_OK);
+        assert_memory_equal(buf, "two", 3);
+        assert_int_equal(klaw_bcast_recv(rx, buf, sizeof buf, &len, &lag, &d), KLAW_CLOSED);
+        klaw_bcast_stats s;
+        klaw_bcast_rx_stats(rx, &s);
+        assert_int_equal(s.aborted_claims, 4);
+        assert_int_equal(s.writers, 0);
+        assert_true(s.writers_closed);
+        assert_int_equal(s.total_received, 2);
+        assert_int_equal(s.lagged, 0);
+        klaw_bcast_rx_free(rx);
+        klaw_region_unlink(name_buf);
     }
 }
 
@@ -1533,6 +1698,9 @@ int main(void)
         cmocka_unit_test(deadlines_time_out),
         cmocka_unit_test(threads_every_receiver_gets_received_plus_lagged_equal_sent),
         cmocka_unit_test(processes_every_receiver_gets_received_plus_lagged_equal_sent),
+        cmocka_unit_test(single_writer_every_receiver_gets_received_plus_lagged_equal_sent),
+        cmocka_unit_test(single_writer_is_one_handle_at_a_time),
+        cmocka_unit_test(single_writer_killed_with_a_batch_claimed_does_not_wedge),
         cmocka_unit_test(block_writer_goes_on_after_a_killed_receiver_is_evicted),
         cmocka_unit_test(writer_killed_between_claim_and_commit_does_not_wedge_readers),
         cmocka_unit_test(frame_paths_make_no_system_call_when_nobody_parks),

@@ -94,17 +94,34 @@ typedef struct klaw_bcast_opts {
     uint32_t max_writers; /* writer handles at once; 0 means 16            */
     uint64_t liveness_ns; /* 0: 1 s                                        */
     const char *value_type; /* for the metadata record; NULL: none         */
+    unsigned flags;       /* 0, or KLAW_BCAST_SINGLE_WRITER                  */
 } klaw_bcast_opts;
+
+/* Creation flag: one writer at a time (Aeron's ExclusivePublication, the
+ * Disruptor's single-producer sequencer). max_writers is 1 (opts asking for
+ * more are KLAW_INVAL): a second open_tx or a clone is KLAW_FULL while the
+ * writer handle lives (or until its dead process is reaped), and that one
+ * handle must be used by one thread at a time. In exchange its claims take
+ * no atomic read-modify-write: each slot is marked with a plain store and
+ * the next slots are prefetched for writing, so a batch of claims costs
+ * about half as much (klaw-bench fanout measures it; the benchmark's writer
+ * uses this flag). Everything else - recovery of a killed writer, LAGGED,
+ * BLOCK, closing - is the same. */
+#define KLAW_BCAST_SINGLE_WRITER 1u
 
 /* subscribe flags */
 #define KLAW_BCAST_FROM_TAIL 0u   /* only frames committed from now on    */
 #define KLAW_BCAST_FROM_OLDEST 1u /* start at the oldest retained frame   */
 
 /* Creates a channel (a region, anonymous or named) and its first writer
- * handle. Returns KLAW_OK; KLAW_INVAL (opts NULL, capacity or max_frame 0 or
- * above 2^30, an unknown policy, max_readers/max_writers above 4096,
- * value_type over 256 bytes, a bad name); KLAW_EXIST (the name is taken);
- * KLAW_PERM; KLAW_NOMEM; KLAW_SYS. */
+ * handle. tx may be NULL for a named channel: it is then created with no
+ * writer, for writers that open it by name (it is not closed until a writer
+ * has come and every writer has gone); receivers may subscribe at once.
+ * Returns KLAW_OK; KLAW_INVAL (opts NULL, capacity or max_frame 0 or above
+ * 2^30, an unknown policy or flag, max_readers/max_writers above 4096,
+ * max_writers above 1 with KLAW_BCAST_SINGLE_WRITER, value_type over 256
+ * bytes, a bad name, tx NULL for an anonymous channel); KLAW_EXIST (the
+ * name is taken); KLAW_PERM; KLAW_NOMEM; KLAW_SYS. */
 KLAW_API klaw_status klaw_bcast_create(const klaw_bcast_opts *opts, klaw_bcast_tx **tx);
 
 /* A new writer handle of a named channel. Waits up to 1 s for a channel
