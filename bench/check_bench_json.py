@@ -11,8 +11,9 @@ parameters.
       mp_to_json); also checks the command line (--list, --help, exit 2 on
       an unknown suite).
   mpmc: every combination of frame_bytes 64/1024, 1p1c/2p2c, batch 1/32
-      and mode thread/process, each with klaw, ck_ring_mpmc, ck_ring_spsc,
-      urcu_wfcq, pipe and unix_socket rows (klaw never skipped).
+      and mode thread/process, each with klaw, klaw_1to1, ck_ring_mpmc,
+      ck_ring_spsc, urcu_wfcq, pipe and unix_socket rows (klaw never
+      skipped; klaw_1to1 never skipped in 1p1c).
   fanout: every combination of frame_bytes 64/4096, readers 1/2/4/8, policy
       overwrite/block and mode process/thread, each with klaw and zeromq
       rows of every metric (frames_per_s, delivered_per_s, lagged_frames,
@@ -55,6 +56,7 @@ EXPECTED = {
     "schema_encode": ("msgpack-c", SCHEMA_PARAMS, "form", SCHEMA_FORMS),
 }
 
+MPMC_KLAW = ("klaw", "klaw_1to1")  # klaw_1to1: KLAW_MPMC_SINGLE_*, 1p1c only
 MPMC_PEERS = ("ck_ring_mpmc", "ck_ring_spsc", "urcu_wfcq", "pipe", "unix_socket")
 MPMC_PARAMS = ("frame_bytes", "producers", "consumers", "batch", "mode")
 MPMC_LAYOUTS = {"1p1c": (1, 1), "2p2c": (2, 2)}
@@ -80,8 +82,10 @@ def check_mpmc_row(n, row):
     if row["case"] not in MPMC_LAYOUTS:
         fail(f"line {n}: unexpected case {row['case']!r}")
         return None
-    if row["impl"] not in ("klaw",) + MPMC_PEERS:
+    if row["impl"] not in MPMC_KLAW + MPMC_PEERS:
         fail(f"line {n}: impl {row['impl']!r}")
+    if row["impl"] == "klaw_1to1" and "skipped" in row and row["case"] == "1p1c":
+        fail(f"line {n}: klaw_1to1 skipped in 1p1c: {row['skipped']}")
     if MPMC_UNITS.get(row["metric"]) != row["unit"]:
         fail(f"line {n}: metric {row['metric']!r} with unit {row['unit']!r}")
     for p in MPMC_PARAMS:
@@ -163,7 +167,7 @@ def check_mpmc(bench):
     for group in sorted(MPMC_GROUPS):
         for metric in MPMC_UNITS:
             impls = seen.get((group, metric), [])
-            for want in ("klaw",) + MPMC_PEERS:
+            for want in MPMC_KLAW + MPMC_PEERS:
                 if want not in impls:
                     fail(f"mpmc {group} {metric}: no {want} row (value or skipped)")
     for (group, metric) in seen:

@@ -444,20 +444,30 @@ static uint64_t run_rep(const mpmc_impl *impl, const mpmc_case *k, uint64_t n, c
 
 typedef struct klaw_state {
     mpmc_case k;
+    bool one_to_one;  /* klaw_1to1: KLAW_MPMC_SINGLE_PRODUCER | _CONSUMER */
     char name[64];
     klaw_mpmc_tx *tx; /* the creator's handles, dropped once the workers */
     klaw_mpmc_rx *rx; /* have theirs                                      */
 } klaw_state;
 
-static void *klaw_setup(const mpmc_case *k, char *err)
+static void *setup_as(const mpmc_case *k, bool one_to_one, char *err)
 {
     static unsigned seq;
     klaw_state *st = mpmc_shared_alloc(sizeof *st);
     st->k = *k;
+    st->one_to_one = one_to_one;
     if (k->process)
         snprintf(st->name, sizeof st->name, "klaw-bench-%d-%u", (int)getpid(), seq++);
     klaw_mpmc_opts o = {.capacity = MPMC_RING_SLOTS, .max_frame = k->frame_bytes, .name = k->process ? st->name : NULL};
-    klaw_status s = klaw_mpmc_create(&o, &st->tx, &st->rx);
+    klaw_status s;
+    if (one_to_one) {
+        /* one handle per side: threads get the creator's, processes open
+         * their own (the channel is created with none) */
+        o.flags = KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER;
+        s = k->process ? klaw_mpmc_create(&o, NULL, NULL) : klaw_mpmc_create(&o, &st->tx, &st->rx);
+    } else {
+        s = klaw_mpmc_create(&o, &st->tx, &st->rx);
+    }
     if (s != KLAW_OK) {
         snprintf(err, MPMC_ERR, "klaw_mpmc_create: %s", klaw_strerror(s));
         mpmc_shared_free(st);
@@ -466,12 +476,24 @@ static void *klaw_setup(const mpmc_case *k, char *err)
     return st;
 }
 
+static void *klaw_setup(const mpmc_case *k, char *err) { return setup_as(k, false, err); }
+static void *klaw_1to1_setup(const mpmc_case *k, char *err) { return setup_as(k, true, err); }
+
 static void *klaw_attach(void *sv, bool producer, unsigned id, char *err)
 {
     klaw_state *st = sv;
     klaw_status s;
     void *h = NULL;
     (void)id;
+    if (st->one_to_one && !st->k.process) {
+        /* the only handles: the worker owns (and frees) them now */
+        h = producer ? (void *)st->tx : (void *)st->rx;
+        if (producer)
+            st->tx = NULL;
+        else
+            st->rx = NULL;
+        return h;
+    }
     if (producer) {
         klaw_mpmc_tx *tx;
         s = st->k.process ? klaw_mpmc_open_tx(st->name, &tx) : klaw_mpmc_tx_clone(st->tx, &tx);
@@ -586,10 +608,29 @@ static const mpmc_impl impl_klaw = {
     .teardown = klaw_teardown,
 };
 
+static const char *klaw_1to1_cannot(const mpmc_case *k)
+{
+    return k->producers == 1 && k->consumers == 1 ? NULL : "one producer and one consumer only (KLAW_MPMC_SINGLE_*)";
+}
+
+/* The same channel created with KLAW_MPMC_SINGLE_PRODUCER |
+ * KLAW_MPMC_SINGLE_CONSUMER: each side takes its slots with plain stores
+ * (klaw/mpmc.h). Its like-for-like peer is ck_ring's SPSC ring. */
+static const mpmc_impl impl_klaw_1to1 = {
+    .name = "klaw_1to1",
+    .cannot = klaw_1to1_cannot,
+    .setup = klaw_1to1_setup,
+    .attach = klaw_attach,
+    .attached = klaw_attached,
+    .produce = klaw_produce,
+    .consume = klaw_consume,
+    .teardown = klaw_teardown,
+};
+
 /* ---- measuring a case -------------------------------------------------------------- */
 
 static const mpmc_impl *const IMPLS[] = {
-    &impl_klaw, &mpmc_peer_ck_mpmc, &mpmc_peer_ck_spsc, &mpmc_peer_wfcq, &mpmc_peer_pipe, &mpmc_peer_socket,
+    &impl_klaw, &impl_klaw_1to1, &mpmc_peer_ck_mpmc, &mpmc_peer_ck_spsc, &mpmc_peer_wfcq, &mpmc_peer_pipe, &mpmc_peer_socket,
 };
 enum { NIMPLS = sizeof IMPLS / sizeof IMPLS[0] };
 
@@ -679,7 +720,7 @@ static void measure_case(const bench_opts *o, const mpmc_case *k)
         }
         if (s->failed) {
             bench_fail(&key, "%s: %s", name, s->why);
-            if (s->impl != &impl_klaw) {
+            if (s->impl != &impl_klaw && s->impl != &impl_klaw_1to1) {
                 char why[MPMC_ERR + 32];
                 snprintf(why, sizeof why, "failed its check: %s", s->why);
                 bench_emit_skipped(&key, name, "frames_per_s", "frames/s", why);

@@ -109,13 +109,11 @@
  */
 #include <errno.h>
 #include <sched.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 #include <unistd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -208,6 +206,9 @@ typedef struct bc_ctl {
     uint64_t retired_aborted, reaped_aborted, reaped_writers;
 } bc_ctl;
 
+/* tests/test_broadcast.c's scribble test spares the lock at this offset */
+_Static_assert(offsetof(bc_ctl, lock) == 8 * CACHELINE, "the table lock is 8 cache lines into bc_ctl");
+
 typedef struct bc_slot {
     _Atomic uint64_t state;
     _Atomic uint32_t len;
@@ -256,40 +257,6 @@ struct klaw_bcast_rx {
     uint64_t cursor;   /* published: every position below it is released */
     _Atomic int closed;
 };
-
-/* Prefetch for writing: PREFETCHW where the CPU has it (CPUID
- * 0x80000001 ECX bit 8, PRFCHW: AMD, and Intel since Broadwell), which
- * brings the line exclusive; otherwise the compiler's prefetch. */
-static int have_prefetchw(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    static _Atomic int known = -1;
-    int k = atomic_load_explicit(&known, memory_order_relaxed);
-    if (k < 0) {
-        unsigned a, b, cx = 0, d;
-        k = __get_cpuid(0x80000001u, &a, &b, &cx, &d) && (cx & (1u << 8));
-        atomic_store_explicit(&known, k, memory_order_relaxed);
-    }
-    return k;
-#else
-    return 0;
-#endif
-}
-
-static inline void prefetch_slot(const chan *c, const void *p)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    if (c->pfw) {
-        __asm__ volatile("prefetchw %0" ::"m"(*(const char *)p));
-        if (c->slot_size > CACHELINE)
-            __asm__ volatile("prefetchw %0" ::"m"(*((const char *)p + CACHELINE)));
-        return;
-    }
-#endif
-    __builtin_prefetch(p, 1, 3);
-    if (c->slot_size > CACHELINE)
-        __builtin_prefetch((const char *)p + CACHELINE, 1, 3);
-}
 
 static void *handle_alloc(size_t size)
 {
@@ -429,6 +396,10 @@ static uint32_t reap(chan *c)
 
 static klaw_status take_writer(chan *c, uint32_t *idx)
 {
+    /* the single writer's dead process must not keep the next one out:
+     * reap before looking (an open is a cold path) */
+    if (c->single)
+        reap(c);
     klaw_status st = lock_table(c);
     if (st != KLAW_OK)
         return st;
@@ -525,7 +496,7 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     c->max_writers = nw;
     c->block = pol == KLAW_POLICY_BLOCK;
     c->single = (fl & KLAW_BCAST_SINGLE_WRITER) != 0;
-    c->pfw = have_prefetchw();
+    c->pfw = klaw__have_prefetchw();
     c->liveness_ns = live;
     atomic_store(&c->refs, 1);
     *out = c;
@@ -997,7 +968,7 @@ static size_t claim_run(chan *c, uint32_t me, size_t len, klaw_frame *f, size_t 
     size_t k = 0;
     for (; k < n; k++, t++) {
         bc_slot *s = slot_at(c, t);
-        prefetch_slot(c, slot_at(c, t + PREFETCH_AHEAD));
+        klaw__prefetch_w(slot_at(c, t + PREFETCH_AHEAD), c->slot_size > CACHELINE, c->pfw);
         uint64_t lap = (t >> c->shift) + 1;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
         if (lap_of(v) != lap - 1 || st_of(v) == S_WRITING || (c->block && !gate_allows(c, t)))

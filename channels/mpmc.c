@@ -46,6 +46,16 @@
  *   I5  A frame is delivered exactly once: only the consumer whose CAS
  *       moved FULL -> READING (or ORPHAN -> READING) may read and release
  *       it.
+ *   I6  KLAW_MPMC_SINGLE_PRODUCER / _CONSUMER: at most one sender (receiver)
+ *       handle exists, used by one thread at a time (take_handle refuses a
+ *       second). Then nobody else moves a slot out of (L, EMPTY) (resp.
+ *       (L, FULL)) or moves tail (head) - the reaper only touches a dead
+ *       owner's WRITING/READING slots, the other side never these states
+ *       - so that side's claims (views) keep I3's order, cell first, then
+ *       the index, as plain stores instead of CASes: no locked instruction
+ *       per frame; the single producer also prefetches the next slots for
+ *       writing. The CAS paths stay for everything unusual (a SKIPPED
+ *       slot, an orphan, a stale index after a dead predecessor).
  *
  * Memory orderings: slot-state CASes are acq_rel, so the consumer's CAS
  * that sees FULL (acquire) sees the bytes and length the producer wrote
@@ -148,7 +158,8 @@ typedef struct ring_ctl {
     uint64_t handles_off;
     uint64_t slots_off;
     uint64_t liveness_ns;
-    uint8_t pad0_[CACHELINE - 48];
+    uint32_t flags; /* KLAW_MPMC_SINGLE_PRODUCER / _CONSUMER (I6)        */
+    uint8_t pad0_[CACHELINE - 52];
     _Alignas(CACHELINE) _Atomic uint64_t tail;
     _Alignas(CACHELINE) _Atomic uint64_t head;
     _Alignas(CACHELINE) struct ck_ec32 not_empty; /* consumers park here    */
@@ -180,6 +191,8 @@ typedef struct chan {
     handle_ent *handles;
     uint8_t *slots;
     uint32_t capacity, mask, shift, max_frame, slot_size, max_handles;
+    int single_tx, single_rx; /* I6: that side takes slots by plain stores */
+    int pfw;                  /* the CPU has PREFETCHW                      */
     uint64_t liveness_ns;
     _Atomic uint32_t refs;
 } chan;
@@ -308,6 +321,10 @@ static uint32_t reap(chan *c)
  * closed for good; KLAW_FULL when the table is full. */
 static klaw_status take_handle(chan *c, uint32_t role, uint32_t *idx)
 {
+    /* a single side's dead occupant must not keep the next one out: reap
+     * before looking (an open is a cold path) */
+    if ((role == H_TX && c->single_tx) || (role == H_RX && c->single_rx))
+        reap(c);
     klaw_status st = lock_table(c);
     if (st != KLAW_OK)
         return st;
@@ -315,6 +332,11 @@ static klaw_status take_handle(chan *c, uint32_t role, uint32_t *idx)
     if ((role == H_TX && (closed & CLOSED_SENDERS)) || (role == H_RX && (closed & CLOSED_RECEIVERS))) {
         unlock_table(c);
         return KLAW_CLOSED;
+    }
+    if ((role == H_TX && c->single_tx && atomic_load(&c->ctl->senders) != 0) ||
+        (role == H_RX && c->single_rx && atomic_load(&c->ctl->receivers) != 0)) {
+        unlock_table(c); /* I6: one handle on that side */
+        return KLAW_FULL;
     }
     for (uint32_t i = 0; i < c->max_handles; i++) {
         handle_ent *h = &c->handles[i];
@@ -370,11 +392,13 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     uint32_t cap = ctl->capacity, shift = ctl->shift, maxf = ctl->max_frame, ssz = ctl->slot_size,
              nh = ctl->max_handles;
     uint64_t hoff = ctl->handles_off, soff = ctl->slots_off, live = ctl->liveness_ns;
+    uint32_t fl = ctl->flags;
     if (ctl->magic != RING_MAGIC || cap < 2 || cap > (1u << 30) || (cap & (cap - 1)) || shift >= 32 ||
         (1u << shift) != cap || nh == 0 || nh > MAX_HANDLES || ssz % CACHELINE ||
         (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR || hoff % CACHELINE || soff % CACHELINE ||
         !klaw_region_at(base, size, hoff, (uint64_t)nh * sizeof(handle_ent)) ||
-        !klaw_region_at(base, size, soff, (uint64_t)cap * ssz) || live == 0)
+        !klaw_region_at(base, size, soff, (uint64_t)cap * ssz) || live == 0 ||
+        (fl & ~(KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER)))
         return KLAW_CORRUPT;
     chan *c = calloc(1, sizeof *c);
     if (!c)
@@ -391,6 +415,9 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     c->max_frame = maxf;
     c->slot_size = ssz;
     c->max_handles = nh;
+    c->single_tx = (fl & KLAW_MPMC_SINGLE_PRODUCER) != 0;
+    c->single_rx = (fl & KLAW_MPMC_SINGLE_CONSUMER) != 0;
+    c->pfw = klaw__have_prefetchw();
     c->liveness_ns = live;
     atomic_store(&c->refs, 1);
     *out = c;
@@ -401,10 +428,14 @@ static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_mpmc_rx **rxo)
 {
-    *txo = NULL;
-    *rxo = NULL;
+    if (txo)
+        *txo = NULL;
+    if (rxo)
+        *rxo = NULL;
     if (!o || o->capacity < 1 || o->capacity > (1u << 30) || o->max_frame < 1 || o->max_frame > (1u << 30) ||
-        o->max_handles > MAX_HANDLES || o->max_handles == 1)
+        o->max_handles > MAX_HANDLES || o->max_handles == 1 ||
+        (o->flags & ~(KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER)) || (!txo != !rxo) ||
+        (!txo && !o->name))
         return KLAW_INVAL;
     uint32_t cap = 2, shift = 1;
     while (cap < o->capacity) {
@@ -435,6 +466,7 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     ctl->handles_off = hoff;
     ctl->slots_off = soff;
     ctl->liveness_ns = o->liveness_ns ? o->liveness_ns : DEFAULT_LIVENESS_NS;
+    ctl->flags = o->flags;
     ck_ec32_init(&ctl->not_empty, 0);
     ck_ec32_init(&ctl->not_full, 0);
 
@@ -462,6 +494,10 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     if (st != KLAW_OK) {
         klaw_region_close(r);
         return st;
+    }
+    if (!txo) { /* created for senders and receivers that open it by name */
+        chan_unref(c);
+        return KLAW_OK;
     }
     klaw_mpmc_tx *tx = handle_alloc(sizeof *tx);
     klaw_mpmc_rx *rx = handle_alloc(sizeof *rx);
@@ -631,6 +667,12 @@ static inline klaw_status claim_one(chan *c, uint32_t me, uint64_t *pos_out)
         ring_slot *s = slot_at(c, pos);
         uint64_t lap = pos >> c->shift;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (v == mk(lap, S_EMPTY, 0) && c->single_tx) { /* I6 */
+            atomic_store_explicit(&s->state, mk(lap, S_WRITING, me), memory_order_relaxed);
+            atomic_store_explicit(&ctl->tail, pos + 1, memory_order_release);
+            *pos_out = pos;
+            return KLAW_OK;
+        }
         if (v == mk(lap, S_EMPTY, 0)) {
             if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_WRITING, me),
                                                         memory_order_acq_rel, memory_order_acquire)) {
@@ -835,13 +877,20 @@ static size_t extend_run(chan *c, _Atomic uint64_t *index, uint32_t from, uint32
 {
     size_t k = 1;
     uint64_t pos = frames[0].pos_;
+    const int single = to == S_WRITING ? c->single_tx : c->single_rx;
     while (k < n) {
         uint64_t p = pos + k;
         ring_slot *s = slot_at(c, p);
         uint64_t lap = p >> c->shift;
         uint64_t v = mk(lap, from, 0);
-        if (!atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, to, me), memory_order_acq_rel,
-                                                     memory_order_acquire))
+        if (single) { /* I6: nobody else moves this slot out of `from` */
+            if (to == S_WRITING)
+                klaw__prefetch_w(slot_at(c, p + 8), c->slot_size > CACHELINE, c->pfw);
+            if (atomic_load_explicit(&s->state, memory_order_acquire) != v)
+                break;
+            atomic_store_explicit(&s->state, mk(lap, to, me), memory_order_relaxed);
+        } else if (!atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, to, me), memory_order_acq_rel,
+                                                            memory_order_acquire))
             break;
         if (to == S_WRITING)
             fill_claim(c, p, len, &frames[k]);
@@ -849,8 +898,12 @@ static size_t extend_run(chan *c, _Atomic uint64_t *index, uint32_t from, uint32
             fill_view(c, s, p, &frames[k]);
         k++;
     }
-    if (k > 1)
-        advance(index, pos + 1, pos + k);
+    if (k > 1) {
+        if (single)
+            atomic_store_explicit(index, pos + k, memory_order_release);
+        else
+            advance(index, pos + 1, pos + k);
+    }
     return k;
 }
 
@@ -945,6 +998,12 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
         if (lap_of(v) == lap) {
             switch (st_of(v)) {
             case S_FULL:
+                if (c->single_rx) { /* I6 */
+                    atomic_store_explicit(&s->state, mk(lap, S_READING, rx->idx), memory_order_relaxed);
+                    atomic_store_explicit(&ctl->head, pos + 1, memory_order_release);
+                    fill_view(c, s, pos, f);
+                    return KLAW_OK;
+                }
                 if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_READING, rx->idx),
                                                             memory_order_acq_rel, memory_order_acquire)) {
                     advance(&ctl->head, pos, pos + 1);

@@ -12,6 +12,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include "klaw/frame.h"
 #include "wait.h"
@@ -255,4 +258,20 @@ int klaw__robust_lock(pthread_mutex_t *m)
         if (tid != 0 && kill(tid, 0) != 0 && errno == ESRCH)
             return -1;
     }
+}
+
+int klaw__have_prefetchw(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    static _Atomic int known = -1;
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k < 0) {
+        unsigned a, b, cx = 0, d;
+        k = __get_cpuid(0x80000001u, &a, &b, &cx, &d) && (cx & (1u << 8));
+        atomic_store_explicit(&known, k, memory_order_relaxed);
+    }
+    return k;
+#else
+    return 0;
+#endif
 }

@@ -1631,9 +1631,10 @@ static void scribbled_shared_state_never_crashes_or_hangs(void **state)
         uint8_t *base = klaw_region_base(r);
         const klaw_region_header *h = klaw_region_hdr(r);
         uint64_t from = h->body_off, to = h->meta_off;
-        /* the lock: after the config, tail, gate, the two counts, the
-         * counters and the registry header - 7 cache lines in */
-        uint64_t lock_from = from + 7 * 64, lock_to = lock_from + sizeof(pthread_mutex_t);
+        /* the lock: after the config (two lines since the flags word),
+         * tail, gate, the two counts, the counters and the registry
+         * header - 8 cache lines in */
+        uint64_t lock_from = from + 8 * 64, lock_to = lock_from + sizeof(pthread_mutex_t);
         for (int k = 0; k < 200; k++) {
             uint64_t off = from + ((uint64_t)rand_r(&seed) * 8) % (to - from);
             if (off + 8 > lock_from && off < lock_to)

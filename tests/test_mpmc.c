@@ -523,13 +523,17 @@ static void *consumer(void *p)
     return NULL;
 }
 
+/* creation flags for the stress runs (the single-side tests set
+ * KLAW_MPMC_SINGLE_PRODUCER / _CONSUMER) */
+static unsigned g_flags;
+
 static void run_thread_stress(int np, int nc, uint64_t per, uint32_t cap, int zero_copy)
 {
     stress *s = calloc(1, sizeof *s);
     s->per_producer = per;
     s->zero_copy = zero_copy;
     s->delivered = calloc((size_t)np * per, 1);
-    klaw_mpmc_opts o = {.capacity = cap, .max_frame = MAXF};
+    klaw_mpmc_opts o = {.capacity = cap, .max_frame = MAXF, .flags = g_flags};
     assert_int_equal(klaw_mpmc_create(&o, &s->tx[0], &s->rx[0]), KLAW_OK);
     for (int i = 1; i < np; i++)
         assert_int_equal(klaw_mpmc_tx_clone(s->tx[0], &s->tx[i]), KLAW_OK);
@@ -868,6 +872,231 @@ static void processes_deliver_exactly_once_in_fifo_per_producer(void **state)
     }
 }
 
+/* ---- KLAW_MPMC_SINGLE_PRODUCER / _CONSUMER --------------------------------- */
+
+/* A single side takes slots by plain stores (I6 in mpmc.c): exactly once
+ * and FIFO per producer for each single side, threads (copying and
+ * zero-copy, batched) and processes. */
+static void single_sides_deliver_exactly_once_in_fifo(void **state)
+{
+    (void)state;
+    const unsigned flags[] = {KLAW_MPMC_SINGLE_PRODUCER, KLAW_MPMC_SINGLE_CONSUMER,
+                              KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER};
+    uint64_t total = stress_frames();
+    for (size_t i = 0; i < 3; i++) {
+        g_flags = flags[i];
+        int np = (flags[i] & KLAW_MPMC_SINGLE_PRODUCER) ? 1 : 2;
+        int nc = (flags[i] & KLAW_MPMC_SINGLE_CONSUMER) ? 1 : 2;
+        for (int zc = 0; zc < 2; zc++)
+            run_thread_stress(np, nc, total / (uint64_t)np, zc ? 64 : 4, zc);
+    }
+    g_flags = 0;
+
+    /* processes: a channel created with no handles; each child opens its own */
+    for (int zc = 0; zc < 2; zc++) {
+        const char *name = uniq("single-xproc");
+        uint64_t per = total / 3;
+        klaw_mpmc_opts o = {.capacity = 16, .max_frame = MAXF, .name = name, .liveness_ns = 50000000,
+                            .flags = KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER};
+        assert_int_equal(klaw_mpmc_create(&o, NULL, NULL), KLAW_OK);
+        size_t shsize = sizeof(stress) + per;
+        stress *s = mmap(NULL, shsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        assert_true(s != MAP_FAILED);
+        s->per_producer = per;
+        s->zero_copy = zc;
+        s->delivered = (uint8_t *)(s + 1);
+        pid_t kids[2];
+        for (int i = 0; i < 2; i++) {
+            kids[i] = fork();
+            assert_true(kids[i] >= 0);
+            if (kids[i] == 0) {
+                worker w = {s, 0};
+                if (i == 0) {
+                    if (klaw_mpmc_open_rx(name, &s->rx[0]) != KLAW_OK)
+                        _exit(2);
+                    consumer(&w);
+                } else {
+                    if (klaw_mpmc_open_tx(name, &s->tx[0]) != KLAW_OK)
+                        _exit(3);
+                    producer(&w);
+                }
+                _exit(0);
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            int status;
+            waitpid(kids[i], &status, 0);
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+        }
+        assert_int_equal(s->bad[0], 0);
+        for (size_t i = 0; i < per; i++)
+            if (s->delivered[i] != 1)
+                fail_msg("single sides, processes: frame %zu delivered %u times", i, s->delivered[i]);
+        munmap(s, shsize);
+        klaw_region_unlink(name);
+    }
+}
+
+/* One handle per single side; the flags and the handle-less creation are
+ * checked. */
+static void single_side_is_one_handle_at_a_time(void **state)
+{
+    (void)state;
+    klaw_mpmc_tx *tx, *tx2;
+    klaw_mpmc_rx *rx, *rx2;
+    klaw_mpmc_opts o = {.capacity = 4, .max_frame = 8, .flags = 4};
+    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_INVAL); /* unknown flag */
+    o.flags = KLAW_MPMC_SINGLE_PRODUCER;
+    assert_int_equal(klaw_mpmc_create(&o, NULL, NULL), KLAW_INVAL); /* anonymous, no handles */
+    o.name = uniq("single-rules");
+    assert_int_equal(klaw_mpmc_create(&o, &tx, NULL), KLAW_INVAL); /* only one side */
+    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_OK);
+    assert_int_equal(klaw_mpmc_tx_clone(tx, &tx2), KLAW_FULL);
+    assert_int_equal(klaw_mpmc_open_tx(name_buf, &tx2), KLAW_FULL);
+    assert_int_equal(klaw_mpmc_rx_clone(rx, &rx2), KLAW_OK); /* consumers are not single */
+    uint64_t v = 7, got;
+    size_t len;
+    assert_int_equal(klaw_mpmc_try_send(tx, &v, sizeof v), KLAW_OK);
+    assert_int_equal(klaw_mpmc_try_recv(rx2, &got, sizeof got, &len), KLAW_OK);
+    assert_int_equal(got, 7);
+    klaw_mpmc_rx_free(rx2);
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+    klaw_region_unlink(name_buf);
+
+    /* created with no handles: neither side is closed until it has come
+     * and gone; then one of each */
+    o.flags = KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER;
+    assert_int_equal(klaw_mpmc_create(&o, NULL, NULL), KLAW_OK);
+    assert_int_equal(klaw_mpmc_open_rx(name_buf, &rx), KLAW_OK);
+    assert_int_equal(klaw_mpmc_try_recv(rx, &got, sizeof got, &len), KLAW_EMPTY);
+    assert_int_equal(klaw_mpmc_open_rx(name_buf, &rx2), KLAW_FULL);
+    assert_int_equal(klaw_mpmc_rx_clone(rx, &rx2), KLAW_FULL);
+    assert_int_equal(klaw_mpmc_open_tx(name_buf, &tx), KLAW_OK);
+    assert_int_equal(klaw_mpmc_open_tx(name_buf, &tx2), KLAW_FULL);
+    /* around a 4-slot ring several times, single and batched */
+    for (uint64_t round = 0; round < 5; round++) {
+        klaw_frame fr[4];
+        size_t n;
+        assert_int_equal(klaw_mpmc_claim_batch(tx, 8, fr, 4, &n, NULL), KLAW_OK);
+        assert_int_equal(n, 4);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t x = round * 4 + i;
+            memcpy(fr[i].data, &x, 8);
+        }
+        assert_int_equal(klaw_mpmc_commit_batch(tx, fr, n), KLAW_OK);
+        assert_int_equal(klaw_mpmc_try_send(tx, &v, sizeof v), KLAW_FULL);
+        klaw_frame f;
+        assert_int_equal(klaw_mpmc_try_view(rx, &f), KLAW_OK);
+        memcpy(&got, f.data, 8);
+        assert_int_equal(got, round * 4);
+        assert_int_equal(klaw_mpmc_view_batch(rx, fr, 4, &n, NULL), KLAW_OK);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(&got, fr[i].data, 8);
+            assert_int_equal(got, round * 4 + 1 + i);
+        }
+        klaw_mpmc_release(rx, &f);
+        klaw_mpmc_release_batch(rx, fr, n);
+    }
+    klaw_mpmc_tx_free(tx);
+    assert_int_equal(klaw_mpmc_try_recv(rx, &got, sizeof got, &len), KLAW_CLOSED);
+    klaw_mpmc_rx_free(rx);
+    klaw_region_unlink(name_buf);
+}
+
+/* A single producer killed with a batch claimed by plain stores: a parked
+ * receiver reaps it after the liveness timeout, the claims become skipped
+ * positions (counted), what it committed arrives once, then CLOSED (it was
+ * the only sender). A single consumer killed holding a batch of views: the
+ * next open of that side reaps it first (a dead occupant does not keep the
+ * side taken), its views are taken back (counted), and since it was the
+ * only receiver the receivers' side is closed: sends say CLOSED. */
+static void single_sides_killed_mid_batch_are_reaped(void **state)
+{
+    (void)state;
+    klaw_mpmc_opts o = {.capacity = 8, .max_frame = 16, .name = uniq("single-killp"), .liveness_ns = 50000000,
+                        .flags = KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER};
+    assert_int_equal(klaw_mpmc_create(&o, NULL, NULL), KLAW_OK);
+    klaw_mpmc_rx *rx;
+    assert_int_equal(klaw_mpmc_open_rx(name_buf, &rx), KLAW_OK);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* sends 0..3, claims 3 more and dies */
+        klaw_mpmc_tx *ctx;
+        klaw_frame fr[3];
+        size_t n;
+        if (klaw_mpmc_open_tx(name_buf, &ctx) != KLAW_OK)
+            _exit(1);
+        for (uint8_t i = 0; i < 4; i++)
+            if (klaw_mpmc_try_send(ctx, &i, 1) != KLAW_OK)
+                _exit(1);
+        if (klaw_mpmc_claim_batch(ctx, 1, fr, 3, &n, NULL) != KLAW_OK || n != 3 || write(pfd[1], "p", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(pfd[0], &c, 1), 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    struct timespec d = klaw_deadline_in_ms(10000);
+    for (uint8_t i = 0;; i++) {
+        uint8_t v;
+        size_t len;
+        klaw_status st = klaw_mpmc_recv(rx, &v, 1, &len, &d);
+        if (i == 4) {
+            assert_int_equal(st, KLAW_CLOSED);
+            break;
+        }
+        assert_int_equal(st, KLAW_OK);
+        assert_int_equal(v, i);
+    }
+    klaw_mpmc_stats ms;
+    assert_int_equal(klaw_mpmc_rx_stats(rx, &ms), KLAW_OK);
+    assert_int_equal(ms.aborted_claims, 3);
+    assert_int_equal(ms.senders, 0);
+    assert_true(ms.senders_closed);
+    assert_int_equal(ms.total_received, 4);
+    klaw_mpmc_rx_free(rx);
+    klaw_region_unlink(name_buf);
+
+    o.name = uniq("single-killc");
+    assert_int_equal(klaw_mpmc_create(&o, NULL, NULL), KLAW_OK);
+    klaw_mpmc_tx *tx;
+    assert_int_equal(klaw_mpmc_open_tx(name_buf, &tx), KLAW_OK);
+    for (uint8_t i = 0; i < 4; i++)
+        assert_int_equal(klaw_mpmc_try_send(tx, &i, 1), KLAW_OK);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* views 0 and 1 as a batch and dies holding them */
+        klaw_mpmc_rx *crx;
+        klaw_frame fr[2];
+        size_t n;
+        if (klaw_mpmc_open_rx(name_buf, &crx) != KLAW_OK || klaw_mpmc_view_batch(crx, fr, 2, &n, NULL) != KLAW_OK ||
+            n != 2 || fr[0].data[0] != 0 || fr[1].data[0] != 1 || write(pfd[1], "c", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    assert_int_equal(read(pfd[0], &c, 1), 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_int_equal(klaw_mpmc_open_rx(name_buf, &rx), KLAW_CLOSED);
+    assert_int_equal(klaw_mpmc_try_send(tx, &c, 1), KLAW_CLOSED);
+    assert_int_equal(klaw_mpmc_tx_stats(tx, &ms), KLAW_OK);
+    assert_int_equal(ms.redelivered, 2);
+    assert_int_equal(ms.receivers, 0);
+    assert_true(ms.receivers_closed);
+    klaw_mpmc_tx_free(tx);
+    klaw_region_unlink(name_buf);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
 /* ---- faults -------------------------------------------------------------- */
 
 /* A child claims a slot and is killed before it commits; frames committed
@@ -1184,6 +1413,9 @@ int main(void)
         cmocka_unit_test(threads_deliver_exactly_once_in_fifo_per_producer),
         cmocka_unit_test(every_api_mixed_on_tiny_rings_delivers_each_commit_once),
         cmocka_unit_test(processes_deliver_exactly_once_in_fifo_per_producer),
+        cmocka_unit_test(single_sides_deliver_exactly_once_in_fifo),
+        cmocka_unit_test(single_side_is_one_handle_at_a_time),
+        cmocka_unit_test(single_sides_killed_mid_batch_are_reaped),
         cmocka_unit_test(producer_killed_between_claim_and_commit_does_not_wedge_the_ring),
         cmocka_unit_test(consumer_killed_holding_a_view_loses_nothing),
         cmocka_unit_test(dead_process_handles_are_reaped),

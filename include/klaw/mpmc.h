@@ -78,7 +78,22 @@ typedef struct klaw_mpmc_opts {
                                 before checking its owner is alive; 0: 1 s */
     const char *value_type;  /* for the metadata record; NULL: none (at
                                 most 256 bytes, else KLAW_INVAL)           */
+    unsigned flags;          /* 0, or KLAW_MPMC_SINGLE_PRODUCER and/or
+                                KLAW_MPMC_SINGLE_CONSUMER                  */
 } klaw_mpmc_opts;
+
+/* Creation flags: one sender (receiver) handle at a time - a one-to-one
+ * or many-to-one / one-to-many ring, as Agrona's OneToOneRingBuffer or the
+ * Disruptor's single-producer sequencer. A second open or clone on that
+ * side is KLAW_FULL while the handle lives (or until its dead process is
+ * reaped), and that handle must be used by one thread at a time. In
+ * exchange that side takes its slots with plain stores instead of a CAS per
+ * slot (the single producer also prefetches the next slots for writing):
+ * no locked instruction per frame on that side. Recovery, order, closing
+ * and waiting are unchanged. klaw-bench mpmc measures both forms
+ * (`klaw` and `klaw_1to1`). */
+#define KLAW_MPMC_SINGLE_PRODUCER 1u
+#define KLAW_MPMC_SINGLE_CONSUMER 2u
 
 typedef struct klaw_mpmc_stats {
     uint32_t senders, receivers;  /* live handles                          */
@@ -96,9 +111,13 @@ typedef struct klaw_mpmc_stats {
     int senders_closed, receivers_closed;
 } klaw_mpmc_stats;
 
-/* Creates a channel and its first sender and receiver handles.
- * KLAW_INVAL (capacity/max_frame/handles out of range), KLAW_EXIST,
- * KLAW_PERM, KLAW_NOMEM, KLAW_SYS. */
+/* Creates a channel and its first sender and receiver handles. For a named
+ * channel tx and rx may both be NULL: it is then created with no handles,
+ * for senders and receivers that open it by name (the senders' side closes
+ * once a sender has come and every sender has gone). KLAW_INVAL
+ * (capacity/max_frame/handles out of range, an unknown flag, only one of
+ * tx/rx NULL, both NULL for an anonymous channel), KLAW_EXIST, KLAW_PERM,
+ * KLAW_NOMEM, KLAW_SYS. */
 KLAW_API klaw_status klaw_mpmc_create(const klaw_mpmc_opts *opts, klaw_mpmc_tx **tx, klaw_mpmc_rx **rx);
 
 /* Attaches to a named channel (another process made it) with a new sender
