@@ -255,6 +255,7 @@ struct klaw_bcast_rx {
     uint64_t reg_id;   /* our registration, to leave only our own entry   */
     uint64_t next;     /* the next position view() takes                  */
     uint64_t cursor;   /* published: every position below it is released */
+    uint64_t resumed;  /* where the last overrun moved us (B3); ~0: never  */
     _Atomic int closed;
 };
 
@@ -678,6 +679,7 @@ static klaw_status subscribe(chan *c, unsigned flags, const char *reader_id, kla
     rx->reg_id = reg_id;
     rx->next = start;
     rx->cursor = start;
+    rx->resumed = UINT64_MAX;
     atomic_fetch_add(&c->refs, 1);
     *out = rx;
     return KLAW_OK;
@@ -871,12 +873,19 @@ static inline void advance(_Atomic uint64_t *idx, uint64_t from, uint64_t to)
 /* B5: may a writer take position t? Recomputes the gate from the
  * registry when the cached one says no (seq_cst loads: the writer's half
  * of the Dekker pair with a receiver's cursor store). */
-static int gate_allows(chan *c, uint64_t t)
+static int gate_recompute(chan *c, uint64_t t, uint64_t g);
+
+static inline int gate_allows(chan *c, uint64_t t)
+{
+    uint64_t g = atomic_load_explicit(&c->ctl->gate, memory_order_acquire);
+    return t < g + c->capacity || gate_recompute(c, t, g);
+}
+
+/* gate_allows' slow path: the registry's cursors, once per capacity
+ * frames at most. */
+static int gate_recompute(chan *c, uint64_t t, uint64_t g)
 {
     bc_ctl *ctl = c->ctl;
-    uint64_t g = atomic_load_explicit(&ctl->gate, memory_order_acquire);
-    if (t < g + c->capacity)
-        return 1;
     uint64_t m = UINT64_MAX;
     uint32_t span = klaw__reg_span(&ctl->reg, c->max_readers);
     for (uint32_t i = 0; i < span; i++) {
@@ -965,14 +974,22 @@ static size_t claim_run(chan *c, uint32_t me, size_t len, klaw_frame *f, size_t 
 {
     bc_ctl *ctl = c->ctl;
     uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+    /* B5: positions below gate + capacity are free of every receiver (the
+     * gate only grows); past it, gate_allows looks at the cursors again */
+    uint64_t limit = c->block ? atomic_load_explicit(&ctl->gate, memory_order_acquire) + c->capacity : UINT64_MAX;
     size_t k = 0;
     for (; k < n; k++, t++) {
         bc_slot *s = slot_at(c, t);
         klaw__prefetch_w(slot_at(c, t + PREFETCH_AHEAD), c->slot_size > CACHELINE, c->pfw);
         uint64_t lap = (t >> c->shift) + 1;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
-        if (lap_of(v) != lap - 1 || st_of(v) == S_WRITING || (c->block && !gate_allows(c, t)))
+        if (lap_of(v) != lap - 1 || st_of(v) == S_WRITING)
             break;
+        if (t >= limit) {
+            if (!gate_allows(c, t))
+                break;
+            limit = atomic_load_explicit(&ctl->gate, memory_order_acquire) + c->capacity;
+        }
         atomic_store_explicit(&s->state, mk(lap, S_WRITING, me + 1), memory_order_relaxed);
         atomic_store_explicit(&ctl->tail, t + 1, memory_order_release); /* B1: the cell first */
         fill_claim(c, t, len, &f[k]);
@@ -1261,15 +1278,24 @@ static klaw_status view_slow(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagged)
             continue;
         }
         if (lap_of(v) > lap) {
-            /* B3: overrun; resume at the oldest retained position */
+            /* B3: overrun; resume at the oldest retained position - unless
+             * we were overrun again before reading a ring's worth since the
+             * last resume: then we cannot keep up with the writer, and the
+             * oldest frame is the one it overwrites next, so every view
+             * there would be torn under us (a cascade that delivers almost
+             * nothing). Such a receiver resumes half a ring behind the
+             * writer instead, and reads whole frames at its own pace. */
             uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
             uint64_t cap = (uint64_t)rx->mask + 1;
             uint64_t nc = t > cap ? t - cap : 0;
+            if (rx->resumed != UINT64_MAX && c - rx->resumed < cap && t > cap / 2 && t - cap / 2 > nc)
+                nc = t - cap / 2;
             if (nc <= c)
                 nc = c + 1; /* only a hostile tail gets here */
             uint64_t missed = nc - c;
             bump(&rx->live->lagged, missed);
             rx->next = nc;
+            rx->resumed = nc;
             publish_cursor(rx, nc);
             if (lagged)
                 *lagged = missed;
