@@ -15,7 +15,13 @@
  *
  *  KLAW_POLICY_OVERWRITE - the writer never waits for receivers; a receiver
  *    that fell behind gets KLAW_LAGGED with the exact number of positions it
- *    missed and resumes at the oldest retained frame. A view the writer
+ *    missed and resumes at the oldest retained frame - unless it is overrun
+ *    again before it has read a ring's worth since that resume (it cannot
+ *    keep up with the writer): the oldest frame is then the very one the
+ *    writer overwrites next, so every view there would be torn, and such a
+ *    receiver resumes half a ring behind the writer instead (still told the
+ *    exact count it skipped). A departure from Tokio's rule, whose senders
+ *    wait on a per-slot lock that a seqlock ring does not have. A view the writer
  *    lapped while it was in use is reported KLAW_LAGGED by release
  *    (validate after use: per-slot sequence words, checked like a seqlock);
  *    only act on a view's bytes once release said KLAW_OK. The copying
@@ -55,7 +61,8 @@
  * the caller has to wait or someone is parked; a receiver's per-frame cost
  * is a few loads and one store to its own cache line.
  *
- * Thread safety: a writer handle may be used by several threads at once; a
+ * Thread safety: a writer handle may be used by several threads at once
+ * (not the one of a KLAW_BCAST_SINGLE_WRITER channel: one thread at a time); a
  * receiver handle is one cursor and must be used by one thread at a time
  * (subscribe again for another cursor). A klaw_frame belongs to its thread
  * until commit/abort/release. Views are released in the order they were

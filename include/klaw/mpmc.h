@@ -43,8 +43,10 @@
  * seen it before it died.
  *
  * Thread safety: handles may be used from several threads at once (a
- * handle is a role, not a lock); a klaw_frame belongs to the thread that
- * claimed or viewed it until commit/abort/release.
+ * handle is a role, not a lock) - except the one handle of a side created
+ * KLAW_MPMC_SINGLE_PRODUCER / _CONSUMER, which one thread at a time uses; a
+ * klaw_frame belongs to the thread that claimed or viewed it until
+ * commit/abort/release.
  */
 #ifndef KLAW_MPMC_H
 #define KLAW_MPMC_H
