@@ -1431,12 +1431,15 @@ static void hostile_ring_config_is_refused(void **state)
     uint8_t *base = klaw_region_base(r);
     uint32_t *cfg = (uint32_t *)(base + klaw_region_hdr(r)->body_off);
     /* cfg: magic, capacity, shift, max_frame, slot_size, max_readers,
-     * max_writers, policy; then u64 liveness, writers, readers, slots */
+     * max_writers, policy; then u64 liveness, writers, readers, slots; then
+     * u32 flags */
     const struct {
         int field;
         uint32_t value;
     } bad[] = {{0, 0},     {1, 3},      {1, 1u << 31}, {2, 31},  {3, 1u << 30}, {3, 0}, {4, 17},
-               {5, 0},     {5, 100000}, {6, 0},        {6, 9999}, {7, 0},       {7, 3}};
+               {5, 0},     {5, 100000}, {6, 0},        {6, 9999}, {7, 0},       {7, 3},
+               /* flags (after the u64s): an unknown one; single writer with 16 */
+               {16, 0x80}, {16, KLAW_BCAST_SINGLE_WRITER}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint32_t save = cfg[bad[i].field];
         cfg[bad[i].field] = bad[i].value;

@@ -1369,11 +1369,12 @@ static void hostile_ring_config_is_refused(void **state)
     assert_int_equal(klaw_region_open(name, KLAW_KIND_MPMC, 0, &r), KLAW_OK);
     base = klaw_region_base(r);
     uint32_t *cfg = (uint32_t *)(base + klaw_region_hdr(r)->body_off);
-    /* cfg: magic, capacity, shift, max_frame, slot_size, max_handles */
+    /* cfg: magic, capacity, shift, max_frame, slot_size, max_handles; u64
+     * handles_off, slots_off, liveness; then u32 flags (12: an unknown one) */
     const struct {
         int field;
         uint32_t value;
-    } bad[] = {{0, 0}, {1, 3}, {1, 1u << 31}, {2, 31}, {3, 1u << 30}, {4, 17}, {5, 0}, {5, 100000}};
+    } bad[] = {{0, 0}, {1, 3}, {1, 1u << 31}, {2, 31}, {3, 1u << 30}, {4, 17}, {5, 0}, {5, 100000}, {12, 0x10}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint32_t save = cfg[bad[i].field];
         cfg[bad[i].field] = bad[i].value;
