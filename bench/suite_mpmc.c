@@ -50,6 +50,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -690,6 +691,17 @@ static void measure_case(const bench_opts *o, const mpmc_case *k)
     unsigned runs = o->runs < BENCH_MAX_RUNS ? o->runs : BENCH_MAX_RUNS;
     bench_key key;
     make_key(&key, k);
+    /* KLAW_BENCH_MPMC_ONLY="thread 1p1c 64B batch=1" (any part of such a
+     * label): only the cases it names run (their rows only are printed) */
+    const char *only = getenv("KLAW_BENCH_MPMC_ONLY");
+    if (only && *only) {
+        char label[96];
+        snprintf(label, sizeof label, "%s %s %uB batch=%u", k->process ? "process" : "thread",
+                 k->producers == 1 && k->consumers == 1 ? "1p1c" : "2p2c", (unsigned)k->frame_bytes,
+                 (unsigned)k->batch);
+        if (!strstr(label, only))
+            return;
+    }
 
     for (unsigned i = 0; i < NIMPLS; i++) {
         subject *s = &subs[i];

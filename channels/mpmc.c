@@ -40,8 +40,13 @@
  *       and only then advances head. Anyone who finds the slot at tail
  *       (head) already taken for that lap helps advance the index with a
  *       CAS, so an index never waits on a dead process, and no claim is
- *       ever without a recorded owner.
- *   I4  head <= tail, and tail - head <= capacity: a producer can only take
+ *       ever without a recorded owner. The taker itself moves the index
+ *       with a plain store when nobody moved it meanwhile (publish_index):
+ *       a race may set it back a few positions, which costs the next
+ *       taker a help, never correctness.
+ *   I4  head <= tail (give or take publish_index's brief setbacks of the
+ *       index hints; for the positions the slots say were taken it holds
+ *       exactly), and tail - head <= capacity: a producer can only take
  *       the slot of p once the consumer of p - capacity released it (I1).
  *   I5  A frame is delivered exactly once: only the consumer whose CAS
  *       moved FULL -> READING (or ORPHAN -> READING) may read and release
@@ -657,6 +662,24 @@ static inline void advance(_Atomic uint64_t *idx, uint64_t from, uint64_t to)
     }
 }
 
+/* Moves an index (tail or head) from `from` to `to` after the caller took
+ * the slots in between (I3, cell first). Uncontended - the index still
+ * reads `from` - it is a plain release store, not a CAS: no locked
+ * instruction. Another taker may move the index between our load and our
+ * store; the store can then set it back by the few positions that taker
+ * took (never by more than a ring: the slot we hold stops everyone a lap
+ * later). That is harmless: the index is a hint - a taker that finds the
+ * slot at the index already taken for its lap helps it on (I3), and
+ * stats() walks past taken positions (effective_index) - and the stores
+ * stay ordered after our cell CAS, so I3 holds. */
+static inline void publish_index(_Atomic uint64_t *idx, uint64_t from, uint64_t to)
+{
+    if (atomic_load_explicit(idx, memory_order_relaxed) == from)
+        atomic_store_explicit(idx, to, memory_order_release);
+    else
+        advance(idx, from, to);
+}
+
 /* One attempt to take the slot at tail. KLAW_OK with *pos set, KLAW_FULL
  * when the slot at tail is still in use by the previous lap. */
 static inline klaw_status claim_one(chan *c, uint32_t me, uint64_t *pos_out)
@@ -676,7 +699,7 @@ static inline klaw_status claim_one(chan *c, uint32_t me, uint64_t *pos_out)
         if (v == mk(lap, S_EMPTY, 0)) {
             if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_WRITING, me),
                                                         memory_order_acq_rel, memory_order_acquire)) {
-                advance(&ctl->tail, pos, pos + 1);
+                publish_index(&ctl->tail, pos, pos + 1);
                 *pos_out = pos;
                 return KLAW_OK;
             }
@@ -902,7 +925,7 @@ static size_t extend_run(chan *c, _Atomic uint64_t *index, uint32_t from, uint32
         if (single)
             atomic_store_explicit(index, pos + k, memory_order_release);
         else
-            advance(index, pos + 1, pos + k);
+            publish_index(index, pos + 1, pos + k);
     }
     return k;
 }
@@ -1006,7 +1029,7 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
                 }
                 if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_READING, rx->idx),
                                                             memory_order_acq_rel, memory_order_acquire)) {
-                    advance(&ctl->head, pos, pos + 1);
+                    publish_index(&ctl->head, pos, pos + 1);
                     fill_view(c, s, pos, f);
                     return KLAW_OK;
                 }
@@ -1162,6 +1185,28 @@ klaw_status klaw_mpmc_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len,
  *     total_received = head - (aborted - skipped) - reading - orphaned.
  * Exact when the channel is quiet; a snapshot taken while frames move may
  * be off by the frames in flight. */
+/* The true tail (producers) or head (consumers) from a hint that
+ * publish_index may have set back a little: walks forward over positions
+ * already taken for their lap (at most a ring). A position p was claimed
+ * unless its slot is still (lap(p), EMPTY) or at an older lap; it was
+ * taken by a receiver once its slot is (lap(p), READING or ORPHAN) or at a
+ * later lap (released). */
+static uint64_t effective_index(chan *c, uint64_t p, int producers)
+{
+    for (uint32_t i = 0; i < c->capacity; i++, p++) {
+        uint64_t v = atomic_load_explicit(&slot_at(c, p)->state, memory_order_acquire);
+        uint64_t lap = p >> c->shift;
+        if (lap_of(v) < lap)
+            break;
+        if (lap_of(v) == lap) {
+            uint32_t st = st_of(v);
+            if (producers ? st == S_EMPTY : (st != S_READING && st != S_ORPHAN))
+                break;
+        }
+    }
+    return p;
+}
+
 static klaw_status stats(chan *c, klaw_mpmc_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -1179,7 +1224,8 @@ static klaw_status stats(chan *c, klaw_mpmc_stats *out)
     out->redelivered = ctl->redelivered;
     out->reaped_handles = ctl->reaped_handles;
     unlock_table(c);
-    uint64_t head = atomic_load(&ctl->head), tail = atomic_load(&ctl->tail);
+    uint64_t head = effective_index(c, atomic_load(&ctl->head), 0);
+    uint64_t tail = effective_index(c, atomic_load(&ctl->tail), 1);
     uint64_t writing = 0, reading = 0, orphaned = 0, skipped = 0;
     for (uint32_t i = 0; i < c->capacity; i++) {
         ring_slot *s = (ring_slot *)(c->slots + (size_t)i * c->slot_size);
