@@ -555,8 +555,10 @@ static void *klaw_setup(const fanout_case *k, char *err)
         .name = k->process ? st->name : NULL,
         .value_type = "klaw-bench fanout frame",
         /* one writer, as ZeroMQ's PUB socket (which is not thread-safe
-         * either): claims by plain stores (klaw/broadcast.h) */
-        .flags = KLAW_BCAST_SINGLE_WRITER,
+         * either): claims by plain stores; under OVERWRITE, while the
+         * workers outnumber the CPUs, the writer yields once per ring lap
+         * (klaw/broadcast.h) */
+        .flags = KLAW_BCAST_SINGLE_WRITER | KLAW_BCAST_WRITER_YIELDS,
     };
     /* between processes the writer process opens the only writer handle
      * itself: the channel is created with none */

@@ -192,7 +192,8 @@ typedef struct bc_ctl {
     uint64_t writers_off;
     uint64_t readers_off;
     uint64_t slots_off;
-    uint32_t flags; /* KLAW_BCAST_SINGLE_WRITER (then max_writers is 1)    */
+    uint32_t flags; /* KLAW_BCAST_SINGLE_WRITER (then max_writers is 1),
+                       KLAW_BCAST_WRITER_YIELDS                           */
     uint32_t pad_cfg_;
     _Alignas(CACHELINE) _Atomic uint64_t tail;
     _Alignas(CACHELINE) _Atomic uint64_t gate;    /* BLOCK: <= every cursor */
@@ -231,6 +232,7 @@ typedef struct chan {
     uint32_t capacity, mask, shift, max_frame, slot_size, max_readers, max_writers;
     int block;
     int single; /* KLAW_BCAST_SINGLE_WRITER: claims by plain stores (B6) */
+    int yields; /* KLAW_BCAST_WRITER_YIELDS under OVERWRITE                */
     int pfw;    /* the CPU has PREFETCHW                                 */
     uint64_t liveness_ns;
     klaw__reg_view view; /* this process's RCU-published reader records */
@@ -469,7 +471,7 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
         (1u << shift) != cap || maxf < 1 || maxf > (1u << 30) || ssz % SLOT_ALIGN ||
         (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR || nr == 0 || nr > MAX_READERS || nw == 0 ||
         nw > MAX_WRITERS || (pol != KLAW_POLICY_OVERWRITE && pol != KLAW_POLICY_BLOCK) ||
-        (fl & ~KLAW_BCAST_SINGLE_WRITER) || ((fl & KLAW_BCAST_SINGLE_WRITER) && nw != 1) ||
+        (fl & ~(KLAW_BCAST_SINGLE_WRITER | KLAW_BCAST_WRITER_YIELDS)) || ((fl & KLAW_BCAST_SINGLE_WRITER) && nw != 1) ||
         woff % CACHELINE || roff % CACHELINE || soff % CACHELINE ||
         !klaw_region_at(base, size, woff, (uint64_t)nw * sizeof(writer_ent)) ||
         !klaw_region_at(base, size, roff, (uint64_t)nr * sizeof(klaw__reg_ent)) ||
@@ -499,6 +501,7 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     c->max_writers = nw;
     c->block = pol == KLAW_POLICY_BLOCK;
     c->single = (fl & KLAW_BCAST_SINGLE_WRITER) != 0;
+    c->yields = (fl & KLAW_BCAST_WRITER_YIELDS) && pol == KLAW_POLICY_OVERWRITE;
     c->pfw = klaw__have_prefetchw();
     c->liveness_ns = live;
     atomic_store(&c->refs, 1);
@@ -513,7 +516,7 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
     if (txo)
         *txo = NULL;
     if (!o || o->capacity < 1 || o->capacity > (1u << 30) || o->max_frame < 1 || o->max_frame > (1u << 30) ||
-        o->max_readers > MAX_READERS || o->max_writers > MAX_WRITERS || (o->flags & ~KLAW_BCAST_SINGLE_WRITER) ||
+        o->max_readers > MAX_READERS || o->max_writers > MAX_WRITERS || (o->flags & ~(KLAW_BCAST_SINGLE_WRITER | KLAW_BCAST_WRITER_YIELDS)) ||
         ((o->flags & KLAW_BCAST_SINGLE_WRITER) && o->max_writers > 1) || (!txo && !o->name))
         return KLAW_INVAL;
     int policy = o->policy == 0 ? KLAW_POLICY_OVERWRITE : o->policy;
@@ -929,6 +932,8 @@ static inline void fill_claim(chan *c, uint64_t pos, size_t len, klaw_frame *f)
  * slot's previous frame; WHY_WRITER: the writer of the slot's previous
  * lap has not finished); KLAW_CORRUPT for a slot state no protocol step
  * makes. */
+static void lap_yield(chan *c);
+
 static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame *f, int *why)
 {
     bc_ctl *ctl = c->ctl;
@@ -950,6 +955,8 @@ static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame
                 atomic_thread_fence(memory_order_release);
                 advance(&ctl->tail, t, t + 1);
                 fill_claim(c, t, len, f);
+                if (KLAW_UNLIKELY(c->yields) && (t & c->mask) == 0)
+                    lap_yield(c);
                 return KLAW_OK;
             }
             continue;
@@ -970,6 +977,19 @@ static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame
         }
         return KLAW_CORRUPT;
     }
+}
+
+/* KLAW_BCAST_WRITER_YIELDS: an OVERWRITE writer never waits, so on a
+ * crowded machine (writers + readers > CPUs) it would keep its CPU for a
+ * whole time slice, lapping the readers that share it (they cannot run)
+ * and the others (they cannot keep up) many times over. With the flag it
+ * gives the CPU up once per ring lap - a claim of a position at slot 0 -
+ * while the channel is crowded: one sched_yield per capacity frames, and
+ * none at all on an uncrowded machine. */
+static KLAW_COLD void lap_yield(chan *c)
+{
+    if (oversubscribed(c))
+        sched_yield();
 }
 
 /* B6: the single writer takes up to n positions from tail with plain
@@ -1002,6 +1022,9 @@ static size_t claim_run(chan *c, uint32_t me, size_t len, klaw_frame *f, size_t 
     }
     if (k)
         atomic_thread_fence(memory_order_release); /* B4: the WRITING states before any byte */
+    uint64_t a = t - k; /* claimed a .. t - 1: did that include slot 0? */
+    if (KLAW_UNLIKELY(c->yields) && k && ((a & c->mask) == 0 || (a >> c->shift) != ((t - 1) >> c->shift)))
+        lap_yield(c);
     return k;
 }
 

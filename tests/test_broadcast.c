@@ -1377,6 +1377,68 @@ static int run_frame_paths(klaw_bcast_tx *tx, klaw_bcast_rx **rx, int nr)
  * filter that kills it at the first system call other than exit. (The
  * clock through the vDSO is not a system call; KLAW_READER_SEEN_EVERY
  * bounds its use, see test_registry.) */
+/* KLAW_BCAST_WRITER_YIELDS: on a crowded channel (more writers and
+ * receivers than CPUs) an OVERWRITE writer makes a system call (its yield)
+ * when a claim crosses a ring lap - single or batched, single writer or
+ * not - and without the flag it makes none; an uncrowded one makes none. */
+static void writer_yields_once_per_lap_only_when_asked_and_crowded(void **state)
+{
+    (void)state;
+    if (UNDER_SANITIZER)
+        skip();
+    cpu_set_t set;
+    int ncpu = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    if (ncpu < 1 || ncpu > 60)
+        skip(); /* crowding needs more receivers than a channel's table here */
+    for (int crowded = 0; crowded < 2; crowded++) {
+        for (unsigned flags = 0; flags < 4; flags++) {
+            g_flags = flags;
+            klaw_bcast_tx *tx = make(8, 8, KLAW_POLICY_OVERWRITE, NULL);
+            g_flags = 0;
+            klaw_bcast_rx *rx[64];
+            int nr = crowded ? ncpu + 1 : (ncpu > 1 ? ncpu - 1 : 0);
+            for (int r = 0; r < nr; r++)
+                assert_int_equal(klaw_bcast_subscribe(tx, 0, NULL, &rx[r]), KLAW_OK);
+            /* a lap in the parent first (caches the CPU count, which is
+             * read with a system call once) */
+            for (uint64_t i = 0; i < 9; i++)
+                send_u64(tx, i, nr ? KLAW_OK : KLAW_NO_RECEIVERS);
+            for (int batched = 0; batched < 2; batched++) {
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                    if (forbid_syscalls() != 0)
+                        _exit(3);
+                    for (int i = 0; i < 20; i++) { /* two and a half laps */
+                        klaw_frame fr[3];
+                        size_t got = 1;
+                        klaw_status st = batched ? klaw_bcast_claim_batch(tx, 8, fr, 3, &got, NULL)
+                                                 : klaw_bcast_try_claim(tx, 8, &fr[0]);
+                        if (st != KLAW_OK)
+                            _exit(4);
+                        klaw_bcast_commit_batch(tx, fr, got);
+                    }
+                    _exit(0);
+                }
+                int status;
+                waitpid(pid, &status, 0);
+                if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+                    skip(); /* no seccomp here */
+                int yielded = WIFSIGNALED(status);
+                if (!yielded)
+                    assert_int_equal(WEXITSTATUS(status), 0);
+                int want = crowded && (flags & KLAW_BCAST_WRITER_YIELDS);
+                if (yielded != want)
+                    fail_msg("flags %u, %s, %s: %s", flags, crowded ? "crowded" : "not crowded",
+                             batched ? "batched" : "single", yielded ? "made a system call" : "made none");
+            }
+            for (int r = 0; r < nr; r++)
+                klaw_bcast_rx_free(rx[r]);
+            klaw_bcast_tx_free(tx);
+        }
+    }
+}
+
 static void frame_paths_make_no_system_call_when_nobody_parks(void **state)
 {
     (void)state;
@@ -1708,6 +1770,7 @@ int main(void)
         cmocka_unit_test(block_writer_goes_on_after_a_killed_receiver_is_evicted),
         cmocka_unit_test(writer_killed_between_claim_and_commit_does_not_wedge_readers),
         cmocka_unit_test(frame_paths_make_no_system_call_when_nobody_parks),
+        cmocka_unit_test(writer_yields_once_per_lap_only_when_asked_and_crowded),
         cmocka_unit_test(hostile_ring_config_is_refused),
         cmocka_unit_test(hostile_slot_state_is_corrupt_not_a_hang),
         cmocka_unit_test(scribbled_shared_state_never_crashes_or_hangs),
