@@ -14,8 +14,8 @@
  *   ctl.readers_off         max_readers x klaw__reg_ent (256 bytes each: the
  *                           reader registry, src/registry.h; a receiver's
  *                           cursor is its entry's live line)
- *   ctl.slots_off           capacity x slot_size bytes (a multiple of 16:
- *                           slots are packed, not cache-line padded): each slot is a
+ *   ctl.slots_off           capacity x slot_size bytes (a multiple of 64, or
+ *                           of 16 with a single writer): each slot is a
  *                           16-byte header {state, len} and max_frame bytes
  *   then                    the ChannelMetadata record (KLAW_META_RESERVE)
  *
@@ -529,11 +529,14 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
     }
     uint32_t nr = o->max_readers ? o->max_readers : DEFAULT_READERS;
     uint32_t nw = (o->flags & KLAW_BCAST_SINGLE_WRITER) ? 1u : o->max_writers ? o->max_writers : DEFAULT_WRITERS;
-    /* slots are packed at 16 bytes, not padded to cache lines: a 64-byte
-     * frame's slot is 80 bytes (1.25 lines to move from writer to reader)
-     * rather than 128 (2 lines); measured faster in the fan-out benchmark
-     * although neighbouring slots share a line */
-    uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR, SLOT_ALIGN);
+    /* A single writer's slots (plain stores only) are packed at 16 bytes:
+     * a 64-byte frame's slot is 80 bytes, 1.25 cache lines to move from
+     * writer to readers rather than 2 (fan-out 64 B BLOCK N = 1: ~100 M ->
+     * ~140 M frames/s). Several writers CAS slot states, and a CAS on a
+     * line another writer or a reader is using for the neighbouring slot
+     * costs more than the padding: their slots are padded to cache lines. */
+    uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR,
+                                      (o->flags & KLAW_BCAST_SINGLE_WRITER) ? SLOT_ALIGN : CACHELINE);
     uint64_t woff = round_up(CTL_OFF + sizeof(bc_ctl), CACHELINE);
     uint64_t roff = round_up(woff + (uint64_t)nw * sizeof(writer_ent), CACHELINE);
     uint64_t soff = round_up(roff + (uint64_t)nr * sizeof(klaw__reg_ent), 4096);

@@ -9,8 +9,8 @@
  *                           event counts, counts/flags, and the handle-table
  *                           lock, each on its own cache line
  *   ctl.handles_off         max_handles x handle_ent (64 bytes each)
- *   ctl.slots_off           capacity x slot_size bytes (a multiple of 16:
- *                           packed, not cache-line padded): each slot is a
+ *   ctl.slots_off           capacity x slot_size bytes (a multiple of 64, or
+ *                           of 16 for a one-to-one ring): each slot is a
  *                           16-byte header {state, len} and max_frame bytes
  *
  * A process that attaches copies the config (capacity, shift, slot size,
@@ -450,11 +450,15 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
         shift++;
     }
     uint32_t nh = o->max_handles ? o->max_handles : DEFAULT_HANDLES;
-    /* slots are packed at 16 bytes, not padded to cache lines: a 64-byte
-     * frame's slot is 80 bytes (1.25 lines between the two sides) rather
-     * than 128 (2 lines); measured faster in klaw-bench mpmc although
-     * neighbouring slots share a line */
-    uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR, SLOT_ALIGN);
+    /* One-to-one (both sides single, plain stores only): slots packed at
+     * 16 bytes - a 64-byte frame's slot is 80 bytes, 1.25 cache lines to
+     * move between the sides rather than 2 (1p1c unbatched ~30 M -> ~60 M
+     * frames/s in klaw-bench mpmc). Otherwise padded to cache lines: a
+     * slot CAS on a line that the other side is reading for the
+     * neighbouring slot measured slower than moving the padding. */
+    const unsigned both = KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER;
+    uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR,
+                                      (o->flags & both) == both ? SLOT_ALIGN : CACHELINE);
     uint64_t hoff = round_up(CTL_OFF + sizeof(ring_ctl), CACHELINE);
     uint64_t soff = round_up(hoff + (uint64_t)nh * sizeof(handle_ent), 4096);
     uint64_t moff = soff + (uint64_t)cap * ssz;
