@@ -407,6 +407,15 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
         !klaw_region_at(base, size, soff, (uint64_t)cap * ssz) || live == 0 ||
         (fl & ~(KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER)))
         return KLAW_CORRUPT;
+    /* the handle table and the slots must not overlap the control block
+     * (its robust mutex above all: glibc keeps a locked robust mutex on the
+     * thread's list through pointers inside it, and a table write that
+     * clobbered it while held would leave a dangling entry there) nor each
+     * other */
+    if (klaw__overlap(hoff, (uint64_t)nh * sizeof(handle_ent), h->body_off, sizeof(ring_ctl)) ||
+        klaw__overlap(soff, (uint64_t)cap * ssz, h->body_off, sizeof(ring_ctl)) ||
+        klaw__overlap(hoff, (uint64_t)nh * sizeof(handle_ent), soff, (uint64_t)cap * ssz))
+        return KLAW_CORRUPT;
     chan *c = calloc(1, sizeof *c);
     if (!c)
         return KLAW_NOMEM;

@@ -227,8 +227,8 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     uint32_t maxf = ctl->max_frame;
     uint64_t doff = ctl->data_off, live = ctl->liveness_ns;
     if (ctl->magic != OS_MAGIC || maxf < 1 || maxf > (1u << 30) || doff % CACHELINE || live == 0 ||
-        !klaw_region_at(base, size, doff, maxf))
-        return KLAW_CORRUPT;
+        !klaw_region_at(base, size, doff, maxf) || klaw__overlap(doff, maxf, h->body_off, sizeof(os_ctl)))
+        return KLAW_CORRUPT; /* (the value over the control block: see mpmc.c) */
     chan *c = calloc(1, sizeof *c);
     if (!c)
         return KLAW_NOMEM;

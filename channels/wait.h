@@ -170,6 +170,13 @@ int klaw__robust_lock(pthread_mutex_t *m);
  * `two`), with PREFETCHW when pfw, else the compiler's prefetch. */
 int klaw__have_prefetchw(void);
 
+/* Do [a, a + alen) and [b, b + blen) share a byte? (Offsets already
+ * checked to lie inside one region, so the sums do not wrap.) */
+static inline int klaw__overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return alen && blen && a < b + blen && b < a + alen;
+}
+
 static inline void klaw__prefetch_w(const void *p, int two, int pfw)
 {
 #if defined(__x86_64__) || defined(__i386__)

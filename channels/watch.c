@@ -504,6 +504,12 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
         (ns < 2 || ns > MAX_SLOTS || ssz % CACHELINE || (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR ||
          soff % CACHELINE || !klaw_region_at(base, size, soff, (uint64_t)ns * ssz)))
         return KLAW_CORRUPT;
+    /* no table over the control block (its robust mutex: see mpmc.c) or
+     * over another table */
+    if (klaw__overlap(hoff, (uint64_t)nh * sizeof(handle_ent), h->body_off, sizeof(watch_ctl)) ||
+        (mode == MODE_SLOTS && (klaw__overlap(soff, (uint64_t)ns * ssz, h->body_off, sizeof(watch_ctl)) ||
+                                klaw__overlap(hoff, (uint64_t)nh * sizeof(handle_ent), soff, (uint64_t)ns * ssz))))
+        return KLAW_CORRUPT;
     chan *c = calloc(1, sizeof *c);
     if (!c)
         return KLAW_NOMEM;
