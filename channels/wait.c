@@ -207,6 +207,10 @@ void kw_wait_any(struct ck_ec32 *const *ecs, const uint32_t *expected, size_t n,
 
 /* ---- robust mutexes ------------------------------------------------------------ */
 
+/* the type, robust, priority-inheritance, priority-protection and
+ * process-shared bits of glibc's __kind */
+#define KIND_MASK 0xff
+
 int klaw__robust_mutex_init(pthread_mutex_t *m)
 {
     pthread_mutexattr_t ma;
@@ -222,8 +226,32 @@ int klaw__robust_mutex_init(pthread_mutex_t *m)
     return e;
 }
 
+/* The type word (__kind) of a mutex made by klaw__robust_mutex_init, read
+ * once from a local one: robust, process-shared, normal. */
+static int robust_kind(void)
+{
+    static _Atomic int kind = -1;
+    int k = atomic_load_explicit(&kind, memory_order_relaxed);
+    if (k < 0) {
+        pthread_mutex_t probe;
+        if (klaw__robust_mutex_init(&probe) != 0)
+            return -2;
+        k = probe.__data.__kind & KIND_MASK;
+        pthread_mutex_destroy(&probe);
+        atomic_store_explicit(&kind, k, memory_order_relaxed);
+    }
+    return k;
+}
+
 int klaw__robust_lock(pthread_mutex_t *m)
 {
+    /* glibc takes a mutex's type from the mutex itself, in memory other
+     * processes can write: a type word turned priority-protected or
+     * priority-inheriting sends glibc down paths that assert (tpp.c) or
+     * trust other fields (fuzz_region found the first). Only the type
+     * klaw__robust_mutex_init made is locked. */
+    if ((__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) & KIND_MASK) != robust_kind())
+        return -1;
     /* A bounded wait: the lock word is in memory other processes can
      * write, and a word that names a thread which does not hold it (a
      * corrupt or hostile region) would make a plain lock wait forever - the
