@@ -128,6 +128,8 @@
 #define MAX_HANDLES 4096u
 #define DEFAULT_LIVENESS_NS 1000000000ull
 #define SPIN_ITERS 256
+#define RUN_AHEAD 64u   /* a run: the slot this far ahead is ready too  */
+#define RUN_PATIENCE 16 /* spin polls a ready side waits for a run      */
 
 enum { S_EMPTY = 0, S_WRITING, S_FULL, S_READING, S_SKIPPED, S_ORPHAN };
 #define ST_BITS 3
@@ -200,6 +202,7 @@ typedef struct chan {
     uint32_t capacity, mask, shift, max_frame, slot_size, max_handles;
     int single_tx, single_rx; /* I6: that side takes slots by plain stores */
     int pfw;                  /* the CPU has PREFETCHW                      */
+    uint32_t run;             /* RUN_AHEAD, or less in a small ring; 0: none */
     uint64_t liveness_ns;
     _Atomic uint32_t refs;
 } chan;
@@ -433,6 +436,8 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     c->max_handles = nh;
     c->single_tx = (fl & KLAW_MPMC_SINGLE_PRODUCER) != 0;
     c->single_rx = (fl & KLAW_MPMC_SINGLE_CONSUMER) != 0;
+    /* runs (see park): a quarter of the ring at most; none in a tiny one */
+    c->run = cap < 16 ? 0 : (cap / 4 < RUN_AHEAD ? cap / 4 : RUN_AHEAD);
     c->pfw = klaw__have_prefetchw();
     c->liveness_ns = live;
     atomic_store(&c->refs, 1);
@@ -822,22 +827,57 @@ static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadlin
     return 0;
 }
 
+/* Is the slot of position pos free for its lap (released, or already
+ * taken again)? */
+static inline int free_at(chan *c, uint64_t pos)
+{
+    uint64_t v = atomic_load_explicit(&slot_at(c, pos)->state, memory_order_acquire);
+    return lap_of(v) >= (pos >> c->shift);
+}
+
+/* Does the slot of position pos hold something for a consumer (a frame, a
+ * skip, or a later lap: head is stale)? */
+static inline int filled_at(chan *c, uint64_t pos)
+{
+    uint64_t v = atomic_load_explicit(&slot_at(c, pos)->state, memory_order_acquire);
+    uint64_t lap = pos >> c->shift;
+    return lap_of(v) > lap || (lap_of(v) == lap && st_of(v) != S_EMPTY && st_of(v) != S_WRITING);
+}
+
 static int tx_ready(wait_ctx *w)
 {
     chan *c = w->c;
     if (atomic_load_explicit(&c->ctl->closed, memory_order_acquire) & CLOSED_RECEIVERS)
         return 1;
-    uint64_t pos = atomic_load_explicit(&c->ctl->tail, memory_order_acquire);
-    uint64_t v = atomic_load_explicit(&slot_at(c, pos)->state, memory_order_acquire);
-    return lap_of(v) >= (pos >> c->shift);
+    return free_at(c, atomic_load_explicit(&c->ctl->tail, memory_order_acquire));
 }
 
-/* Parks on ec until ready() or the deadline; TIMEOUT or OK (re-check). */
-static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), const struct timespec *deadline)
+static int tx_run(wait_ctx *w)
+{
+    chan *c = w->c;
+    return free_at(c, atomic_load_explicit(&c->ctl->tail, memory_order_relaxed) + c->run);
+}
+
+/* Parks on ec until ready() or the deadline; TIMEOUT or OK (re-check).
+ *
+ * Runs: while it spins, a side whose next slot became ready waits (up to
+ * RUN_PATIENCE more polls, about half a microsecond on this project's
+ * machine) for the slot c->run positions further on to be ready as well -
+ * a run of frames to read (room for a run to write) - before it returns.
+ * Taking each slot the moment the other side hands it over keeps both
+ * sides on the same cache lines: the consumer polls the line the producer
+ * is writing (and takes it away from it) for every frame. Letting the
+ * other side get a run ahead first means each line moves once, whole.
+ * klaw-bench mpmc, 1p1c 64 B between processes: 1.3-1.6x the frames/s.
+ * It only ever delays a taker whose slot is ready by those few polls; the
+ * run check is never a reason to park, and parking is unchanged. */
+static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), int (*run)(wait_ctx *),
+                        const struct timespec *deadline)
 {
     wait_ctx w = {c, ready, klaw__now_ns() + (int64_t)c->liveness_ns, 0};
+    int patience = c->run && run ? RUN_PATIENCE : 0;
     for (int i = 0; i < SPIN_ITERS; i++) {
-        if (ready(&w))
+        if (ready(&w) && (patience-- <= 0 || run(&w)))
             return KLAW_OK;
         ck_pr_stall();
     }
@@ -855,7 +895,7 @@ klaw_status klaw_mpmc_claim(klaw_mpmc_tx *tx, size_t len, const struct timespec 
         klaw_status st = klaw_mpmc_try_claim(tx, len, f);
         if (st != KLAW_FULL)
             return st;
-        st = park(tx->c, &tx->c->ctl->not_full, tx_ready, deadline);
+        st = park(tx->c, &tx->c->ctl->not_full, tx_ready, tx_run, deadline);
         if (st == KLAW_TIMEOUT) {
             st = klaw_mpmc_try_claim(tx, len, f);
             return st == KLAW_FULL ? KLAW_TIMEOUT : st;
@@ -1094,10 +1134,13 @@ static int rx_ready(wait_ctx *w)
         return 1;
     if (atomic_load_explicit(&c->ctl->closed, memory_order_acquire) & CLOSED_SENDERS)
         return 1;
-    uint64_t pos = atomic_load_explicit(&c->ctl->head, memory_order_acquire);
-    uint64_t v = atomic_load_explicit(&slot_at(c, pos)->state, memory_order_acquire);
-    uint64_t lap = pos >> c->shift;
-    return lap_of(v) > lap || (lap_of(v) == lap && st_of(v) != S_EMPTY && st_of(v) != S_WRITING);
+    return filled_at(c, atomic_load_explicit(&c->ctl->head, memory_order_acquire));
+}
+
+static int rx_run(wait_ctx *w)
+{
+    chan *c = w->c;
+    return filled_at(c, atomic_load_explicit(&c->ctl->head, memory_order_relaxed) + c->run);
 }
 
 klaw_status klaw_mpmc_view(klaw_mpmc_rx *rx, const struct timespec *deadline, klaw_frame *f)
@@ -1106,7 +1149,7 @@ klaw_status klaw_mpmc_view(klaw_mpmc_rx *rx, const struct timespec *deadline, kl
         klaw_status st = klaw_mpmc_try_view(rx, f);
         if (st != KLAW_EMPTY)
             return st;
-        st = park(rx->c, &rx->c->ctl->not_empty, rx_ready, deadline);
+        st = park(rx->c, &rx->c->ctl->not_empty, rx_ready, rx_run, deadline);
         if (st == KLAW_TIMEOUT) {
             st = klaw_mpmc_try_view(rx, f);
             return st == KLAW_EMPTY ? KLAW_TIMEOUT : st;
