@@ -9,9 +9,16 @@
  *                           event counts, counts/flags, and the handle-table
  *                           lock, each on its own cache line
  *   ctl.handles_off         max_handles x handle_ent (64 bytes each)
- *   ctl.slots_off           capacity x slot_size bytes (a multiple of 64, or
- *                           of 16 for a one-to-one ring): each slot is a
- *                           16-byte header {state, len} and max_frame bytes
+ *   ctl.slots_off           capacity x slot_size bytes: each slot a 16-byte
+ *                           header {state, len} and then (interleaved:
+ *                           slot_size a multiple of 64) max_frame bytes of
+ *                           data; in a one-to-one ring (split) slot_size is
+ *                           16 and the slots are headers only, 4 a line
+ *   ctl.data_off            split only: capacity x data_stride bytes (a
+ *                           multiple of 16), frame i's data at
+ *                           data_off + (i mod capacity) x data_stride;
+ *                           interleaved: slots_off + 16, data_stride =
+ *                           slot_size (the data inside each slot)
  *
  * A process that attaches copies the config (capacity, shift, slot size,
  * max_frame, offsets) into its own handle after checking that every part
@@ -104,6 +111,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +176,8 @@ typedef struct ring_ctl {
     uint64_t slots_off;
     uint64_t liveness_ns;
     uint32_t flags; /* KLAW_MPMC_SINGLE_PRODUCER / _CONSUMER (I6)        */
-    uint8_t pad0_[CACHELINE - 52];
+    uint32_t data_stride;
+    uint64_t data_off;
     _Alignas(CACHELINE) _Atomic uint64_t tail;
     _Alignas(CACHELINE) _Atomic uint64_t head;
     _Alignas(CACHELINE) struct ck_ec32 not_empty; /* consumers park here    */
@@ -183,6 +192,8 @@ typedef struct ring_ctl {
     uint64_t retired_aborted;
     uint64_t reaped_aborted, redelivered, reaped_handles;
 } ring_ctl;
+_Static_assert(offsetof(ring_ctl, data_off) == 56 && offsetof(ring_ctl, tail) == CACHELINE,
+               "the ring's config is one cache line");
 
 typedef struct ring_slot {
     _Atomic uint64_t state;
@@ -200,6 +211,8 @@ typedef struct chan {
     handle_ent *handles;
     uint8_t *slots;
     uint32_t capacity, mask, shift, max_frame, slot_size, max_handles;
+    uint32_t data_stride;
+    uint8_t *data; /* frame i's bytes: data + (i & mask) * data_stride     */
     int single_tx, single_rx; /* I6: that side takes slots by plain stores */
     int pfw;                  /* the CPU has PREFETCHW                      */
     uint32_t run;             /* RUN_AHEAD, or less in a small ring; 0: none */
@@ -239,6 +252,11 @@ static inline void wake_all(chan *c)
 static inline ring_slot *slot_at(const chan *c, uint64_t pos)
 {
     return (ring_slot *)(c->slots + (size_t)(pos & c->mask) * c->slot_size);
+}
+
+static inline uint8_t *data_at(const chan *c, uint64_t pos)
+{
+    return c->data + (size_t)(pos & c->mask) * c->data_stride;
 }
 
 /* ---- the handle table (cold) ------------------------------------------- */
@@ -402,10 +420,18 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     uint32_t cap = ctl->capacity, shift = ctl->shift, maxf = ctl->max_frame, ssz = ctl->slot_size,
              nh = ctl->max_handles;
     uint64_t hoff = ctl->handles_off, soff = ctl->slots_off, live = ctl->liveness_ns;
-    uint32_t fl = ctl->flags;
+    uint32_t fl = ctl->flags, dstr = ctl->data_stride;
+    uint64_t doff = ctl->data_off;
+    /* the data: inside each slot after its header (interleaved), or an
+     * array of its own (split: slots are bare headers) */
+    const int split = ssz == SLOT_HDR;
+    if (split ? (dstr < maxf || dstr % SLOT_ALIGN || doff % CACHELINE ||
+                 !klaw_region_at(base, size, doff, (uint64_t)cap * dstr))
+              : (doff != soff + SLOT_HDR || dstr != ssz || (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR))
+        return KLAW_CORRUPT;
     if (ctl->magic != RING_MAGIC || cap < 2 || cap > (1u << 30) || (cap & (cap - 1)) || shift >= 32 ||
-        (1u << shift) != cap || nh == 0 || nh > MAX_HANDLES || ssz % SLOT_ALIGN ||
-        (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR || hoff % CACHELINE || soff % CACHELINE ||
+        (1u << shift) != cap || nh == 0 || nh > MAX_HANDLES || ssz % SLOT_ALIGN || dstr == 0 ||
+        maxf == 0 || hoff % CACHELINE || soff % CACHELINE ||
         !klaw_region_at(base, size, hoff, (uint64_t)nh * sizeof(handle_ent)) ||
         !klaw_region_at(base, size, soff, (uint64_t)cap * ssz) || live == 0 ||
         (fl & ~(KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER)))
@@ -418,6 +444,10 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     if (klaw__overlap(hoff, (uint64_t)nh * sizeof(handle_ent), h->body_off, sizeof(ring_ctl)) ||
         klaw__overlap(soff, (uint64_t)cap * ssz, h->body_off, sizeof(ring_ctl)) ||
         klaw__overlap(hoff, (uint64_t)nh * sizeof(handle_ent), soff, (uint64_t)cap * ssz))
+        return KLAW_CORRUPT;
+    if (split && (klaw__overlap(doff, (uint64_t)cap * dstr, h->body_off, sizeof(ring_ctl)) ||
+                  klaw__overlap(doff, (uint64_t)cap * dstr, hoff, (uint64_t)nh * sizeof(handle_ent)) ||
+                  klaw__overlap(doff, (uint64_t)cap * dstr, soff, (uint64_t)cap * ssz)))
         return KLAW_CORRUPT;
     chan *c = calloc(1, sizeof *c);
     if (!c)
@@ -433,6 +463,8 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     c->shift = shift;
     c->max_frame = maxf;
     c->slot_size = ssz;
+    c->data_stride = dstr;
+    c->data = base + doff;
     c->max_handles = nh;
     c->single_tx = (fl & KLAW_MPMC_SINGLE_PRODUCER) != 0;
     c->single_rx = (fl & KLAW_MPMC_SINGLE_CONSUMER) != 0;
@@ -464,18 +496,23 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
         shift++;
     }
     uint32_t nh = o->max_handles ? o->max_handles : DEFAULT_HANDLES;
-    /* One-to-one (both sides single, plain stores only): slots packed at
-     * 16 bytes - a 64-byte frame's slot is 80 bytes, 1.25 cache lines to
-     * move between the sides rather than 2 (1p1c unbatched ~30 M -> ~60 M
-     * frames/s in klaw-bench mpmc). Otherwise padded to cache lines: a
-     * slot CAS on a line that the other side is reading for the
+    /* One-to-one (both sides single, plain stores only): split - the
+     * headers packed 4 to a cache line, the data in an array of its own
+     * (stride max_frame rounded up to 16), so a 64-byte frame is one whole
+     * line of data and a quarter line of header. Padded slots (1p1c 64 B
+     * ~30 M frames/s in klaw-bench mpmc) became packed 80-byte slots
+     * (~55 M) and then split ones (another 1.1-1.2x, unbatched). Rings
+     * whose slots are taken with CAS stay interleaved and padded to cache
+     * lines: a slot CAS on a line that the other side is reading for the
      * neighbouring slot measured slower than moving the padding. */
     const unsigned both = KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER;
-    uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR,
-                                      (o->flags & both) == both ? SLOT_ALIGN : CACHELINE);
+    const int split = (o->flags & both) == both;
+    uint32_t ssz = split ? SLOT_HDR : (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR, CACHELINE);
+    uint32_t dstr = split ? (uint32_t)round_up(o->max_frame, SLOT_ALIGN) : ssz;
     uint64_t hoff = round_up(CTL_OFF + sizeof(ring_ctl), CACHELINE);
     uint64_t soff = round_up(hoff + (uint64_t)nh * sizeof(handle_ent), 4096);
-    uint64_t moff = soff + (uint64_t)cap * ssz;
+    uint64_t doff = split ? round_up(soff + (uint64_t)cap * ssz, 4096) : soff + SLOT_HDR;
+    uint64_t moff = split ? doff + (uint64_t)cap * dstr : soff + (uint64_t)cap * ssz;
     uint64_t total = moff + KLAW_META_RESERVE;
     if (total > ((uint64_t)1 << 40))
         return KLAW_INVAL;
@@ -496,6 +533,8 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     ctl->slots_off = soff;
     ctl->liveness_ns = o->liveness_ns ? o->liveness_ns : DEFAULT_LIVENESS_NS;
     ctl->flags = o->flags;
+    ctl->data_stride = dstr;
+    ctl->data_off = doff;
     ck_ec32_init(&ctl->not_empty, 0);
     ck_ec32_init(&ctl->not_full, 0);
 
@@ -747,7 +786,7 @@ static inline void fill_claim(chan *c, uint64_t pos, size_t len, klaw_frame *f)
     f->slot_ = s;
     f->pos_ = pos;
     f->seq = pos;
-    f->data = (uint8_t *)s + SLOT_HDR;
+    f->data = data_at(c, pos);
     f->len = (uint32_t)len;
     f->cap = c->max_frame;
 }
@@ -966,8 +1005,12 @@ static size_t extend_run(chan *c, _Atomic uint64_t *index, uint32_t from, uint32
         uint64_t lap = p >> c->shift;
         uint64_t v = mk(lap, from, 0);
         if (single) { /* I6: nobody else moves this slot out of `from` */
-            if (to == S_WRITING)
-                klaw__prefetch_w(slot_at(c, p + 8), c->slot_size > CACHELINE, c->pfw);
+            if (to == S_WRITING) {
+                /* the data (its header's line too, where split) */
+                klaw__prefetch_w(data_at(c, p + 8), c->data_stride > CACHELINE, c->pfw);
+                if (c->slot_size == SLOT_HDR)
+                    klaw__prefetch_w(slot_at(c, p + 8), 0, c->pfw);
+            }
             if (atomic_load_explicit(&s->state, memory_order_acquire) != v)
                 break;
             atomic_store_explicit(&s->state, mk(lap, to, me), memory_order_relaxed);
@@ -1037,7 +1080,7 @@ static inline void fill_view(chan *c, ring_slot *s, uint64_t pos, klaw_frame *f)
     f->slot_ = s;
     f->pos_ = pos;
     f->seq = pos;
-    f->data = (uint8_t *)s + SLOT_HDR;
+    f->data = data_at(c, pos);
     uint32_t len = s->len;
     /* another process wrote it: never trust a length past the slot */
     f->len = len <= c->max_frame ? len : c->max_frame;

@@ -1402,11 +1402,85 @@ static void hostile_ring_config_is_refused(void **state)
     }
     offs[0] = saveh;
     offs[1] = save;
+    /* an interleaved ring's slot_size made 16 turns it into a split one
+     * whose data would lie over its own headers */
+    uint32_t save_ssz = cfg[4];
+    cfg[4] = 16;
+    assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_CORRUPT);
+    cfg[4] = save_ssz;
+    /* interleaved: the data must sit right after each slot's header */
+    uint64_t *doffp = (uint64_t *)(cfg + 14);
+    *doffp += 64;
+    assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_CORRUPT);
+    *doffp -= 64;
     assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_OK);
     klaw_mpmc_rx_free(o);
     klaw_region_close(r);
     klaw_mpmc_tx_free(tx);
     klaw_mpmc_rx_free(rx);
+    klaw_region_unlink(name);
+}
+
+/* A one-to-one ring keeps its frames' data in an array of its own (cfg
+ * words 13: data_stride, 14-15: data_off): an array outside the region,
+ * over the control block, the handle table or the headers, misaligned, or
+ * with a stride too small for max_frame is refused. */
+static void hostile_split_ring_data_is_refused(void **state)
+{
+    (void)state;
+    const char *name = uniq("hostile-split");
+    klaw_mpmc_opts opts = {.capacity = 8, .max_frame = 40, .name = name,
+                           .flags = KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER};
+    assert_int_equal(klaw_mpmc_create(&opts, NULL, NULL), KLAW_OK);
+    klaw_region *r;
+    assert_int_equal(klaw_region_open(name, KLAW_KIND_MPMC, 0, &r), KLAW_OK);
+    uint8_t *base = klaw_region_base(r);
+    uint64_t body = klaw_region_hdr(r)->body_off;
+    uint32_t *cfg = (uint32_t *)(base + body);
+    uint64_t *offs = (uint64_t *)(cfg + 6); /* handles_off, slots_off */
+    uint64_t *doffp = (uint64_t *)(cfg + 14);
+    assert_int_equal(cfg[4], 16);  /* bare headers */
+    assert_int_equal(cfg[13], 48); /* 40 rounded up to 16 */
+    const uint64_t doff = *doffp;
+    const uint64_t bad_off[] = {klaw_region_size(r) - 64, body, offs[0], offs[1], doff + 16, UINT64_MAX - 63};
+    klaw_mpmc_rx *o = NULL;
+    for (size_t i = 0; i < sizeof bad_off / sizeof bad_off[0]; i++) {
+        *doffp = bad_off[i];
+        assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_CORRUPT);
+        assert_null(o);
+    }
+    *doffp = doff;
+    const uint32_t bad_stride[] = {32, 56, 0, 1u << 31};
+    for (size_t i = 0; i < sizeof bad_stride / sizeof bad_stride[0]; i++) {
+        cfg[13] = bad_stride[i];
+        assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_CORRUPT);
+        assert_null(o);
+    }
+    cfg[13] = 48;
+    assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_OK);
+    klaw_mpmc_tx *t = NULL;
+    assert_int_equal(klaw_mpmc_open_tx(name, &t), KLAW_OK);
+    /* and the frames land in the data array (seen through our own
+     * mapping of the same object), one stride apart */
+    klaw_frame f;
+    assert_int_equal(klaw_mpmc_try_claim(t, 40, &f), KLAW_OK);
+    memset(f.data, 0x5a, 40);
+    assert_int_equal(klaw_mpmc_commit(t, &f, 40), KLAW_OK);
+    assert_int_equal(klaw_mpmc_try_claim(t, 40, &f), KLAW_OK);
+    memset(f.data, 0xa5, 40);
+    klaw_mpmc_abort(t, &f);
+    for (size_t i = 0; i < 96; i++)
+        assert_int_equal(base[doff + i], i < 40 ? 0x5a : i < 48 ? 0 : i < 88 ? 0xa5 : 0);
+    klaw_frame v;
+    assert_int_equal(klaw_mpmc_try_view(o, &v), KLAW_OK);
+    assert_int_equal(v.len, 40);
+    assert_int_equal(v.data[0], 0x5a);
+    assert_int_equal(v.data[39], 0x5a);
+    klaw_mpmc_release(o, &v);
+    assert_int_equal(klaw_mpmc_try_view(o, &v), KLAW_EMPTY);
+    klaw_mpmc_tx_free(t);
+    klaw_mpmc_rx_free(o);
+    klaw_region_close(r);
     klaw_region_unlink(name);
 }
 
@@ -1436,6 +1510,7 @@ int main(void)
         cmocka_unit_test(waiter_keeps_checking_liveness_after_a_long_wait),
         cmocka_unit_test(empty_frames_travel_and_a_lone_handle_table_is_refused),
         cmocka_unit_test(hostile_ring_config_is_refused),
+        cmocka_unit_test(hostile_split_ring_data_is_refused),
     };
     return cmocka_run_group_tests_name("mpmc", tests, NULL, NULL);
 }
