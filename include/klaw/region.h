@@ -35,7 +35,11 @@ extern "C" {
 
 #define KLAW_REGION_MAGIC 0x314e4752574b4c4bull /* "KLKWRGN1" little-endian */
 #define KLAW_REGION_ENDIAN 0x01020304u
-#define KLAW_LAYOUT_VERSION 1u
+/* The layout of every kind's body; a region of another version is
+ * refused (KLAW_VERSION). 2: the mpmc ring's config gained data_off and
+ * data_stride (a one-to-one ring keeps its frames' bytes apart from the
+ * slot headers). */
+#define KLAW_LAYOUT_VERSION 2u
 #define KLAW_REGION_READY 0x52454459u /* "READ" */
 #define KLAW_REGION_NAME_MAX 200
 
