@@ -99,6 +99,12 @@ static void full_ring_says_full_and_frees_on_release(void **state)
     assert_int_equal(s.total_sent, 5);
     assert_int_equal(s.total_received, 1);
     assert_int_equal(s.high_watermark, 4);
+    /* drained, the ring remembers it was full (a sender found it so) */
+    while (klaw_mpmc_try_view(rx, &f) == KLAW_OK)
+        klaw_mpmc_release(rx, &f);
+    assert_int_equal(klaw_mpmc_rx_stats(rx, &s), KLAW_OK);
+    assert_int_equal(s.depth, 0);
+    assert_int_equal(s.high_watermark, 4);
     klaw_mpmc_tx_free(tx);
     klaw_mpmc_rx_free(rx);
 }

@@ -109,7 +109,10 @@ typedef struct klaw_mpmc_stats {
     uint32_t senders, receivers;  /* live handles                          */
     uint32_t capacity, max_frame;
     uint64_t depth;               /* frames claimed but not yet viewed     */
-    uint64_t high_watermark;      /* the largest depth seen by a sender    */
+    uint64_t high_watermark;      /* the largest depth seen by a sender:
+                                     sampled every 256th claim and whenever
+                                     a sender finds the ring full; at least
+                                     the current depth                     */
     uint64_t total_sent;          /* frames committed                      */
     uint64_t total_received;      /* frames released                       */
                                   /* (both derived from the ring's positions:
