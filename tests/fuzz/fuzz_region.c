@@ -18,7 +18,8 @@
  * no input can poison the next, and then the input is applied:
  *
  *   byte 0        kind = b & 3 (mpmc, broadcast, watch, oneshot);
- *                 b >> 2 picks the receive variant and open flags
+ *                 b >> 2 picks the receive variant and open flags;
+ *                 for mpmc, bit 6 picks the one-to-one ring instead
  *   then patches  offset: 2 bytes little-endian (3 when the region is
  *                 larger than 64 KiB), taken modulo the region size;
  *                 length: 1 byte (0..255, cut at the region's end);
@@ -75,8 +76,10 @@
 
 #define ST(s) CHECK((unsigned)(s) < (unsigned)KLAW_STATUS_COUNT_)
 
-enum { K_MPMC, K_BCAST, K_WATCH, K_ONESHOT, K_COUNT };
-static const char *const kind_names[K_COUNT] = {"mpmc", "broadcast", "watch", "oneshot"};
+/* K_MPMC1: a one-to-one mpmc ring (split layout: bare slot headers and a
+ * data array of its own), fuzzed when an mpmc input has bit 6 of byte 0 */
+enum { K_MPMC, K_BCAST, K_WATCH, K_ONESHOT, K_MPMC1, K_COUNT };
+static const char *const kind_names[K_COUNT] = {"mpmc", "broadcast", "watch", "oneshot", "mpmc1"};
 
 #define MAX_FRAME 64u
 /* The largest frame any kind accepts (2^30): the bound when the handle's
@@ -97,6 +100,7 @@ static bool ready_;
  * have live senders (and an mpmc a live receiver). */
 static klaw_mpmc_tx *mpmc_tx;
 static klaw_mpmc_rx *mpmc_rx;
+static klaw_mpmc_tx *mpmc1_tx; /* its only sender; the receiver is the input's */
 static klaw_bcast_tx *bcast_tx;
 static klaw_bcast_rx *bcast_rx;
 static klaw_watch_tx *watch_tx;
@@ -117,6 +121,7 @@ static void cleanup(void)
     }
     klaw_mpmc_tx_free(mpmc_tx);
     klaw_mpmc_rx_free(mpmc_rx);
+    klaw_mpmc_tx_free(mpmc1_tx);
     klaw_bcast_rx_free(bcast_rx);
     klaw_bcast_tx_free(bcast_tx);
     klaw_watch_tx_free(watch_tx);
@@ -194,6 +199,18 @@ static void setup(void)
         fail("mpmc send", s);
     if ((s = klaw_mpmc_try_send(mpmc_tx, "world!", 6)) != KLAW_OK)
         fail("mpmc send", s);
+
+    klaw_mpmc_opts mo1 = {.capacity = 4, .max_frame = MAX_FRAME - 8, .name = targets[K_MPMC1].name,
+                          .max_handles = 4, .value_type = "bytes",
+                          .flags = KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER};
+    if ((s = klaw_mpmc_create(&mo1, NULL, NULL)) != KLAW_OK)
+        fail("mpmc1 create", s);
+    if ((s = klaw_mpmc_open_tx(targets[K_MPMC1].name, &mpmc1_tx)) != KLAW_OK)
+        fail("mpmc1 open_tx", s);
+    if ((s = klaw_mpmc_try_send(mpmc1_tx, "one-to-one", 10)) != KLAW_OK)
+        fail("mpmc1 send", s);
+    if ((s = klaw_mpmc_try_send(mpmc1_tx, "split", 5)) != KLAW_OK)
+        fail("mpmc1 send", s);
 
     klaw_bcast_opts bo = {.capacity = 4, .max_frame = MAX_FRAME, .name = targets[K_BCAST].name,
                           .max_readers = 4, .max_writers = 2, .value_type = "bytes"};
@@ -431,7 +448,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     int kind = data[0] & 3;
     unsigned variant = data[0] >> 2;
-    target *t = &targets[kind];
+    target *t = &targets[kind == K_MPMC && (variant & 16) ? K_MPMC1 : kind];
 
     memcpy(t->map, t->pristine, t->size);
     size_t i = 1;
