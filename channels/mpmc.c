@@ -917,7 +917,7 @@ static int tx_run(wait_ctx *w)
  * sides on the same cache lines: the consumer polls the line the producer
  * is writing (and takes it away from it) for every frame. Letting the
  * other side get a run ahead first means each line moves once, whole.
- * klaw-bench mpmc, 1p1c 64 B between processes: 1.3-1.6x the frames/s.
+ * klaw-bench mpmc, 1p1c 64 B between processes: 1.2-1.35x the frames/s.
  * It only ever delays a taker whose slot is ready by those few polls; the
  * run check is never a reason to park, and parking is unchanged. */
 static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), int (*run)(wait_ctx *),
