@@ -389,8 +389,15 @@ static void give_handle(chan *c, uint32_t idx)
     /* only if it is still ours: a reaper may have taken it after a fork */
     handle_ent *h = &c->handles[idx];
     klaw_proc_id me = klaw_proc_self();
-    if (atomic_load(&h->role) != H_FREE && h->owner.pid == me.pid && h->owner.start_time == me.start_time)
+    if (atomic_load(&h->role) != H_FREE && h->owner.pid == me.pid && h->owner.start_time == me.start_time) {
+        /* what the handle still holds is given up as a dead one's would
+         * be: a claim not committed becomes a skipped record (an aborted
+         * claim), a view not released is offered again (redelivered) - a
+         * slot owned by a handle that is gone would otherwise stop the
+         * ring at its position for good */
+        disown_slots(c, idx);
         retire_handle(c, idx);
+    }
     unlock_table(c);
     wake_all(c);
 }

@@ -1361,6 +1361,49 @@ static void empty_frames_travel_and_a_lone_handle_table_is_refused(void **state)
     klaw_mpmc_rx_free(rx);
 }
 
+/* Closing a handle gives up what it holds: its claim becomes a skipped
+ * record, its view goes to another receiver. Before, such a slot stayed
+ * owned by a handle that no longer existed and stopped the ring there. */
+static void closing_a_handle_gives_up_what_it_holds(void **state)
+{
+    (void)state;
+    klaw_mpmc_tx *tx, *tx2;
+    klaw_mpmc_rx *rx, *rx2;
+    create(8, 16, NULL, &tx, &rx);
+    assert_int_equal(klaw_mpmc_tx_clone(tx, &tx2), KLAW_OK);
+    assert_int_equal(klaw_mpmc_rx_clone(rx, &rx2), KLAW_OK);
+    assert_int_equal(klaw_mpmc_try_send(tx, "a", 1), KLAW_OK);
+    klaw_frame held;
+    assert_int_equal(klaw_mpmc_try_claim(tx2, 1, &held), KLAW_OK);
+    assert_int_equal(klaw_mpmc_try_send(tx, "b", 1), KLAW_OK);
+    klaw_frame v;
+    assert_int_equal(klaw_mpmc_try_view(rx, &v), KLAW_OK);
+    assert_memory_equal(v.data, "a", 1);
+    klaw_mpmc_tx_free(tx2); /* with its claim */
+    klaw_mpmc_rx_free(rx);  /* with its view of "a" */
+    char got[4] = {0};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(klaw_mpmc_try_view(rx2, &v), KLAW_OK);
+        assert_int_equal(v.len, 1);
+        got[i] = (char)v.data[0];
+        klaw_mpmc_release(rx2, &v);
+    }
+    assert_int_equal(klaw_mpmc_try_view(rx2, &v), KLAW_EMPTY);
+    assert_string_equal(got, "ab");
+    klaw_mpmc_stats st;
+    assert_int_equal(klaw_mpmc_rx_stats(rx2, &st), KLAW_OK);
+    assert_int_equal(st.aborted_claims, 1);
+    assert_int_equal(st.redelivered, 1);
+    /* the ring goes on through the slots they held, lap after lap */
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(klaw_mpmc_try_send(tx, "c", 1), KLAW_OK);
+        assert_int_equal(klaw_mpmc_try_view(rx2, &v), KLAW_OK);
+        klaw_mpmc_release(rx2, &v);
+    }
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx2);
+}
+
 /* ---- hostile rings -------------------------------------------------------- */
 
 static void hostile_ring_config_is_refused(void **state)
@@ -1515,6 +1558,7 @@ int main(void)
         cmocka_unit_test(dead_process_handles_are_reaped),
         cmocka_unit_test(waiter_keeps_checking_liveness_after_a_long_wait),
         cmocka_unit_test(empty_frames_travel_and_a_lone_handle_table_is_refused),
+        cmocka_unit_test(closing_a_handle_gives_up_what_it_holds),
         cmocka_unit_test(hostile_ring_config_is_refused),
         cmocka_unit_test(hostile_split_ring_data_is_refused),
     };

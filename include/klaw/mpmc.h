@@ -147,7 +147,13 @@ KLAW_API klaw_status klaw_mpmc_rx_clone(klaw_mpmc_rx *rx, klaw_mpmc_rx **out);
 
 /* Gives the handle's role up (idempotent). The last sender's close lets
  * receivers drain and then see KLAW_CLOSED; the last receiver's close makes
- * sends fail with KLAW_CLOSED. Wakes parked callers. */
+ * sends fail with KLAW_CLOSED. Wakes parked callers. Frames the handle
+ * still holds are given up as a dead process's would be: a claim not yet
+ * committed becomes a skipped record (counted in aborted_claims), a view
+ * not yet released is offered to the other receivers (or the next one to
+ * open, counted in redelivered). Do not commit, abort or release such a
+ * frame afterwards, and close a handle only once no other thread is using
+ * it. */
 KLAW_API void klaw_mpmc_tx_close(klaw_mpmc_tx *tx);
 KLAW_API void klaw_mpmc_rx_close(klaw_mpmc_rx *rx);
 
