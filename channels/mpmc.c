@@ -29,8 +29,11 @@
  *
  * Positions are 64-bit and only grow; position p lives in slot p & mask
  * and belongs to lap p >> shift. A slot's state word packs
- *     lap (45 bits) | owner handle (16 bits) | state (3 bits)
- * with states EMPTY, WRITING, FULL, READING, SKIPPED, ORPHAN.
+ *     lap (48 bits) | owner handle (13 bits) | state (3 bits)
+ * with states EMPTY, WRITING, FULL, READING, SKIPPED, ORPHAN. Laps are
+ * kept modulo 2^48 and compared modulo 2^48 (lap_cmp): after 2^48 laps
+ * of a small ring - days at the rates klaw-bench measures - they wrap,
+ * and a full-width comparison would stop the ring.
  *
  * Invariants:
  *   I1  Slot s is available to the producer of position p exactly when its
@@ -40,8 +43,10 @@
  *       (L, WRITING, me) -> (L, FULL) and abort -> (L, SKIPPED), and the
  *       release store (L, READING, me) -> (L + 1, EMPTY). An owner's
  *       stores cannot race with anybody else: the only other writer of an
- *       owned slot is the reaper, which acts only once the owner's process
- *       is dead (liveness: pid + start time).
+ *       owned slot is the lifecycle core's gone() callback, which runs
+ *       once the owner's process is gone (channels/lifecycle.h) or the
+ *       owner closed its handle - and a closed handle's commit, abort and
+ *       release return KLAW_CLOSED without touching the slot.
  *   I3  Ownership is taken cell first: a producer CASes (L, EMPTY) ->
  *       (L, WRITING, me) and only then advances tail past p; a consumer
  *       CASes (L, FULL) -> (L, READING, me) (or SKIPPED -> (L + 1, EMPTY))
@@ -96,15 +101,17 @@
  * when nobody is parked. Releases wake producers the same way on the
  * not_full count.
  *
- * Recovery: a waiter that has waited liveness_ns on the same slot reaps:
- * under the handle-table lock it checks each handle's process, and for a
- * dead one turns its slots (L, WRITING, h) -> (L, SKIPPED) (counted as
- * aborted claims) and (L, READING, h) -> (L, ORPHAN) (frames to redeliver,
- * counted in ctl.orphans), then frees the handle and drops its count. A
- * consumer that sees ctl.orphans > 0 scans for ORPHAN slots and takes one
- * by CAS, as it would take a FULL one. The handle table is guarded by a
- * process-shared robust mutex: if a process dies inside it, the next
- * locker rebuilds the counts from the table.
+ * Recovery (channels/lifecycle.h keeps the handle table, its lock, the
+ * liveness clock and closing): when a handle goes - closed, or its
+ * process gone - gone() turns its slots (L, WRITING, h) -> (L, SKIPPED)
+ * (counted as aborted claims) and (L, READING, h) -> (L, ORPHAN) (frames
+ * to redeliver). ctl.orphans is a hint, not a count: it is raised after a
+ * slot became ORPHAN (and parked consumers are woken), a consumer that
+ * sees it non-zero scans for ORPHAN slots and takes one by CAS as it would
+ * a FULL one, and a scan that finds none lowers it by CAS from the value it
+ * read. A process killed between the slot store and the hint (either way)
+ * is repaired by resync_orphans(), which recounts the ORPHAN slots: on
+ * every lock recovery and once per liveness period of a waiter.
  */
 #include <errno.h>
 #include <limits.h>
@@ -122,47 +129,44 @@
 
 #include "klaw/mpmc.h"
 #include "klaw/region.h"
+#include "lifecycle.h"
 #include "wait.h"
+#include "../src/crashpoint.h"
 #include "../src/meta.h"
 #include "select_impl.h"
 #include "inspect.h"
 
-#define CACHELINE 64
-#define CTL_OFF 1024u
+#define CACHELINE KLAW_CACHELINE
+#define CTL_OFF KLAW_CTL_OFF
 #define RING_MAGIC 0x474e4952u /* "RING" */
 #define SLOT_HDR 16u
 #define SLOT_ALIGN 16u /* slot size granularity (and data alignment) */
 #define DEFAULT_HANDLES 256u
 #define MAX_HANDLES 4096u
-#define DEFAULT_LIVENESS_NS 1000000000ull
 #define SPIN_ITERS 256
 #define RUN_AHEAD 64u   /* a run: the slot this far ahead is ready too  */
 #define RUN_PATIENCE 16 /* spin polls a ready side waits for a run      */
 
 enum { S_EMPTY = 0, S_WRITING, S_FULL, S_READING, S_SKIPPED, S_ORPHAN };
 #define ST_BITS 3
-#define OWNER_BITS 16
+#define OWNER_BITS 13 /* MAX_HANDLES */
 #define LAP_SHIFT (ST_BITS + OWNER_BITS)
+_Static_assert(MAX_HANDLES <= (1u << OWNER_BITS), "a handle index fits the owner field");
 
 static inline uint64_t mk(uint64_t lap, uint32_t st, uint32_t owner)
 {
     return (lap << LAP_SHIFT) | ((uint64_t)owner << ST_BITS) | st;
 }
 static inline uint64_t lap_of(uint64_t s) { return s >> LAP_SHIFT; }
+/* a - b for laps kept modulo 2^(64 - LAP_SHIFT): < 0, 0, > 0 as a is
+ * before, equal to, after b (b may be a full-width lap) */
+static inline int64_t lap_cmp(uint64_t a, uint64_t b) { return (int64_t)((a - b) << LAP_SHIFT) >> LAP_SHIFT; }
 static inline uint32_t st_of(uint64_t s) { return (uint32_t)(s & 7u); }
 static inline uint32_t owner_of(uint64_t s) { return (uint32_t)((s >> ST_BITS) & ((1u << OWNER_BITS) - 1)); }
 
-enum { CLOSED_SENDERS = 1u, CLOSED_RECEIVERS = 2u };
+/* lifecycle roles, and their bits in life.closed */
 enum { H_FREE = 0, H_TX = 1, H_RX = 2 };
-
-typedef struct handle_ent {
-    _Atomic uint32_t role; /* H_FREE / H_TX / H_RX                         */
-    uint32_t pad0_;
-    klaw_proc_id owner;
-    _Atomic uint64_t aborted;  /* claims this handle aborted (a cold path)  */
-    uint8_t pad_[CACHELINE - 32];
-} handle_ent;
-_Static_assert(sizeof(handle_ent) == CACHELINE, "handle_ent is one cache line");
+enum { CLOSED_SENDERS = 1u << H_TX, CLOSED_RECEIVERS = 1u << H_RX };
 
 typedef struct ring_ctl {
     /* config: written before READY, never changed */
@@ -171,10 +175,10 @@ typedef struct ring_ctl {
     uint32_t shift;
     uint32_t max_frame;
     uint32_t slot_size;
-    uint32_t max_handles;
-    uint64_t handles_off;
+    uint32_t pad0_;
+    uint64_t tables_off; /* the lifecycle tables (handles, peers)         */
     uint64_t slots_off;
-    uint64_t liveness_ns;
+    uint64_t pad1_;
     uint32_t flags; /* KLAW_MPMC_SINGLE_PRODUCER / _CONSUMER (I6)        */
     uint32_t data_stride;
     uint64_t data_off;
@@ -183,14 +187,12 @@ typedef struct ring_ctl {
     _Alignas(CACHELINE) _Atomic uint64_t head;
     _Alignas(CACHELINE) struct ck_ec32 not_empty; /* consumers park here    */
     _Alignas(CACHELINE) struct ck_ec32 not_full;  /* producers park here    */
-    _Alignas(CACHELINE) _Atomic uint32_t senders;
-    _Atomic uint32_t receivers;
-    _Atomic uint32_t closed;  /* CLOSED_* bits, set once, never cleared   */
-    _Atomic uint32_t orphans; /* ORPHAN slots waiting for a consumer      */
-    _Alignas(CACHELINE) pthread_mutex_t lock; /* the handle table         */
-    /* totals of handles that are gone, folded in under the lock */
-    uint64_t retired_aborted;
-    uint64_t reaped_aborted, redelivered, reaped_handles;
+    _Alignas(CACHELINE) _Atomic uint32_t orphans; /* a hint (see above)    */
+    uint32_t pad2_;
+    /* under the lifecycle lock */
+    _Atomic uint64_t reaped_aborted, redelivered;
+    /* handles, their lock, counts and closed bits (CLOSED_*) */
+    _Alignas(CACHELINE) klaw__life_shared life;
 } ring_ctl;
 _Static_assert(offsetof(ring_ctl, data_off) == 56 && offsetof(ring_ctl, tail) == CACHELINE,
                "the ring's config is one cache line");
@@ -208,9 +210,9 @@ typedef struct chan {
     uint8_t *base;
     size_t size;
     ring_ctl *ctl;
-    handle_ent *handles;
+    _Atomic uint32_t *closed; /* life.closed: CLOSED_* bits            */
     uint8_t *slots;
-    uint32_t capacity, mask, shift, max_frame, slot_size, max_handles;
+    uint32_t capacity, mask, shift, max_frame, slot_size;
     uint32_t data_stride;
     uint8_t *data; /* frame i's bytes: data + (i & mask) * data_stride     */
     int single_tx, single_rx; /* I6: that side takes slots by plain stores */
@@ -218,6 +220,7 @@ typedef struct chan {
     uint32_t run;             /* RUN_AHEAD, or less in a small ring; 0: none */
     uint64_t liveness_ns;
     _Atomic uint32_t refs;
+    klaw__life life;
 } chan;
 
 /* Handles are read on every frame: each gets cache lines of its own (see
@@ -243,7 +246,7 @@ static void *handle_alloc(size_t size)
     return p;
 }
 
-static inline void wake_all(chan *c)
+static void wake_all(chan *c)
 {
     ck_ec32_inc(&c->ctl->not_empty, &klaw__ec_mode);
     ck_ec32_inc(&c->ctl->not_full, &klaw__ec_mode);
@@ -259,154 +262,94 @@ static inline uint8_t *data_at(const chan *c, uint64_t pos)
     return c->data + (size_t)(pos & c->mask) * c->data_stride;
 }
 
-/* ---- the handle table (cold) ------------------------------------------- */
+/* ---- what the lifecycle core asks of the ring (cold) ---------------------- */
 
-/* Recounts senders/receivers from the table: the repair after a process
- * died while holding the lock. */
-static void recount(chan *c)
+/* Recounts the ORPHAN slots into the hint (see Recovery above), waking
+ * consumers when there are some. */
+static void resync_orphans(chan *c)
 {
-    uint32_t tx = 0, rx = 0;
-    for (uint32_t i = 0; i < c->max_handles; i++) {
-        uint32_t role = atomic_load(&c->handles[i].role);
-        tx += role == H_TX;
-        rx += role == H_RX;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->capacity; i++) {
+        ring_slot *s = (ring_slot *)(c->slots + (size_t)i * c->slot_size);
+        n += st_of(atomic_load_explicit(&s->state, memory_order_acquire)) == S_ORPHAN;
     }
-    atomic_store(&c->ctl->senders, tx);
-    atomic_store(&c->ctl->receivers, rx);
+    uint32_t h = atomic_load(&c->ctl->orphans);
+    if (n && !h) {
+        atomic_fetch_add(&c->ctl->orphans, n); /* seq_cst RMW, then wake */
+        kw_wake_all(&c->ctl->not_empty);
+    } else if (!n && h) {
+        atomic_compare_exchange_strong(&c->ctl->orphans, &h, 0);
+    }
 }
 
-static klaw_status lock_table(chan *c)
+/* Offers the frame of slot s (held READING) again (TOOBIG). */
+static void make_orphan(chan *c, ring_slot *s, uint64_t lap)
 {
-    int e = klaw__robust_lock(&c->ctl->lock);
-    if (e > 0)
-        recount(c); /* its owner died inside: the counts may be half done */
-    return e >= 0 ? KLAW_OK : KLAW_CORRUPT;
+    atomic_store_explicit(&s->state, mk(lap, S_ORPHAN, 0), memory_order_release);
+    KLAW_CRASHPOINT("mpmc.orphan.slot");
+    /* a seq_cst RMW (a full barrier) before the waiter-flag load */
+    atomic_fetch_add(&c->ctl->orphans, 1);
+    KLAW_CRASHPOINT("mpmc.orphan.hint");
+    kw_wake_if_waiters(&c->ctl->not_empty);
 }
 
-static void unlock_table(chan *c) { pthread_mutex_unlock(&c->ctl->lock); }
-
-/* Frees handle i (lock held): folds its counters into the retired totals,
- * drops its role's count, and closes that side when it was the last. */
-static void retire_handle(chan *c, uint32_t i)
+/* gone(): the slots handle idx owned are given up (lock held; CASes, so a
+ * second call after a death inside the lock changes nothing): a claim not
+ * committed becomes a skipped record (an aborted claim), a view not
+ * released is offered again (redelivered) - a slot owned by a handle that
+ * is gone would otherwise stop the ring at its position for good. */
+static void life_gone(void *cv, uint32_t idx, uint32_t role, int dead)
 {
-    handle_ent *h = &c->handles[i];
-    uint32_t role = atomic_load(&h->role);
-    ring_ctl *ctl = c->ctl;
-    ctl->retired_aborted += atomic_load(&h->aborted);
-    atomic_store(&h->aborted, 0);
-    atomic_store(&h->role, H_FREE);
-    if (role == H_TX && atomic_fetch_sub(&ctl->senders, 1) == 1)
-        atomic_fetch_or(&ctl->closed, CLOSED_SENDERS);
-    if (role == H_RX && atomic_fetch_sub(&ctl->receivers, 1) == 1)
-        atomic_fetch_or(&ctl->closed, CLOSED_RECEIVERS);
-}
-
-/* Takes the slots a dead handle owned away from it (lock held). */
-static void disown_slots(chan *c, uint32_t idx)
-{
+    chan *c = cv;
+    (void)role;
+    (void)dead;
     for (uint32_t i = 0; i < c->capacity; i++) {
         ring_slot *s = (ring_slot *)(c->slots + (size_t)i * c->slot_size);
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
         if (owner_of(v) != idx)
             continue;
         if (st_of(v) == S_WRITING) {
-            if (atomic_compare_exchange_strong(&s->state, &v, mk(lap_of(v), S_SKIPPED, 0)))
-                c->ctl->reaped_aborted++;
+            if (atomic_compare_exchange_strong(&s->state, &v, mk(lap_of(v), S_SKIPPED, 0))) {
+                KLAW_CRASHPOINT("mpmc.gone.skip");
+                atomic_fetch_add(&c->ctl->reaped_aborted, 1);
+                KLAW_CRASHPOINT("mpmc.gone.skip_count");
+            }
         } else if (st_of(v) == S_READING) {
             if (atomic_compare_exchange_strong(&s->state, &v, mk(lap_of(v), S_ORPHAN, 0))) {
-                c->ctl->redelivered++;
+                KLAW_CRASHPOINT("mpmc.gone.orphan");
+                atomic_fetch_add(&c->ctl->redelivered, 1);
                 atomic_fetch_add(&c->ctl->orphans, 1);
+                KLAW_CRASHPOINT("mpmc.gone.orphan_hint");
             }
         }
     }
 }
 
-/* Reclaims the handles of dead processes: their slots first, then the
- * handles. Returns how many were reaped. */
-static uint32_t reap(chan *c)
-{
-    uint32_t n = 0;
-    if (lock_table(c) != KLAW_OK)
-        return 0;
-    for (uint32_t i = 0; i < c->max_handles; i++) {
-        handle_ent *h = &c->handles[i];
-        if (atomic_load(&h->role) == H_FREE)
-            continue;
-        if (klaw_proc_alive(h->owner))
-            continue;
-        disown_slots(c, i);
-        retire_handle(c, i);
-        c->ctl->reaped_handles++;
-        n++;
-    }
-    unlock_table(c);
-    if (n)
-        wake_all(c);
-    return n;
-}
+static void wake_all(chan *c);
+static void life_repair(void *cv) { resync_orphans(cv); }
+static void life_wake(void *cv) { wake_all(cv); }
+static const klaw__life_ops life_ops = {life_gone, life_repair, life_wake};
 
-/* Takes a free handle entry for `role`. KLAW_CLOSED when that side has
- * closed for good; KLAW_FULL when the table is full. */
+static uint32_t reap(chan *c) { return klaw__life_reap(&c->life); }
+
 static klaw_status take_handle(chan *c, uint32_t role, uint32_t *idx)
 {
-    /* a single side's dead occupant must not keep the next one out: reap
-     * before looking (an open is a cold path) */
-    if ((role == H_TX && c->single_tx) || (role == H_RX && c->single_rx))
+    const bool single = (role == H_TX && c->single_tx) || (role == H_RX && c->single_rx);
+    /* a single side's dead occupant must not keep the next one out (I6):
+     * reap before looking (an open is a cold path) */
+    if (single)
         reap(c);
-    klaw_status st = lock_table(c);
-    if (st != KLAW_OK)
-        return st;
-    uint32_t closed = atomic_load(&c->ctl->closed);
-    if ((role == H_TX && (closed & CLOSED_SENDERS)) || (role == H_RX && (closed & CLOSED_RECEIVERS))) {
-        unlock_table(c);
-        return KLAW_CLOSED;
-    }
-    if ((role == H_TX && c->single_tx && atomic_load(&c->ctl->senders) != 0) ||
-        (role == H_RX && c->single_rx && atomic_load(&c->ctl->receivers) != 0)) {
-        unlock_table(c); /* I6: one handle on that side */
-        return KLAW_FULL;
-    }
-    for (uint32_t i = 0; i < c->max_handles; i++) {
-        handle_ent *h = &c->handles[i];
-        if (atomic_load(&h->role) != H_FREE)
-            continue;
-        h->owner = klaw_proc_self();
-        atomic_store(&h->aborted, 0);
-        atomic_store(&h->role, role);
-        atomic_fetch_add(role == H_TX ? &c->ctl->senders : &c->ctl->receivers, 1);
-        unlock_table(c);
-        *idx = i;
-        return KLAW_OK;
-    }
-    unlock_table(c);
-    return KLAW_FULL;
+    return klaw__life_take(&c->life, role, single, idx);
 }
 
-static void give_handle(chan *c, uint32_t idx)
-{
-    if (lock_table(c) != KLAW_OK)
-        return;
-    /* only if it is still ours: a reaper may have taken it after a fork */
-    handle_ent *h = &c->handles[idx];
-    klaw_proc_id me = klaw_proc_self();
-    if (atomic_load(&h->role) != H_FREE && h->owner.pid == me.pid && h->owner.start_time == me.start_time) {
-        /* what the handle still holds is given up as a dead one's would
-         * be: a claim not committed becomes a skipped record (an aborted
-         * claim), a view not released is offered again (redelivered) - a
-         * slot owned by a handle that is gone would otherwise stop the
-         * ring at its position for good */
-        disown_slots(c, idx);
-        retire_handle(c, idx);
-    }
-    unlock_table(c);
-    wake_all(c);
-}
+static void give_handle(chan *c, uint32_t idx) { klaw__life_give(&c->life, idx); }
 
 /* ---- creating and attaching -------------------------------------------- */
 
 static void chan_unref(chan *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) == 1) {
+        klaw__life_detach(&c->life);
         klaw_region_close(c->region);
         free(c);
     }
@@ -424,9 +367,8 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     if (!ctl || h->body_off % CACHELINE || h->body_len < sizeof(ring_ctl))
         return KLAW_CORRUPT;
     /* copy the config once; validate it; never trust it again */
-    uint32_t cap = ctl->capacity, shift = ctl->shift, maxf = ctl->max_frame, ssz = ctl->slot_size,
-             nh = ctl->max_handles;
-    uint64_t hoff = ctl->handles_off, soff = ctl->slots_off, live = ctl->liveness_ns;
+    uint32_t cap = ctl->capacity, shift = ctl->shift, maxf = ctl->max_frame, ssz = ctl->slot_size;
+    uint64_t soff = ctl->slots_off;
     uint32_t fl = ctl->flags, dstr = ctl->data_stride;
     uint64_t doff = ctl->data_off;
     /* the data: inside each slot after its header (interleaved), or an
@@ -437,33 +379,34 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
               : (doff != soff + SLOT_HDR || dstr != ssz || (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR))
         return KLAW_CORRUPT;
     if (ctl->magic != RING_MAGIC || cap < 2 || cap > (1u << 30) || (cap & (cap - 1)) || shift >= 32 ||
-        (1u << shift) != cap || nh == 0 || nh > MAX_HANDLES || ssz % SLOT_ALIGN || dstr == 0 ||
-        maxf == 0 || hoff % CACHELINE || soff % CACHELINE ||
-        !klaw_region_at(base, size, hoff, (uint64_t)nh * sizeof(handle_ent)) ||
-        !klaw_region_at(base, size, soff, (uint64_t)cap * ssz) || live == 0 ||
+        (1u << shift) != cap || ssz % SLOT_ALIGN || dstr == 0 || maxf == 0 || soff % CACHELINE ||
+        !klaw_region_at(base, size, soff, (uint64_t)cap * ssz) ||
         (fl & ~(KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER)))
-        return KLAW_CORRUPT;
-    /* the handle table and the slots must not overlap the control block
-     * (its robust mutex above all: glibc keeps a locked robust mutex on the
-     * thread's list through pointers inside it, and a table write that
-     * clobbered it while held would leave a dangling entry there) nor each
-     * other */
-    if (klaw__overlap(hoff, (uint64_t)nh * sizeof(handle_ent), h->body_off, sizeof(ring_ctl)) ||
-        klaw__overlap(soff, (uint64_t)cap * ssz, h->body_off, sizeof(ring_ctl)) ||
-        klaw__overlap(hoff, (uint64_t)nh * sizeof(handle_ent), soff, (uint64_t)cap * ssz))
-        return KLAW_CORRUPT;
-    if (split && (klaw__overlap(doff, (uint64_t)cap * dstr, h->body_off, sizeof(ring_ctl)) ||
-                  klaw__overlap(doff, (uint64_t)cap * dstr, hoff, (uint64_t)nh * sizeof(handle_ent)) ||
-                  klaw__overlap(doff, (uint64_t)cap * dstr, soff, (uint64_t)cap * ssz)))
         return KLAW_CORRUPT;
     chan *c = calloc(1, sizeof *c);
     if (!c)
         return KLAW_NOMEM;
+    /* the lifecycle tables are checked against the control block; the
+     * slots and data must overlap neither of them (the lock word and the
+     * counts above all) nor each other */
+    if (klaw__life_attach(&c->life, r, &ctl->life, h->body_off, sizeof(ring_ctl), &life_ops, c) != KLAW_OK) {
+        free(c);
+        return KLAW_CORRUPT;
+    }
+    const klaw__life *L = &c->life;
+    if (klaw__life_overlaps(L, h->body_off, sizeof(ring_ctl), soff, (uint64_t)cap * ssz) ||
+        (split && klaw__life_overlaps(L, h->body_off, sizeof(ring_ctl), doff, (uint64_t)cap * dstr)) ||
+        (split && klaw__overlap(doff, (uint64_t)cap * dstr, soff, (uint64_t)cap * ssz)) ||
+        L->max_handles > MAX_HANDLES) {
+        klaw__life_detach(&c->life);
+        free(c);
+        return KLAW_CORRUPT;
+    }
     c->region = r;
     c->base = base;
     c->size = size;
     c->ctl = ctl;
-    c->handles = (handle_ent *)(base + hoff);
+    c->closed = &ctl->life.closed;
     c->slots = base + soff;
     c->capacity = cap;
     c->mask = cap - 1;
@@ -472,13 +415,12 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     c->slot_size = ssz;
     c->data_stride = dstr;
     c->data = base + doff;
-    c->max_handles = nh;
     c->single_tx = (fl & KLAW_MPMC_SINGLE_PRODUCER) != 0;
     c->single_rx = (fl & KLAW_MPMC_SINGLE_CONSUMER) != 0;
     /* runs (see park): a quarter of the ring at most; none in a tiny one */
     c->run = cap < 16 ? 0 : (cap / 4 < RUN_AHEAD ? cap / 4 : RUN_AHEAD);
     c->pfw = klaw__have_prefetchw();
-    c->liveness_ns = live;
+    c->liveness_ns = L->liveness_ns;
     atomic_store(&c->refs, 1);
     *out = c;
     return KLAW_OK;
@@ -516,8 +458,9 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     const int split = (o->flags & both) == both;
     uint32_t ssz = split ? SLOT_HDR : (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR, CACHELINE);
     uint32_t dstr = split ? (uint32_t)round_up(o->max_frame, SLOT_ALIGN) : ssz;
-    uint64_t hoff = round_up(CTL_OFF + sizeof(ring_ctl), CACHELINE);
-    uint64_t soff = round_up(hoff + (uint64_t)nh * sizeof(handle_ent), 4096);
+    uint32_t np = klaw__life_peers_for(nh);
+    uint64_t toff = round_up(CTL_OFF + sizeof(ring_ctl), CACHELINE);
+    uint64_t soff = round_up(toff + klaw__life_tables_size(nh, np), 4096);
     uint64_t doff = split ? round_up(soff + (uint64_t)cap * ssz, 4096) : soff + SLOT_HDR;
     uint64_t moff = split ? doff + (uint64_t)cap * dstr : soff + (uint64_t)cap * ssz;
     uint64_t total = moff + KLAW_META_RESERVE;
@@ -535,39 +478,28 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     ctl->shift = shift;
     ctl->max_frame = o->max_frame;
     ctl->slot_size = ssz;
-    ctl->max_handles = nh;
-    ctl->handles_off = hoff;
+    ctl->tables_off = toff;
     ctl->slots_off = soff;
-    ctl->liveness_ns = o->liveness_ns ? o->liveness_ns : DEFAULT_LIVENESS_NS;
     ctl->flags = o->flags;
     ctl->data_stride = dstr;
     ctl->data_off = doff;
     ck_ec32_init(&ctl->not_empty, 0);
     ck_ec32_init(&ctl->not_full, 0);
+    klaw__life_init(&ctl->life, toff, nh, np, o->liveness_ns, CLOSED_SENDERS | CLOSED_RECEIVERS);
 
-    int e = klaw__robust_mutex_init(&ctl->lock);
-    if (e != 0) {
-        klaw_region_close(r);
-        if (o->name)
-            klaw_region_unlink(o->name);
-        return KLAW_SYS;
-    }
     /* slots start as (lap 0, EMPTY): the zero-filled region already is */
     uint64_t mlen = 0;
     st = klaw__meta_write(r, moff, KLAW_CHANNEL_MPMC, cap, o->max_frame, KLAW_POLICY_NONE, o->value_type, &mlen);
+    if (st == KLAW_OK)
+        st = klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(ring_ctl));
+    chan *c = NULL;
+    if (st == KLAW_OK)
+        st = chan_attach(r, &c);
     if (st != KLAW_OK) {
-        pthread_mutex_destroy(&ctl->lock);
+        /* never leave a name behind that opens as something half made */
         klaw_region_close(r);
         if (o->name)
             klaw_region_unlink(o->name);
-        return st;
-    }
-    klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(ring_ctl));
-
-    chan *c;
-    st = chan_attach(r, &c);
-    if (st != KLAW_OK) {
-        klaw_region_close(r);
         return st;
     }
     if (!txo) { /* created for senders and receivers that open it by name */
@@ -762,20 +694,24 @@ static inline klaw_status claim_one(chan *c, uint32_t me, uint64_t *pos_out)
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
         if (v == mk(lap, S_EMPTY, 0) && c->single_tx) { /* I6 */
             atomic_store_explicit(&s->state, mk(lap, S_WRITING, me), memory_order_relaxed);
+            KLAW_CRASHPOINT("mpmc.claim.slot");
             atomic_store_explicit(&ctl->tail, pos + 1, memory_order_release);
+            KLAW_CRASHPOINT("mpmc.claim.tail");
             *pos_out = pos;
             return KLAW_OK;
         }
         if (v == mk(lap, S_EMPTY, 0)) {
             if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_WRITING, me),
                                                         memory_order_acq_rel, memory_order_acquire)) {
+                KLAW_CRASHPOINT("mpmc.claim.slot");
                 publish_index(&ctl->tail, pos, pos + 1);
+                KLAW_CRASHPOINT("mpmc.claim.tail");
                 *pos_out = pos;
                 return KLAW_OK;
             }
             continue;
         }
-        if (lap_of(v) >= lap) {
+        if (lap_cmp(lap_of(v), lap) >= 0) {
             /* taken for this lap (or tail is a lap stale): help tail on */
             advance(&ctl->tail, pos, pos + 1);
             continue;
@@ -818,7 +754,7 @@ klaw_status klaw_mpmc_try_claim(klaw_mpmc_tx *tx, size_t len, klaw_frame *f)
     if (KLAW_UNLIKELY(len > c->max_frame))
         return KLAW_TOOBIG;
     if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed) ||
-                      (atomic_load_explicit(&c->ctl->closed, memory_order_acquire) & CLOSED_RECEIVERS)))
+                      (atomic_load_explicit(c->closed, memory_order_acquire) & CLOSED_RECEIVERS)))
         return KLAW_CLOSED;
     uint64_t pos;
     klaw_status st = claim_one(c, tx->idx, &pos);
@@ -843,8 +779,6 @@ klaw_status klaw_mpmc_try_claim(klaw_mpmc_tx *tx, size_t len, klaw_frame *f)
 typedef struct wait_ctx {
     chan *c;
     int (*ready)(struct wait_ctx *);
-    int64_t next_reap_ns; /* when to check liveness next                */
-    uint64_t watched;     /* the position the waiter is stuck on         */
 } wait_ctx;
 
 static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadline)
@@ -867,18 +801,16 @@ static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadlin
             deadline->tv_nsec = cn;
         }
     }
-    if (now >= w->next_reap_ns) {
-        w->next_reap_ns = now + (int64_t)w->c->liveness_ns;
-        if (reap(w->c))
+    /* the channel's liveness clock (not this call's): reap when due, and
+     * wake up in time for it; the orphan hint is re-synced on the same
+     * schedule (a process killed between an orphan and its hint) */
+    int64_t due = atomic_load_explicit(&w->c->life.next_reap_ns, memory_order_relaxed);
+    if (klaw__life_wait_check(&w->c->life, now, deadline))
+        return 1;
+    if (now >= due) {
+        resync_orphans(w->c);
+        if (w->ready(w))
             return 1;
-    }
-    /* wake up in time for the next liveness check (ck_ec passes an
-     * infinite deadline as tv_sec = TIME_MAX: compare without multiplying) */
-    time_t reap_sec = (time_t)(w->next_reap_ns / 1000000000);
-    long reap_nsec = (long)(w->next_reap_ns % 1000000000);
-    if (deadline->tv_sec > reap_sec || (deadline->tv_sec == reap_sec && deadline->tv_nsec > reap_nsec)) {
-        deadline->tv_sec = (time_t)(w->next_reap_ns / 1000000000);
-        deadline->tv_nsec = (long)(w->next_reap_ns % 1000000000);
     }
     return 0;
 }
@@ -888,7 +820,7 @@ static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadlin
 static inline int free_at(chan *c, uint64_t pos)
 {
     uint64_t v = atomic_load_explicit(&slot_at(c, pos)->state, memory_order_acquire);
-    return lap_of(v) >= (pos >> c->shift);
+    return lap_cmp(lap_of(v), pos >> c->shift) >= 0;
 }
 
 /* Does the slot of position pos hold something for a consumer (a frame, a
@@ -896,14 +828,14 @@ static inline int free_at(chan *c, uint64_t pos)
 static inline int filled_at(chan *c, uint64_t pos)
 {
     uint64_t v = atomic_load_explicit(&slot_at(c, pos)->state, memory_order_acquire);
-    uint64_t lap = pos >> c->shift;
-    return lap_of(v) > lap || (lap_of(v) == lap && st_of(v) != S_EMPTY && st_of(v) != S_WRITING);
+    int64_t d = lap_cmp(lap_of(v), pos >> c->shift);
+    return d > 0 || (d == 0 && st_of(v) != S_EMPTY && st_of(v) != S_WRITING);
 }
 
 static int tx_ready(wait_ctx *w)
 {
     chan *c = w->c;
-    if (atomic_load_explicit(&c->ctl->closed, memory_order_acquire) & CLOSED_RECEIVERS)
+    if (atomic_load_explicit(c->closed, memory_order_acquire) & CLOSED_RECEIVERS)
         return 1;
     return free_at(c, atomic_load_explicit(&c->ctl->tail, memory_order_acquire));
 }
@@ -930,7 +862,7 @@ static int tx_run(wait_ctx *w)
 static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), int (*run)(wait_ctx *),
                         const struct timespec *deadline)
 {
-    wait_ctx w = {c, ready, klaw__now_ns() + (int64_t)c->liveness_ns, 0};
+    wait_ctx w = {c, ready};
     int patience = c->run && run ? RUN_PATIENCE : 0;
     for (int i = 0; i < SPIN_ITERS; i++) {
         if (ready(&w) && (patience-- <= 0 || run(&w)))
@@ -963,23 +895,32 @@ klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len)
 {
     ring_slot *s = f->slot_;
     chan *c = tx->c;
+    /* closed: its claims were given up (skipped) and may be reused */
+    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
     if (KLAW_UNLIKELY(len > c->max_frame)) {
         klaw_mpmc_abort(tx, f);
         return KLAW_INVAL;
     }
     s->len = (uint32_t)len;
     kw_publish_u64(&s->state, mk(f->pos_ >> c->shift, S_FULL, 0));
+    KLAW_CRASHPOINT("mpmc.commit.slot");
     kw_wake_if_waiters(&c->ctl->not_empty);
     return KLAW_OK;
 }
 
-void klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f)
+klaw_status klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f)
 {
     ring_slot *s = f->slot_;
     chan *c = tx->c;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
     kw_publish_u64(&s->state, mk(f->pos_ >> c->shift, S_SKIPPED, 0));
-    atomic_fetch_add_explicit(&c->handles[tx->idx].aborted, 1, memory_order_relaxed);
+    KLAW_CRASHPOINT("mpmc.abort.slot");
+    atomic_fetch_add_explicit(&klaw__life_ent_at(&c->life, tx->idx)->counter, 1, memory_order_relaxed);
+    KLAW_CRASHPOINT("mpmc.abort.count");
     kw_wake_if_waiters(&c->ctl->not_empty);
+    return KLAW_OK;
 }
 
 klaw_status klaw_mpmc_try_send(klaw_mpmc_tx *tx, const void *data, size_t len)
@@ -1034,6 +975,7 @@ static size_t extend_run(chan *c, _Atomic uint64_t *index, uint32_t from, uint32
         } else if (!atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, to, me), memory_order_acq_rel,
                                                             memory_order_acquire))
             break;
+        KLAW_CRASHPOINT("mpmc.batch.slot");
         if (to == S_WRITING)
             fill_claim(c, p, len, &frames[k]);
         else
@@ -1045,6 +987,7 @@ static size_t extend_run(chan *c, _Atomic uint64_t *index, uint32_t from, uint32
             atomic_store_explicit(index, pos + k, memory_order_release);
         else
             publish_index(index, pos + 1, pos + k);
+        KLAW_CRASHPOINT("mpmc.batch.index");
     }
     return k;
 }
@@ -1068,6 +1011,8 @@ klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t 
 {
     chan *c = tx->c;
     klaw_status worst = KLAW_OK;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
     for (size_t i = 0; i < n; i++) {
         ring_slot *s = frames[i].slot_;
         uint64_t lap = frames[i].pos_ >> c->shift;
@@ -1076,7 +1021,8 @@ klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t 
                 kw_publish_u64(&s->state, mk(lap, S_SKIPPED, 0));
             else
                 atomic_store_explicit(&s->state, mk(lap, S_SKIPPED, 0), memory_order_release);
-            atomic_fetch_add_explicit(&c->handles[tx->idx].aborted, 1, memory_order_relaxed);
+            KLAW_CRASHPOINT("mpmc.commit.slot");
+            atomic_fetch_add_explicit(&klaw__life_ent_at(&c->life, tx->idx)->counter, 1, memory_order_relaxed);
             worst = KLAW_INVAL;
             continue;
         }
@@ -1085,6 +1031,7 @@ klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t 
             kw_publish_u64(&s->state, mk(lap, S_FULL, 0));
         else
             atomic_store_explicit(&s->state, mk(lap, S_FULL, 0), memory_order_release);
+        KLAW_CRASHPOINT("mpmc.commit.slot");
     }
     kw_wake_if_waiters(&c->ctl->not_empty);
     return worst;
@@ -1108,6 +1055,7 @@ static inline void fill_view(chan *c, ring_slot *s, uint64_t pos, klaw_frame *f)
 KLAW_COLD static klaw_status take_orphan(klaw_mpmc_rx *rx, klaw_frame *f)
 {
     chan *c = rx->c;
+    uint32_t hint = atomic_load(&c->ctl->orphans);
     for (uint32_t i = 0; i < c->capacity; i++) {
         ring_slot *s = (ring_slot *)(c->slots + (size_t)i * c->slot_size);
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
@@ -1115,11 +1063,20 @@ KLAW_COLD static klaw_status take_orphan(klaw_mpmc_rx *rx, klaw_frame *f)
             continue;
         if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap_of(v), S_READING, rx->idx),
                                                     memory_order_acq_rel, memory_order_acquire)) {
-            atomic_fetch_sub(&c->ctl->orphans, 1);
+            KLAW_CRASHPOINT("mpmc.orphan.take");
+            /* lower the hint, never below zero (it is a hint: a death
+             * between the slot and the hint is resynced) */
+            uint32_t h = atomic_load(&c->ctl->orphans);
+            while (h && !atomic_compare_exchange_weak(&c->ctl->orphans, &h, h - 1)) {
+            }
+            KLAW_CRASHPOINT("mpmc.orphan.take_hint");
             fill_view(c, s, (lap_of(v) << c->shift) | i, f);
             return KLAW_OK;
         }
     }
+    /* none: a hint with no orphan behind it (its setter or taker died in
+     * between) must not keep consumers spinning - lower it unless it moved */
+    atomic_compare_exchange_strong(&c->ctl->orphans, &hint, 0);
     return KLAW_EMPTY;
 }
 
@@ -1137,18 +1094,23 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
         ring_slot *s = slot_at(c, pos);
         uint64_t lap = pos >> c->shift;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
-        if (lap_of(v) == lap) {
+        int64_t d = lap_cmp(lap_of(v), lap);
+        if (d == 0) {
             switch (st_of(v)) {
             case S_FULL:
                 if (c->single_rx) { /* I6 */
                     atomic_store_explicit(&s->state, mk(lap, S_READING, rx->idx), memory_order_relaxed);
+                    KLAW_CRASHPOINT("mpmc.view.slot");
                     atomic_store_explicit(&ctl->head, pos + 1, memory_order_release);
+                    KLAW_CRASHPOINT("mpmc.view.head");
                     fill_view(c, s, pos, f);
                     return KLAW_OK;
                 }
                 if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_READING, rx->idx),
                                                             memory_order_acq_rel, memory_order_acquire)) {
+                    KLAW_CRASHPOINT("mpmc.view.slot");
                     publish_index(&ctl->head, pos, pos + 1);
+                    KLAW_CRASHPOINT("mpmc.view.head");
                     fill_view(c, s, pos, f);
                     return KLAW_OK;
                 }
@@ -1156,7 +1118,9 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
             case S_SKIPPED:
                 if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap + 1, S_EMPTY, 0),
                                                             memory_order_acq_rel, memory_order_acquire)) {
+                    KLAW_CRASHPOINT("mpmc.skip.slot");
                     advance(&ctl->head, pos, pos + 1);
+                    KLAW_CRASHPOINT("mpmc.skip.head");
                     kw_wake_if_waiters(&ctl->not_full);
                 }
                 continue;
@@ -1167,17 +1131,17 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
             default: /* EMPTY or WRITING: not ready yet */
                 break;
             }
-        } else if (lap_of(v) > lap) {
+        } else if (d > 0) {
             advance(&ctl->head, pos, pos + 1); /* head is stale */
             continue;
         }
         /* nothing ready at head */
         if (atomic_load_explicit(&ctl->head, memory_order_acquire) != pos)
             continue;
-        if (KLAW_UNLIKELY(atomic_load_explicit(&ctl->closed, memory_order_acquire) & CLOSED_SENDERS)) {
+        if (KLAW_UNLIKELY(atomic_load_explicit(c->closed, memory_order_acquire) & CLOSED_SENDERS)) {
             /* a commit that happened before the close is visible now */
             v = atomic_load_explicit(&s->state, memory_order_acquire);
-            if (lap_of(v) == lap && st_of(v) != S_EMPTY && st_of(v) != S_WRITING)
+            if (lap_cmp(lap_of(v), lap) == 0 && st_of(v) != S_EMPTY && st_of(v) != S_WRITING)
                 continue;
             if (atomic_load(&ctl->orphans) && take_orphan(rx, f) == KLAW_OK)
                 return KLAW_OK;
@@ -1192,7 +1156,7 @@ static int rx_ready(wait_ctx *w)
     chan *c = w->c;
     if (atomic_load_explicit(&c->ctl->orphans, memory_order_acquire))
         return 1;
-    if (atomic_load_explicit(&c->ctl->closed, memory_order_acquire) & CLOSED_SENDERS)
+    if (atomic_load_explicit(c->closed, memory_order_acquire) & CLOSED_SENDERS)
         return 1;
     return filled_at(c, atomic_load_explicit(&c->ctl->head, memory_order_acquire));
 }
@@ -1217,12 +1181,17 @@ klaw_status klaw_mpmc_view(klaw_mpmc_rx *rx, const struct timespec *deadline, kl
     }
 }
 
-void klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f)
+klaw_status klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f)
 {
     chan *c = rx->c;
     ring_slot *s = f->slot_;
+    /* closed: its views were offered again and may be someone else's */
+    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
     kw_publish_u64(&s->state, mk((f->pos_ >> c->shift) + 1, S_EMPTY, 0));
+    KLAW_CRASHPOINT("mpmc.release.slot");
     kw_wake_if_waiters(&c->ctl->not_full);
+    return KLAW_OK;
 }
 
 klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n, size_t *got,
@@ -1241,9 +1210,11 @@ klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n,
     return KLAW_OK;
 }
 
-void klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n)
+klaw_status klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n)
 {
     chan *c = rx->c;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
     for (size_t i = 0; i < n; i++) {
         ring_slot *s = frames[i].slot_;
         uint64_t v = mk((frames[i].pos_ >> c->shift) + 1, S_EMPTY, 0);
@@ -1251,8 +1222,10 @@ void klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n)
             kw_publish_u64(&s->state, v);
         else
             atomic_store_explicit(&s->state, v, memory_order_release);
+        KLAW_CRASHPOINT("mpmc.release.slot");
     }
     kw_wake_if_waiters(&c->ctl->not_full);
+    return KLAW_OK;
 }
 
 klaw_status klaw_mpmc_try_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len)
@@ -1264,10 +1237,9 @@ klaw_status klaw_mpmc_try_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *
         return st;
     *len = f.len;
     if (f.len > cap) {
-        /* keep the frame: offer it again as an orphan of nobody */
-        ring_slot *s = f.slot_;
-        atomic_store_explicit(&s->state, mk(f.pos_ >> rx->c->shift, S_ORPHAN, 0), memory_order_release);
-        atomic_fetch_add(&rx->c->ctl->orphans, 1);
+        /* keep the frame: offer it again as an orphan of nobody (and wake
+         * a parked consumer that can take it) */
+        make_orphan(rx->c, f.slot_, f.pos_ >> rx->c->shift);
         return KLAW_TOOBIG;
     }
     memcpy(buf, f.data, f.len);
@@ -1284,9 +1256,7 @@ klaw_status klaw_mpmc_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len,
         return st;
     *len = f.len;
     if (f.len > cap) {
-        ring_slot *s = f.slot_;
-        atomic_store_explicit(&s->state, mk(f.pos_ >> rx->c->shift, S_ORPHAN, 0), memory_order_release);
-        atomic_fetch_add(&rx->c->ctl->orphans, 1);
+        make_orphan(rx->c, f.slot_, f.pos_ >> rx->c->shift);
         return KLAW_TOOBIG;
     }
     memcpy(buf, f.data, f.len);
@@ -1317,10 +1287,10 @@ static uint64_t effective_index(chan *c, uint64_t p, int producers)
 {
     for (uint32_t i = 0; i < c->capacity; i++, p++) {
         uint64_t v = atomic_load_explicit(&slot_at(c, p)->state, memory_order_acquire);
-        uint64_t lap = p >> c->shift;
-        if (lap_of(v) < lap)
+        int64_t d = lap_cmp(lap_of(v), p >> c->shift);
+        if (d < 0)
             break;
-        if (lap_of(v) == lap) {
+        if (d == 0) {
             uint32_t st = st_of(v);
             if (producers ? st == S_EMPTY : (st != S_READING && st != S_ORPHAN))
                 break;
@@ -1334,18 +1304,13 @@ static klaw_status stats(chan *c, klaw_mpmc_stats *out)
     memset(out, 0, sizeof *out);
     reap(c);
     ring_ctl *ctl = c->ctl;
-    if (lock_table(c) != KLAW_OK)
+    if (klaw__life_lock(&c->life) != KLAW_OK)
         return KLAW_CORRUPT;
-    uint64_t aborted = ctl->retired_aborted + ctl->reaped_aborted;
-    for (uint32_t i = 0; i < c->max_handles; i++) {
-        handle_ent *h = &c->handles[i];
-        if (atomic_load(&h->role) != H_FREE)
-            aborted += atomic_load(&h->aborted);
-    }
+    uint64_t aborted = klaw__life_counter_total(&c->life) + atomic_load(&ctl->reaped_aborted);
     out->aborted_claims = aborted;
-    out->redelivered = ctl->redelivered;
-    out->reaped_handles = ctl->reaped_handles;
-    unlock_table(c);
+    out->redelivered = atomic_load(&ctl->redelivered);
+    out->reaped_handles = atomic_load(&ctl->life.reaped);
+    klaw__life_unlock(&c->life);
     uint64_t head = effective_index(c, atomic_load(&ctl->head), 0);
     uint64_t tail = effective_index(c, atomic_load(&ctl->tail), 1);
     uint64_t writing = 0, reading = 0, orphaned = 0, skipped = 0;
@@ -1363,15 +1328,15 @@ static klaw_status stats(chan *c, klaw_mpmc_stats *out)
     out->total_sent = tail > writing + aborted ? tail - writing - aborted : 0;
     out->total_received =
         head > passed_skips + reading + orphaned ? head - passed_skips - reading - orphaned : 0;
-    out->senders = atomic_load(&ctl->senders);
-    out->receivers = atomic_load(&ctl->receivers);
+    out->senders = klaw__life_count(&c->life, H_TX);
+    out->receivers = klaw__life_count(&c->life, H_RX);
     out->capacity = c->capacity;
     out->max_frame = c->max_frame;
     out->depth = tail > head ? tail - head : 0;
     out->high_watermark = atomic_load(&ctl->high_watermark);
     if (out->depth > out->high_watermark)
         out->high_watermark = out->depth;
-    uint32_t closed = atomic_load(&ctl->closed);
+    uint32_t closed = atomic_load(c->closed);
     out->senders_closed = (closed & CLOSED_SENDERS) != 0;
     out->receivers_closed = (closed & CLOSED_RECEIVERS) != 0;
     return KLAW_OK;
@@ -1389,15 +1354,17 @@ static klaw_status sel_try_take(void *rx, klaw_sel_result *out)
     return st;
 }
 
-static klaw_status sel_release(void *rx, klaw_frame *f)
-{
-    klaw_mpmc_release(rx, f);
-    return KLAW_OK;
-}
+static klaw_status sel_release(void *rx, klaw_frame *f) { return klaw_mpmc_release(rx, f); }
 
+/* select's waiter: the channel's liveness clock, as a parked view's */
 static void sel_maintain(void *rx)
 {
-    reap(((klaw_mpmc_rx *)rx)->c);
+    chan *c = ((klaw_mpmc_rx *)rx)->c;
+    int64_t now = klaw__now_ns();
+    int64_t due = atomic_load_explicit(&c->life.next_reap_ns, memory_order_relaxed);
+    klaw__life_maybe_reap(&c->life, now);
+    if (now >= due)
+        resync_orphans(c);
 }
 
 klaw_status klaw__mpmc_sel_src(void *rxv, klaw_sel_src *out)

@@ -5,8 +5,17 @@
  * it to another. The start time (field 22 of /proc/<pid>/stat, clock ticks
  * after boot) tells the two apart. A zombie - killed but not yet reaped by
  * its parent - counts as dead: it will never touch shared memory again.
+ * Only a zombie whose every thread has exited, though: a leader thread
+ * that called pthread_exit() reads as a zombie while the others run.
+ *
+ * "Cannot tell" is never "dead": without /proc (hidden, unreadable, another
+ * pid namespace's) a pid that kill(pid, 0) does not deny is alive. Channels
+ * in named regions do not use this at all (src/liveness.h): it serves
+ * anonymous regions, shared with fork children in one pid namespace.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,15 +66,38 @@ klaw_proc_id klaw_proc_self(void)
     return id;
 }
 
+/* The "Threads:" count of /proc/<pid>/status, or -1. */
+static int thread_count(int32_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *t = strstr(buf, "\nThreads:");
+    return t ? atoi(t + 9) : -1;
+}
+
 int klaw_proc_alive(klaw_proc_id id)
 {
     char st;
     uint64_t start;
     if (id.pid <= 0)
         return 0;
+    if (kill(id.pid, 0) != 0 && errno == ESRCH)
+        return 0; /* no such process: the kernel says so */
     if (read_stat(id.pid, &st, &start) != 0)
+        return 1; /* exists (or cannot be asked), /proc silent: cannot tell */
+    if (id.start_time != 0 && start != id.start_time)
+        return 0; /* the pid was given to another process */
+    if (st == 'X' || st == 'x')
         return 0;
-    if (st == 'Z' || st == 'X' || st == 'x')
-        return 0;
-    return start == id.start_time;
+    if (st == 'Z')
+        return thread_count(id.pid) > 1; /* a leader that left its threads */
+    return 1;
 }

@@ -18,17 +18,123 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "klaw/region.h"
+#include "liveness.h"
 
 struct klaw_region {
     void *base;
     size_t size;
     int named;
     char name[KLAW_REGION_NAME_MAX + 1];
+    /* liveness (named regions): an open file description of the object
+     * that belongs to this attachment alone, held by the process that
+     * opened it; -1 for anonymous regions or when none could be had */
+    int lock_fd;
+    dev_t dev;
+    ino_t ino;
+    struct klaw_region *prev, *next; /* the process's attachments */
 };
+
+/* ---- attachments and fork ------------------------------------------------
+
+   Every named attachment keeps a descriptor of its own shared-memory object
+   open: the peers' liveness locks (klaw__region_peer_*) are open-file-
+   description locks on it. A fork child shares its parent's descriptions,
+   and with them the parent's locks: a child that kept them would make a
+   dead parent look alive for as long as it lives. So in the child every
+   attachment gets a description of its own (the object opened again by
+   name, checked to be the same file; else through /proc/self/fd) and the
+   inherited one is closed. The list of attachments is guarded by a mutex
+   that the prepare handler takes, so the child finds it consistent. */
+
+static pthread_mutex_t attach_mu = PTHREAD_MUTEX_INITIALIZER;
+static klaw_region *attach_head;
+static pthread_once_t attach_once = PTHREAD_ONCE_INIT;
+
+static int reopen_same(const klaw_region *r)
+{
+    char path[KLAW_REGION_NAME_MAX + 16];
+    snprintf(path, sizeof path, "/klaw.%s", r->name);
+    int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_dev != r->dev || st.st_ino != r->ino)) {
+        close(fd);
+        fd = -1; /* the name now names another object */
+    }
+    if (fd < 0 && r->lock_fd >= 0) {
+        /* unlinked (or replaced): the inherited descriptor still reaches
+         * the object; opening it through /proc makes a new description */
+        snprintf(path, sizeof path, "/proc/self/fd/%d", r->lock_fd);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_dev != r->dev || st.st_ino != r->ino)) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    return fd;
+}
+
+static void atfork_prepare(void) { pthread_mutex_lock(&attach_mu); }
+static void atfork_parent(void) { pthread_mutex_unlock(&attach_mu); }
+static void atfork_child(void)
+{
+    for (klaw_region *r = attach_head; r; r = r->next) {
+        if (r->lock_fd < 0)
+            continue;
+        int fd = reopen_same(r);
+        close(r->lock_fd); /* the parent's description: never ours */
+        r->lock_fd = fd;   /* -1: this child cannot vouch for itself */
+    }
+    pthread_mutex_unlock(&attach_mu);
+}
+static void attach_init(void) { pthread_atfork(atfork_prepare, atfork_parent, atfork_child); }
+
+static void attach_add(klaw_region *r)
+{
+    pthread_once(&attach_once, attach_init);
+    pthread_mutex_lock(&attach_mu);
+    r->prev = NULL;
+    r->next = attach_head;
+    if (attach_head)
+        attach_head->prev = r;
+    attach_head = r;
+    pthread_mutex_unlock(&attach_mu);
+}
+
+static void attach_remove(klaw_region *r)
+{
+    pthread_mutex_lock(&attach_mu);
+    if (r->prev)
+        r->prev->next = r->next;
+    else if (attach_head == r)
+        attach_head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    int fd = r->lock_fd;
+    r->lock_fd = -1;
+    pthread_mutex_unlock(&attach_mu);
+    if (fd >= 0)
+        close(fd); /* drops every liveness lock this attachment held */
+}
+
+/* Keeps fd as r's liveness descriptor (named regions). */
+static void keep_fd(klaw_region *r, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        r->lock_fd = -1;
+        return;
+    }
+    r->dev = st.st_dev;
+    r->ino = st.st_ino;
+    r->lock_fd = fd;
+    attach_add(r);
+}
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -70,7 +176,71 @@ static int64_t realtime_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t klaw__region_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static _Atomic uint32_t *ready_word(klaw_region_header *h) { return (_Atomic uint32_t *)&h->ready; }
+
+/* ---- liveness locks ------------------------------------------------------
+
+   Open-file-description locks (fcntl F_OFD_*) on bytes past the end of any
+   region (regions are at most 2^40 bytes; a lock may lie beyond a file's
+   end): the kernel holds such a lock for as long as the description is
+   open, drops it when the last descriptor closes - when the process exits
+   or is killed, whatever pid namespace it lives in - and answers
+   F_OFD_GETLK from any process that can open the file. A lock held through
+   another description conflicts even within one process, so every
+   attachment's locks are its own. */
+
+#define LOCK_CREATOR ((off_t)1 << 40)         /* held by a creator until READY */
+#define LOCK_PEER_BASE (((off_t)1 << 40) + 64) /* + i: peer slot i's holder     */
+
+static int ofd_lock(int fd, short type, off_t at, int cmd)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1, .l_pid = 0};
+    return fcntl(fd, cmd, &fl);
+}
+
+/* 1: a description other than fd's holds the byte; 0: none; -1: cannot
+ * tell (the call failed). */
+static int ofd_held(int fd, off_t at)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = at, .l_len = 1, .l_pid = 0};
+    if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+        return -1;
+    return fl.l_type != F_UNLCK;
+}
+
+int klaw__region_peer_claim(klaw_region *r, uint32_t slot)
+{
+    int fd = __atomic_load_n(&r->lock_fd, __ATOMIC_RELAXED);
+    if (fd < 0)
+        return -1;
+    if (ofd_lock(fd, F_WRLCK, LOCK_PEER_BASE + (off_t)slot, F_OFD_SETLK) == 0)
+        return 1;
+    return errno == EAGAIN || errno == EACCES ? 0 : -1;
+}
+
+void klaw__region_peer_unclaim(klaw_region *r, uint32_t slot)
+{
+    int fd = __atomic_load_n(&r->lock_fd, __ATOMIC_RELAXED);
+    if (fd >= 0)
+        ofd_lock(fd, F_UNLCK, LOCK_PEER_BASE + (off_t)slot, F_OFD_SETLK);
+}
+
+int klaw__region_peer_held(const klaw_region *r, uint32_t slot)
+{
+    int fd = __atomic_load_n(&r->lock_fd, __ATOMIC_RELAXED);
+    if (fd < 0)
+        return -1;
+    return ofd_held(fd, LOCK_PEER_BASE + (off_t)slot);
+}
+
+int klaw__region_vouched(const klaw_region *r) { return __atomic_load_n(&r->lock_fd, __ATOMIC_RELAXED) >= 0; }
 
 /* ---- create / publish --------------------------------------------------- */
 
@@ -87,6 +257,7 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
     klaw_region *r = calloc(1, sizeof *r);
     if (!r)
         return KLAW_NOMEM;
+    r->lock_fd = -1;
     void *base;
     if (name) {
         char path[KLAW_REGION_NAME_MAX + 16];
@@ -94,6 +265,16 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
         int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode ? mode : 0600);
         if (fd < 0) {
             int e = errno;
+            free(r);
+            errno = e;
+            return errno_status(e);
+        }
+        /* "being born" until READY: openers see this lock (and a creator
+         * that died before READY by its absence) */
+        if (ofd_lock(fd, F_WRLCK, LOCK_CREATOR, F_OFD_SETLK) != 0) {
+            int e = errno;
+            close(fd);
+            shm_unlink(path);
             free(r);
             errno = e;
             return errno_status(e);
@@ -109,8 +290,8 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
         }
         base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         int e = errno;
-        close(fd);
         if (base == MAP_FAILED) {
+            close(fd);
             shm_unlink(path);
             free(r);
             errno = e;
@@ -118,6 +299,7 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
         }
         r->named = 1;
         snprintf(r->name, sizeof r->name, "%s", name);
+        keep_fd(r, fd);
     } else {
         base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (base == MAP_FAILED) {
@@ -131,7 +313,6 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
     r->size = size;
 
     klaw_region_header *h = base;
-    h->magic = KLAW_REGION_MAGIC;
     h->layout_version = KLAW_LAYOUT_VERSION;
     h->endian = KLAW_REGION_ENDIAN;
     h->size = size;
@@ -140,6 +321,9 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
     h->kind = kind;
     snprintf(h->name, sizeof h->name, "%s", name ? name : "");
     atomic_store_explicit(ready_word(h), 0, memory_order_relaxed);
+    /* magic last, with release: an opener that sees it (acquire) sees the
+     * whole header - never magic with a version or size not yet written */
+    __atomic_store_n(&h->magic, KLAW_REGION_MAGIC, __ATOMIC_RELEASE);
     *out = r;
     return KLAW_OK;
 }
@@ -159,14 +343,20 @@ klaw_status klaw_region_publish(klaw_region *r, uint64_t meta_off, uint64_t meta
      * opener's acquire load of READY. */
     atomic_store_explicit(ready_word(h), KLAW_REGION_READY, memory_order_release);
     syscall(SYS_futex, &h->ready, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+    /* born: openers that look for the creator's lock from now on re-read
+     * READY first (wait_ready) */
+    if (r->lock_fd >= 0)
+        ofd_lock(r->lock_fd, F_UNLCK, LOCK_CREATOR, F_OFD_SETLK);
     return KLAW_OK;
 }
 
 /* ---- open / validate --------------------------------------------------- */
 
 /* Waits for READY up to timeout_ms. Returns KLAW_OK, KLAW_TIMEOUT, or
- * KLAW_CORRUPT when the creator died before publishing. */
-static klaw_status wait_ready(klaw_region_header *h, uint32_t timeout_ms)
+ * KLAW_CORRUPT when the creator died before publishing: it holds its
+ * creator lock from before the magic is written until after READY, so
+ * magic without READY and without the lock is a creator that is gone. */
+static klaw_status wait_ready(klaw_region_header *h, int fd, uint32_t timeout_ms)
 {
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -176,20 +366,50 @@ static klaw_status wait_ready(klaw_region_header *h, uint32_t timeout_ms)
             return KLAW_OK;
         if (v != 0)
             return KLAW_CORRUPT;
-        /* read the creator only while not ready: its fields are written
-         * before the first byte an opener can see as READY, and a half
-         * written identity just reads as a dead process */
-        if (!klaw_proc_alive(h->creator))
-            return KLAW_CORRUPT;
+        if (ofd_held(fd, LOCK_CREATOR) == 0) {
+            /* no creator: READY was published before it let go, or never */
+            v = atomic_load_explicit(ready_word(h), memory_order_acquire);
+            return v == KLAW_REGION_READY ? KLAW_OK : KLAW_CORRUPT;
+        }
         clock_gettime(CLOCK_MONOTONIC, &now);
         int64_t waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
         if (waited >= (int64_t)timeout_ms)
             return KLAW_TIMEOUT;
         int64_t left = (int64_t)timeout_ms - waited;
         if (left > 10)
-            left = 10; /* re-check the creator's liveness every 10 ms */
+            left = 10; /* re-check the creator every 10 ms */
         struct timespec ts = {0, (long)left * 1000000};
         syscall(SYS_futex, &h->ready, FUTEX_WAIT, 0, &ts, NULL, 0);
+    }
+}
+
+/* Waits, up to timeout_ms, for a region being born to be sized and to
+ * have its magic (a creator makes the object, locks LOCK_CREATOR, sizes
+ * it, fills the header and stores magic last). Returns KLAW_OK with the
+ * size; KLAW_TIMEOUT while its creator still holds the lock; KLAW_CORRUPT
+ * when nobody does (a creator that died, or not a klaw region). */
+static klaw_status wait_born(int fd, uint32_t timeout_ms, size_t *size)
+{
+    int64_t end = klaw__region_now_ms() + (int64_t)timeout_ms;
+    for (int last = 0;; ) {
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+            return errno_status(errno);
+        if (st.st_size >= (off_t)sizeof(klaw_region_header)) {
+            uint64_t magic = 0;
+            if (pread(fd, &magic, sizeof magic, 0) == (ssize_t)sizeof magic && magic != 0) {
+                *size = (size_t)st.st_size;
+                return KLAW_OK;
+            }
+        }
+        if (last)
+            return ofd_held(fd, LOCK_CREATOR) == 1 ? KLAW_TIMEOUT : KLAW_CORRUPT;
+        if (klaw__region_now_ms() >= end) {
+            last = 1; /* one more look, then decide */
+            continue;
+        }
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
     }
 }
 
@@ -203,37 +423,24 @@ klaw_status klaw_region_open(const char *name, uint32_t expect_kind, uint32_t ti
     int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
         return errno_status(errno);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    size_t size = 0;
+    klaw_status stt = wait_born(fd, timeout_ms, &size);
+    if (stt != KLAW_OK) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return stt;
+    }
+    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
         int e = errno;
         close(fd);
         errno = e;
         return errno_status(e);
     }
-    if (st.st_size < (off_t)sizeof(klaw_region_header)) {
-        close(fd);
-        return KLAW_CORRUPT;
-    }
-    size_t size = (size_t)st.st_size;
-    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int e = errno;
-    close(fd);
-    if (base == MAP_FAILED) {
-        errno = e;
-        return errno_status(e);
-    }
     klaw_region_header *h = base;
-    klaw_status stt = KLAW_OK;
-    /* A creator sizes the object before it writes the header: an all-zero
-     * header is a region being born. Give it until the timeout. */
-    for (uint32_t waited = 0; __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == 0; waited++) {
-        if (waited >= timeout_ms) {
-            munmap(base, size);
-            return KLAW_TIMEOUT;
-        }
-        struct timespec ms = {0, 1000000};
-        nanosleep(&ms, NULL);
-    }
+    /* pairs with the creator's release store of magic: the header is whole */
+    (void)__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
     if (h->magic != KLAW_REGION_MAGIC) {
         stt = h->magic == __builtin_bswap64(KLAW_REGION_MAGIC) ? KLAW_VERSION : KLAW_CORRUPT;
     } else if (h->endian != KLAW_REGION_ENDIAN) {
@@ -241,7 +448,7 @@ klaw_status klaw_region_open(const char *name, uint32_t expect_kind, uint32_t ti
     } else if (h->layout_version != KLAW_LAYOUT_VERSION) {
         stt = KLAW_VERSION;
     } else {
-        stt = wait_ready(h, timeout_ms);
+        stt = wait_ready(h, fd, timeout_ms);
     }
     if (stt == KLAW_OK) {
         /* after READY (acquire) the rest of the header is final; check it
@@ -257,17 +464,20 @@ klaw_status klaw_region_open(const char *name, uint32_t expect_kind, uint32_t ti
     }
     if (stt != KLAW_OK) {
         munmap(base, size);
+        close(fd);
         return stt;
     }
     klaw_region *r = calloc(1, sizeof *r);
     if (!r) {
         munmap(base, size);
+        close(fd);
         return KLAW_NOMEM;
     }
     r->base = base;
     r->size = size;
     r->named = 1;
     snprintf(r->name, sizeof r->name, "%s", name);
+    keep_fd(r, fd);
     *out = r;
     return KLAW_OK;
 }
@@ -276,6 +486,8 @@ void klaw_region_close(klaw_region *r)
 {
     if (!r)
         return;
+    if (r->named)
+        attach_remove(r);
     munmap(r->base, r->size);
     free(r);
 }

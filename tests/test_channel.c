@@ -935,12 +935,13 @@ static void an_mpmc_with_a_scribbled_ring_refuses_its_counters(void **state)
     uint8_t *base = klaw_region_base(r);
     uint8_t *ctl = base + klaw_region_hdr(r)->body_off;
     /* each of the ring's config words in turn: magic, capacity, shift,
-     * max_frame, slot_size, max_handles, handles_off, slots_off */
-    static const size_t offs[] = {0, 4, 8, 12, 16, 20, 24, 32};
+     * max_frame, slot_size, slots_off; then the lifecycle block's (6 lines
+     * in): magic, max_handles, max_peers, handles_off, peers_off */
+    static const size_t offs[] = {0, 4, 8, 12, 16, 32, 384, 388, 392, 400, 408};
     for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
         uint8_t save[8];
         memcpy(save, ctl + offs[i], 8);
-        memset(ctl + offs[i], 0xff, offs[i] >= 24 ? 8 : 4);
+        memset(ctl + offs[i], 0xff, (offs[i] >= 24 && offs[i] < 384) || offs[i] >= 400 ? 8 : 4);
         klaw_channel *ch;
         assert_int_equal(klaw_channel_open(name, 0, &ch, NULL), KLAW_OK);
         klaw_channel_stats s;

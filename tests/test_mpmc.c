@@ -1418,12 +1418,12 @@ static void hostile_ring_config_is_refused(void **state)
     assert_int_equal(klaw_region_open(name, KLAW_KIND_MPMC, 0, &r), KLAW_OK);
     base = klaw_region_base(r);
     uint32_t *cfg = (uint32_t *)(base + klaw_region_hdr(r)->body_off);
-    /* cfg: magic, capacity, shift, max_frame, slot_size, max_handles; u64
-     * handles_off, slots_off, liveness; then u32 flags (12: an unknown one) */
+    /* cfg: magic, capacity, shift, max_frame, slot_size, pad; u64
+     * tables_off, slots_off, pad; then u32 flags (12: an unknown one) */
     const struct {
         int field;
         uint32_t value;
-    } bad[] = {{0, 0}, {1, 3}, {1, 1u << 31}, {2, 31}, {3, 1u << 30}, {4, 17}, {5, 0}, {5, 100000}, {12, 0x10}};
+    } bad[] = {{0, 0}, {1, 3}, {1, 1u << 31}, {2, 31}, {3, 1u << 30}, {4, 17}, {12, 0x10}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint32_t save = cfg[bad[i].field];
         cfg[bad[i].field] = bad[i].value;
@@ -1432,25 +1432,45 @@ static void hostile_ring_config_is_refused(void **state)
         assert_null(o);
         cfg[bad[i].field] = save;
     }
-    uint64_t *offs = (uint64_t *)(cfg + 6); /* handles_off, slots_off */
+    uint64_t *offs = (uint64_t *)(cfg + 6); /* tables_off, slots_off */
     uint64_t save = offs[1];
     offs[1] = klaw_region_size(r) - 64;
     klaw_mpmc_rx *o = NULL;
     assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_CORRUPT);
     offs[1] = save;
-    /* tables over the control block (its robust mutex) or over each other:
-     * a handle-table write while the lock is held would clobber the lock
-     * (found by fuzz_region) */
-    uint64_t body = klaw_region_hdr(r)->body_off, saveh = offs[0];
-    const uint64_t over[][2] = {{body, save}, {body + 128, save}, {saveh, saveh}, {saveh, body + 64}};
+    /* the lifecycle block (6 lines into the control block): its config,
+     * and its tables over the control block (the lock word) or over each
+     * other or the slots (a handle-table write would clobber the lock;
+     * found by fuzz_region with the old robust mutex) */
+    uint64_t body = klaw_region_hdr(r)->body_off;
+    uint32_t *life = (uint32_t *)(base + body + 6 * 64);
+    uint64_t *lofs = (uint64_t *)(life + 4); /* handles_off, peers_off, liveness_ns */
+    const struct {
+        int field;
+        uint32_t value;
+    } lbad[] = {{0, 0}, {1, 0}, {1, 100000}, {2, 0}, {2, 9000}, {3, 1}};
+    for (size_t i = 0; i < sizeof lbad / sizeof lbad[0]; i++) {
+        uint32_t sv = life[lbad[i].field];
+        life[lbad[i].field] = lbad[i].value;
+        assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_CORRUPT);
+        assert_null(o);
+        life[lbad[i].field] = sv;
+    }
+    uint64_t hoff = lofs[0], poff = lofs[1];
+    const uint64_t over[][2] = {{body, poff}, {body + 128, poff}, {hoff, hoff}, {hoff, body + 64},
+                                {save, poff}, {hoff, save},      {klaw_region_size(r) - 64, poff}};
     for (size_t i = 0; i < sizeof over / sizeof over[0]; i++) {
-        offs[0] = over[i][0];
-        offs[1] = over[i][1];
+        lofs[0] = over[i][0];
+        lofs[1] = over[i][1];
         assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_CORRUPT);
         assert_null(o);
     }
-    offs[0] = saveh;
-    offs[1] = save;
+    lofs[0] = hoff;
+    lofs[1] = poff;
+    uint64_t slive = lofs[2];
+    lofs[2] = 0;
+    assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_CORRUPT);
+    lofs[2] = slive;
     /* an interleaved ring's slot_size made 16 turns it into a split one
      * whose data would lie over its own headers */
     uint32_t save_ssz = cfg[4];
@@ -1486,7 +1506,7 @@ static void hostile_split_ring_data_is_refused(void **state)
     uint8_t *base = klaw_region_base(r);
     uint64_t body = klaw_region_hdr(r)->body_off;
     uint32_t *cfg = (uint32_t *)(base + body);
-    uint64_t *offs = (uint64_t *)(cfg + 6); /* handles_off, slots_off */
+    uint64_t *offs = (uint64_t *)(cfg + 6); /* tables_off (= the handle table), slots_off */
     uint64_t *doffp = (uint64_t *)(cfg + 14);
     assert_int_equal(cfg[4], 16);  /* bare headers */
     assert_int_equal(cfg[13], 48); /* 40 rounded up to 16 */

@@ -33,13 +33,19 @@
  * receivers drain what is buffered, then get KLAW_CLOSED; when every
  * receiver has closed, send gives KLAW_CLOSED; parked callers wake on close.
  * A process that dies holding handles has them reclaimed by liveness checks
- * (pid + start time), so nobody waits forever on a dead peer.
+ * the kernel vouches for (klaw/region.h: file locks on the region; no pid
+ * namespace or /proc needed), so nobody waits forever on a dead peer, and
+ * a live peer - however slow, stopped, or in another container - is never
+ * taken for dead.
  *
  * Recovery (the ring's protocol comment in channels/mpmc.c has the
  * details): a producer that dies between claim and commit leaves a slot
- * that would block every frame behind it; once a waiting receiver has
- * waited the liveness timeout (default 1 s) and finds the claimant's process
- * dead, the slot becomes a skipped record, later frames flow, and
+ * that would block every frame behind it; a waiting receiver checks the
+ * channel's handles once per liveness period (default 1 s; the period is
+ * the channel's in each process, not each call's, so a caller waiting in
+ * short slices checks as often as one that waits long), and once the
+ * claimant's process is gone the slot becomes a skipped record, later
+ * frames flow, and
  * stats.aborted_claims counts it. A receiver that dies while holding a view
  * has not released its frame: once the slot is needed again (or the dead
  * handle is reaped), the frame is offered again to the live receivers
@@ -81,8 +87,8 @@ typedef struct klaw_mpmc_opts {
     mode_t mode;             /* for a named channel; 0 means 0600          */
     uint32_t max_handles;    /* sender + receiver handles alive at once;
                                 0 means 256; 2..4096 (1 is KLAW_INVAL)     */
-    uint64_t liveness_ns;    /* how long a waiter waits on a claim or view
-                                before checking its owner is alive; 0: 1 s */
+    uint64_t liveness_ns;    /* how often waiters check that the owners of
+                                handles are alive; 0: 1 s                  */
     const char *value_type;  /* for the metadata record; NULL: none (at
                                 most 256 bytes, else KLAW_INVAL)           */
     unsigned flags;          /* 0, or KLAW_MPMC_SINGLE_PRODUCER and/or
@@ -151,9 +157,11 @@ KLAW_API klaw_status klaw_mpmc_rx_clone(klaw_mpmc_rx *rx, klaw_mpmc_rx **out);
  * still holds are given up as a dead process's would be: a claim not yet
  * committed becomes a skipped record (counted in aborted_claims), a view
  * not yet released is offered to the other receivers (or the next one to
- * open, counted in redelivered). Do not commit, abort or release such a
- * frame afterwards, and close a handle only once no other thread is using
- * it. */
+ * open, counted in redelivered). Committing, aborting or releasing such a
+ * frame afterwards returns KLAW_CLOSED and touches nothing; close a handle
+ * only once no other thread is using it. Always completes: it waits for
+ * the handle table's lock while a live process holds it, takes it over
+ * from a dead one. */
 KLAW_API void klaw_mpmc_tx_close(klaw_mpmc_tx *tx);
 KLAW_API void klaw_mpmc_rx_close(klaw_mpmc_rx *rx);
 
@@ -170,12 +178,13 @@ KLAW_API klaw_status klaw_mpmc_try_claim(klaw_mpmc_tx *tx, size_t len, klaw_fram
 KLAW_API klaw_status klaw_mpmc_claim(klaw_mpmc_tx *tx, size_t len, const struct timespec *deadline, klaw_frame *f);
 
 /* Publishes a claimed frame with its final length (0..f->cap); KLAW_INVAL
- * for a bad length (the frame is then aborted). */
+ * for a bad length (the frame is then aborted); KLAW_CLOSED when the
+ * handle was closed since the claim (the claim was given up then). */
 KLAW_API klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len);
 
 /* Gives a claimed slot back unused: receivers skip it; counted in
- * stats.aborted_claims. */
-KLAW_API void klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f);
+ * stats.aborted_claims. KLAW_OK, or KLAW_CLOSED (as commit). */
+KLAW_API klaw_status klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f);
 
 /* Copies len bytes in as one frame (claim + memcpy + commit). */
 KLAW_API klaw_status klaw_mpmc_try_send(klaw_mpmc_tx *tx, const void *data, size_t len);
@@ -188,8 +197,9 @@ KLAW_API klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f);
 KLAW_API klaw_status klaw_mpmc_view(klaw_mpmc_rx *rx, const struct timespec *deadline, klaw_frame *f);
 
 /* Gives a viewed frame's slot back to the senders. Views may be released
- * in any order. */
-KLAW_API void klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f);
+ * in any order. KLAW_OK, or KLAW_CLOSED when the handle was closed since
+ * the view (the frame was offered again then: nothing is touched). */
+KLAW_API klaw_status klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f);
 
 /* Copies the next frame out (view + memcpy + release). *len gets the
  * frame's length; KLAW_TOOBIG (frame kept, nothing consumed) when cap is
@@ -207,7 +217,7 @@ KLAW_API klaw_status klaw_mpmc_claim_batch(klaw_mpmc_tx *tx, size_t len, klaw_fr
 KLAW_API klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t n);
 KLAW_API klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n, size_t *got,
                                           const struct timespec *deadline);
-KLAW_API void klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n);
+KLAW_API klaw_status klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n);
 
 /* A snapshot of the counters (readable from any process with a handle).
  * Also reaps handles of dead processes first. */

@@ -38,8 +38,14 @@ extern "C" {
 /* The layout of every kind's body; a region of another version is
  * refused (KLAW_VERSION). 2: the mpmc ring's config gained data_off and
  * data_stride (a one-to-one ring keeps its frames' bytes apart from the
- * slot headers). */
-#define KLAW_LAYOUT_VERSION 2u
+ * slot headers). 3: every kind keeps its handles, peers and lock in the
+ * lifecycle block (channels/lifecycle.h); liveness by file locks; laps
+ * compared modulo their width. */
+#define KLAW_LAYOUT_VERSION 3u
+/* Constants of that layout, shared by every kind: */
+#define KLAW_CACHELINE 64u                  /* alignment of shared lines      */
+#define KLAW_CTL_OFF 1024u                  /* a kind's control block         */
+#define KLAW_LIVENESS_DEFAULT_NS 1000000000ull /* how often waiters reap      */
 #define KLAW_REGION_READY 0x52454459u /* "READ" */
 #define KLAW_REGION_NAME_MAX 200
 
