@@ -357,14 +357,13 @@ static void chan_unref(chan *c)
 
 /* Builds the process-local view of a ring from a validated region; checks
  * that every part of the ring lies inside the region. */
-static klaw_status chan_attach(klaw_region *r, chan **out)
+static klaw_status chan_attach(klaw_region *r, uint64_t body_off, uint64_t body_len, chan **out)
 {
     klaw__asym_init();
     uint8_t *base = klaw_region_base(r);
     size_t size = klaw_region_size(r);
-    const klaw_region_header *h = klaw_region_hdr(r);
-    ring_ctl *ctl = klaw_region_at(base, size, h->body_off, sizeof(ring_ctl));
-    if (!ctl || h->body_off % CACHELINE || h->body_len < sizeof(ring_ctl))
+    ring_ctl *ctl = klaw_region_at(base, size, body_off, sizeof(ring_ctl));
+    if (!ctl || body_off % CACHELINE || body_len < sizeof(ring_ctl))
         return KLAW_CORRUPT;
     /* copy the config once; validate it; never trust it again */
     uint32_t cap = ctl->capacity, shift = ctl->shift, maxf = ctl->max_frame, ssz = ctl->slot_size;
@@ -389,13 +388,13 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     /* the lifecycle tables are checked against the control block; the
      * slots and data must overlap neither of them (the lock word and the
      * counts above all) nor each other */
-    if (klaw__life_attach(&c->life, r, &ctl->life, h->body_off, sizeof(ring_ctl), &life_ops, c) != KLAW_OK) {
+    if (klaw__life_attach(&c->life, r, &ctl->life, body_off, sizeof(ring_ctl), &life_ops, c) != KLAW_OK) {
         free(c);
         return KLAW_CORRUPT;
     }
     const klaw__life *L = &c->life;
-    if (klaw__life_overlaps(L, h->body_off, sizeof(ring_ctl), soff, (uint64_t)cap * ssz) ||
-        (split && klaw__life_overlaps(L, h->body_off, sizeof(ring_ctl), doff, (uint64_t)cap * dstr)) ||
+    if (klaw__life_overlaps(L, body_off, sizeof(ring_ctl), soff, (uint64_t)cap * ssz) ||
+        (split && klaw__life_overlaps(L, body_off, sizeof(ring_ctl), doff, (uint64_t)cap * dstr)) ||
         (split && klaw__overlap(doff, (uint64_t)cap * dstr, soff, (uint64_t)cap * ssz)) ||
         L->max_handles > MAX_HANDLES) {
         klaw__life_detach(&c->life);
@@ -487,17 +486,38 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     ck_ec32_init(&ctl->not_full, 0);
     klaw__life_init(&ctl->life, toff, nh, np, o->liveness_ns, CLOSED_SENDERS | CLOSED_RECEIVERS);
 
-    /* slots start as (lap 0, EMPTY): the zero-filled region already is */
+    /* The creator's handles are taken before READY: an opener that came
+     * and went before them (open_rx, close: the last receiver) must not
+     * close the channel under its creator. Slots start as (lap 0, EMPTY):
+     * the zero-filled region already is. */
+    chan *c = NULL;
+    klaw_mpmc_tx *tx = NULL;
+    klaw_mpmc_rx *rx = NULL;
+    st = chan_attach(r, CTL_OFF, sizeof(ring_ctl), &c);
+    if (st == KLAW_OK && txo) {
+        tx = handle_alloc(sizeof *tx);
+        rx = handle_alloc(sizeof *rx);
+        if (!tx || !rx)
+            st = KLAW_NOMEM;
+        /* a new table of >= 2 entries: both takes succeed unless there is
+         * no peer slot to be had (a fork child of an unlinked region) */
+        if (st == KLAW_OK && (st = take_handle(c, H_TX, &tx->idx)) == KLAW_OK)
+            st = take_handle(c, H_RX, &rx->idx);
+    }
     uint64_t mlen = 0;
-    st = klaw__meta_write(r, moff, KLAW_CHANNEL_MPMC, cap, o->max_frame, KLAW_POLICY_NONE, o->value_type, &mlen);
+    if (st == KLAW_OK)
+        st = klaw__meta_write(r, moff, KLAW_CHANNEL_MPMC, cap, o->max_frame, KLAW_POLICY_NONE, o->value_type,
+                              &mlen);
     if (st == KLAW_OK)
         st = klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(ring_ctl));
-    chan *c = NULL;
-    if (st == KLAW_OK)
-        st = chan_attach(r, &c);
     if (st != KLAW_OK) {
         /* never leave a name behind that opens as something half made */
-        klaw_region_close(r);
+        free(tx);
+        free(rx);
+        if (c)
+            chan_unref(c);
+        else
+            klaw_region_close(r);
         if (o->name)
             klaw_region_unlink(o->name);
         return st;
@@ -505,25 +525,6 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     if (!txo) { /* created for senders and receivers that open it by name */
         chan_unref(c);
         return KLAW_OK;
-    }
-    klaw_mpmc_tx *tx = handle_alloc(sizeof *tx);
-    klaw_mpmc_rx *rx = handle_alloc(sizeof *rx);
-    if (!tx || !rx) {
-        free(tx);
-        free(rx);
-        chan_unref(c);
-        if (o->name)
-            klaw_region_unlink(o->name);
-        return KLAW_NOMEM;
-    }
-    /* a new table of >= 2 entries: both takes succeed */
-    if (take_handle(c, H_TX, &tx->idx) != KLAW_OK || take_handle(c, H_RX, &rx->idx) != KLAW_OK) {
-        free(tx);
-        free(rx);
-        chan_unref(c);
-        if (o->name)
-            klaw_region_unlink(o->name);
-        return KLAW_CORRUPT;
     }
     atomic_fetch_add(&c->refs, 1);
     tx->c = c;
@@ -540,7 +541,7 @@ static klaw_status open_side(const char *name, uint32_t role, chan **cout, uint3
     if (st != KLAW_OK)
         return st;
     chan *c;
-    st = chan_attach(r, &c);
+    st = chan_attach(r, klaw_region_hdr(r)->body_off, klaw_region_hdr(r)->body_len, &c);
     if (st != KLAW_OK) {
         klaw_region_close(r);
         return st;
@@ -1367,6 +1368,11 @@ static void sel_maintain(void *rx)
         resync_orphans(c);
 }
 
+static int64_t sel_due(void *rx)
+{
+    return atomic_load_explicit(&((klaw_mpmc_rx *)rx)->c->life.next_reap_ns, memory_order_relaxed);
+}
+
 klaw_status klaw__mpmc_sel_src(void *rxv, klaw_sel_src *out)
 {
     klaw_mpmc_rx *rx = rxv;
@@ -1378,7 +1384,42 @@ klaw_status klaw__mpmc_sel_src(void *rxv, klaw_sel_src *out)
     out->ec = &rx->c->ctl->not_empty;
     out->maintain = sel_maintain;
     out->liveness_ns = rx->c->liveness_ns;
+    out->due_ns = sel_due;
     out->light_publish = true;
+    return KLAW_OK;
+}
+
+/* ---- test hooks (not in the public header; tests/test_recovery.c) ---------- */
+
+/* Moves a channel that holds no frames (and no claims or views) to position
+ * pos: head = tail = pos and every slot EMPTY for the lap of the position
+ * it serves next - as if pos frames had passed. For the lap-wrap test. */
+klaw_status klaw__mpmc_test_set_pos(klaw_mpmc_tx *tx, uint64_t pos);
+klaw_status klaw__mpmc_test_set_pos(klaw_mpmc_tx *tx, uint64_t pos)
+{
+    chan *c = tx->c;
+    if (atomic_load(&c->ctl->head) != atomic_load(&c->ctl->tail))
+        return KLAW_INVAL;
+    for (uint32_t k = 0; k < c->capacity; k++) {
+        uint64_t p = pos + k;
+        atomic_store(&slot_at(c, p)->state, mk(p >> c->shift, S_EMPTY, 0));
+    }
+    atomic_store(&c->ctl->head, pos);
+    atomic_store(&c->ctl->tail, pos);
+    return KLAW_OK;
+}
+
+/* Holds the channel's handle-table lock for ms milliseconds (a live peer
+ * slow inside it). */
+klaw_status klaw__mpmc_test_hold_lock(klaw_mpmc_tx *tx, uint32_t ms);
+klaw_status klaw__mpmc_test_hold_lock(klaw_mpmc_tx *tx, uint32_t ms)
+{
+    klaw_status st = klaw__life_lock(&tx->c->life);
+    if (st != KLAW_OK)
+        return st;
+    struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    nanosleep(&t, NULL);
+    klaw__life_unlock(&tx->c->life);
     return KLAW_OK;
 }
 
@@ -1387,7 +1428,7 @@ klaw_status klaw__mpmc_sel_src(void *rxv, klaw_sel_src *out)
 klaw_status klaw__mpmc_inspect(klaw_region *r, klaw_mpmc_stats *out)
 {
     chan *c;
-    klaw_status st = chan_attach(r, &c);
+    klaw_status st = chan_attach(r, klaw_region_hdr(r)->body_off, klaw_region_hdr(r)->body_len, &c);
     if (st != KLAW_OK)
         return st;
     st = stats(c, out);

@@ -46,10 +46,13 @@
  * Several cases may share a count (two receivers of one channel): the words
  * are deduplicated by address before futex_waitv.
  *
- * Liveness: while parked, select wakes at least every liveness_ns (the
- * smallest of its cases') and calls each distinct receiver's maintain(), so
- * a case whose peer died (a claim never committed) is recovered as the
- * kind's own blocking receive would recover it.
+ * Liveness: before it first sleeps, and then whenever the earliest of its
+ * cases' channels' liveness clocks is due (channels/lifecycle.h: the clock
+ * is the channel's, not this call's), select calls each distinct receiver's
+ * maintain(), which reaps when that channel is due. So a case whose peer
+ * died (a claim never committed) is recovered as the kind's own blocking
+ * receive would recover it - also by a caller that selects in short
+ * slices, each of which parks once.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -234,12 +237,30 @@ static inline int64_t add_sat(int64_t t, uint64_t d)
     return d >= (uint64_t)(INT64_MAX - t) ? INT64_MAX : t + (int64_t)d;
 }
 
+/* The earliest time a case's channel is due for maintain() (at least 1 ms
+ * from now, so a clock that another thread moves cannot make us spin). */
+static int64_t next_due(const klaw_sel_src *src, size_t n, int64_t now, uint64_t liveness_ns)
+{
+    int64_t due = add_sat(now, liveness_ns);
+    for (size_t i = 0; i < n; i++) {
+        if (!src[i].maintain || !src[i].due_ns)
+            continue;
+        int64_t d = src[i].due_ns(src[i].rx);
+        if (d < due)
+            due = d;
+    }
+    return due > now + 1000000 ? due : now + 1000000;
+}
+
 KLAW_COLD static klaw_status park(const klaw_sel_src *src, size_t n, size_t start, int64_t deadline_ns,
                                   klaw_sel_result *out)
 {
     sel_park p;
     park_prepare(src, n, &p);
-    int64_t next_maint = p.liveness_ns ? add_sat(klaw__now_ns(), p.liveness_ns) : INT64_MAX;
+    /* maintain before the first sleep: each kind's maintain() acts only
+     * when its channel's clock is due, so this is cheap, and a caller that
+     * selects in slices shorter than the liveness period still reaps */
+    int64_t next_maint = p.liveness_ns ? klaw__now_ns() : INT64_MAX;
     for (;;) {
         bool fenced = arm_all(&p);
         klaw_status st = scan(src, n, start, out);
@@ -250,7 +271,7 @@ KLAW_COLD static klaw_status park(const klaw_sel_src *src, size_t n, size_t star
             return KLAW_TIMEOUT; /* the scan after the deadline found nothing */
         if (now >= next_maint) {
             park_maintain(src, n);
-            next_maint = add_sat(now, p.liveness_ns);
+            next_maint = next_due(src, n, now, p.liveness_ns);
             continue; /* re-arm and re-check what maintain may have freed */
         }
         int64_t until = deadline_ns < next_maint ? deadline_ns : next_maint;

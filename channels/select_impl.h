@@ -33,6 +33,10 @@ typedef struct klaw_sel_src {
      * NULL). */
     void (*maintain)(void *rx);
     uint64_t liveness_ns;
+    /* When maintain() is next due for this receiver's channel: its
+     * liveness clock (CLOCK_MONOTONIC ns; channels/lifecycle.h). NULL: every
+     * liveness_ns from the first park. */
+    int64_t (*due_ns)(void *rx);
     /* true when this kind's publishers may use light stores
      * (kw_publish_u64, channels/wait.h): a waiter must then issue the heavy
      * barrier after arming. Only mpmc does. */

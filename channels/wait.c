@@ -193,7 +193,12 @@ void kw_wait_any(struct ck_ec32 *const *ecs, const uint32_t *expected, size_t n,
             tp = &t;
         }
         long rc = syscall(SYS_futex_waitv, w, (unsigned)n, 0u, tp, CLOCK_MONOTONIC);
-        if (rc >= 0 || errno != ENOSYS) {
+        /* only these are waits (woken, a word already changed, the
+         * deadline, a signal); anything else - ENOSYS on old kernels,
+         * EPERM from a container's seccomp profile, EFAULT, EINVAL - means
+         * futex_waitv did not wait and never will here: a caller that
+         * looped on it would spin at 100% CPU. Use the fallback from now on. */
+        if (rc >= 0 || errno == EAGAIN || errno == ETIMEDOUT || errno == EINTR) {
             atomic_store_explicit(&waitv_state, 1, memory_order_relaxed);
             return;
         }

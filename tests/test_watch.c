@@ -24,7 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "klaw/broadcast.h"
 #include "klaw/region.h"
+#include "klaw/registry.h"
 #include "klaw/watch.h"
 #include "../channels/inspect.h"
 #include "../channels/select_impl.h"
@@ -911,6 +913,158 @@ static void hostile_regions_are_refused_not_followed(void **state)
     klaw_region_unlink(name);
 }
 
+/* ---- a version that never settles ------------------------------------------ */
+
+typedef struct scribbler {
+    _Atomic uint64_t *version;
+    _Atomic int stop;
+    _Atomic int started;
+    int64_t give_up_ns; /* the watchdog: stops by itself after this */
+} scribbler;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Bumps the published version without ever writing a slot for it - no
+ * sender does that: a reader that retries while the version moves would
+ * follow it for as long as this runs. */
+static void *scribble_version(void *p)
+{
+    scribbler *s = p;
+    atomic_store(&s->started, 1);
+    for (uint64_t i = 0; !atomic_load_explicit(&s->stop, memory_order_relaxed); i++) {
+        atomic_fetch_add_explicit(s->version, 1, memory_order_relaxed);
+        if ((i & 1023) == 0 && mono_ns() > s->give_up_ns)
+            break;
+    }
+    return NULL;
+}
+
+/* slot_current retries while the version changes under it (W3); a version
+ * that never stops changing - a hostile peer, not a sender - must end in
+ * KLAW_CORRUPT after a bounded number of tries, not a spin. The scribbler
+ * is the watchdog: it gives up after 5 s, so a reader that follows it
+ * returns then, too late. */
+static void version_that_never_settles_is_corrupt_not_a_spin(void **state)
+{
+    (void)state;
+    const char *name = uniq("spin");
+    klaw_watch_opts o = {.max_frame = 16, .name = name, .slots = 4};
+    klaw_watch_tx *tx;
+    klaw_watch_rx *rx;
+    assert_int_equal(klaw_watch_create(&o, &tx, &rx), KLAW_OK);
+    assert_int_equal(klaw_watch_send(tx, "v1", 2, NULL), KLAW_OK);
+    klaw_region *r;
+    assert_int_equal(klaw_region_open(name, 0, 0, &r), KLAW_OK);
+    uint8_t *ctl = (uint8_t *)klaw_region_base(r) + klaw_region_hdr(r)->body_off;
+    _Atomic uint64_t *version = (_Atomic uint64_t *)(void *)(ctl + 64); /* the line after the config */
+    assert_int_equal(atomic_load(version), 1);
+    for (int what = 0; what < 3; what++) {
+        scribbler s = {.version = version, .give_up_ns = mono_ns() + 5000000000ll};
+        atomic_store(version, 1000);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, scribble_version, &s), 0);
+        while (!atomic_load(&s.started))
+            sched_yield();
+        int64_t t0 = mono_ns();
+        klaw_status st;
+        klaw_frame f;
+        char buf[16];
+        size_t len;
+        klaw_watch_stats ws;
+        switch (what) {
+        case 0: st = klaw_watch_borrow(rx, &f); break;
+        case 1: st = klaw_watch_get(rx, buf, sizeof buf, &len, NULL); break;
+        default: st = klaw_watch_rx_stats(rx, &ws); break;
+        }
+        int64_t took = mono_ns() - t0;
+        atomic_store(&s.stop, 1);
+        pthread_join(t, NULL);
+        atomic_store(version, 1);
+        if (took > 2000000000ll)
+            fail_msg("call %d spun %.1f s on a version that keeps changing", what, (double)took / 1e9);
+        assert_int_equal(st, KLAW_CORRUPT);
+    }
+    /* the version back where it was: all is well again */
+    char buf[16];
+    size_t len;
+    uint64_t ver;
+    assert_int_equal(klaw_watch_get(rx, buf, sizeof buf, &len, &ver), KLAW_OK);
+    assert_int_equal(ver, 1);
+    assert_memory_equal(buf, "v1", 2);
+    klaw_region_close(r);
+    klaw_watch_rx_free(rx);
+    klaw_watch_tx_free(tx);
+    klaw_region_unlink(name);
+}
+
+/* ---- a borrow across another kind's RCU update ----------------------------- */
+
+/* What a thread holding an in-process borrow may call: a broadcast's
+ * reader registry publishes its per-process record set with RCU and frees
+ * the old one after synchronize_rcu() (src/registry.c) - the same urcu-bp
+ * flavour. A borrow that stayed an RCU read-side section would make that
+ * thread wait for itself. */
+static int borrow_then_registry_update(void)
+{
+    klaw_watch_opts wo = {.max_frame = 16, .initial = "held", .initial_len = 4};
+    klaw_watch_tx *wtx;
+    klaw_watch_rx *wrx;
+    if (klaw_watch_create(&wo, &wtx, &wrx) != KLAW_OK)
+        return 2;
+    klaw_frame f;
+    if (klaw_watch_borrow(wrx, &f) != KLAW_OK)
+        return 3;
+    klaw_bcast_opts bo = {.capacity = 8, .max_frame = 16};
+    klaw_bcast_tx *btx;
+    if (klaw_bcast_create(&bo, &btx) != KLAW_OK)
+        return 4;
+    klaw_reader_snapshot *snap;
+    klaw_bcast_rx *brx;
+    /* a snapshot publishes the set; a subscribe changes the registry, so
+     * the next snapshot replaces the set (synchronize_rcu), and so does
+     * freeing the channel */
+    if (klaw_bcast_tx_readers(btx, &snap) != KLAW_OK)
+        return 5;
+    klaw_reader_snapshot_free(snap);
+    if (klaw_bcast_subscribe(btx, KLAW_BCAST_FROM_TAIL, "r1", &brx) != KLAW_OK)
+        return 6;
+    if (klaw_bcast_tx_readers(btx, &snap) != KLAW_OK)
+        return 7;
+    klaw_reader_snapshot_free(snap);
+    klaw_bcast_rx_free(brx);
+    klaw_bcast_tx_free(btx);
+    /* the borrow is still good, and still the record it was */
+    if (f.len != 4 || memcmp(f.data, "held", 4) != 0 || klaw_watch_send(wtx, "next", 4, NULL) != KLAW_OK ||
+        memcmp(f.data, "held", 4) != 0 || klaw_watch_release(wrx, &f) != KLAW_OK)
+        return 8;
+    klaw_watch_tx_free(wtx);
+    klaw_watch_rx_free(wrx);
+    return 0;
+}
+
+static void borrow_held_across_a_registry_update_does_not_deadlock(void **state)
+{
+    (void)state;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20); /* the watchdog: a deadlock dies of SIGALRM */
+        _exit(borrow_then_registry_update());
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("the borrowing thread deadlocked (killed by signal %d)", WTERMSIG(status));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* ---- select hook ------------------------------------------------------------- */
 
 static void select_hook_takes_changes_and_reports_close(void **state)
@@ -1049,6 +1203,8 @@ int main(void)
         cmocka_unit_test(processes_never_see_a_torn_value),
         cmocka_unit_test(killed_processes_handles_are_reclaimed),
         cmocka_unit_test(hostile_regions_are_refused_not_followed),
+        cmocka_unit_test(version_that_never_settles_is_corrupt_not_a_spin),
+        cmocka_unit_test(borrow_held_across_a_registry_update_does_not_deadlock),
         cmocka_unit_test(select_hook_takes_changes_and_reports_close),
         cmocka_unit_test(region_kind_and_metadata_are_written),
         cmocka_unit_test(has_changed_never_repeats_a_version),
