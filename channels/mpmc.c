@@ -302,7 +302,6 @@ static void life_gone(void *cv, uint32_t idx, uint32_t role, int dead)
 {
     chan *c = cv;
     (void)role;
-    (void)dead;
     for (uint32_t i = 0; i < c->capacity; i++) {
         ring_slot *s = (ring_slot *)(c->slots + (size_t)i * c->slot_size);
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
@@ -323,6 +322,10 @@ static void life_gone(void *cv, uint32_t idx, uint32_t role, int dead)
             }
         }
     }
+    /* a process that died between making an orphan and raising the hint
+     * (a TOOBIG re-offer) left an orphan of nobody: count them again */
+    if (dead)
+        resync_orphans(c);
 }
 
 static void wake_all(chan *c);

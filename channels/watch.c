@@ -6,9 +6,12 @@
  *
  *   0                    klaw_region_header
  *   CTL_OFF (1024)       watch_ctl: config line, then the version, the event
- *                        count, counts/flags, stats, and two robust mutexes
- *                        (handle table, senders), each on its own line
- *   ctl.handles_off      max_handles x handle_ent (64 bytes each)
+ *                        count, the read stats, the senders' lock word (W1),
+ *                        each on its own line, then the lifecycle block
+ *                        (channels/lifecycle.h: handle counts, closed bits,
+ *                        the handle-table lock)
+ *   ctl.tables_off       the lifecycle tables: max_handles handle entries,
+ *                        then the peer slots
  *   ctl.slots_off        shared only: nslots x slot_size bytes, each slot a
  *                        16-byte header {seq, len} and max_frame bytes
  *   end - META_RESERVE   the ChannelMetadata record
@@ -23,8 +26,10 @@
  * a sender rewrites it for v.
  *
  * Invariants:
- *   W1  Senders are serialised by ctl.wlock (a robust, process-shared
- *       mutex); only the holder writes a slot or ctl.version.
+ *   W1  Senders are serialised by ctl.wlock, a pointer-free lock word of
+ *       the lifecycle core (klaw__life_lock_word: the holder's peer token,
+ *       taken over from a holder whose process is gone); only the holder
+ *       writes a slot or ctl.version.
  *   W2  The sender of v writes slot v % n in this order: seq = 2v + 1
  *       (release), len and data (release stores, word by word), seq = 2v
  *       (release), then ctl.version = v (seq_cst). So a slot is stable for v
@@ -37,7 +42,13 @@
  *       v + k*n: the odd store that started that rewrite was a release made
  *       after version >= v + 1 was stored, so reading ctl.version again sees
  *       a newer version - and if it does not, the region is corrupt
- *       (KLAW_CORRUPT, never a spin on hostile memory).
+ *       (KLAW_CORRUPT). The reader follows a newer version at most
+ *       READ_TRIES times (pausing the CPU between tries): a real sender
+ *       would have to overtake it that many times in a row, between two of
+ *       its loads a few instructions apart; a version that never settles is
+ *       a hostile peer scribbling the word, and the read says KLAW_CORRUPT
+ *       instead of following it for ever. The copying getters bound their
+ *       own retries (a copy torn by a rewrite) the same way.
  *   W4  A copy is untorn when seq still reads 2v after the copy: the data
  *       loads are acquire loads, so if any of them saw a store of a later
  *       rewrite, the odd seq store that preceded it is visible to the final
@@ -47,36 +58,74 @@
  *       after an acquire fence: 2v means the borrower read v's bytes, else
  *       the slot was reused while borrowed and release says KLAW_LAGGED.
  *
- * A sender that dies inside W2 leaves seq odd for ctl.version + 1 and holds
- * wlock; the next sender gets EOWNERDEAD, marks the mutex consistent and
- * writes the same version into the same slot again. Readers never look at
- * that slot (version was not published).
+ * A sender that dies inside W2 holds wlock; the next sender takes the word
+ * over (klaw__life_lock_word returns 1) and repairs before it writes
+ * (repair_send). With v = ctl.version + 1, the dead sender's slot v % n is
+ * in one of three states, each consistent with W2-W5:
+ *   - untouched (it died before its odd store): seq is 2(v - n) or older,
+ *     nothing to do;
+ *   - mid-write (odd store done, even store not): seq = 2v + 1 - an odd
+ *     seq is the seqlock's "holds no version": no reader ever looks at it
+ *     for v (v was never published, W2), a reader that borrowed v - n from
+ *     it gets KLAW_LAGGED (W5), as for any reuse; the new sender rewrites it
+ *     from the start, as it would anyway (the value the dead sender was
+ *     writing is lost - its send never returned);
+ *   - complete (even store done, version not published): seq = 2v, the
+ *     bytes are v's; the repair finishes the send - publishes version v and
+ *     wakes the receivers - and the new sender writes v + 1 after it. (Only
+ *     the sender of v stores 2v: any other seq for v is one of the states
+ *     above.)
+ * The repair and the normal path store the same words in the same order,
+ * so a death during the repair leaves one of the same three states.
+ * Readers never wait for wlock.
  *
  * ---- In-process: RCU records -----------------------------------------------
  *
  * chan.cur points at an immutable record {version, len, bytes}. A sender
  * (under wlock) fills a record nobody can see, publishes it with
  * rcu_assign_pointer (release), then stores ctl.version (seq_cst) and wakes.
- * A borrower enters an urcu-bp read-side critical section, takes the record
- * with rcu_dereference and stays inside it until release, so the record
- * cannot be reclaimed under it; value and version come from one record and
- * cannot be torn. A replaced record is retired: retired records are
- * collected in batches of RETIRE_BATCH and handed to call_rcu() as one
- * batch (one call_rcu per batch keeps the worker's wake-up syscall off the
- * per-send path); after a grace period the callback returns them to the
- * channel's pool, from which the next sends take their records (no malloc
- * per send once warm; the pool keeps at most POOL_MAX). The sender never
- * waits for readers (no synchronize_rcu on the send path), and closing the
- * last handle never waits for call_rcu (no rcu_barrier): the pool is
- * reference-counted by the batches in flight and outlives the channel.
+ * A copy (get, stats) reads the record inside an urcu-bp read-side critical
+ * section that ends before the call returns. A borrow takes a reference on
+ * the record inside a read-side section (refs + 1: the record was current
+ * within the section, so its grace period has not ended and it cannot have
+ * been reclaimed or reused) and leaves the section before it returns: no
+ * read-side section ever spans the caller's code, so a borrower may call
+ * anything that waits for a grace period (synchronize_rcu - the broadcast
+ * registry does) without waiting for itself. value and version come from
+ * one record and cannot be torn. A replaced record is retired: retired
+ * records are collected in batches of RETIRE_BATCH and handed to call_rcu()
+ * as one batch (one call_rcu per batch keeps the worker's wake-up syscall
+ * off the per-send path); after a grace period the callback drops the
+ * record's own reference (refs starts at 1 for "published"). Whoever drops
+ * the last reference - the callback, or the last borrower's release -
+ * returns the record to the channel's pool, from which the next sends take
+ * their records (no malloc per send once warm; the pool keeps at most
+ * POOL_MAX). The sender never waits for readers (no synchronize_rcu on the
+ * send path), and closing the last handle never waits for call_rcu (no
+ * rcu_barrier): the pool is reference-counted by the batches in flight and
+ * by the records borrowers still hold, and outlives the channel.
+ *
+ * ---- Handles, liveness, closing --------------------------------------------
+ *
+ * The lifecycle core (channels/lifecycle.h) keeps the handle table, its
+ * lock, reaping and closing: roles H_TX (closing: when the last sender
+ * handle goes - closed, or its process gone - the channel is closed for
+ * senders for good, life.closed bit 1 << H_TX) and H_RX (not closing). A
+ * watch handle holds nothing in the slots, so gone() has nothing to give
+ * up; the lock word W1 is taken over by the next sender when its holder is
+ * gone (above). The kind keeps W1-W5 and the records; the module keeps the
+ * counts, the closed bit (L1-L5) and liveness: a peer is alive while the
+ * kernel holds its file lock on the region (src/liveness.h).
  *
  * ---- Waiting ---------------------------------------------------------------
  *
  * Receivers park on ctl.changed (a ck_ec32) with the Dekker protocol of
  * channels/wait.h: the sender's seq_cst store of ctl.version, then
  * kw_wake_if_waiters(); close and reaping bump it unconditionally. A parked
- * receiver reaps dead processes' handles every liveness_ns, so a sender
- * process that died counts as closed.
+ * receiver reaps on the channel's liveness clock (klaw__life_wait_check:
+ * the clock is this attachment's, not the call's, so a receiver waiting in
+ * short slices reaps on schedule), so a sender process that died counts as
+ * closed.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -28,6 +28,9 @@ KLAW_API void klaw__crash_hit(const char *name);
 KLAW_API void klaw__crash_arm(uint64_t n);
 /* Marks passed since the last arm. */
 KLAW_API uint64_t klaw__crash_count(void);
+/* Calls fn(n, name) at every mark from now (NULL: stop); for listing an
+ * operation's marks. */
+KLAW_API void klaw__crash_trace(void (*fn)(uint64_t n, const char *name));
 /* The name of the last mark passed (or the one that fired), "" if none. */
 KLAW_API const char *klaw__crash_last(void);
 #define KLAW_CRASHPOINT(name) klaw__crash_hit(name)

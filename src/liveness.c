@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crashpoint.h"
 #include "liveness.h"
 
 static int64_t realtime_ns(void)
@@ -53,6 +54,7 @@ static klaw_status claim_vouched(klaw__peers *p, uint64_t *ident)
             return KLAW_SYS;
         if (c == 0)
             continue;
+        KLAW_CRASHPOINT("peer.claim.lock");
         /* the byte is ours alone: nobody else writes this word now */
         uint64_t w = atomic_load(&p->tab[i].word);
         uint64_t gen = (w >> 32) + 1;
@@ -63,6 +65,7 @@ static klaw_status claim_vouched(klaw__peers *p, uint64_t *ident)
         /* seq_cst: ordered before any store that publishes the identity
          * (a handle's owner, a lock word) */
         atomic_store(&p->tab[i].word, (gen & 0xffffffffu) << 32);
+        KLAW_CRASHPOINT("peer.claim.gen");
         *ident = (gen & 0xffffffffu) << 32 | (uint64_t)(i + 1);
         return KLAW_OK;
     }
@@ -84,6 +87,7 @@ static klaw_status claim_pid(klaw__peers *p, uint64_t *ident)
         uint64_t nw = (uint64_t)gen << 32 | (uint32_t)me;
         if (!atomic_compare_exchange_strong(&p->tab[i].word, &w, nw))
             continue;
+        KLAW_CRASHPOINT("peer.claim.gen");
         atomic_store(&p->tab[i].pid, me);
         atomic_store(&p->tab[i].claimed_ns, realtime_ns());
         *ident = (uint64_t)gen << 32 | (uint64_t)(i + 1);

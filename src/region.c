@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "klaw/region.h"
+#include "crashpoint.h"
 #include "liveness.h"
 
 struct klaw_region {
@@ -321,9 +322,11 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
     h->kind = kind;
     snprintf(h->name, sizeof h->name, "%s", name ? name : "");
     atomic_store_explicit(ready_word(h), 0, memory_order_relaxed);
+    KLAW_CRASHPOINT("region.create.header");
     /* magic last, with release: an opener that sees it (acquire) sees the
      * whole header - never magic with a version or size not yet written */
     __atomic_store_n(&h->magic, KLAW_REGION_MAGIC, __ATOMIC_RELEASE);
+    KLAW_CRASHPOINT("region.create.magic");
     *out = r;
     return KLAW_OK;
 }
@@ -339,9 +342,11 @@ klaw_status klaw_region_publish(klaw_region *r, uint64_t meta_off, uint64_t meta
     h->meta_len = meta_len;
     h->body_off = body_off;
     h->body_len = body_len;
+    KLAW_CRASHPOINT("region.publish.offsets");
     /* READY last: everything above (and the body) happens-before any
      * opener's acquire load of READY. */
     atomic_store_explicit(ready_word(h), KLAW_REGION_READY, memory_order_release);
+    KLAW_CRASHPOINT("region.publish.ready");
     syscall(SYS_futex, &h->ready, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
     /* born: openers that look for the creator's lock from now on re-read
      * READY first (wait_ready) */

@@ -1,0 +1,313 @@
+/*
+ * test_crashwalk.c - every crash point, walked (built with
+ * -Dcrashpoints=true; see src/crashpoint.h).
+ *
+ * For each operation that changes shared state, and for n = 1, 2, ...: a
+ * child process arms the n-th crash point and runs the operation; it exits
+ * (status 77) right at that point, as if killed there, until an n so large
+ * that the operation completes. After each death the survivors - this
+ * process, holding a sender and a receiver made before the fork - must go
+ * on within liveness + 0.5 s: a frame sent after the death arrives; every
+ * frame committed before it that the child did not consume arrives exactly
+ * once, nothing arrives twice; the stats agree with the ring (nothing
+ * left, sent == received, the dead child's handles gone); and the name can
+ * be opened, drained, closed and created again.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "klaw/klaw.h"
+#include "../src/crashpoint.h"
+
+#define LIVENESS_NS 100000000ull /* 100 ms */
+#define RECOVER_MS (100 + 500)
+#define SLICE_MS 100
+#define MAX_POINTS 2000
+#define NPRE 4
+
+static char name_buf[128], name2_buf[128];
+static uint64_t total_points, total_cases;
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* ---- the operations a child runs --------------------------------------- */
+
+typedef enum op {
+    OP_SEND,
+    OP_ABORT,
+    OP_SEND_BATCH,
+    OP_VIEW,
+    OP_VIEW_BATCH,
+    OP_TOOBIG,
+    OP_CLONE_CLOSE,
+    OP_SELECT,
+    OP_STATS,
+    OP_CREATE,
+    OP_N
+} op;
+
+static const char *op_name[OP_N] = {"open+claim+commit", "open+claim+abort", "open+claim_batch+commit_batch",
+                                     "open+view+release", "open+view_batch+release_batch",
+                                     "open+recv(TOOBIG)", "open+clone+close", "open+select+release",
+                                     "open+stats",        "create+close"};
+
+/* how many leading pre-frames the op may consume for good */
+static int op_consumes(op o) { return o == OP_VIEW || o == OP_SELECT ? 1 : o == OP_VIEW_BATCH ? 2 : 0; }
+
+static int run_op(op o)
+{
+    klaw_frame f[3];
+    size_t got;
+    klaw_mpmc_tx *tx = NULL, *tx2 = NULL;
+    klaw_mpmc_rx *rx = NULL;
+    switch (o) {
+    case OP_SEND:
+        if (klaw_mpmc_open_tx(name_buf, &tx) || klaw_mpmc_try_claim(tx, 1, &f[0]))
+            return 1;
+        f[0].data[0] = 'c';
+        if (klaw_mpmc_commit(tx, &f[0], 1))
+            return 2;
+        break;
+    case OP_ABORT:
+        if (klaw_mpmc_open_tx(name_buf, &tx) || klaw_mpmc_try_claim(tx, 1, &f[0]) || klaw_mpmc_abort(tx, &f[0]))
+            return 1;
+        break;
+    case OP_SEND_BATCH:
+        if (klaw_mpmc_open_tx(name_buf, &tx) || klaw_mpmc_claim_batch(tx, 1, f, 3, &got, NULL))
+            return 1;
+        for (size_t i = 0; i < got; i++) {
+            f[i].data[0] = 'c';
+            f[i].len = 1;
+        }
+        if (klaw_mpmc_commit_batch(tx, f, got))
+            return 2;
+        break;
+    case OP_VIEW:
+        if (klaw_mpmc_open_rx(name_buf, &rx) || klaw_mpmc_try_view(rx, &f[0]) || klaw_mpmc_release(rx, &f[0]))
+            return 1;
+        break;
+    case OP_VIEW_BATCH:
+        if (klaw_mpmc_open_rx(name_buf, &rx) || klaw_mpmc_view_batch(rx, f, 2, &got, NULL) ||
+            klaw_mpmc_release_batch(rx, f, got))
+            return 1;
+        break;
+    case OP_TOOBIG: {
+        size_t len;
+        char b;
+        if (klaw_mpmc_open_rx(name_buf, &rx) || klaw_mpmc_try_recv(rx, &b, 0, &len) != KLAW_TOOBIG)
+            return 1;
+        break;
+    }
+    case OP_CLONE_CLOSE:
+        if (klaw_mpmc_open_tx(name_buf, &tx) || klaw_mpmc_tx_clone(tx, &tx2))
+            return 1;
+        klaw_mpmc_tx_free(tx2);
+        break;
+    case OP_SELECT: {
+        if (klaw_mpmc_open_rx(name_buf, &rx))
+            return 1;
+        klaw_sel_case c = {KLAW_SEL_MPMC, rx};
+        klaw_sel_result r;
+        if (klaw_select(&c, 1, 0, NULL, &r) || klaw_sel_release(&c, &r))
+            return 2;
+        break;
+    }
+    case OP_STATS: {
+        klaw_mpmc_stats s;
+        if (klaw_mpmc_open_rx(name_buf, &rx) || klaw_mpmc_rx_stats(rx, &s))
+            return 1;
+        break;
+    }
+    case OP_CREATE: {
+        klaw_mpmc_opts oo = {.capacity = 4, .max_frame = 8, .name = name2_buf, .liveness_ns = LIVENESS_NS};
+        if (klaw_mpmc_create(&oo, &tx, &rx))
+            return 1;
+        break;
+    }
+    default:
+        return 9;
+    }
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+    return 0;
+}
+
+static void print_mark(uint64_t n, const char *name) { fprintf(stderr, "    point %llu: %s\n", (unsigned long long)n, name); }
+
+/* ---- one case: crash at point n, check the survivors ---------------------- */
+
+/* 1: the child died at point n; 0: it completed (n is past the last). */
+static int one_case(op o, uint64_t n, unsigned flags)
+{
+    klaw_region_unlink(name_buf);
+    klaw_region_unlink(name2_buf);
+    klaw_mpmc_opts opts = {.capacity = 8, .max_frame = 8, .name = name_buf, .liveness_ns = LIVENESS_NS,
+                           .flags = flags};
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    assert_int_equal(klaw_mpmc_create(&opts, &tx, &rx), KLAW_OK);
+    for (int i = 0; i < NPRE; i++) {
+        char b = (char)('0' + i);
+        assert_int_equal(klaw_mpmc_try_send(tx, &b, 1), KLAW_OK);
+    }
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        klaw__crash_arm(n);
+        if (getenv("KLAW_CRASHWALK_TRACE"))
+            klaw__crash_trace(print_mark);
+        int rc = run_op(o);
+        _exit(rc == 0 ? 0 : 10 + rc);
+    }
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws));
+    int code = WEXITSTATUS(ws);
+    if (code != 0 && code != KLAW_CRASH_EXIT) {
+        fprintf(stderr, "%s, point %llu: the operation failed (%d)\n", op_name[o], (unsigned long long)n, code);
+        fail();
+    }
+    int crashed = code == KLAW_CRASH_EXIT;
+    int64_t dead_at = mono_ms();
+
+    /* a frame sent after the death arrives, with everything before it */
+    klaw_status st = KLAW_TIMEOUT;
+    while (st != KLAW_OK && mono_ms() - dead_at < RECOVER_MS) {
+        struct timespec d = klaw_deadline_in_ms(SLICE_MS);
+        st = klaw_mpmc_send(tx, "z", 1, &d);
+    }
+    assert_int_equal(st, KLAW_OK);
+    int seen[256] = {0};
+    int got_z = 0;
+    while (!got_z && mono_ms() - dead_at < RECOVER_MS) {
+        klaw_frame f;
+        struct timespec d = klaw_deadline_in_ms(SLICE_MS);
+        st = klaw_mpmc_view(rx, &d, &f);
+        if (st == KLAW_TIMEOUT)
+            continue;
+        assert_int_equal(st, KLAW_OK);
+        assert_int_equal(f.len, 1);
+        unsigned char c = f.data[0];
+        assert_int_equal(klaw_mpmc_release(rx, &f), KLAW_OK);
+        if (c == 'z')
+            got_z = 1;
+        else if (c != 'c' && seen[c]++) {
+            fprintf(stderr, "%s, point %llu: '%c' delivered twice\n", op_name[o], (unsigned long long)n, c);
+            fail();
+        }
+    }
+    if (!got_z) {
+        fprintf(stderr, "%s, point %llu (%s): no recovery within %d ms\n", op_name[o], (unsigned long long)n,
+                crashed ? "crashed" : "completed", RECOVER_MS);
+        fail();
+    }
+    /* a view the child held is offered again once its handle is reaped
+     * (stats reaps): drain that too */
+    for (int round = 0; round < 2; round++) {
+        klaw_mpmc_stats s0;
+        assert_int_equal(klaw_mpmc_rx_stats(rx, &s0), KLAW_OK);
+        klaw_frame f;
+        while ((st = klaw_mpmc_try_view(rx, &f)) == KLAW_OK) {
+            unsigned char c = f.data[0];
+            assert_int_equal(klaw_mpmc_release(rx, &f), KLAW_OK);
+            if (c != 'c' && c != 'z' && seen[c]++) {
+                fprintf(stderr, "%s, point %llu: '%c' delivered twice\n", op_name[o], (unsigned long long)n, c);
+                fail();
+            }
+        }
+        assert_int_equal(st, KLAW_EMPTY);
+    }
+    /* nothing committed is lost (the frames the op may consume aside) */
+    for (int i = op_consumes(o); i < NPRE; i++) {
+        if (!seen['0' + i]) {
+            fprintf(stderr, "%s, point %llu: '%c' lost\n", op_name[o], (unsigned long long)n, '0' + i);
+            fail();
+        }
+    }
+    /* the stats agree with the ring: empty, every claim accounted for */
+    klaw_mpmc_stats s;
+    assert_int_equal(klaw_mpmc_rx_stats(rx, &s), KLAW_OK);
+    assert_int_equal(s.depth, 0);
+    assert_int_equal(s.senders, 1);
+    assert_int_equal(s.receivers, 1);
+    if (s.total_sent != s.total_received) {
+        fprintf(stderr, "%s, point %llu: sent %llu, received %llu (aborted %llu, redelivered %llu, reaped %llu)\n",
+                op_name[o], (unsigned long long)n, (unsigned long long)s.total_sent,
+                (unsigned long long)s.total_received, (unsigned long long)s.aborted_claims,
+                (unsigned long long)s.redelivered, (unsigned long long)s.reaped_handles);
+        fail();
+    }
+    /* the name opens, and closes, and is made again */
+    klaw_mpmc_rx *rx2;
+    assert_int_equal(klaw_mpmc_open_rx(name_buf, &rx2), KLAW_OK);
+    klaw_mpmc_rx_free(rx2);
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+    assert_int_equal(klaw_region_unlink(name_buf), KLAW_OK);
+    if (o == OP_CREATE) {
+        /* a creator that died: its name says so at once (never a hang) and
+         * is made again once removed */
+        klaw_mpmc_rx *r3 = NULL;
+        klaw_status os = klaw_mpmc_open_rx(name2_buf, &r3);
+        assert_true(os == KLAW_OK || os == KLAW_NOENT || os == KLAW_CORRUPT || os == KLAW_CLOSED);
+        if (r3)
+            klaw_mpmc_rx_free(r3);
+        klaw_region_unlink(name2_buf);
+        klaw_mpmc_opts oo = {.capacity = 4, .max_frame = 8, .name = name2_buf};
+        klaw_mpmc_tx *t3;
+        klaw_mpmc_rx *r4;
+        assert_int_equal(klaw_mpmc_create(&oo, &t3, &r4), KLAW_OK);
+        klaw_mpmc_tx_free(t3);
+        klaw_mpmc_rx_free(r4);
+        klaw_region_unlink(name2_buf);
+    }
+    return crashed;
+}
+
+static void walk(op o, unsigned flags)
+{
+    uint64_t n = 1;
+    while (n < MAX_POINTS && one_case(o, n, flags))
+        n++;
+    assert_true(n < MAX_POINTS);
+    fprintf(stderr, "mpmc%s %-32s %3llu crash points walked\n", flags ? " 1:1" : "    ", op_name[o],
+            (unsigned long long)(n - 1));
+    total_points += n - 1;
+    total_cases += n;
+}
+
+static void mpmc_every_crash_point(void **state)
+{
+    (void)state;
+    snprintf(name_buf, sizeof name_buf, "tcrash-%d", (int)getpid());
+    snprintf(name2_buf, sizeof name2_buf, "tcrash2-%d", (int)getpid());
+    for (int o = 0; o < OP_N; o++)
+        walk((op)o, 0);
+    fprintf(stderr, "mpmc: %llu crash points, %llu cases\n", (unsigned long long)total_points,
+            (unsigned long long)total_cases);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mpmc_every_crash_point),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
