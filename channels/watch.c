@@ -131,6 +131,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,8 +144,10 @@
 
 #include "klaw/region.h"
 #include "klaw/watch.h"
+#include "../src/crashpoint.h"
 #include "../src/meta.h"
 #include "inspect.h"
+#include "lifecycle.h"
 #include "select_impl.h"
 #include "wait.h"
 
@@ -168,30 +171,23 @@
 #define TSAN_ACQUIRE(p) ((void)0)
 #endif
 
-#define CACHELINE 64
-#define CTL_OFF 1024u
+#define CACHELINE KLAW_CACHELINE
+#define CTL_OFF KLAW_CTL_OFF
 #define WATCH_MAGIC 0x48435457u /* "WTCH" */
 #define SLOT_HDR 16u
 #define DEFAULT_HANDLES 256u
 #define MAX_HANDLES 4096u
 #define DEFAULT_SLOTS 8u
 #define MAX_SLOTS 1024u
-#define DEFAULT_LIVENESS_NS 1000000000ull
 #define SPIN_ITERS 256
+#define READ_TRIES 1024 /* W3: a version (or a copy) retried this often is hostile */
 #define RETIRE_BATCH 16u
 #define POOL_MAX 64u
 
-enum { CLOSED_SENDERS = 1u };
+/* lifecycle roles; H_TX closes for good when its last handle goes */
 enum { H_FREE = 0, H_TX = 1, H_RX = 2 };
+enum { CLOSED_SENDERS = 1u << H_TX };
 enum { MODE_RCU = 0, MODE_SLOTS = 1 };
-
-typedef struct handle_ent {
-    _Atomic uint32_t role;
-    uint32_t pad0_;
-    klaw_proc_id owner;
-    uint8_t pad_[CACHELINE - 24];
-} handle_ent;
-_Static_assert(sizeof(handle_ent) == CACHELINE, "handle_ent is one cache line");
 
 typedef struct watch_ctl {
     /* config: written before READY, never changed */
@@ -200,23 +196,23 @@ typedef struct watch_ctl {
     uint32_t nslots;
     uint32_t max_frame;
     uint32_t slot_size;
-    uint32_t max_handles;
-    uint64_t handles_off;
+    uint32_t pad0_;
+    uint64_t tables_off; /* the lifecycle tables (handles, peers)         */
     uint64_t slots_off;
-    uint64_t liveness_ns;
-    uint8_t pad0_[CACHELINE - 48];
+    uint8_t pad1_[CACHELINE - 40];
     _Alignas(CACHELINE) _Atomic uint64_t version;
     _Alignas(CACHELINE) struct ck_ec32 changed;
-    _Alignas(CACHELINE) _Atomic uint32_t senders;
-    _Atomic uint32_t receivers;
-    _Atomic uint32_t closed;
-    uint32_t pad1_;
-    _Atomic uint64_t lagged_borrows;
+    _Alignas(CACHELINE) _Atomic uint64_t lagged_borrows;
     _Atomic uint64_t read_retries;
-    _Atomic uint64_t reaped_handles;
-    _Alignas(CACHELINE) pthread_mutex_t lock;  /* the handle table      */
-    _Alignas(CACHELINE) pthread_mutex_t wlock; /* senders (W1)          */
+    /* W1: the senders' lock word (a lifecycle lock word: 0 or a token) */
+    _Alignas(CACHELINE) _Atomic uint32_t wlock;
+    uint32_t pad2_;
+    _Atomic uint64_t sends_repaired; /* sends a dead sender left complete  */
+    /* handles, their lock, counts and the closed bit (CLOSED_SENDERS) */
+    _Alignas(CACHELINE) klaw__life_shared life;
 } watch_ctl;
+_Static_assert(offsetof(watch_ctl, version) == CACHELINE, "the watch's config is one cache line");
+_Static_assert(offsetof(watch_ctl, life) == 5 * CACHELINE, "the lifecycle block is the sixth line");
 
 typedef struct wslot {
     _Atomic uint64_t seq;
@@ -231,16 +227,18 @@ struct rec_pool;
 typedef struct rec {
     struct rcu_head rh;
     struct rec *next;      /* in a retired batch or the pool */
-    struct rec_pool *pool; /* the callback's way home        */
+    struct rec_pool *pool; /* the way home                   */
     uint64_t version;
     uint32_t len;
-    uint32_t pad_;
+    _Atomic uint32_t refs; /* 1 while published or retired, + 1 per borrow */
     uint8_t data[];
 } rec;
 
 /* Records to reuse. It outlives its channel while batches are still
- * waiting for their grace period (refs: 1 for the channel + 1 per batch in
- * call_rcu's hands), so destroying a channel never waits for call_rcu. */
+ * waiting for their grace period and while borrowed records are out (refs:
+ * 1 for the channel + 1 per batch in call_rcu's hands + 1 per record a
+ * borrower is the last to hold), so destroying a channel never waits for
+ * call_rcu. */
 typedef struct rec_pool {
     pthread_mutex_t lock;
     rec *head;
@@ -254,15 +252,16 @@ typedef struct chan {
     uint8_t *base;
     size_t size;
     watch_ctl *ctl;
-    handle_ent *handles;
     uint8_t *slots;
-    uint32_t mode, nslots, max_frame, slot_size, max_handles;
+    uint32_t mode, nslots, max_frame, slot_size;
     uint64_t liveness_ns;
     _Atomic uint32_t refs;
+    pthread_mutex_t wmu; /* this process's senders, before ctl.wlock (W1) */
+    klaw__life life;
     /* in-process mode */
     rec *cur;                 /* RCU-protected                          */
     rec *retired;             /* replaced, not yet handed to call_rcu   */
-    uint32_t retired_n;       /* (both under ctl->wlock)                */
+    uint32_t retired_n;       /* (both under wlock)                     */
     rec_pool *pool;
 } chan;
 
@@ -353,6 +352,7 @@ static rec *rec_new(chan *c)
     }
     r->pool = p;
     r->next = NULL;
+    atomic_store_explicit(&r->refs, 1, memory_order_relaxed);
     return r;
 }
 
@@ -367,8 +367,45 @@ static void pool_unref_unlock(rec_pool *p)
     }
 }
 
+/* Pool lock held: a record nobody holds any more goes back to the pool
+ * (or is freed). */
+static void pool_put_locked(rec_pool *p, rec *r)
+{
+    if (!p->orphaned && p->n < POOL_MAX) {
+        r->next = p->head;
+        p->head = r;
+        p->n++;
+    } else {
+        free(r);
+    }
+}
+
+/* Pool lock held: drops the record's own reference (published/retired).
+ * The last reference returns it to the pool; if borrowers still hold it,
+ * it takes a reference on the pool for the last of them to drop. */
+static void rec_drop_own_locked(rec_pool *p, rec *r)
+{
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1)
+        pool_put_locked(p, r);
+    else
+        p->refs++;
+}
+
+/* A borrower's release: the last one out returns the record (and the
+ * pool reference its record held). */
+static void rec_unref(rec *r)
+{
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    rec_pool *p = r->pool;
+    pthread_mutex_lock(&p->lock);
+    pool_put_locked(p, r);
+    pool_unref_unlock(p);
+}
+
 /* call_rcu callback: a grace period has passed since the batch was
- * retired, so no reader can still hold any record of it. */
+ * retired, so no reader can still be in a read-side section that found
+ * any record of it - only borrowers that took a reference can hold one. */
 static void batch_reclaim(struct rcu_head *rh)
 {
     rec *r = caa_container_of(rh, rec, rh);
@@ -378,13 +415,7 @@ static void batch_reclaim(struct rcu_head *rh)
     while (r) {
         TSAN_ACQUIRE(r);
         rec *next = r->next;
-        if (!p->orphaned && p->n < POOL_MAX) {
-            r->next = p->head;
-            p->head = r;
-            p->n++;
-        } else {
-            free(r);
-        }
+        rec_drop_own_locked(p, r);
         r = next;
     }
     pool_unref_unlock(p);
@@ -407,108 +438,72 @@ static void rec_retire(chan *c, rec *old)
     }
 }
 
-static void rec_free_list(rec *r)
+/* Pool lock held: drops the own reference of every record on the list. */
+static void rec_drop_list_locked(rec_pool *p, rec *r)
 {
     while (r) {
         rec *n = r->next;
-        free(r);
+        rec_drop_own_locked(p, r);
         r = n;
     }
 }
 
-/* ---- the handle table (cold; as in mpmc.c) ---------------------------------- */
+/* ---- the lifecycle core's callbacks and the handle table ----------------------- */
 
-static void recount(chan *c)
+/* A watch handle holds nothing in the slots: closing a sender is all there
+ * is to it, and the module does that (L2). The lock word W1 is repaired by
+ * the sender that takes it over (repair_send). */
+static void life_wake(void *cv)
 {
-    uint32_t tx = 0, rx = 0;
-    for (uint32_t i = 0; i < c->max_handles; i++) {
-        uint32_t role = atomic_load(&c->handles[i].role);
-        tx += role == H_TX;
-        rx += role == H_RX;
-    }
-    atomic_store(&c->ctl->senders, tx);
-    atomic_store(&c->ctl->receivers, rx);
-}
-
-static klaw_status lock_robust(chan *c, pthread_mutex_t *m, bool table)
-{
-    int e = klaw__robust_lock(m);
-    if (e > 0 && table)
-        recount(c); /* its owner died inside: the counts may be half done */
-    return e >= 0 ? KLAW_OK : KLAW_CORRUPT;
-}
-
-static klaw_status lock_table(chan *c) { return lock_robust(c, &c->ctl->lock, true); }
-static void unlock_table(chan *c) { pthread_mutex_unlock(&c->ctl->lock); }
-
-static void retire_handle(chan *c, uint32_t i)
-{
-    handle_ent *h = &c->handles[i];
-    uint32_t role = atomic_load(&h->role);
-    atomic_store(&h->role, H_FREE);
-    if (role == H_TX && atomic_fetch_sub(&c->ctl->senders, 1) == 1)
-        atomic_fetch_or(&c->ctl->closed, CLOSED_SENDERS);
-    if (role == H_RX)
-        atomic_fetch_sub(&c->ctl->receivers, 1);
-}
-
-static uint32_t reap(chan *c)
-{
-    uint32_t n = 0;
-    if (lock_table(c) != KLAW_OK)
-        return 0;
-    for (uint32_t i = 0; i < c->max_handles; i++) {
-        handle_ent *h = &c->handles[i];
-        if (atomic_load(&h->role) == H_FREE || klaw_proc_alive(h->owner))
-            continue;
-        retire_handle(c, i);
-        n++;
-    }
-    if (n)
-        atomic_fetch_add(&c->ctl->reaped_handles, n);
-    unlock_table(c);
-    if (n)
-        kw_wake_all(&c->ctl->changed);
-    return n;
-}
-
-/* KLAW_CLOSED for a sender once every sender closed for good; KLAW_FULL
- * when the table is full. */
-static klaw_status take_handle(chan *c, uint32_t role, uint32_t *idx)
-{
-    klaw_status st = lock_table(c);
-    if (st != KLAW_OK)
-        return st;
-    if (role == H_TX && (atomic_load(&c->ctl->closed) & CLOSED_SENDERS)) {
-        unlock_table(c);
-        return KLAW_CLOSED;
-    }
-    for (uint32_t i = 0; i < c->max_handles; i++) {
-        handle_ent *h = &c->handles[i];
-        if (atomic_load(&h->role) != H_FREE)
-            continue;
-        h->owner = klaw_proc_self();
-        atomic_store(&h->role, role);
-        atomic_fetch_add(role == H_TX ? &c->ctl->senders : &c->ctl->receivers, 1);
-        unlock_table(c);
-        *idx = i;
-        return KLAW_OK;
-    }
-    unlock_table(c);
-    return KLAW_FULL;
-}
-
-static void give_handle(chan *c, uint32_t idx)
-{
-    if (lock_table(c) != KLAW_OK)
-        return;
-    handle_ent *h = &c->handles[idx];
-    klaw_proc_id me = klaw_proc_self();
-    if (atomic_load(&h->role) != H_FREE && h->owner.pid == me.pid && h->owner.start_time == me.start_time)
-        retire_handle(c, idx);
-    unlock_table(c);
+    chan *c = cv;
     kw_wake_all(&c->ctl->changed);
 }
+static const klaw__life_ops life_ops = {NULL, NULL, life_wake};
+
+static uint32_t reap(chan *c) { return klaw__life_reap(&c->life); }
+
+/* KLAW_CLOSED for a sender once every sender closed for good (L3);
+ * KLAW_FULL when the table is full; KLAW_SYS when this process has no
+ * identity in the region. */
+static klaw_status take_handle(chan *c, uint32_t role, uint32_t *idx)
+{
+    return klaw__life_take(&c->life, role, false, idx);
+}
+
+static void give_handle(chan *c, uint32_t idx) { klaw__life_give(&c->life, idx); }
+
+/* W1 taken over from a dead sender (word held): finishes or leaves what
+ * its W2 left (see the protocol above). */
+static void repair_send(chan *c)
+{
+    if (c->mode != MODE_SLOTS)
+        return; /* records are this process's: no other process sends */
+    watch_ctl *ctl = c->ctl;
+    uint64_t v = atomic_load_explicit(&ctl->version, memory_order_relaxed) + 1;
+    wslot *s = slot_of(c, v);
+    if (atomic_load_explicit(&s->seq, memory_order_acquire) != 2 * v)
+        return; /* untouched, or mid-write (odd: holds no version) */
+    atomic_store_explicit(&ctl->version, v, memory_order_seq_cst);
+    KLAW_CRASHPOINT("watch.repair.version");
+    atomic_fetch_add_explicit(&ctl->sends_repaired, 1, memory_order_relaxed);
+    kw_wake_all(&ctl->changed);
+}
+
+/* Takes W1: KLAW_OK, or the status of getting an identity. */
+static klaw_status lock_senders(chan *c)
+{
+    int e = klaw__life_lock_word(&c->life, &c->wmu, &c->ctl->wlock);
+    if (KLAW_UNLIKELY(e < 0)) {
+        uint64_t me;
+        klaw_status st = klaw__peers_me(&c->life.peers, &me);
+        return st != KLAW_OK ? st : KLAW_SYS;
+    }
+    if (KLAW_UNLIKELY(e > 0))
+        repair_send(c);
+    return KLAW_OK;
+}
+
+static void unlock_senders(chan *c) { klaw__life_unlock_word(&c->wmu, &c->ctl->wlock); }
 
 /* ---- creating and attaching ----------------------------------------------- */
 
