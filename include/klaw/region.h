@@ -18,6 +18,40 @@
  *
  * Thread safety: a klaw_region handle is immutable after create/open and may
  * be used from any thread; close it once, after every user is done.
+ *
+ * Liveness - who is alive among the processes sharing a channel - is the
+ * kernel's word, not a guess from /proc:
+ *   - Named regions: every attachment (create or open) keeps a descriptor
+ *     of the shared-memory object open for as long as it is attached, and
+ *     whatever it owns in the channel (a handle, a claim, the table lock)
+ *     is tied to an open-file-description lock (fcntl F_OFD_SETLK) on one
+ *     byte of that object. The kernel holds such a lock until the process
+ *     exits or is killed, and answers F_OFD_GETLK for it from any process
+ *     that can open the file. So a peer is dead exactly when it is gone; a
+ *     stopped, slow or swapped-out process is alive; and the check needs
+ *     neither a shared pid namespace nor /proc. Containers must share the
+ *     object's file system (/dev/shm, the same tmpfs) and nothing else: not
+ *     the pid namespace, not /proc. Docker's default seccomp profile allows
+ *     fcntl, and file locks on a tmpfs are local to the host's kernel.
+ *     "Cannot tell" (the lock query fails) counts as alive.
+ *   - A fork child gets a description of its own for each attachment it
+ *     inherits (and closes the inherited one), so its parent's death is
+ *     seen while the child lives on. Where the name was removed and /proc
+ *     is unreadable, the child cannot get one: taking a new handle there
+ *     returns KLAW_SYS (the inherited handles still work).
+ *   - Anonymous regions (threads, and children forked after creation: one
+ *     pid namespace by construction) use the pid: a peer is dead when
+ *     kill(pid, 0) says ESRCH or /proc shows a zombie whose every thread has
+ *     exited; a pid reused by an unrelated process keeps a dead peer alive
+ *     until that process ends (the conservative side).
+ *   - Creation: a creator holds a lock of its own on the object from before
+ *     the header exists until READY is published, and stores the header's
+ *     magic last (release). An opener treats an object too short, or with
+ *     no magic yet, or not READY, as "being born" for as long as that lock
+ *     is held (up to its timeout: KLAW_TIMEOUT), and as KLAW_CORRUPT once
+ *     nobody holds it (a creator that died half way).
+ * The channels' lifecycle core (channels/lifecycle.h) builds on this; what
+ * each kind then guarantees is in README.md, "Recovery and containers".
  */
 #ifndef KLAW_REGION_H
 #define KLAW_REGION_H
@@ -49,9 +83,11 @@ extern "C" {
 #define KLAW_REGION_READY 0x52454459u /* "READ" */
 #define KLAW_REGION_NAME_MAX 200
 
-/* The identity of a process for liveness checks: a pid alone can be reused,
- * so the kernel's start time of that pid (clock ticks after boot, field 22
- * of /proc/<pid>/stat) goes with it. */
+/* The identity of a process by pid: a pid alone can be reused, so the
+ * kernel's start time of that pid (clock ticks after boot, field 22 of
+ * /proc/<pid>/stat; 0 when /proc cannot be read) goes with it. Informative
+ * (the region header's creator); channels in named regions do not use it
+ * for liveness (see above). */
 typedef struct klaw_proc_id {
     int32_t pid;
     uint32_t reserved_;
@@ -62,8 +98,12 @@ typedef struct klaw_proc_id {
  * path, used when handles are made). */
 KLAW_API klaw_proc_id klaw_proc_self(void);
 
-/* 1 when the process is alive (exists, same start time, not a zombie),
- * 0 when it is gone. Reads /proc: a cold path, never on a hot one. */
+/* 0 when the process is gone: kill(pid, 0) says ESRCH, or /proc shows
+ * another start time (when id.start_time is not 0) or a zombie whose every
+ * thread has exited (a leader thread that called pthread_exit() while
+ * others run is alive). 1 otherwise - including "cannot tell" (/proc
+ * hidden or unreadable, another pid namespace's pid): never "dead" on a
+ * guess. A cold path (system calls), never on a hot one. */
 KLAW_API int klaw_proc_alive(klaw_proc_id id);
 
 /* The header at offset 0 of every region (one cache line pair; fields are
