@@ -19,6 +19,8 @@
 #define LOCK_GEN_MASK 0x3ffffu
 #define LIFE_LOCK_POLL_MS 10
 #define REAP_BATCH 64 /* dead owners one reap retires at most */
+#define ROLE_CLOSING (1u << 31) /* closed by its owner, retirement pending */
+#define LOCK_WAIT_NS 1000000000ll /* how long a bounded lock waits for a live holder */
 
 static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
@@ -119,13 +121,16 @@ static void futex_wait_ms(_Atomic uint32_t *w, uint32_t expected, int ms)
     syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, expected, &ts, NULL, 0);
 }
 
-int klaw__life_lock_word(klaw__life *L, pthread_mutex_t *m, _Atomic uint32_t *word)
+/* 0 locked, 1 locked from a dead holder, -1 no identity, -2 a live holder
+ * kept it past the bound (bounded only). */
+static int lock_word(klaw__life *L, pthread_mutex_t *m, _Atomic uint32_t *word, bool bounded)
 {
     uint64_t me;
     if (klaw__peers_me(&L->peers, &me) != KLAW_OK)
         return -1;
     const uint32_t tok = token_of(me);
     pthread_mutex_lock(m);
+    int64_t give_up = bounded ? klaw__now_ns() + LOCK_WAIT_NS : INT64_MAX;
     for (int waited = 0;; waited++) {
         uint32_t v = atomic_load_explicit(word, memory_order_relaxed);
         uint32_t holder = v & ~LOCK_WAITERS;
@@ -138,7 +143,10 @@ int klaw__life_lock_word(klaw__life *L, pthread_mutex_t *m, _Atomic uint32_t *wo
             }
             continue;
         }
-        if (waited > 0 && !token_alive(L, holder)) {
+        /* our own token while we hold m: no thread of this attachment can
+         * hold the word (they all take m first, and unlock clears it), so
+         * it is a stale or forged word - waiting for "ourselves" would hang */
+        if ((waited > 0 && !token_alive(L, holder)) || holder == tok) {
             /* its holder is gone: take the word over (acquire, as above);
              * what it guarded may be half done - the caller repairs */
             if (atomic_compare_exchange_strong_explicit(word, &v, tok | (v & LOCK_WAITERS), memory_order_acquire,
@@ -149,12 +157,22 @@ int klaw__life_lock_word(klaw__life *L, pthread_mutex_t *m, _Atomic uint32_t *wo
             }
             continue;
         }
+        if (waited > 0 && klaw__now_ns() >= give_up) {
+            pthread_mutex_unlock(m);
+            return -2; /* a live holder: slow, stopped, or a forged word */
+        }
         if (!(v & LOCK_WAITERS) &&
             !atomic_compare_exchange_weak_explicit(word, &v, v | LOCK_WAITERS, memory_order_relaxed,
                                                    memory_order_relaxed))
             continue;
         futex_wait_ms(word, v | LOCK_WAITERS, LIFE_LOCK_POLL_MS);
     }
+}
+
+int klaw__life_lock_word(klaw__life *L, pthread_mutex_t *m, _Atomic uint32_t *word)
+{
+    int e = lock_word(L, m, word, true);
+    return e == -2 ? -1 : e;
 }
 
 void klaw__life_unlock_word(pthread_mutex_t *m, _Atomic uint32_t *word)
@@ -173,7 +191,7 @@ static void recount(klaw__life *L)
 {
     uint32_t n[KLAW__LIFE_ROLES] = {0};
     for (uint32_t i = 0; i < L->max_handles; i++) {
-        uint32_t role = atomic_load(&L->ents[i].role);
+        uint32_t role = atomic_load(&L->ents[i].role) & ~ROLE_CLOSING;
         if (role > 0 && role < KLAW__LIFE_ROLES)
             n[role]++;
     }
@@ -181,20 +199,40 @@ static void recount(klaw__life *L)
         atomic_store(&L->s->count[r], n[r]);
 }
 
-klaw_status klaw__life_lock(klaw__life *L)
+static void retire(klaw__life *L, uint32_t i, int dead);
+
+/* Lock held: the retirements that closes left pending (close_deferred). */
+static void run_pending(klaw__life *L)
 {
-    int e = klaw__life_lock_word(L, &L->mu, &L->s->lock);
+    /* exchange first: a close that marks its entry after our scan bumps
+     * pending again, and the next holder scans */
+    if (atomic_exchange(&L->s->pending, 0) == 0)
+        return;
+    for (uint32_t i = 0; i < L->max_handles; i++)
+        if (atomic_load(&L->ents[i].role) & ROLE_CLOSING)
+            retire(L, i, 0);
+}
+
+static klaw_status lock_table(klaw__life *L, bool bounded)
+{
+    int e = lock_word(L, &L->mu, &L->s->lock, bounded);
+    if (e == -2)
+        return KLAW_TIMEOUT;
     if (e < 0) {
         uint64_t me;
-        return klaw__peers_me(&L->peers, &me);
+        klaw_status st = klaw__peers_me(&L->peers, &me);
+        return st != KLAW_OK ? st : KLAW_SYS;
     }
     if (e > 0) {
         recount(L);
         if (L->ops && L->ops->repair)
             L->ops->repair(L->kind);
     }
+    run_pending(L);
     return KLAW_OK;
 }
+
+klaw_status klaw__life_lock(klaw__life *L) { return lock_table(L, true); }
 
 void klaw__life_unlock(klaw__life *L) { klaw__life_unlock_word(&L->mu, &L->s->lock); }
 
@@ -245,9 +283,11 @@ static void retire(klaw__life *L, uint32_t i, int dead)
 {
     klaw__life_ent *e = &L->ents[i];
     klaw__life_shared *s = L->s;
-    uint32_t role = atomic_load(&e->role);
-    if (role == 0 || role >= KLAW__LIFE_ROLES)
+    uint32_t role = atomic_load(&e->role) & ~ROLE_CLOSING;
+    if (role == 0 || role >= KLAW__LIFE_ROLES) {
+        atomic_store(&e->role, 0); /* (a forged role: just free it) */
         return;
+    }
     if (L->ops && L->ops->gone)
         L->ops->gone(L->kind, i, role, dead);
     KLAW_CRASHPOINT("life.retire.gone");
@@ -271,18 +311,38 @@ bool klaw__life_owns(klaw__life *L, uint32_t idx)
 {
     uint64_t me = klaw__peers_mine(&L->peers);
     klaw__life_ent *e = &L->ents[idx];
-    return me != 0 && atomic_load(&e->role) != 0 && atomic_load(&e->owner) == me;
+    uint32_t role = atomic_load(&e->role);
+    return me != 0 && role != 0 && !(role & ROLE_CLOSING) && atomic_load(&e->owner) == me;
 }
 
 void klaw__life_give(klaw__life *L, uint32_t idx)
 {
-    if (idx >= L->max_handles)
-        return;
-    if (klaw__life_lock(L) != KLAW_OK)
-        return; /* no identity here: nothing here can be ours */
-    if (klaw__life_owns(L, idx))
-        retire(L, idx, 0);
-    klaw__life_unlock(L);
+    if (idx >= L->max_handles || !klaw__life_owns(L, idx))
+        return; /* not ours (a fork child's copy of its parent's handle) */
+    klaw_status st = lock_table(L, true);
+    if (st == KLAW_OK) {
+        if (klaw__life_owns(L, idx))
+            retire(L, idx, 0);
+        klaw__life_unlock(L);
+    } else {
+        /* The lock is held by a live peer beyond the bound (slow, stopped,
+         * or a forged word): close still completes. The entry is marked
+         * closing and the next holder of the lock - whoever takes it for
+         * anything - retires it (run_pending), gone() included; until then
+         * this handle's claims and views stay where they are, as a slow
+         * peer's would. A death between the mark and the retirement leaves
+         * an entry the reaper retires. */
+        klaw__life_ent *e = &L->ents[idx];
+        uint32_t role = atomic_load(&e->role);
+        while (!(role & ROLE_CLOSING) && role != 0 &&
+               !atomic_compare_exchange_weak(&e->role, &role, role | ROLE_CLOSING)) {
+        }
+        KLAW_CRASHPOINT("life.give.deferred");
+        atomic_fetch_add(&L->s->pending, 1);
+        /* the holder may have let go meanwhile: try once more, no waiting */
+        if (lock_table(L, true) == KLAW_OK)
+            klaw__life_unlock(L);
+    }
     if (L->ops && L->ops->wake)
         L->ops->wake(L->kind);
 }

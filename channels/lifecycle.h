@@ -25,10 +25,14 @@
  * unlocker exchanges the word with 0 and wakes the futex when the flag was
  * set. Threads of one process share a peer identity, so they first take a
  * process-local mutex (klaw__life.mu); the word excludes other
- * attachments. A live holder is waited for as long as it holds the lock - a
- * slow or stopped process is alive - so close always completes; a live
- * peer that writes its own token and never lets go can stall the channel
- * (the trust model: a live peer with write access can stall, never crash).
+ * attachments. A live holder - a slow or stopped process is alive - is
+ * waited for up to LOCK_WAIT_NS (1 s); past that, take, reap and stats
+ * return KLAW_TIMEOUT, and close completes anyway by marking its entry
+ * closing for the next holder to retire (L6). A word holding our own
+ * token while we hold the process mutex is stale or forged and is taken
+ * over at once. A live peer that writes its own token and never lets go can
+ * stall the channel (the trust model: a live peer with write access can
+ * stall, never crash, and never make another process hang in close).
  *
  * Orderings: the CAS that takes the word is acquire and the exchange that
  * frees it is release (pairs with the next taker's CAS), so everything
@@ -59,6 +63,12 @@
  *       most once per retirement; after a death inside the lock it may be
  *       called again for the same entry, so it must be idempotent (slot
  *       CASes are).
+ *   L6  A close that cannot have the lock within the bound sets the entry's
+ *       ROLE_CLOSING bit (CAS) and then bumps `pending`; every holder of
+ *       the lock exchanges `pending` with 0 first and then retires every
+ *       entry marked closing, so no mark is missed (a mark after the scan
+ *       bumps pending again). A closing entry counts as its role until
+ *       retired; take never reuses it.
  *
  * What the kinds keep: their slot protocols, and what gone() gives up
  * (claims -> skipped, views -> redelivered, registry entries -> evicted,
@@ -108,6 +118,8 @@ typedef struct klaw__life_shared {
     uint32_t pad2_;
     _Atomic uint64_t reaped;        /* handles retired: owner gone       */
     _Atomic uint64_t retired_count; /* gone handles' counters, summed    */
+    _Atomic uint32_t pending;       /* closes waiting for the lock (L6)  */
+    uint32_t pad3_;
 } klaw__life_shared;
 _Static_assert(sizeof(klaw__life_shared) == 3 * KLAW_CACHELINE, "three cache lines");
 
@@ -180,9 +192,9 @@ static inline int klaw__life_overlaps(const klaw__life *L, uint64_t ctl_off, uin
 
 /* ---- the lock ------------------------------------------------------------ */
 
-/* Takes the table lock (repairing after a dead holder). KLAW_OK, or the
- * status of getting an identity (KLAW_FULL, KLAW_SYS). Blocks while a
- * live holder holds it. */
+/* Takes the table lock (repairing after a dead holder, then retiring the
+ * closes left pending). KLAW_OK; KLAW_TIMEOUT (a live holder kept it 1 s);
+ * or the status of getting an identity (KLAW_FULL, KLAW_SYS). */
 klaw_status klaw__life_lock(klaw__life *L);
 void klaw__life_unlock(klaw__life *L);
 
@@ -199,9 +211,10 @@ void klaw__life_unlock_word(pthread_mutex_t *m, _Atomic uint32_t *word);
  * already has a handle); KLAW_SYS (no identity). */
 klaw_status klaw__life_take(klaw__life *L, uint32_t role, bool single, uint32_t *idx);
 
-/* Gives entry idx back (close): gone(dead = 0), then retired (L2).
- * Always completes; only an entry this attachment owns is retired (a fork
- * child closing its parent's handle leaves it to the parent). */
+/* Gives entry idx back (close): gone(dead = 0), then retired (L2) - now,
+ * or by the next lock holder when a live one keeps the lock past the bound
+ * (L6). Always completes; only an entry this attachment owns is retired (a
+ * fork child closing its parent's handle leaves it to the parent). */
 void klaw__life_give(klaw__life *L, uint32_t idx);
 
 /* Does this attachment own entry idx (role not free)? */

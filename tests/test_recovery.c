@@ -410,8 +410,9 @@ static void a_close_waits_for_a_slow_lock_holder(void **state)
     assert_int_equal(read(p[0], &c, 1), 1);
     close(p[0]);
     sleep_ms(100);
-    /* blocks until the holder lets go, then retires the handle (before:
-     * gave up after 1 s and left it, so the channel never closed) */
+    /* completes: past the 1 s bound the entry is marked closing and the
+     * holder retires it when it lets go (before: close gave up after 1 s
+     * and left the handle, so the channel never closed) */
     klaw_mpmc_tx_free(tx);
     int ws;
     assert_int_equal(waitpid(pid, &ws, 0), pid);
