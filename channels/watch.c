@@ -489,14 +489,16 @@ static void repair_send(chan *c)
     kw_wake_all(&ctl->changed);
 }
 
-/* Takes W1: KLAW_OK, or the status of getting an identity. */
+/* Takes W1: KLAW_OK; the status of getting an identity (KLAW_FULL,
+ * KLAW_SYS); KLAW_TIMEOUT when a live peer kept the word past the
+ * lifecycle core's bound (1 s: a stopped sender, or a forged word). */
 static klaw_status lock_senders(chan *c)
 {
     int e = klaw__life_lock_word(&c->life, &c->wmu, &c->ctl->wlock);
     if (KLAW_UNLIKELY(e < 0)) {
         uint64_t me;
         klaw_status st = klaw__peers_me(&c->life.peers, &me);
-        return st != KLAW_OK ? st : KLAW_SYS;
+        return st != KLAW_OK ? st : KLAW_TIMEOUT;
     }
     if (KLAW_UNLIKELY(e > 0))
         repair_send(c);
@@ -507,26 +509,41 @@ static void unlock_senders(chan *c) { klaw__life_unlock_word(&c->wmu, &c->ctl->w
 
 /* ---- creating and attaching ----------------------------------------------- */
 
+/* Frees a chan whose region stays the caller's. */
+static void chan_free(chan *c)
+{
+    klaw__life_detach(&c->life);
+    pthread_mutex_destroy(&c->wmu);
+    free(c);
+}
+
 static void chan_unref(chan *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) != 1)
         return;
     if (c->mode == MODE_RCU && c->pool) {
         /* no handle of this process is left, so no reader: the current and
-         * retired records can go at once; batches still waiting for their
-         * grace period free themselves when they come back */
-        free(c->cur);
-        rec_free_list(c->retired);
+         * retired records lose their own references at once; batches still
+         * waiting for their grace period drop theirs when they come back */
         rec_pool *p = c->pool;
         pthread_mutex_lock(&p->lock);
         p->orphaned = 1;
-        rec_free_list(p->head);
+        if (c->cur)
+            rec_drop_own_locked(p, c->cur);
+        rec_drop_list_locked(p, c->retired);
+        rec *r = p->head;
         p->head = NULL;
         p->n = 0;
+        while (r) {
+            rec *n = r->next;
+            free(r);
+            r = n;
+        }
         pool_unref_unlock(p);
     }
-    klaw_region_close(c->region);
-    free(c);
+    klaw_region *region = c->region;
+    chan_free(c);
+    klaw_region_close(region);
 }
 
 static klaw_status chan_attach(klaw_region *r, chan **out)
@@ -537,38 +554,42 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     watch_ctl *ctl = klaw_region_at(base, size, h->body_off, sizeof(watch_ctl));
     if (!ctl || h->body_off % CACHELINE || h->body_len < sizeof(watch_ctl))
         return KLAW_CORRUPT;
-    uint32_t mode = ctl->mode, ns = ctl->nslots, maxf = ctl->max_frame, ssz = ctl->slot_size,
-             nh = ctl->max_handles;
-    uint64_t hoff = ctl->handles_off, soff = ctl->slots_off, live = ctl->liveness_ns;
-    if (ctl->magic != WATCH_MAGIC || (mode != MODE_RCU && mode != MODE_SLOTS) || maxf < 1 || maxf > (1u << 30) ||
-        nh < 2 || nh > MAX_HANDLES || hoff % CACHELINE || live == 0 ||
-        !klaw_region_at(base, size, hoff, (uint64_t)nh * sizeof(handle_ent)))
+    /* copy the config once; validate it; never trust it again */
+    uint32_t mode = ctl->mode, ns = ctl->nslots, maxf = ctl->max_frame, ssz = ctl->slot_size;
+    uint64_t soff = ctl->slots_off;
+    if (ctl->magic != WATCH_MAGIC || (mode != MODE_RCU && mode != MODE_SLOTS) || maxf < 1 || maxf > (1u << 30))
         return KLAW_CORRUPT;
     if (mode == MODE_SLOTS &&
         (ns < 2 || ns > MAX_SLOTS || ssz % CACHELINE || (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR ||
          soff % CACHELINE || !klaw_region_at(base, size, soff, (uint64_t)ns * ssz)))
         return KLAW_CORRUPT;
-    /* no table over the control block (its robust mutex: see mpmc.c) or
-     * over another table */
-    if (klaw__overlap(hoff, (uint64_t)nh * sizeof(handle_ent), h->body_off, sizeof(watch_ctl)) ||
-        (mode == MODE_SLOTS && (klaw__overlap(soff, (uint64_t)ns * ssz, h->body_off, sizeof(watch_ctl)) ||
-                                klaw__overlap(hoff, (uint64_t)nh * sizeof(handle_ent), soff, (uint64_t)ns * ssz))))
-        return KLAW_CORRUPT;
     chan *c = calloc(1, sizeof *c);
     if (!c)
         return KLAW_NOMEM;
+    /* the lifecycle tables are checked against the control block; the
+     * slots must overlap neither (the lock words and counts above all) */
+    if (klaw__life_attach(&c->life, r, &ctl->life, h->body_off, sizeof(watch_ctl), &life_ops, c) != KLAW_OK) {
+        free(c);
+        return KLAW_CORRUPT;
+    }
+    const klaw__life *L = &c->life;
+    if (L->max_handles < 2 || L->max_handles > MAX_HANDLES ||
+        (mode == MODE_SLOTS && klaw__life_overlaps(L, h->body_off, sizeof(watch_ctl), soff, (uint64_t)ns * ssz))) {
+        klaw__life_detach(&c->life);
+        free(c);
+        return KLAW_CORRUPT;
+    }
+    pthread_mutex_init(&c->wmu, NULL);
     c->region = r;
     c->base = base;
     c->size = size;
     c->ctl = ctl;
-    c->handles = (handle_ent *)(base + hoff);
     c->slots = mode == MODE_SLOTS ? base + soff : NULL;
     c->mode = mode;
     c->nslots = mode == MODE_SLOTS ? ns : 0;
     c->max_frame = maxf;
     c->slot_size = ssz;
-    c->max_handles = nh;
-    c->liveness_ns = live;
+    c->liveness_ns = L->liveness_ns;
     atomic_store(&c->refs, 1);
     *out = c;
     return KLAW_OK;
@@ -618,9 +639,10 @@ klaw_status klaw_watch_create(const klaw_watch_opts *o, klaw_watch_tx **txo, kla
     uint32_t mode = (o->name || o->process_shared) ? MODE_SLOTS : MODE_RCU;
     uint32_t ns = mode == MODE_SLOTS ? (o->slots ? o->slots : DEFAULT_SLOTS) : 0;
     uint32_t nh = o->max_handles ? o->max_handles : DEFAULT_HANDLES;
+    uint32_t np = klaw__life_peers_for(nh);
     uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR, CACHELINE);
-    uint64_t hoff = round_up(CTL_OFF + sizeof(watch_ctl), CACHELINE);
-    uint64_t soff = round_up(hoff + (uint64_t)nh * sizeof(handle_ent), 4096);
+    uint64_t toff = round_up(CTL_OFF + sizeof(watch_ctl), CACHELINE);
+    uint64_t soff = round_up(toff + klaw__life_tables_size(nh, np), 4096);
     uint64_t moff = soff + (uint64_t)ns * ssz;
     uint64_t total = moff + KLAW_META_RESERVE;
     if (total > ((uint64_t)1 << 40))
@@ -637,13 +659,10 @@ klaw_status klaw_watch_create(const klaw_watch_opts *o, klaw_watch_tx **txo, kla
     ctl->nslots = ns;
     ctl->max_frame = o->max_frame;
     ctl->slot_size = ssz;
-    ctl->max_handles = nh;
-    ctl->handles_off = hoff;
+    ctl->tables_off = toff;
     ctl->slots_off = soff;
-    ctl->liveness_ns = o->liveness_ns ? o->liveness_ns : DEFAULT_LIVENESS_NS;
     ck_ec32_init(&ctl->changed, 0);
-    if (klaw__robust_mutex_init(&ctl->lock) != 0 || klaw__robust_mutex_init(&ctl->wlock) != 0)
-        goto fail_sys;
+    klaw__life_init(&ctl->life, toff, nh, np, o->liveness_ns, CLOSED_SENDERS);
     if (mode == MODE_SLOTS) {
         /* version 0 in slot 0 with seq 0: the zero-filled region already
          * says "slot 0 holds version 0"; write its bytes */
@@ -654,17 +673,13 @@ klaw_status klaw_watch_create(const klaw_watch_opts *o, klaw_watch_tx **txo, kla
     }
     uint64_t mlen = 0;
     st = klaw__meta_write(r, moff, KLAW_CHANNEL_WATCH, 1, o->max_frame, KLAW_POLICY_NONE, o->value_type, &mlen);
+    if (st == KLAW_OK)
+        st = klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(watch_ctl));
+    chan *c = NULL;
+    if (st == KLAW_OK)
+        st = chan_attach(r, &c);
     if (st != KLAW_OK) {
-        klaw_region_close(r);
-        if (o->name)
-            klaw_region_unlink(o->name);
-        return st;
-    }
-    klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(watch_ctl));
-
-    chan *c;
-    st = chan_attach(r, &c);
-    if (st != KLAW_OK) {
+        /* never leave a name behind that opens as something half made */
         klaw_region_close(r);
         if (o->name)
             klaw_region_unlink(o->name);
@@ -721,11 +736,6 @@ fail_handles:
     if (o->name)
         klaw_region_unlink(o->name);
     return st;
-fail_sys:
-    klaw_region_close(r);
-    if (o->name)
-        klaw_region_unlink(o->name);
-    return KLAW_SYS;
 }
 
 /* New handles take a reference on c each. */
@@ -774,7 +784,7 @@ static klaw_status open_chan(const char *name, chan **out)
     st = chan_attach(r, &c);
     if (st == KLAW_OK && c->mode != MODE_SLOTS) {
         /* an in-process watch's records are in another heap */
-        free(c);
+        chan_free(c);
         st = KLAW_CORRUPT;
     }
     if (st != KLAW_OK) {
@@ -876,19 +886,23 @@ klaw_status klaw_watch_send(klaw_watch_tx *tx, const void *data, size_t len, uin
         return KLAW_TOOBIG;
     if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
         return KLAW_CLOSED;
-    if (KLAW_UNLIKELY(lock_robust(c, &ctl->wlock, false) != KLAW_OK))
-        return KLAW_CORRUPT;
+    klaw_status st = lock_senders(c);
+    if (KLAW_UNLIKELY(st != KLAW_OK))
+        return st;
     uint64_t v = atomic_load_explicit(&ctl->version, memory_order_relaxed) + 1;
     if (c->mode == MODE_SLOTS) {
         wslot *s = slot_of(c, v);
         atomic_store_explicit(&s->seq, 2 * v + 1, memory_order_release);
+        KLAW_CRASHPOINT("watch.send.odd");
         atomic_store_explicit(&s->len, (uint32_t)len, memory_order_release);
         slot_store(s->data, data, len);
+        KLAW_CRASHPOINT("watch.send.bytes");
         atomic_store_explicit(&s->seq, 2 * v, memory_order_release);
+        KLAW_CRASHPOINT("watch.send.even");
     } else {
         rec *r = rec_new(c);
         if (KLAW_UNLIKELY(!r)) {
-            pthread_mutex_unlock(&ctl->wlock);
+            unlock_senders(c);
             return KLAW_NOMEM;
         }
         r->version = v;
@@ -900,22 +914,30 @@ klaw_status klaw_watch_send(klaw_watch_tx *tx, const void *data, size_t len, uin
         rec_retire(c, old);
     }
     atomic_store_explicit(&ctl->version, v, memory_order_seq_cst);
-    pthread_mutex_unlock(&ctl->wlock);
+    KLAW_CRASHPOINT("watch.send.version");
+    unlock_senders(c);
     kw_wake_if_waiters(&ctl->changed);
     if (receivers)
-        *receivers = atomic_load_explicit(&ctl->receivers, memory_order_relaxed);
+        *receivers = klaw__life_count(&c->life, H_RX);
     return KLAW_OK;
 }
 
 /* ---- reading ---------------------------------------------------------------- */
 
+static void count_retry(chan *c)
+{
+    atomic_fetch_add_explicit(&c->ctl->read_retries, 1, memory_order_relaxed);
+    KLAW_CRASHPOINT("watch.read.retry");
+}
+
 /* Finds the slot holding the current version stable (W3). KLAW_OK with
- * *v, *s, *len; KLAW_CORRUPT for a region that breaks W3. */
+ * *v, *s, *len; KLAW_CORRUPT for a region that breaks W3, or a version
+ * that keeps changing for READ_TRIES tries. */
 static klaw_status slot_current(chan *c, uint64_t *vo, wslot **so, uint32_t *leno)
 {
     watch_ctl *ctl = c->ctl;
     uint64_t v = atomic_load_explicit(&ctl->version, memory_order_acquire);
-    for (unsigned tries = 0;; tries++) {
+    for (unsigned tries = 0; tries < READ_TRIES; tries++) {
         wslot *s = slot_of(c, v);
         uint64_t q = atomic_load_explicit(&s->seq, memory_order_acquire);
         if (KLAW_LIKELY(q == 2 * v)) {
@@ -932,9 +954,10 @@ static klaw_status slot_current(chan *c, uint64_t *vo, wslot **so, uint32_t *len
             return KLAW_CORRUPT;
         v = nv;
         if (tries == 0)
-            atomic_fetch_add_explicit(&ctl->read_retries, 1, memory_order_relaxed);
+            count_retry(c);
         ck_pr_stall();
     }
+    return KLAW_CORRUPT; /* a version that never settles: no sender does that */
 }
 
 static klaw_status borrow(klaw_watch_rx *rx, klaw_frame *f, bool update)
@@ -956,8 +979,13 @@ static klaw_status borrow(klaw_watch_rx *rx, klaw_frame *f, bool update)
         f->slot_ = s;
         f->pos_ = v;
     } else {
+        /* a reference taken inside the read-side section keeps the record;
+         * the section ends here, not at release (see In-process above) */
         urcu_bp_read_lock();
         rec *r = rec_current(c);
+        atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+        TSAN_RELEASE(r);
+        urcu_bp_read_unlock();
         f->data = r->data;
         f->len = r->len;
         f->cap = 0;
@@ -976,7 +1004,11 @@ klaw_status klaw_watch_borrow_and_update(klaw_watch_rx *rx, klaw_frame *f) { ret
 klaw_status klaw_watch_release(klaw_watch_rx *rx, klaw_frame *f)
 {
     chan *c = rx->c;
+    const bool closed = atomic_load_explicit(&rx->closed, memory_order_relaxed) != 0;
     if (c->mode == MODE_SLOTS) {
+        /* closed: nothing in the region is touched (no lagged count) */
+        if (KLAW_UNLIKELY(closed))
+            return KLAW_CLOSED;
         wslot *s = f->slot_;
         /* order the borrower's reads of the bytes before the check (W5) */
 #ifdef KLAW_TSAN
@@ -989,13 +1021,15 @@ klaw_status klaw_watch_release(klaw_watch_rx *rx, klaw_frame *f)
 #endif
         if (KLAW_UNLIKELY(q != 2 * f->pos_)) {
             atomic_fetch_add_explicit(&c->ctl->lagged_borrows, 1, memory_order_relaxed);
+            KLAW_CRASHPOINT("watch.release.lagged");
             return KLAW_LAGGED;
         }
         return KLAW_OK;
     }
-    TSAN_RELEASE(f->slot_);
-    urcu_bp_read_unlock();
-    return KLAW_OK;
+    /* the record is this process's memory, not the region's: its reference
+     * goes even after a close (else it would never be reused) */
+    rec_unref(f->slot_);
+    return closed ? KLAW_CLOSED : KLAW_OK;
 }
 
 static klaw_status get(klaw_watch_rx *rx, void *buf, size_t cap, size_t *len, uint64_t *version, bool update)
@@ -1006,7 +1040,7 @@ static klaw_status get(klaw_watch_rx *rx, void *buf, size_t cap, size_t *len, ui
         return KLAW_CLOSED;
     uint64_t v;
     if (c->mode == MODE_SLOTS) {
-        for (;;) {
+        for (unsigned tries = 0;; tries++) {
             wslot *s;
             uint32_t n;
             klaw_status st = slot_current(c, &v, &s, &n);
@@ -1021,7 +1055,10 @@ static klaw_status get(klaw_watch_rx *rx, void *buf, size_t cap, size_t *len, ui
                 *len = n;
                 break;
             }
-            atomic_fetch_add_explicit(&c->ctl->read_retries, 1, memory_order_relaxed);
+            count_retry(c);
+            if (tries + 1 >= READ_TRIES)
+                return KLAW_CORRUPT; /* every copy torn: W3's bound, for copies */
+            ck_pr_stall();
         }
     } else {
         urcu_bp_read_lock();
@@ -1061,7 +1098,7 @@ klaw_status klaw_watch_get_and_update(klaw_watch_rx *rx, void *buf, size_t cap, 
 static inline int change_state(klaw_watch_rx *rx, uint64_t *v)
 {
     watch_ctl *ctl = rx->c->ctl;
-    uint32_t closed = atomic_load_explicit(&ctl->closed, memory_order_acquire);
+    uint32_t closed = atomic_load_explicit(&ctl->life.closed, memory_order_acquire);
     *v = atomic_load_explicit(&ctl->version, memory_order_acquire);
     /* ">", not "!=": in one process the record is published before
      * ctl.version moves, so a borrow in between may already have marked a
@@ -1086,7 +1123,6 @@ klaw_status klaw_watch_has_changed(klaw_watch_rx *rx, int *changed)
 
 typedef struct wait_ctx {
     klaw_watch_rx *rx;
-    int64_t next_reap_ns;
 } wait_ctx;
 
 static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadline)
@@ -1095,21 +1131,10 @@ static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadlin
     uint64_t v;
     if (change_state(w->rx, &v) != 0)
         return 1;
+    /* the channel's liveness clock (not this call's): reap when due (then
+     * re-check), and wake up in time for the next due time */
     int64_t now = (int64_t)ws->now.tv_sec * 1000000000 + ws->now.tv_nsec;
-    if (now >= w->next_reap_ns) {
-        w->next_reap_ns = now + (int64_t)w->rx->c->liveness_ns;
-        if (reap(w->rx->c))
-            return 1;
-    }
-    /* wake in time for the next liveness check (ck_ec's infinite deadline
-     * is tv_sec = TIME_MAX: compare without multiplying) */
-    time_t rs = (time_t)(w->next_reap_ns / 1000000000);
-    long rns = (long)(w->next_reap_ns % 1000000000);
-    if (deadline->tv_sec > rs || (deadline->tv_sec == rs && deadline->tv_nsec > rns)) {
-        deadline->tv_sec = rs;
-        deadline->tv_nsec = rns;
-    }
-    return 0;
+    return klaw__life_wait_check(&w->rx->c->life, now, deadline);
 }
 
 klaw_status klaw_watch_changed(klaw_watch_rx *rx, const struct timespec *deadline)
@@ -1117,7 +1142,7 @@ klaw_status klaw_watch_changed(klaw_watch_rx *rx, const struct timespec *deadlin
     chan *c = rx->c;
     if (atomic_load_explicit(&rx->closed, memory_order_relaxed))
         return KLAW_CLOSED;
-    wait_ctx w = {rx, 0};
+    wait_ctx w = {rx};
     bool parked_once = false;
     for (;;) {
         uint64_t v;
@@ -1134,8 +1159,6 @@ klaw_status klaw_watch_changed(klaw_watch_rx *rx, const struct timespec *deadlin
             return KLAW_CLOSED;
         if (parked_once && klaw__deadline_passed(deadline))
             return KLAW_TIMEOUT;
-        if (!parked_once)
-            w.next_reap_ns = klaw__now_ns() + (int64_t)c->liveness_ns;
         parked_once = true;
         uint32_t ev = ck_ec32_value(&c->ctl->changed);
         if (change_state(rx, &v) != 0)
@@ -1151,15 +1174,15 @@ static klaw_status stats(chan *c, klaw_watch_stats *out)
     memset(out, 0, sizeof *out);
     reap(c);
     watch_ctl *ctl = c->ctl;
-    out->senders = atomic_load(&ctl->senders);
-    out->receivers = atomic_load(&ctl->receivers);
+    out->senders = klaw__life_count(&c->life, H_TX);
+    out->receivers = klaw__life_count(&c->life, H_RX);
     out->max_frame = c->max_frame;
     out->slots = c->nslots;
     out->shared = c->mode == MODE_SLOTS;
     out->lagged_borrows = atomic_load(&ctl->lagged_borrows);
     out->read_retries = atomic_load(&ctl->read_retries);
-    out->reaped_handles = atomic_load(&ctl->reaped_handles);
-    out->senders_closed = (atomic_load(&ctl->closed) & CLOSED_SENDERS) != 0;
+    out->reaped_handles = atomic_load(&ctl->life.reaped);
+    out->senders_closed = klaw__life_closed(&c->life, H_TX);
     if (c->mode == MODE_SLOTS) {
         uint64_t v;
         wslot *s;
@@ -1197,7 +1220,13 @@ static klaw_status sel_try_take(void *rxv, klaw_sel_result *out)
 
 static klaw_status sel_release(void *rx, klaw_frame *f) { return klaw_watch_release(rx, f); }
 
-static void sel_maintain(void *rx) { reap(((klaw_watch_rx *)rx)->c); }
+/* select's waiter: the channel's liveness clock, as a parked receiver's */
+static void sel_maintain(void *rx) { klaw__life_maybe_reap(&((klaw_watch_rx *)rx)->c->life, klaw__now_ns()); }
+
+static int64_t sel_due(void *rx)
+{
+    return atomic_load_explicit(&((klaw_watch_rx *)rx)->c->life.next_reap_ns, memory_order_relaxed);
+}
 
 klaw_status klaw__watch_sel_src(void *rxv, klaw_sel_src *out)
 {
@@ -1210,6 +1239,7 @@ klaw_status klaw__watch_sel_src(void *rxv, klaw_sel_src *out)
     out->ec = &rx->c->ctl->changed;
     out->maintain = sel_maintain;
     out->liveness_ns = rx->c->liveness_ns;
+    out->due_ns = sel_due;
     return KLAW_OK;
 }
 
@@ -1224,10 +1254,10 @@ klaw_status klaw__watch_inspect(klaw_region *r, klaw_watch_stats *out)
         return st;
     if (c->mode != MODE_SLOTS) {
         /* the records are in the creator's heap; counts only */
-        free(c);
+        chan_free(c);
         return KLAW_CORRUPT;
     }
     st = stats(c, out);
-    free(c); /* not chan_unref: the region stays the caller's */
+    chan_free(c); /* not chan_unref: the region stays the caller's */
     return st;
 }

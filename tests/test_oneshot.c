@@ -1,3 +1,6 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_timedjoin_np */
+#endif
 /* test_oneshot.c - the oneshot channel: every ordering of send / sender
  * close / receive / receiver gone against a model (anonymous and named,
  * copy and zero-copy), the blocking calls woken by each event and by their
@@ -687,12 +690,223 @@ static void killed_peers_count_as_closed(void **state)
     klaw_region_unlink(o.name);
 }
 
+/* A child takes the sender role by name and exits without sending - no
+ * deadline on the parent's receive, and the child left a zombie (not
+ * waited for) behind: liveness is the kernel's file lock on the region,
+ * which goes with the process, so the receive says KLAW_CLOSED within
+ * about one liveness period. (A pid alone can stay "alive": a zombie, or a
+ * recycled pid, kept a receive with no deadline waiting for ever.) */
+typedef struct nodl_arg {
+    klaw_oneshot_rx *rx;
+    klaw_status st;
+    _Atomic int64_t done_ns;
+} nodl_arg;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *recv_no_deadline(void *p)
+{
+    nodl_arg *a = p;
+    char buf[32];
+    size_t len;
+    a->st = klaw_oneshot_recv(a->rx, buf, sizeof buf, &len, NULL);
+    atomic_store(&a->done_ns, mono_ns());
+    return NULL;
+}
+
+static void dead_sender_closes_a_receive_with_no_deadline(void **state)
+{
+    (void)state;
+    const uint64_t live = 200000000; /* 200 ms */
+    klaw_oneshot_opts o = {.max_frame = 32, .name = uniq("nodl"), .liveness_ns = live};
+    klaw_oneshot_rx *rx;
+    assert_int_equal(klaw_oneshot_create(&o, NULL, &rx), KLAW_OK);
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        klaw_oneshot_tx *tx;
+        if (klaw_oneshot_open_tx(o.name, &tx) != KLAW_OK)
+            _exit(2);
+        char c;
+        if (read(pfd[0], &c, 1) != 1) /* the parent is parked */
+            _exit(3);
+        _exit(0); /* no send, no close */
+    }
+    /* the child holds the role */
+    klaw_oneshot_stats st;
+    for (int i = 0; i < 5000; i++) {
+        assert_int_equal(klaw_oneshot_rx_stats(rx, &st), KLAW_OK);
+        if (st.sender_held)
+            break;
+        usleep(1000);
+    }
+    assert_int_equal(st.sender_held, 1);
+    nodl_arg a = {rx, KLAW_INVAL, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, recv_no_deadline, &a), 0);
+    usleep(50000);
+    assert_int_equal(atomic_load(&a.done_ns), 0); /* parked */
+    int64_t died = mono_ns();
+    assert_int_equal(write(pfd[1], "x", 1), 1);
+    /* the watchdog: 5 s, then fail (the thread is left behind, stuck) */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    if (pthread_timedjoin_np(t, NULL, &until) != 0)
+        fail_msg("a receive with no deadline still waits 5 s after its sender died");
+    int64_t took = atomic_load(&a.done_ns) - died;
+    print_message("CLOSED %.0f ms after the sender's exit (liveness %.0f ms)\n", (double)took / 1e6,
+                  (double)live / 1e6);
+    assert_int_equal(a.st, KLAW_CLOSED);
+    assert_true(took < (int64_t)live + 500000000);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(klaw_oneshot_rx_stats(rx, &st), KLAW_OK);
+    assert_int_equal(st.sender_closed, 1);
+    assert_int_equal(st.sender_held, 0);
+    klaw_oneshot_tx *tx2; /* the role is closed for good */
+    assert_int_equal(klaw_oneshot_open_tx(o.name, &tx2), KLAW_CLOSED);
+    close(pfd[0]);
+    close(pfd[1]);
+    klaw_oneshot_rx_free(rx);
+    klaw_region_unlink(o.name);
+}
+
+/* ---- a value too big for the buffer is never CLOSED ----------------------------- */
+
+/* Two threads of the receiver's process try to receive a sent value into
+ * buffers too small for it: each must say TOOBIG every time - the value
+ * stays there - and never CLOSED (which once came out when the other
+ * thread's TOOBIG path had taken the value and not yet handed it back). */
+typedef struct toobig_arg {
+    klaw_oneshot_rx *rx;
+    long n, toobig, closed, other;
+    int blocking;
+} toobig_arg;
+
+static void *toobig_loop(void *p)
+{
+    toobig_arg *a = p;
+    char buf[4];
+    for (long i = 0; i < a->n; i++) {
+        size_t len = 0;
+        klaw_status st;
+        if (a->blocking) {
+            struct timespec d = watchdog();
+            st = klaw_oneshot_recv(a->rx, buf, sizeof buf, &len, &d);
+        } else {
+            st = klaw_oneshot_try_recv(a->rx, buf, sizeof buf, &len);
+        }
+        if (st == KLAW_TOOBIG && len == 10)
+            a->toobig++;
+        else if (st == KLAW_CLOSED)
+            a->closed++;
+        else
+            a->other++;
+    }
+    return NULL;
+}
+
+static void toobig_is_never_reported_closed(void **state)
+{
+    (void)state;
+    const char *e = getenv("KLAW_STRESS_FRAMES");
+    long n = e ? atol(e) : 0;
+    if (n < 100000)
+        n = 100000;
+    for (int named = 0; named < 2; named++) {
+        klaw_oneshot_tx *tx;
+        klaw_oneshot_rx *rx;
+        create(named, "toobig", &tx, &rx);
+        assert_int_equal(klaw_oneshot_send(tx, "0123456789", 10), KLAW_OK);
+        toobig_arg a[2] = {{rx, n, 0, 0, 0, 0}, {rx, n, 0, 0, 0, 1}};
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(pthread_create(&t[i], NULL, toobig_loop, &a[i]), 0);
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < 2; i++)
+            if (a[i].closed || a[i].other)
+                fail_msg("%s, thread %d: %ld TOOBIG, %ld CLOSED, %ld other of %ld", named ? "named" : "anonymous", i,
+                         a[i].toobig, a[i].closed, a[i].other, n);
+        /* the value is still there, once */
+        char buf[16];
+        size_t len;
+        assert_int_equal(klaw_oneshot_try_recv(rx, buf, sizeof buf, &len), KLAW_OK);
+        assert_int_equal(len, 10);
+        assert_memory_equal(buf, "0123456789", 10);
+        assert_int_equal(klaw_oneshot_try_recv(rx, buf, 4, &len), KLAW_CLOSED);
+        destroy(named, tx, rx);
+    }
+}
+
+/* ---- calls on a closed handle touch nothing ---------------------------------------- */
+
+/* release after the receiver closed: KLAW_CLOSED, and the state word is
+ * not touched (no RELEASED); send and wait_closed after the sender closed:
+ * KLAW_CLOSED, nothing claimed. */
+static void calls_on_a_closed_handle_touch_nothing(void **state)
+{
+    (void)state;
+    const char *name = uniq("closedcalls");
+    klaw_oneshot_opts o = {.max_frame = 16, .name = name};
+    klaw_oneshot_tx *tx;
+    klaw_oneshot_rx *rx;
+    assert_int_equal(klaw_oneshot_create(&o, &tx, &rx), KLAW_OK);
+    klaw_region *r;
+    assert_int_equal(klaw_region_open(name, 0, 0, &r), KLAW_OK);
+    _Atomic uint32_t *word =
+        (_Atomic uint32_t *)(void *)((uint8_t *)klaw_region_base(r) + klaw_region_hdr(r)->body_off + 64);
+    assert_int_equal(klaw_oneshot_send(tx, "abc", 3), KLAW_OK);
+    klaw_frame f;
+    assert_int_equal(klaw_oneshot_try_view(rx, &f), KLAW_OK);
+    klaw_oneshot_rx_close(rx);
+    uint32_t before = atomic_load(word);
+    assert_int_equal(klaw_oneshot_release(rx, &f), KLAW_CLOSED);
+    assert_int_equal(atomic_load(word), before);
+    assert_int_equal(before & 32u, 0); /* RELEASED never set */
+    klaw_oneshot_tx_close(tx);
+    before = atomic_load(word);
+    assert_int_equal(klaw_oneshot_send(tx, "x", 1), KLAW_CLOSED);
+    struct timespec d = klaw_deadline_in_ms(10);
+    assert_int_equal(klaw_oneshot_wait_closed(tx, &d), KLAW_CLOSED);
+    assert_int_equal(atomic_load(word), before);
+    /* a released view says OK */
+    klaw_oneshot_tx *tx2;
+    klaw_oneshot_rx *rx2;
+    create(0, "relok", &tx2, &rx2);
+    assert_int_equal(klaw_oneshot_send(tx2, "v", 1), KLAW_OK);
+    assert_int_equal(klaw_oneshot_try_view(rx2, &f), KLAW_OK);
+    assert_int_equal(klaw_oneshot_release(rx2, &f), KLAW_OK);
+    destroy(0, tx2, rx2);
+    klaw_region_close(r);
+    klaw_oneshot_tx_free(tx);
+    klaw_oneshot_rx_free(rx);
+    klaw_region_unlink(name);
+}
+
 /* ---- hostile regions ------------------------------------------------------------------- */
 
+/* The control block's config as oneshot.c lays it out, and the lifecycle
+ * block (channels/lifecycle.h) three lines into it. */
 typedef struct cfg_view {
     uint32_t magic, max_frame;
-    uint64_t data_off, liveness_ns;
+    uint64_t data_off, tables_off;
 } cfg_view;
+
+typedef struct life_view {
+    uint32_t magic, max_handles, max_peers, closing_roles;
+    uint64_t handles_off, peers_off, liveness_ns;
+} life_view;
 
 static void hostile_regions_are_refused_not_followed(void **state)
 {
@@ -704,22 +918,37 @@ static void hostile_regions_are_refused_not_followed(void **state)
     klaw_region *r;
     assert_int_equal(klaw_region_open(name, 0, 0, &r), KLAW_OK);
     uint8_t *base = klaw_region_base(r);
-    cfg_view *cfg = (cfg_view *)(base + klaw_region_hdr(r)->body_off);
+    uint64_t body = klaw_region_hdr(r)->body_off;
+    cfg_view *cfg = (cfg_view *)(base + body);
+    life_view *life = (life_view *)(base + body + 3 * 64);
+    assert_int_equal(life->magic, 0x4546494cu); /* "LIFE": the layout is what we think */
     cfg_view saved = *cfg;
+    life_view lsaved = *life;
     klaw_oneshot_rx *rx;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 13; k++) {
         *cfg = saved;
+        *life = lsaved;
         switch (k) {
         case 0: cfg->magic ^= 1; break;
         case 1: cfg->max_frame = 0; break;
         case 2: cfg->data_off = klaw_region_size(r) - 8; break;
         case 3: cfg->data_off = UINT64_MAX - 63; break;
-        case 4: cfg->liveness_ns = 0; break;
+        case 4: cfg->data_off = body; break;                /* the value over the state word */
+        case 5: cfg->data_off = lsaved.handles_off; break;  /* over the handle table */
+        case 6: cfg->data_off = lsaved.peers_off; break;    /* over the peer slots */
+        case 7: life->magic ^= 1; break;
+        case 8: life->max_handles = 3; break;               /* one per role, no more */
+        case 9: life->closing_roles = 2; break;             /* both roles close */
+        case 10: life->liveness_ns = 0; break;
+        case 11: life->handles_off = klaw_region_size(r) - 64; break;
+        case 12: life->handles_off = saved.data_off; break; /* the table over the value */
         }
-        assert_int_equal(klaw_oneshot_open_rx(name, &rx), KLAW_CORRUPT);
+        if (klaw_oneshot_open_rx(name, &rx) != KLAW_CORRUPT)
+            fail_msg("broken field %d: not refused", k);
         klaw_oneshot_stats st;
         assert_int_equal(klaw__oneshot_inspect(r, &st), KLAW_CORRUPT);
     }
+    *life = lsaved;
     *cfg = saved;
     assert_int_equal(klaw_oneshot_open_rx(name, &rx), KLAW_OK);
     assert_int_equal(klaw_oneshot_send(tx, "abc", 3), KLAW_OK);
@@ -806,6 +1035,9 @@ int main(void)
         cmocka_unit_test(racing_sides_deliver_exactly_once),
         cmocka_unit_test(roles_taken_by_name_in_other_processes),
         cmocka_unit_test(killed_peers_count_as_closed),
+        cmocka_unit_test(dead_sender_closes_a_receive_with_no_deadline),
+        cmocka_unit_test(toobig_is_never_reported_closed),
+        cmocka_unit_test(calls_on_a_closed_handle_touch_nothing),
         cmocka_unit_test(hostile_regions_are_refused_not_followed),
         cmocka_unit_test(select_hook_takes_the_value_or_closed),
         cmocka_unit_test(region_kind_and_metadata_are_written),

@@ -12,13 +12,20 @@
  *
  * The value lives in the channel's region: anonymous memory (threads of
  * one process, and children forked after creation - a handle inherited
- * through fork keeps the creator's identity for liveness) or a named
- * shared-memory object whose roles other processes take by name with
+ * through fork keeps the creator's identity for liveness, and closing it
+ * in the child leaves the role to the creator) or a named shared-memory
+ * object whose roles other processes take by name with
  * klaw_oneshot_open_tx/_rx. A process holding a role that dies counts as
- * having closed it: a waiting receiver notices within liveness_ns (then a
- * value fully sent before the death is still delivered; a send cut short
- * is not); the sender's klaw_oneshot_is_closed() and send check the
- * receiver's process.
+ * having closed it, and the role is closed for good. Liveness is what the
+ * kernel vouches for - each process holds a file lock on the region while
+ * it is attached (see klaw/region.h) - not a pid, which the system may
+ * give to another process. A waiting receiver (even one with no deadline)
+ * notices within about liveness_ns: the clock is the channel's, per
+ * process, so a receiver waiting in short slices checks on schedule too;
+ * then a value fully sent before the death is still delivered, a send cut
+ * short is not. A try_ receive checks when that clock is due; the
+ * sender's klaw_oneshot_is_closed(), send and wait_closed check the
+ * receiver's process at once.
  *
  * Waiting: recv and klaw_oneshot_wait_closed spin briefly, then park on an
  * event count in the region (shared futexes). Send and close make a system
@@ -53,7 +60,7 @@ typedef struct klaw_oneshot_opts {
     const char *name;        /* NULL: anonymous; else /dev/shm/klaw.<name> */
     mode_t mode;             /* for a named channel; 0 means 0600          */
     uint64_t liveness_ns;    /* how often a waiter checks the other side's
-                                process; 0: 1 s                            */
+                                process (the channel's clock); 0: 1 s      */
     const char *value_type;  /* for the metadata record; NULL: none        */
 } klaw_oneshot_opts;
 
@@ -106,7 +113,7 @@ KLAW_API void klaw_oneshot_rx_free(klaw_oneshot_rx *rx);
 KLAW_API klaw_status klaw_oneshot_send(klaw_oneshot_tx *tx, const void *data, size_t len);
 
 /* 1 when the receiver is gone: it closed, or its process died (checked
- * here, reading /proc when the receiver is another process). 0 otherwise
+ * here: a system call when the receiver is another process). 0 otherwise
  * (including a receiver role nobody took yet). */
 KLAW_API int klaw_oneshot_is_closed(klaw_oneshot_tx *tx);
 
@@ -116,17 +123,21 @@ KLAW_API klaw_status klaw_oneshot_wait_closed(klaw_oneshot_tx *tx, const struct 
 
 /* Copies the value out and takes it. *len gets its length. try_: KLAW_EMPTY
  * when nothing is sent yet. KLAW_CLOSED when the sender went away without
- * sending, when the value was taken already, or this handle is closed;
- * KLAW_TOOBIG (cap < *len: nothing taken); KLAW_TIMEOUT. */
+ * sending, when the value was taken already, or this handle is closed -
+ * never for a value that is still there: KLAW_TOOBIG (cap < *len) leaves
+ * the value untaken (another thread's receive meanwhile sees it there, not
+ * CLOSED); KLAW_TIMEOUT. */
 KLAW_API klaw_status klaw_oneshot_try_recv(klaw_oneshot_rx *rx, void *buf, size_t cap, size_t *len);
 KLAW_API klaw_status klaw_oneshot_recv(klaw_oneshot_rx *rx, void *buf, size_t cap, size_t *len,
                                        const struct timespec *deadline);
 
 /* Takes the value as a view in place (f->data, f->len; f->seq = 0), valid
- * until klaw_oneshot_release(). Statuses as recv, without TOOBIG. */
+ * until klaw_oneshot_release(). Statuses as recv, without TOOBIG. release:
+ * KLAW_OK; KLAW_CLOSED when the receiver was closed meanwhile (nothing in
+ * the region is touched). */
 KLAW_API klaw_status klaw_oneshot_try_view(klaw_oneshot_rx *rx, klaw_frame *f);
 KLAW_API klaw_status klaw_oneshot_view(klaw_oneshot_rx *rx, const struct timespec *deadline, klaw_frame *f);
-KLAW_API void klaw_oneshot_release(klaw_oneshot_rx *rx, klaw_frame *f);
+KLAW_API klaw_status klaw_oneshot_release(klaw_oneshot_rx *rx, klaw_frame *f);
 
 /* A snapshot (readable from any process with a handle). KLAW_OK. */
 KLAW_API klaw_status klaw_oneshot_tx_stats(klaw_oneshot_tx *tx, klaw_oneshot_stats *out);

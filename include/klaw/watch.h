@@ -16,14 +16,17 @@
  *
  *  - In-process (name NULL, process_shared 0): values are immutable
  *    records in the heap published with liburcu (urcu-bp: no thread needs
- *    registering). A borrow is an RCU read-side critical section: it never
- *    blocks the writer and is always valid until released. The borrow
- *    belongs to the calling thread: release it on the same thread, and do
- *    not hold it across a wait (it delays reclamation of old values, it
- *    never delays a sender). Not for processes forked after creation (the
- *    records are in the parent's heap). Creating one registers liburcu's
- *    fork handlers (pthread_atfork), so that a child forked later gets a
- *    working call_rcu worker of its own.
+ *    registering). A borrow takes a reference on the current record (inside
+ *    an RCU read-side section that ends before borrow returns): it never
+ *    blocks the writer and is always valid until released. No read-side
+ *    section is held while the caller has the borrow, so the borrowing
+ *    thread may call anything meanwhile - code that waits for an RCU grace
+ *    period (synchronize_rcu) included - and release may come from another
+ *    thread; a borrow held long keeps only its own record from being
+ *    reused (it never delays a sender). Not for processes forked after
+ *    creation (the records are in the parent's heap). Creating one
+ *    registers liburcu's fork handlers (pthread_atfork), so that a child
+ *    forked later gets a working call_rcu worker of its own.
  *
  *  - Shared (a name, or process_shared 1 for an anonymous region that
  *    children forked after creation share): `slots` versioned slots in the
@@ -41,12 +44,20 @@
  * A send makes a system call only when a receiver is parked.
  *
  * Handles and closing (as for klaw/mpmc.h): sender and receiver handles,
- * clone, idempotent close; counts live in the region, handles of dead
- * processes are reclaimed by liveness checks (pid + start time). When every
- * sender has closed (or died), receivers still see the last value
- * (borrow works), has_changed/changed report a newer version they have not
- * seen first, then KLAW_CLOSED. A sender with no receivers still stores its
- * value (a later receiver sees it as current).
+ * clone, idempotent close; counts live in the region, and the handles of
+ * processes that are gone are reclaimed: liveness is what the kernel
+ * vouches for - each process holds a file lock on the region while it is
+ * attached (see klaw/region.h), not a pid the system may give to another
+ * process. Waiters check on the channel's liveness clock (every
+ * liveness_ns, per process and channel - not per call, so a receiver
+ * waiting in short slices reaps on schedule). When every sender has closed
+ * (or died), receivers still see the last value (borrow works),
+ * has_changed/changed report a newer version they have not seen first,
+ * then KLAW_CLOSED. A sender with no receivers still stores its value (a
+ * later receiver sees it as current). A sender that dies in the middle of
+ * a send leaves the value it was writing unpublished (or, if it had
+ * finished writing it, published by the next sender, which takes its lock
+ * over); readers never see a half-written value.
  *
  * Thread safety: handles may be used from several threads at once. The
  * seen version of a receiver handle is shared by the threads using it.
@@ -83,8 +94,9 @@ typedef struct klaw_watch_opts {
     uint32_t slots;          /* shared: versioned slots, 0 means 8; 2..1024 */
     uint32_t max_handles;    /* sender + receiver handles alive at once;
                                 0 means 256; 2..4096                       */
-    uint64_t liveness_ns;    /* how often a waiter checks that senders are
-                                alive; 0: 1 s                              */
+    uint64_t liveness_ns;    /* how often a waiter checks that the
+                                channel's processes are alive (the
+                                channel's clock); 0: 1 s                   */
     const char *value_type;  /* for the metadata record; NULL: none        */
     const void *initial;     /* the value of version 0 (NULL: empty)       */
     size_t initial_len;      /* its length (<= max_frame)                  */
@@ -146,16 +158,23 @@ KLAW_API void klaw_watch_rx_free(klaw_watch_rx *rx);
 /* Replaces the value with len bytes (0..max_frame), bumps the version and
  * wakes parked receivers. *receivers (may be NULL) gets the number of live
  * receiver handles; the value is stored even when it is 0. Never waits for
- * readers. KLAW_OK, KLAW_TOOBIG (len > max_frame, nothing changed),
- * KLAW_CLOSED (this handle is closed), KLAW_NOMEM (in-process: no memory
- * for a new record; nothing changed), KLAW_CORRUPT (the sender lock in the
- * region is unusable). */
+ * readers; senders take turns (a sender lock in the region, taken over
+ * from a sender whose process is gone). KLAW_OK, KLAW_TOOBIG (len >
+ * max_frame, nothing changed), KLAW_CLOSED (this handle is closed),
+ * KLAW_NOMEM (in-process: no memory for a new record; nothing changed),
+ * KLAW_TIMEOUT (another live process held the sender lock for 1 s - a
+ * stopped sender, or a hostile peer; nothing changed), KLAW_FULL /
+ * KLAW_SYS (this process cannot get an identity in the region: see
+ * klaw/region.h; nothing changed). */
 KLAW_API klaw_status klaw_watch_send(klaw_watch_tx *tx, const void *data, size_t len, uint32_t *receivers);
 
 /* Views the current value in place without marking it seen: f->data,
  * f->len, f->seq = its version. Valid until klaw_watch_release(); see the
  * two memory models above. KLAW_OK, KLAW_CLOSED (this handle is closed),
- * KLAW_CORRUPT (the shared slots fail validation). */
+ * KLAW_CORRUPT (the shared slots fail validation: a slot that can never
+ * match the published version, or a version that keeps changing under the
+ * read for 1024 tries in a row - no sender does that, a hostile peer
+ * scribbling the region does; the read gives up instead of spinning). */
 KLAW_API klaw_status klaw_watch_borrow(klaw_watch_rx *rx, klaw_frame *f);
 
 /* The same, and marks the version it returns as seen. */
@@ -164,14 +183,17 @@ KLAW_API klaw_status klaw_watch_borrow_and_update(klaw_watch_rx *rx, klaw_frame 
 /* Ends a borrow. KLAW_OK: the bytes were that version's for the whole
  * borrow. KLAW_LAGGED (shared watch only): the slot was reused for a newer
  * value while borrowed, what was read may be torn - discard it and borrow
- * again (the seen mark, if borrow_and_update set it, stays). */
+ * again (the seen mark, if borrow_and_update set it, stays). KLAW_CLOSED:
+ * the handle was closed meanwhile - nothing in the region is touched (no
+ * LAGGED check or count); an in-process borrow's record is let go all the
+ * same. */
 KLAW_API klaw_status klaw_watch_release(klaw_watch_rx *rx, klaw_frame *f);
 
 /* Copies the current value out with its version (retrying until the copy
  * is untorn). *len gets the value's length, *version (may be NULL) its
  * version. get_and_update also marks it seen. KLAW_OK, KLAW_TOOBIG (cap <
  * *len: nothing copied, nothing marked), KLAW_CLOSED (handle closed),
- * KLAW_CORRUPT. */
+ * KLAW_CORRUPT (as borrow; also when 1024 copies in a row were torn). */
 KLAW_API klaw_status klaw_watch_get(klaw_watch_rx *rx, void *buf, size_t cap, size_t *len, uint64_t *version);
 KLAW_API klaw_status klaw_watch_get_and_update(klaw_watch_rx *rx, void *buf, size_t cap, size_t *len,
                                                uint64_t *version);
@@ -189,7 +211,7 @@ KLAW_API klaw_status klaw_watch_has_changed(klaw_watch_rx *rx, int *changed);
 KLAW_API klaw_status klaw_watch_changed(klaw_watch_rx *rx, const struct timespec *deadline);
 
 /* A snapshot of the counters (also reaps dead processes' handles).
- * KLAW_OK or KLAW_CORRUPT. */
+ * KLAW_OK or KLAW_CORRUPT (as borrow). */
 KLAW_API klaw_status klaw_watch_tx_stats(klaw_watch_tx *tx, klaw_watch_stats *out);
 KLAW_API klaw_status klaw_watch_rx_stats(klaw_watch_rx *rx, klaw_watch_stats *out);
 
