@@ -199,8 +199,9 @@ klaw_status klaw__life_lock(klaw__life *L);
 void klaw__life_unlock(klaw__life *L);
 
 /* Another lock word of the same kind (watch's sender lock): 0 locked, 1
- * locked from a dead holder (the caller repairs), -1 no identity. The
- * process-local mutex m goes with it. */
+ * locked from a dead holder (the caller repairs), -1 not locked: no
+ * identity, or a live holder kept it past the 1 s bound (the caller tells
+ * which by klaw__peers_me). The process-local mutex m goes with it. */
 int klaw__life_lock_word(klaw__life *L, pthread_mutex_t *m, _Atomic uint32_t *word);
 void klaw__life_unlock_word(pthread_mutex_t *m, _Atomic uint32_t *word);
 

@@ -1435,6 +1435,7 @@ klaw_status klaw__mpmc_inspect(klaw_region *r, klaw_mpmc_stats *out)
     if (st != KLAW_OK)
         return st;
     st = stats(c, out);
+    klaw__life_detach(&c->life);
     free(c); /* not chan_unref: the region stays the caller's */
     return st;
 }
