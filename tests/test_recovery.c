@@ -379,6 +379,79 @@ static void short_deadline_select_reaps_a_dead_claimant(void **state)
     klaw_region_unlink(name);
 }
 
+/* A child that opens the named watch's (oneshot's) sender and dies holding
+ * it, never sending. */
+static void sender_dies(const char *name, int oneshot)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (oneshot) {
+            klaw_oneshot_tx *tx;
+            if (klaw_oneshot_open_tx(name, &tx) != KLAW_OK)
+                _exit(60);
+        } else {
+            klaw_watch_tx *tx;
+            if (klaw_watch_open_tx(name, &tx) != KLAW_OK)
+                _exit(61);
+        }
+        _exit(0);
+    }
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws));
+    assert_int_equal(WEXITSTATUS(ws), 0);
+}
+
+static void short_deadline_watch_receivers_see_a_dead_sender(void **state)
+{
+    (void)state;
+    const char *name = uniq("slice-watch");
+    klaw_watch_opts o = {.max_frame = 16, .name = name, .liveness_ns = LIVENESS_NS};
+    assert_int_equal(klaw_watch_create(&o, NULL, NULL), KLAW_OK);
+    klaw_watch_rx *rx2;
+    assert_int_equal(klaw_watch_open_rx(name, &rx2), KLAW_OK);
+    sender_dies(name, 0); /* the only sender, dead */
+    int64_t dead_at = mono_ms();
+    klaw_status st = KLAW_TIMEOUT;
+    while (st == KLAW_TIMEOUT && mono_ms() - dead_at < RECOVER_MS) {
+        struct timespec d = klaw_deadline_in_ms(SLICE_MS);
+        st = klaw_watch_changed(rx2, &d);
+    }
+    assert_int_equal(st, KLAW_CLOSED);
+    klaw_watch_rx_free(rx2);
+    klaw_region_unlink(name);
+}
+
+static void short_deadline_oneshot_receivers_see_a_dead_sender(void **state)
+{
+    (void)state;
+    for (int sel = 0; sel < 2; sel++) {
+        const char *name = uniq(sel ? "slice-oneshot-sel" : "slice-oneshot");
+        klaw_oneshot_opts o = {.max_frame = 16, .name = name, .liveness_ns = LIVENESS_NS};
+        assert_int_equal(klaw_oneshot_create(&o, NULL, NULL), KLAW_OK);
+        klaw_oneshot_rx *rx;
+        assert_int_equal(klaw_oneshot_open_rx(name, &rx), KLAW_OK);
+        sender_dies(name, 1);
+        int64_t dead_at = mono_ms();
+        klaw_status st = KLAW_TIMEOUT;
+        while (st == KLAW_TIMEOUT && mono_ms() - dead_at < RECOVER_MS) {
+            struct timespec d = klaw_deadline_in_ms(SLICE_MS);
+            if (sel) {
+                klaw_sel_case c = {KLAW_SEL_ONESHOT, rx};
+                klaw_sel_result r;
+                st = klaw_select(&c, 1, 0, &d, &r);
+            } else {
+                char buf[16];
+                size_t len;
+                st = klaw_oneshot_recv(rx, buf, sizeof buf, &len, &d);
+            }
+        }
+        assert_int_equal(st, KLAW_CLOSED);
+        klaw_oneshot_rx_free(rx);
+        klaw_region_unlink(name);
+    }
+}
+
 /* ---- 6. close always completes ------------------------------------------------ */
 
 static void a_close_waits_for_a_slow_lock_holder(void **state)
@@ -645,6 +718,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(short_deadline_consumers_reap_a_dead_claimant),
         cmocka_unit_test(short_deadline_producers_get_a_dead_viewers_slot_back),
         cmocka_unit_test(short_deadline_select_reaps_a_dead_claimant),
+        cmocka_unit_test(short_deadline_watch_receivers_see_a_dead_sender),
+        cmocka_unit_test(short_deadline_oneshot_receivers_see_a_dead_sender),
         cmocka_unit_test(a_close_waits_for_a_slow_lock_holder),
         cmocka_unit_test(mpmc_laps_wrap),
         cmocka_unit_test(select_does_not_spin_when_futex_waitv_is_refused),
