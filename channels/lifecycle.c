@@ -369,8 +369,15 @@ uint32_t klaw__life_reap(klaw__life *L)
         else
             dead[ndead++] = owner;
     }
-    if (ndead == 0)
+    if (ndead == 0) {
+        /* no dead owner - but a holder that died inside the lock (a take
+         * cut short before its role was stored) leaves counts that only
+         * the repair after a takeover fixes: take it over now */
+        uint32_t v = atomic_load(&L->s->lock) & ~LOCK_WAITERS;
+        if (v != 0 && !token_alive(L, v) && klaw__life_lock(L) == KLAW_OK)
+            klaw__life_unlock(L);
         return 0;
+    }
     uint32_t n = 0;
     if (klaw__life_lock(L) != KLAW_OK)
         return 0;

@@ -304,10 +304,254 @@ static void mpmc_every_crash_point(void **state)
             (unsigned long long)total_cases);
 }
 
+/* ---- watch ------------------------------------------------------------------ */
+
+typedef enum wop { W_SEND, W_BORROW, W_GET, W_CLONE_CLOSE, W_STATS, W_N } wop;
+static const char *wop_name[W_N] = {"open+send", "open+borrow+release", "open+get", "open+clone+close",
+                                    "open+stats"};
+
+static int run_wop(wop o)
+{
+    klaw_watch_tx *tx = NULL, *tx2 = NULL;
+    klaw_watch_rx *rx = NULL;
+    klaw_frame f;
+    char buf[8];
+    size_t len;
+    uint64_t ver;
+    switch (o) {
+    case W_SEND:
+        if (klaw_watch_open_tx(name_buf, &tx) || klaw_watch_send(tx, "c", 1, NULL))
+            return 1;
+        break;
+    case W_BORROW:
+        if (klaw_watch_open_rx(name_buf, &rx) || klaw_watch_borrow(rx, &f) || klaw_watch_release(rx, &f))
+            return 1;
+        break;
+    case W_GET:
+        if (klaw_watch_open_rx(name_buf, &rx) || klaw_watch_get(rx, buf, sizeof buf, &len, &ver))
+            return 1;
+        break;
+    case W_CLONE_CLOSE:
+        if (klaw_watch_open_tx(name_buf, &tx) || klaw_watch_tx_clone(tx, &tx2))
+            return 1;
+        klaw_watch_tx_free(tx2);
+        break;
+    case W_STATS: {
+        klaw_watch_stats st;
+        if (klaw_watch_open_rx(name_buf, &rx) || klaw_watch_rx_stats(rx, &st))
+            return 1;
+        break;
+    }
+    default:
+        return 9;
+    }
+    klaw_watch_tx_free(tx);
+    klaw_watch_rx_free(rx);
+    return 0;
+}
+
+static int one_wcase(wop o, uint64_t n)
+{
+    klaw_region_unlink(name_buf);
+    klaw_watch_opts opts = {.max_frame = 8, .name = name_buf, .liveness_ns = LIVENESS_NS};
+    klaw_watch_tx *tx;
+    klaw_watch_rx *rx;
+    assert_int_equal(klaw_watch_create(&opts, &tx, &rx), KLAW_OK);
+    assert_int_equal(klaw_watch_send(tx, "a", 1, NULL), KLAW_OK);
+    pid_t pid = fork();
+    if (pid == 0) {
+        klaw__crash_arm(n);
+        _exit(run_wop(o) == 0 ? 0 : 11);
+    }
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws));
+    int code = WEXITSTATUS(ws);
+    if (code != 0 && code != KLAW_CRASH_EXIT) {
+        fprintf(stderr, "watch %s, point %llu: the operation failed (%d)\n", wop_name[o], (unsigned long long)n,
+                code);
+        fail();
+    }
+    /* the value is the old one or the child's, never torn; a send after the
+     * death gets through (the sender lock is taken over) and is seen */
+    char buf[8];
+    size_t len = 0;
+    uint64_t ver;
+    assert_int_equal(klaw_watch_get(rx, buf, sizeof buf, &len, &ver), KLAW_OK);
+    assert_int_equal(len, 1);
+    assert_true(buf[0] == 'a' || buf[0] == 'c');
+    int64_t t0 = mono_ms();
+    klaw_status st = KLAW_TIMEOUT;
+    while (st != KLAW_OK && mono_ms() - t0 < RECOVER_MS)
+        st = klaw_watch_send(tx, "z", 1, NULL);
+    assert_int_equal(st, KLAW_OK);
+    assert_int_equal(klaw_watch_get(rx, buf, sizeof buf, &len, &ver), KLAW_OK);
+    assert_int_equal(buf[0], 'z');
+    klaw_watch_stats s;
+    st = KLAW_TIMEOUT;
+    while (mono_ms() - t0 < RECOVER_MS) {
+        assert_int_equal(klaw_watch_rx_stats(rx, &s), KLAW_OK);
+        if (s.senders == 1 && s.receivers == 1)
+            break;
+        struct timespec d = {0, 20000000};
+        nanosleep(&d, NULL);
+    }
+    if (s.senders != 1 || s.receivers != 1) {
+        fprintf(stderr, "watch %s, point %llu: %u senders, %u receivers after recovery\n", wop_name[o],
+                (unsigned long long)n, s.senders, s.receivers);
+        fail();
+    }
+    klaw_watch_rx *rx2;
+    assert_int_equal(klaw_watch_open_rx(name_buf, &rx2), KLAW_OK);
+    klaw_watch_rx_free(rx2);
+    klaw_watch_tx_free(tx);
+    klaw_watch_rx_free(rx);
+    assert_int_equal(klaw_region_unlink(name_buf), KLAW_OK);
+    return code == KLAW_CRASH_EXIT;
+}
+
+static void watch_every_crash_point(void **state)
+{
+    (void)state;
+    snprintf(name_buf, sizeof name_buf, "tcrashw-%d", (int)getpid());
+    uint64_t points = 0, cases = 0;
+    for (int o = 0; o < W_N; o++) {
+        uint64_t n = 1;
+        while (n < MAX_POINTS && one_wcase((wop)o, n))
+            n++;
+        assert_true(n < MAX_POINTS);
+        fprintf(stderr, "watch    %-32s %3llu crash points walked\n", wop_name[o], (unsigned long long)(n - 1));
+        points += n - 1;
+        cases += n;
+    }
+    fprintf(stderr, "watch: %llu crash points, %llu cases\n", (unsigned long long)points, (unsigned long long)cases);
+    total_points += points;
+    total_cases += cases;
+}
+
+/* ---- oneshot ----------------------------------------------------------------- */
+
+typedef enum oop { O_SEND, O_RECV, O_VIEW, O_N } oop;
+static const char *oop_name[O_N] = {"open tx+send", "open rx+recv", "open rx+view+release"};
+
+static void oneshot_every_crash_point(void **state)
+{
+    (void)state;
+    snprintf(name_buf, sizeof name_buf, "tcrasho-%d", (int)getpid());
+    uint64_t points = 0, cases = 0;
+    for (int o = 0; o < O_N; o++) {
+        uint64_t n = 1;
+        for (;; n++) {
+            assert_true(n < MAX_POINTS);
+            klaw_region_unlink(name_buf);
+            klaw_oneshot_opts opts = {.max_frame = 8, .name = name_buf, .liveness_ns = LIVENESS_NS};
+            assert_int_equal(klaw_oneshot_create(&opts, NULL, NULL), KLAW_OK);
+            /* the survivor holds the other role */
+            klaw_oneshot_tx *tx = NULL;
+            klaw_oneshot_rx *rx = NULL;
+            if (o == O_SEND)
+                assert_int_equal(klaw_oneshot_open_rx(name_buf, &rx), KLAW_OK);
+            else {
+                assert_int_equal(klaw_oneshot_open_tx(name_buf, &tx), KLAW_OK);
+                assert_int_equal(klaw_oneshot_send(tx, "v", 1), KLAW_OK);
+            }
+            pid_t pid = fork();
+            if (pid == 0) {
+                klaw__crash_arm(n);
+                char buf[8];
+                size_t len;
+                klaw_frame f;
+                klaw_oneshot_tx *t;
+                klaw_oneshot_rx *r;
+                int rc = 0;
+                if (o == O_SEND)
+                    rc = klaw_oneshot_open_tx(name_buf, &t) || klaw_oneshot_send(t, "c", 1);
+                else if (o == O_RECV)
+                    rc = klaw_oneshot_open_rx(name_buf, &r) || klaw_oneshot_recv(r, buf, sizeof buf, &len, NULL);
+                else
+                    rc = klaw_oneshot_open_rx(name_buf, &r) || klaw_oneshot_view(r, NULL, &f) ||
+                         klaw_oneshot_release(r, &f);
+                _exit(rc ? 11 : 0);
+            }
+            int ws;
+            assert_int_equal(waitpid(pid, &ws, 0), pid);
+            assert_true(WIFEXITED(ws));
+            int code = WEXITSTATUS(ws);
+            assert_true(code == 0 || code == KLAW_CRASH_EXIT);
+            int64_t t0 = mono_ms();
+            if (o == O_SEND) {
+                /* the value if it was sent, else CLOSED - never a hang */
+                klaw_status st = KLAW_TIMEOUT;
+                char buf[8];
+                size_t len = 0;
+                while (st == KLAW_TIMEOUT && mono_ms() - t0 < RECOVER_MS) {
+                    struct timespec d = klaw_deadline_in_ms(SLICE_MS);
+                    st = klaw_oneshot_recv(rx, buf, sizeof buf, &len, &d);
+                }
+                if (st == KLAW_TIMEOUT) {
+                    /* died before it held the sender's role: the role is
+                     * free, and a sender that comes later is heard */
+                    assert_int_equal(klaw_oneshot_open_tx(name_buf, &tx), KLAW_OK);
+                    assert_int_equal(klaw_oneshot_send(tx, "c", 1), KLAW_OK);
+                    st = klaw_oneshot_try_recv(rx, buf, sizeof buf, &len);
+                }
+                if (st != KLAW_OK && st != KLAW_CLOSED) {
+                    fprintf(stderr, "oneshot %s, point %llu (exit %d): %s\n", oop_name[o], (unsigned long long)n,
+                            code, klaw_strerror(st));
+                    fail();
+                }
+                if (st == KLAW_OK)
+                    assert_true(len == 1 && buf[0] == 'c');
+                if (code == 0)
+                    assert_int_equal(st, KLAW_OK);
+            } else {
+                /* the sender learns that the receiver is gone */
+                klaw_status st = KLAW_TIMEOUT;
+                while (st == KLAW_TIMEOUT && mono_ms() - t0 < RECOVER_MS) {
+                    struct timespec d = klaw_deadline_in_ms(SLICE_MS);
+                    st = klaw_oneshot_wait_closed(tx, &d);
+                }
+                if (st == KLAW_TIMEOUT) {
+                    /* died before it held the receiver's role: a receiver
+                     * that comes later gets the value */
+                    char buf[8];
+                    size_t len = 0;
+                    assert_int_equal(klaw_oneshot_open_rx(name_buf, &rx), KLAW_OK);
+                    st = klaw_oneshot_try_recv(rx, buf, sizeof buf, &len);
+                    assert_true(st == KLAW_OK && len == 1 && buf[0] == 'v');
+                }
+                assert_int_equal(st, KLAW_OK);
+            }
+            klaw_oneshot_tx_free(tx);
+            klaw_oneshot_rx_free(rx);
+            assert_int_equal(klaw_region_unlink(name_buf), KLAW_OK);
+            if (code == 0)
+                break;
+        }
+        fprintf(stderr, "oneshot  %-32s %3llu crash points walked\n", oop_name[o], (unsigned long long)(n - 1));
+        points += n - 1;
+        cases += n;
+    }
+    fprintf(stderr, "oneshot: %llu crash points, %llu cases\n", (unsigned long long)points,
+            (unsigned long long)cases);
+    total_points += points;
+    total_cases += cases;
+}
+
+static void totals(void **state)
+{
+    (void)state;
+    fprintf(stderr, "crash-point walk: %llu crash points, %llu cases in all\n", (unsigned long long)total_points,
+            (unsigned long long)total_cases);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mpmc_every_crash_point),
+        cmocka_unit_test(watch_every_crash_point),
+        cmocka_unit_test(oneshot_every_crash_point),
+        cmocka_unit_test(totals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
