@@ -6,11 +6,14 @@
  * ---- Layout (all offsets from the region base) ----------------------------
  *
  *   0                       klaw_region_header
- *   CTL_OFF (1024)          bc_ctl: config line, then tail, gate, the two
- *                           event counts, counts/flags, the reader registry's
- *                           header and the handle-table lock, each on its
- *                           own cache line
- *   ctl.writers_off         max_writers x writer_ent (64 bytes each)
+ *   CTL_OFF (1024)          bc_ctl: config (two lines), then tail, gate, the
+ *                           two event counts, the counters, the reader
+ *                           registry's header and the lifecycle block
+ *                           (channels/lifecycle.h: handles, lock, counts,
+ *                           closed bits), each on cache lines of its own
+ *   ctl.tables_off          the lifecycle tables: max_writers + max_readers
+ *                           handle entries (64 bytes each), then the peer
+ *                           slots (src/liveness.h)
  *   ctl.readers_off         max_readers x klaw__reg_ent (256 bytes each: the
  *                           reader registry, src/registry.h; a receiver's
  *                           cursor is its entry's live line)
@@ -26,8 +29,14 @@
  *
  * Positions are 64-bit and only grow; position p lives in slot p & mask
  * and its lap is L(p) = (p >> shift) + 1 (lap 0: never written). A slot's
- * state word packs  lap (45 bits) | owner writer + 1 (16 bits) | state
- * (3 bits), with states NONE (never written), WRITING, FULL and SKIPPED.
+ * state word packs  lap (48 bits) | owner (13 bits) | state (3 bits), with
+ * states NONE (never written), WRITING, FULL and SKIPPED. The owner of a
+ * WRITING slot is the claiming writer's lifecycle handle index (< 8192 =
+ * KLAW__LIFE_MAX_HANDLES, so 13 bits; index 0 is a valid owner: only a
+ * WRITING state names one). Laps are kept modulo 2^48 and compared modulo
+ * 2^48 (lap_cmp, as in mpmc.c): after 2^48 laps of a small ring they wrap,
+ * and a full-width comparison would take the wrapped slot for hostile
+ * memory (KLAW_CORRUPT) and stop the writers.
  *
  * Invariants:
  *   B1  A writer owns position p once its CAS moved the slot from a
@@ -36,21 +45,29 @@
  *       first; anyone who finds the slot at tail taken helps tail on). So
  *       tail > p implies the slot has reached lap L(p), and a slot is never
  *       written by two writers: a writer whose slot is still WRITING for
- *       the previous lap waits for that writer (or its reaping).
+ *       the previous lap waits for that writer (or for its handle to go).
  *   B2  Only the owner moves (L, WRITING, me) on, by a store: FULL
- *       (commit) or SKIPPED (abort), except the reaper, which turns the
- *       claims of a dead writer's process into SKIPPED by CAS.
- *   B3  Readers never write slots. A reader at cursor c takes the frame
- *       when the slot holds (L(c), FULL); passes it when (L(c), SKIPPED);
- *       waits while the slot is at an older lap or (L(c), WRITING); and
- *       was overrun when the slot holds a later lap: positions c .. tail -
+ *       (commit) or SKIPPED (abort), except the lifecycle core's gone()
+ *       callback, which turns the claims of a handle that went - closed by
+ *       its owner, or its process gone - into SKIPPED by CAS. The two
+ *       cannot race: a closed handle's commit, abort and commit_batch
+ *       return KLAW_CLOSED without touching the slot (they read the
+ *       handle's own, process-local closed flag), and a dead process
+ *       stores nothing.
+ *   B3  Readers never write slots (but for an abandoned claim of a closed
+ *       channel, below). A reader at cursor c takes the frame when the
+ *       slot holds (L(c), FULL); passes it when (L(c), SKIPPED); waits
+ *       while the slot is at an older lap or (L(c), WRITING); and was
+ *       overrun when the slot holds a later lap: positions c .. tail -
  *       capacity - 1 are gone, it moves to tail - capacity (the oldest
  *       position still retained) and reports exactly that many as LAGGED.
- *   B4  Seqlock validation (OVERWRITE): the bytes of position p are valid
- *       while the slot still holds (L(p), FULL). A writer's CAS to WRITING
- *       comes before its first byte store (release fence); a reader reads
- *       the bytes, then an acquire fence, then the state again: unchanged
- *       means no writer touched them (release(), the copying recv()).
+ *   B4  Seqlock validation (OVERWRITE): the bytes and the length of
+ *       position p are valid while the slot still holds (L(p), FULL). A
+ *       writer's CAS to WRITING comes before its first byte store (release
+ *       fence); a reader reads the bytes (or the length), then an acquire
+ *       fence, then the state again: unchanged means no writer touched
+ *       them (release(), the copying recv() - which also validates before
+ *       it believes a length that says TOOBIG).
  *   B5  BLOCK: a writer takes position p only when every registered
  *       receiver's cursor is > p - capacity. `gate` caches a lower bound of
  *       the cursors (recomputed from the registry only when p reaches
@@ -58,14 +75,14 @@
  *       capacity frames at most). A receiver subscribing at the tail
  *       stores its cursor and re-reads tail until both agree, so any gate
  *       computed without it is <= its cursor. A dead receiver holds the
- *       gate until it is evicted (liveness, below).
+ *       gate until its handle is reaped (Recovery, below).
  *   B6  KLAW_BCAST_SINGLE_WRITER: max_writers is 1, so at most one writer
  *       handle exists and (by contract) one thread uses it at a time. Its
  *       claims keep B1's order - the slot's (L(p), WRITING, me) first, then
  *       tail = p + 1 - but as plain (relaxed / release) stores, not CASes:
  *       nobody else moves a slot out of a finished state or moves tail
- *       while that writer lives (the reaper only CASes a dead writer's
- *       WRITING slots; a receiver only an abandoned claim of a closed
+ *       while that writer lives (gone() only CASes the WRITING slots of a
+ *       handle that went; a receiver only an abandoned claim of a closed
  *       channel). Any slot that is not simply free (a later lap left by a
  *       reaped predecessor, a claim still WRITING) sends the writer to the
  *       CAS path, which is correct for one writer too. The next slots are
@@ -81,12 +98,12 @@
  * mpmc's asymmetric fence (channels/wait.h): with N readers on few cores,
  * parks are frequent, and a membarrier per park interrupted every
  * registered CPU - measured slower in the fan-out benchmark than one xchg
- * per commit. So its waiters skip the heavy barrier. tail moves by CAS (acq_rel) and is only a
- * hint: every decision re-reads the slot, whose lap tells a stale tail
- * (no ABA within 2^45 laps). A receiver's cursor is one store to its own
- * cache line: a release store under OVERWRITE (nobody waits on it), and
- * a seq_cst store under BLOCK (the publisher's half of waking a parked
- * writer).
+ * per commit. So its waiters skip the heavy barrier. tail moves by CAS
+ * (acq_rel) and is only a hint: every decision re-reads the slot, whose
+ * lap tells a stale tail (no ABA within 2^48 laps). A receiver's cursor is
+ * one store to its own cache line: a release store under OVERWRITE (nobody
+ * waits on it), and a seq_cst store under BLOCK (the publisher's half of
+ * waking a parked writer).
  *
  * Waking (channels/wait.h): readers park on `published`, which commits,
  * aborts and closes bump only when its waiter flag is set; BLOCK writers
@@ -100,13 +117,33 @@
  * is seen by the writer's re-check after it.
  * No system call per frame when nobody is parked.
  *
- * Recovery: a parked caller reaps every liveness_ns: under the handle-
- * table lock it checks each writer's and each receiver's process (pid +
- * start time); a dead writer's WRITING slots become SKIPPED (counted as
- * aborted claims) and its handle is freed (the last one closes the
- * channel); a dead receiver is removed from the registry (counted as
- * evicted), which releases the gate. The lock is a process-shared robust
- * mutex: whoever finds its owner dead rebuilds the counts.
+ * Recovery (channels/lifecycle.h keeps the handle table, its lock, the
+ * liveness clock and closing - L1..L5 there): writers are handles of role
+ * H_TX, the closing role (when the last one goes, the channel is closed:
+ * the life block's closed bit 1 << H_TX, never cleared); receivers are
+ * handles of role H_RX, which never closes. A receiver's handle entry
+ * names its registry record in `aux` ((reg_id << 12) | registry index,
+ * 0: none yet); subscribe takes the handle, then - under the lifecycle
+ * lock, the lock the registry's changes need (src/registry.h) - adds the
+ * record and stores aux. When a handle goes, closed by its owner (dead =
+ * 0) or reaped because its owner's process is gone (dead = 1, liveness the
+ * kernel vouches for: src/liveness.h), gone() gives up what it held:
+ *   - a writer: its (L, WRITING, idx) slots become (L, SKIPPED) by CAS
+ *     (idempotent; counted as aborted claims - in the handle's own
+ *     counter when closed, in reaped_aborted when reaped - and a reaped
+ *     writer in reaped_writers). So a claim left open by a closed or dead
+ *     writer never wedges the readers or the writer of the next lap.
+ *   - a receiver: its registry record is removed if it is still the
+ *     registration aux names (evicted when dead), which releases B5's gate.
+ * After a death inside the lock, repair() rebuilds the registry header and
+ * evicts records that no receiver handle names (a subscriber that died
+ * between adding its record and storing aux). Waiters reap on the
+ * channel's liveness clock (klaw__life_wait_check: however short each
+ * call's deadline), and so does select's maintain().
+ * What this module keeps: B1-B6, the registry (R1-R4, src/registry.c),
+ * and the meaning of the stats; what the core keeps: who holds which
+ * handle, the lock (taken over from a dead holder), closing (L3), and
+ * calling gone() once per retirement (again after a death inside it).
  */
 #include <errno.h>
 #include <sched.h>
@@ -124,14 +161,16 @@
 #include "klaw/broadcast.h"
 #include "klaw/region.h"
 #include "klaw/registry.h"
+#include "lifecycle.h"
 #include "wait.h"
+#include "../src/crashpoint.h"
 #include "../src/meta.h"
 #include "../src/registry.h"
 #include "select_impl.h"
 #include "inspect.h"
 
-#define CACHELINE 64
-#define CTL_OFF 1024u
+#define CACHELINE KLAW_CACHELINE
+#define CTL_OFF KLAW_CTL_OFF
 #define BC_MAGIC 0x54534342u /* "BCST" */
 #define SLOT_HDR 16u
 #define SLOT_ALIGN 16u /* slot size granularity (and data alignment) */
@@ -139,7 +178,6 @@
 #define MAX_READERS 4096u
 #define DEFAULT_WRITERS 16u
 #define MAX_WRITERS 4096u
-#define DEFAULT_LIVENESS_NS 1000000000ull
 #define SPIN_ITERS 256
 #define YIELD_ITERS 8
 #define SUBSCRIBE_TRIES 4096
@@ -155,28 +193,31 @@
 
 enum { S_NONE = 0, S_WRITING, S_FULL, S_SKIPPED };
 #define ST_BITS 3
-#define OWNER_BITS 16
+#define OWNER_BITS 13 /* a lifecycle handle index (KLAW__LIFE_MAX_HANDLES) */
 #define LAP_SHIFT (ST_BITS + OWNER_BITS)
+_Static_assert(KLAW__LIFE_MAX_HANDLES <= (1u << OWNER_BITS), "a handle index fits the owner field");
+_Static_assert(MAX_WRITERS + MAX_READERS <= KLAW__LIFE_MAX_HANDLES, "writers and readers share the handle table");
 
 static inline uint64_t mk(uint64_t lap, uint32_t st, uint32_t owner)
 {
     return (lap << LAP_SHIFT) | ((uint64_t)owner << ST_BITS) | st;
 }
 static inline uint64_t lap_of(uint64_t s) { return s >> LAP_SHIFT; }
+/* a - b for laps kept modulo 2^(64 - LAP_SHIFT): < 0, 0, > 0 as a is
+ * before, equal to, after b (b may be a full-width lap) */
+static inline int64_t lap_cmp(uint64_t a, uint64_t b) { return (int64_t)((a - b) << LAP_SHIFT) >> LAP_SHIFT; }
 static inline uint32_t st_of(uint64_t s) { return (uint32_t)(s & 7u); }
 static inline uint32_t owner_of(uint64_t s) { return (uint32_t)((s >> ST_BITS) & ((1u << OWNER_BITS) - 1)); }
 
-enum { H_FREE = 0, H_TX = 1 };
+/* lifecycle roles, and the closed bit of the closing one */
+enum { H_FREE = 0, H_TX = 1, H_RX = 2 };
+enum { CLOSED_WRITERS = 1u << H_TX };
 enum { WHY_NONE = 0, WHY_READERS, WHY_WRITER };
 
-typedef struct writer_ent {
-    _Atomic uint32_t role; /* H_FREE / H_TX                                 */
-    uint32_t pad0_;
-    klaw_proc_id owner;
-    _Atomic uint64_t aborted; /* claims this handle aborted (a cold path)     */
-    uint8_t pad_[CACHELINE - 32];
-} writer_ent;
-_Static_assert(sizeof(writer_ent) == CACHELINE, "writer_ent is one cache line");
+/* a receiver handle's aux: (reg_id << AUX_IDX_BITS) | registry index */
+#define AUX_IDX_BITS 12
+_Static_assert(MAX_READERS <= (1u << AUX_IDX_BITS), "a registry index fits aux");
+static inline uint64_t aux_of(uint64_t reg_id, uint32_t idx) { return reg_id << AUX_IDX_BITS | idx; }
 
 typedef struct bc_ctl {
     /* config: written before READY, never changed */
@@ -188,10 +229,10 @@ typedef struct bc_ctl {
     uint32_t max_readers;
     uint32_t max_writers;
     uint32_t policy;
-    uint64_t liveness_ns;
-    uint64_t writers_off;
+    uint64_t tables_off; /* the lifecycle tables (handles, peers)        */
     uint64_t readers_off;
     uint64_t slots_off;
+    uint64_t reserved_;
     uint32_t flags; /* KLAW_BCAST_SINGLE_WRITER (then max_writers is 1),
                        KLAW_BCAST_WRITER_YIELDS                           */
     uint32_t pad_cfg_;
@@ -200,17 +241,19 @@ typedef struct bc_ctl {
     _Alignas(CACHELINE) struct ck_ec32 published; /* receivers park here    */
     _Alignas(CACHELINE) struct ck_ec32 progress;  /* BLOCK writers park here */
     _Atomic uint64_t wake_at; /* BLOCK: the cursor a parked writer waits for */
-    _Alignas(CACHELINE) _Atomic uint32_t writers;
-    _Atomic uint32_t closed; /* 1 once every writer is gone (never cleared) */
-    _Atomic uint64_t high_watermark;
+    _Alignas(CACHELINE) _Atomic uint64_t high_watermark;
+    /* under the lifecycle lock (gone()): claims of reaped writers skipped,
+     * writers reaped */
+    _Atomic uint64_t reaped_aborted, reaped_writers;
     _Alignas(CACHELINE) klaw__reg_hdr reg;
-    _Alignas(CACHELINE) pthread_mutex_t lock; /* writer table and registry */
-    /* totals of writer handles that are gone, under the lock */
-    uint64_t retired_aborted, reaped_aborted, reaped_writers;
+    /* handles, their lock, counts and the closed bit (CLOSED_WRITERS) */
+    _Alignas(CACHELINE) klaw__life_shared life;
 } bc_ctl;
 
-/* tests/test_broadcast.c's scribble test spares the lock at this offset */
-_Static_assert(offsetof(bc_ctl, lock) == 8 * CACHELINE, "the table lock is 8 cache lines into bc_ctl");
+/* tests/test_broadcast.c finds the lifecycle block here (its lock word one
+ * line further) */
+_Static_assert(offsetof(bc_ctl, flags) == CACHELINE && offsetof(bc_ctl, life) == 8 * CACHELINE,
+               "the lifecycle block is 8 cache lines into bc_ctl");
 
 typedef struct bc_slot {
     _Atomic uint64_t state;
@@ -226,7 +269,7 @@ typedef struct chan {
     uint8_t *base;
     size_t size;
     bc_ctl *ctl;
-    writer_ent *writers;
+    _Atomic uint32_t *closed; /* life.closed: CLOSED_WRITERS            */
     klaw__reg_ent *readers;
     uint8_t *slots;
     uint32_t capacity, mask, shift, max_frame, slot_size, max_readers, max_writers;
@@ -237,11 +280,12 @@ typedef struct chan {
     uint64_t liveness_ns;
     klaw__reg_view view; /* this process's RCU-published reader records */
     _Atomic uint32_t refs;
+    klaw__life life;
 } chan;
 
 struct klaw_bcast_tx {
     chan *c;
-    uint32_t idx;
+    uint32_t idx; /* lifecycle handle (H_TX); a claim's owner            */
     _Atomic int closed;
 };
 
@@ -250,13 +294,13 @@ struct klaw_bcast_tx {
 struct klaw_bcast_rx {
     chan *c;
     bc_ctl *ctl;
+    _Atomic uint32_t *wclosed; /* life.closed                          */
     uint8_t *slots;
     klaw__reg_live *live;
     uint32_t mask, shift, slot_size, max_frame;
     int block;
-    uint32_t idx;
+    uint32_t h;        /* lifecycle handle (H_RX)                         */
     uint32_t seen;     /* frames since last_seen_at was refreshed          */
-    uint64_t reg_id;   /* our registration, to leave only our own entry   */
     uint64_t next;     /* the next position view() takes                  */
     uint64_t cursor;   /* published: every position below it is released */
     uint64_t resumed;  /* where the last overrun moved us (B3); ~0: never  */
@@ -321,128 +365,126 @@ static inline void copy_bytes(void *dst, const void *src, size_t n, int into_slo
 #endif
 }
 
-/* ---- the handle table and the registry (cold) ------------------------------ */
+/* ---- what the lifecycle core asks of the channel (cold) -------------------- */
 
-static void recount(chan *c)
+/* gone(): handle idx of `role` went (lock held). Idempotent: slot CASes,
+ * and a registry record is removed only while it is still the one aux
+ * names (L5: a second call after a death inside the lock changes
+ * nothing - but for a reaped writer counted twice). */
+static void life_gone(void *cv, uint32_t idx, uint32_t role, int dead)
 {
-    uint32_t tx = 0;
-    for (uint32_t i = 0; i < c->max_writers; i++)
-        tx += atomic_load(&c->writers[i].role) == H_TX;
-    atomic_store(&c->ctl->writers, tx);
-    klaw__reg_repair(&c->ctl->reg, c->readers, c->max_readers);
-}
-
-static klaw_status lock_table(chan *c)
-{
-    int e = klaw__robust_lock(&c->ctl->lock);
-    if (e > 0)
-        recount(c); /* its owner died inside: the counts may be half done */
-    return e >= 0 ? KLAW_OK : KLAW_CORRUPT;
-}
-
-static void unlock_table(chan *c) { pthread_mutex_unlock(&c->ctl->lock); }
-
-static klaw_status lock_cb(void *c) { return lock_table(c); }
-static void unlock_cb(void *c) { unlock_table(c); }
-
-/* Frees writer handle i (lock held); the last writer closes the channel. */
-static void retire_writer(chan *c, uint32_t i)
-{
-    writer_ent *h = &c->writers[i];
-    c->ctl->retired_aborted += atomic_load(&h->aborted);
-    atomic_store(&h->aborted, 0);
-    atomic_store(&h->role, H_FREE);
-    if (atomic_fetch_sub(&c->ctl->writers, 1) == 1)
-        atomic_store(&c->ctl->closed, 1);
-}
-
-/* Turns a dead writer's claims into skipped positions (lock held). */
-static void disown_slots(chan *c, uint32_t idx)
-{
-    for (uint32_t i = 0; i < c->capacity; i++) {
-        bc_slot *s = (bc_slot *)(c->slots + (size_t)i * c->slot_size);
-        uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
-        if (st_of(v) != S_WRITING || owner_of(v) != idx + 1)
-            continue;
-        if (atomic_compare_exchange_strong(&s->state, &v, mk(lap_of(v), S_SKIPPED, 0)))
-            c->ctl->reaped_aborted++;
+    chan *c = cv;
+    bc_ctl *ctl = c->ctl;
+    if (role == H_TX) {
+        /* B2: the claims it left open become skipped positions, counted
+         * as aborted claims (a closed handle's in its own counter, which
+         * the core folds into the retired total next) */
+        for (uint32_t i = 0; i < c->capacity; i++) {
+            bc_slot *s = (bc_slot *)(c->slots + (size_t)i * c->slot_size);
+            uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
+            if (st_of(v) != S_WRITING || owner_of(v) != idx)
+                continue;
+            if (atomic_compare_exchange_strong(&s->state, &v, mk(lap_of(v), S_SKIPPED, 0))) {
+                KLAW_CRASHPOINT("bcast.gone.skip");
+                if (dead)
+                    atomic_fetch_add(&ctl->reaped_aborted, 1);
+                else
+                    atomic_fetch_add(&klaw__life_ent_at(&c->life, idx)->counter, 1);
+                KLAW_CRASHPOINT("bcast.gone.skip_count");
+            }
+        }
+        if (dead) {
+            atomic_fetch_add(&ctl->reaped_writers, 1);
+            KLAW_CRASHPOINT("bcast.gone.reaped_writer");
+        }
+    } else if (role == H_RX) {
+        /* its registration (evicted when dead): releases B5's gate */
+        uint64_t aux = atomic_load(&klaw__life_ent_at(&c->life, idx)->aux);
+        uint32_t ri = (uint32_t)(aux & ((1u << AUX_IDX_BITS) - 1));
+        if (aux == 0 || ri >= c->max_readers)
+            return;
+        klaw__reg_ent *e = &c->readers[ri];
+        uint64_t id = atomic_load_explicit(&e->rec.reg_id, memory_order_relaxed);
+        if (atomic_load_explicit(&e->rec.state, memory_order_relaxed) == KLAW__REG_ACTIVE && aux_of(id, ri) == aux) {
+            klaw__reg_remove(&ctl->reg, c->readers, ri, dead);
+            KLAW_CRASHPOINT("bcast.gone.unsubscribe");
+        }
     }
 }
 
-/* Reclaims the handles of dead processes: writers (their claims first)
- * and receivers (evicted from the registry). Returns how many. */
-static uint32_t reap(chan *c)
+/* repair(): the lock was taken over from a dead holder. The registry's
+ * header first (an odd generation, the count); then records that no
+ * receiver handle names - a subscriber that died between adding its
+ * record and storing aux - are evicted (nobody else would ever remove
+ * them, and under BLOCK they would hold the gate for good). */
+static void life_repair(void *cv)
 {
-    uint32_t n = 0;
-    if (lock_table(c) != KLAW_OK)
-        return 0;
-    for (uint32_t i = 0; i < c->max_writers; i++) {
-        writer_ent *h = &c->writers[i];
-        if (atomic_load(&h->role) == H_FREE || klaw_proc_alive(h->owner))
+    chan *c = cv;
+    bc_ctl *ctl = c->ctl;
+    klaw__reg_repair(&ctl->reg, c->readers, c->max_readers);
+    uint64_t *named = calloc(c->max_readers, sizeof *named);
+    if (!named)
+        return; /* a record left over stays (the next recovery retries) */
+    for (uint32_t i = 0; i < c->life.max_handles; i++) {
+        klaw__life_ent *e = klaw__life_ent_at(&c->life, i);
+        if (atomic_load(&e->role) != H_RX)
             continue;
-        disown_slots(c, i);
-        retire_writer(c, i);
-        c->ctl->reaped_writers++;
-        n++;
+        uint64_t aux = atomic_load(&e->aux);
+        uint32_t ri = (uint32_t)(aux & ((1u << AUX_IDX_BITS) - 1));
+        if (aux && ri < c->max_readers)
+            named[ri] = aux;
     }
-    uint32_t span = klaw__reg_span(&c->ctl->reg, c->max_readers);
+    uint32_t span = klaw__reg_span(&ctl->reg, c->max_readers);
     for (uint32_t i = 0; i < span; i++) {
         klaw__reg_ent *e = &c->readers[i];
-        if (atomic_load(&e->rec.state) != KLAW__REG_ACTIVE || klaw_proc_alive(klaw__reg_owner(e)))
+        if (atomic_load(&e->rec.state) != KLAW__REG_ACTIVE)
             continue;
-        klaw__reg_remove(&c->ctl->reg, c->readers, i, 1);
-        n++;
+        if (named[i] != aux_of(atomic_load(&e->rec.reg_id), i)) {
+            klaw__reg_remove(&ctl->reg, c->readers, i, 1);
+            KLAW_CRASHPOINT("bcast.repair.evict");
+        }
     }
-    unlock_table(c);
-    if (n)
-        wake_all(c);
-    return n;
+    free(named);
 }
 
+static void life_wake(void *cv) { wake_all(cv); }
+static const klaw__life_ops life_ops = {life_gone, life_repair, life_wake};
+
+static uint32_t reap(chan *c) { return klaw__life_reap(&c->life); }
+
+static klaw_status lock_cb(void *c)
+{
+    return klaw__life_lock(&((chan *)c)->life) == KLAW_OK ? KLAW_OK : KLAW_CORRUPT;
+}
+static void unlock_cb(void *c) { klaw__life_unlock(&((chan *)c)->life); }
+
+/* A writer handle: at most max_writers of them (the table is shared with
+ * the receivers). The core enforces one for KLAW_BCAST_SINGLE_WRITER;
+ * otherwise a writer that finds more than max_writers after taking its
+ * entry keeps it only if fewer than max_writers writers sit below it in
+ * the table (so of two racing openers the later entry gives way). */
 static klaw_status take_writer(chan *c, uint32_t *idx)
 {
     /* the single writer's dead process must not keep the next one out:
      * reap before looking (an open is a cold path) */
-    if (c->single)
+    if (c->single || klaw__life_count(&c->life, H_TX) >= c->max_writers)
         reap(c);
-    klaw_status st = lock_table(c);
-    if (st != KLAW_OK)
+    if (!c->single && klaw__life_count(&c->life, H_TX) >= c->max_writers)
+        return KLAW_FULL;
+    klaw_status st = klaw__life_take(&c->life, H_TX, c->single != 0, idx);
+    if (st != KLAW_OK || c->single || klaw__life_count(&c->life, H_TX) <= c->max_writers)
         return st;
-    if (atomic_load(&c->ctl->closed)) {
-        unlock_table(c);
-        return KLAW_CLOSED;
+    uint32_t below = 0;
+    if (klaw__life_lock(&c->life) == KLAW_OK) {
+        for (uint32_t i = 0; i < *idx; i++)
+            below += atomic_load(&klaw__life_ent_at(&c->life, i)->role) == H_TX;
+        klaw__life_unlock(&c->life);
     }
-    for (uint32_t i = 0; i < c->max_writers; i++) {
-        writer_ent *h = &c->writers[i];
-        if (atomic_load(&h->role) != H_FREE)
-            continue;
-        h->owner = klaw_proc_self();
-        atomic_store(&h->aborted, 0);
-        atomic_store(&h->role, H_TX);
-        atomic_fetch_add(&c->ctl->writers, 1);
-        unlock_table(c);
-        *idx = i;
-        return KLAW_OK;
+    if (below >= c->max_writers) {
+        klaw__life_give(&c->life, *idx);
+        return KLAW_FULL;
     }
-    unlock_table(c);
-    return KLAW_FULL;
-}
-
-static int is_own(const klaw_proc_id *a)
-{
-    klaw_proc_id me = klaw_proc_self();
-    return a->pid == me.pid && a->start_time == me.start_time;
-}
-
-static void give_writer(chan *c, uint32_t idx)
-{
-    if (lock_table(c) != KLAW_OK)
-        return;
-    writer_ent *h = &c->writers[idx];
-    if (atomic_load(&h->role) != H_FREE && is_own(&h->owner))
-        retire_writer(c, idx);
-    unlock_table(c);
-    wake_all(c);
+    return KLAW_OK;
 }
 
 /* ---- creating and attaching -------------------------------------------- */
@@ -451,6 +493,7 @@ static void chan_unref(chan *c)
 {
     if (atomic_fetch_sub(&c->refs, 1) == 1) {
         klaw__reg_view_fini(&c->view);
+        klaw__life_detach(&c->life);
         klaw_region_close(c->region);
         free(c);
     }
@@ -464,32 +507,43 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     bc_ctl *ctl = klaw_region_at(base, size, h->body_off, sizeof(bc_ctl));
     if (!ctl || h->body_off % CACHELINE || h->body_len < sizeof(bc_ctl))
         return KLAW_CORRUPT;
+    /* copy the config once; validate it; never trust it again */
     uint32_t cap = ctl->capacity, shift = ctl->shift, maxf = ctl->max_frame, ssz = ctl->slot_size,
              nr = ctl->max_readers, nw = ctl->max_writers, pol = ctl->policy, fl = ctl->flags;
-    uint64_t woff = ctl->writers_off, roff = ctl->readers_off, soff = ctl->slots_off, live = ctl->liveness_ns;
+    uint64_t roff = ctl->readers_off, soff = ctl->slots_off;
+    uint64_t rlen = (uint64_t)nr * sizeof(klaw__reg_ent), slen = (uint64_t)cap * ssz;
     if (ctl->magic != BC_MAGIC || cap < 2 || cap > (1u << 30) || (cap & (cap - 1)) || shift >= 31 ||
         (1u << shift) != cap || maxf < 1 || maxf > (1u << 30) || ssz % SLOT_ALIGN ||
         (uint64_t)ssz < (uint64_t)maxf + SLOT_HDR || nr == 0 || nr > MAX_READERS || nw == 0 ||
         nw > MAX_WRITERS || (pol != KLAW_POLICY_OVERWRITE && pol != KLAW_POLICY_BLOCK) ||
-        (fl & ~(KLAW_BCAST_SINGLE_WRITER | KLAW_BCAST_WRITER_YIELDS)) || ((fl & KLAW_BCAST_SINGLE_WRITER) && nw != 1) ||
-        woff % CACHELINE || roff % CACHELINE || soff % CACHELINE ||
-        !klaw_region_at(base, size, woff, (uint64_t)nw * sizeof(writer_ent)) ||
-        !klaw_region_at(base, size, roff, (uint64_t)nr * sizeof(klaw__reg_ent)) ||
-        !klaw_region_at(base, size, soff, (uint64_t)cap * ssz) || live == 0 || ctl->reg.max != nr)
-        return KLAW_CORRUPT;
-    /* the tables must not overlap the control block or each other */
-    uint64_t ctl_end = h->body_off + sizeof(bc_ctl);
-    if (woff < ctl_end || roff < woff + (uint64_t)nw * sizeof(writer_ent) ||
-        soff < roff + (uint64_t)nr * sizeof(klaw__reg_ent))
+        (fl & ~(KLAW_BCAST_SINGLE_WRITER | KLAW_BCAST_WRITER_YIELDS)) ||
+        ((fl & KLAW_BCAST_SINGLE_WRITER) && nw != 1) || roff % CACHELINE || soff % CACHELINE ||
+        !klaw_region_at(base, size, roff, rlen) || !klaw_region_at(base, size, soff, slen) || ctl->reg.max != nr)
         return KLAW_CORRUPT;
     chan *c = calloc(1, sizeof *c);
     if (!c)
         return KLAW_NOMEM;
+    /* the lifecycle tables are checked against the control block; the
+     * registry and the slots must overlap neither of them (the lock word
+     * above all) nor each other; the table holds exactly the writers and
+     * the readers, and only the writers' role closes */
+    if (klaw__life_attach(&c->life, r, &ctl->life, h->body_off, sizeof(bc_ctl), &life_ops, c) != KLAW_OK) {
+        free(c);
+        return KLAW_CORRUPT;
+    }
+    const klaw__life *L = &c->life;
+    if (klaw__life_overlaps(L, h->body_off, sizeof(bc_ctl), roff, rlen) ||
+        klaw__life_overlaps(L, h->body_off, sizeof(bc_ctl), soff, slen) || klaw__overlap(roff, rlen, soff, slen) ||
+        L->max_handles != nw + nr || L->closing_roles != CLOSED_WRITERS) {
+        klaw__life_detach(&c->life);
+        free(c);
+        return KLAW_CORRUPT;
+    }
     c->region = r;
     c->base = base;
     c->size = size;
     c->ctl = ctl;
-    c->writers = (writer_ent *)(base + woff);
+    c->closed = &ctl->life.closed;
     c->readers = (klaw__reg_ent *)(base + roff);
     c->slots = base + soff;
     c->capacity = cap;
@@ -503,7 +557,7 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
     c->single = (fl & KLAW_BCAST_SINGLE_WRITER) != 0;
     c->yields = (fl & KLAW_BCAST_WRITER_YIELDS) && pol == KLAW_POLICY_OVERWRITE;
     c->pfw = klaw__have_prefetchw();
-    c->liveness_ns = live;
+    c->liveness_ns = L->liveness_ns;
     atomic_store(&c->refs, 1);
     *out = c;
     return KLAW_OK;
@@ -516,7 +570,8 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
     if (txo)
         *txo = NULL;
     if (!o || o->capacity < 1 || o->capacity > (1u << 30) || o->max_frame < 1 || o->max_frame > (1u << 30) ||
-        o->max_readers > MAX_READERS || o->max_writers > MAX_WRITERS || (o->flags & ~(KLAW_BCAST_SINGLE_WRITER | KLAW_BCAST_WRITER_YIELDS)) ||
+        o->max_readers > MAX_READERS || o->max_writers > MAX_WRITERS ||
+        (o->flags & ~(KLAW_BCAST_SINGLE_WRITER | KLAW_BCAST_WRITER_YIELDS)) ||
         ((o->flags & KLAW_BCAST_SINGLE_WRITER) && o->max_writers > 1) || (!txo && !o->name))
         return KLAW_INVAL;
     int policy = o->policy == 0 ? KLAW_POLICY_OVERWRITE : o->policy;
@@ -529,6 +584,7 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
     }
     uint32_t nr = o->max_readers ? o->max_readers : DEFAULT_READERS;
     uint32_t nw = (o->flags & KLAW_BCAST_SINGLE_WRITER) ? 1u : o->max_writers ? o->max_writers : DEFAULT_WRITERS;
+    uint32_t nh = nw + nr, np = klaw__life_peers_for(nh);
     /* A single writer's slots (plain stores only) are packed at 16 bytes:
      * a 64-byte frame's slot is 80 bytes, 1.25 cache lines to move from
      * writer to readers rather than 2 (fan-out 64 B BLOCK N = 1: ~100 M ->
@@ -537,8 +593,8 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
      * costs more than the padding: their slots are padded to cache lines. */
     uint32_t ssz = (uint32_t)round_up((uint64_t)o->max_frame + SLOT_HDR,
                                       (o->flags & KLAW_BCAST_SINGLE_WRITER) ? SLOT_ALIGN : CACHELINE);
-    uint64_t woff = round_up(CTL_OFF + sizeof(bc_ctl), CACHELINE);
-    uint64_t roff = round_up(woff + (uint64_t)nw * sizeof(writer_ent), CACHELINE);
+    uint64_t toff = round_up(CTL_OFF + sizeof(bc_ctl), CACHELINE);
+    uint64_t roff = round_up(toff + klaw__life_tables_size(nh, np), CACHELINE);
     uint64_t soff = round_up(roff + (uint64_t)nr * sizeof(klaw__reg_ent), 4096);
     uint64_t moff = soff + (uint64_t)cap * ssz;
     uint64_t total = moff + KLAW_META_RESERVE;
@@ -560,26 +616,24 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
     ctl->max_writers = nw;
     ctl->policy = (uint32_t)policy;
     ctl->flags = o->flags;
-    ctl->liveness_ns = o->liveness_ns ? o->liveness_ns : DEFAULT_LIVENESS_NS;
-    ctl->writers_off = woff;
+    ctl->tables_off = toff;
     ctl->readers_off = roff;
     ctl->slots_off = soff;
     ck_ec32_init(&ctl->published, 0);
     ck_ec32_init(&ctl->progress, 0);
     klaw__reg_init(&ctl->reg, (klaw__reg_ent *)(base + roff), nr);
+    klaw__life_init(&ctl->life, toff, nh, np, o->liveness_ns, CLOSED_WRITERS);
 
-    int e = klaw__robust_mutex_init(&ctl->lock);
+    /* slots start as (lap 0, NONE): the zero-filled region already is */
     uint64_t mlen = 0;
-    st = e != 0 ? KLAW_SYS
-                : klaw__meta_write(r, moff, KLAW_CHANNEL_BROADCAST, cap, o->max_frame, policy, o->value_type, &mlen);
+    st = klaw__meta_write(r, moff, KLAW_CHANNEL_BROADCAST, cap, o->max_frame, policy, o->value_type, &mlen);
     if (st == KLAW_OK)
         st = klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(bc_ctl));
     chan *c = NULL;
     if (st == KLAW_OK)
         st = chan_attach(r, &c);
     if (st != KLAW_OK) {
-        if (e == 0)
-            pthread_mutex_destroy(&ctl->lock);
+        /* never leave a name behind that opens as something half made */
         klaw_region_close(r);
         if (o->name)
             klaw_region_unlink(o->name);
@@ -590,12 +644,12 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
         return KLAW_OK;
     }
     klaw_bcast_tx *tx = handle_alloc(sizeof *tx);
-    if (!tx || take_writer(c, &tx->idx) != KLAW_OK) {
+    if (!tx || (st = take_writer(c, &tx->idx)) != KLAW_OK) {
         free(tx);
         chan_unref(c);
         if (o->name)
             klaw_region_unlink(o->name);
-        return tx ? KLAW_CORRUPT : KLAW_NOMEM;
+        return !tx ? KLAW_NOMEM : st == KLAW_SYS ? KLAW_SYS : KLAW_CORRUPT;
     }
     tx->c = c;
     *txo = tx;
@@ -637,7 +691,9 @@ klaw_status klaw_bcast_open_tx(const char *name, klaw_bcast_tx **out)
     return KLAW_OK;
 }
 
-/* Registers a receiver of c (which gains a reference on success). */
+/* Registers a receiver of c (which gains a reference on success): a
+ * handle of role H_RX first, then - under the lifecycle lock - the
+ * registry record and the handle's aux naming it (see Recovery). */
 static klaw_status subscribe(chan *c, unsigned flags, const char *reader_id, klaw_bcast_rx **out)
 {
     *out = NULL;
@@ -646,10 +702,14 @@ static klaw_status subscribe(chan *c, unsigned flags, const char *reader_id, kla
     klaw_bcast_rx *rx = handle_alloc(sizeof *rx);
     if (!rx)
         return KLAW_NOMEM;
-    klaw_status st = lock_table(c);
+    uint32_t h;
+    klaw_status st = klaw__life_take(&c->life, H_RX, false, &h);
+    if (st == KLAW_OK)
+        st = klaw__life_lock(&c->life);
     if (st != KLAW_OK) {
         free(rx);
-        return st;
+        /* receivers never close: only hostile memory says they did */
+        return st == KLAW_CLOSED ? KLAW_CORRUPT : st;
     }
     bc_ctl *ctl = c->ctl;
     uint64_t t = atomic_load(&ctl->tail);
@@ -658,9 +718,13 @@ static klaw_status subscribe(chan *c, unsigned flags, const char *reader_id, kla
         start = t > c->capacity ? t - c->capacity : 0;
     uint32_t idx;
     st = klaw__reg_add(&ctl->reg, c->readers, c->max_readers, reader_id, start, &idx);
-    uint64_t reg_id = st == KLAW_OK ? atomic_load(&c->readers[idx].rec.reg_id) : 0;
-    unlock_table(c);
+    if (st == KLAW_OK) {
+        atomic_store(&klaw__life_ent_at(&c->life, h)->aux, aux_of(atomic_load(&c->readers[idx].rec.reg_id), idx));
+        KLAW_CRASHPOINT("bcast.subscribe.aux");
+    }
+    klaw__life_unlock(&c->life);
     if (st != KLAW_OK) {
+        klaw__life_give(&c->life, h);
         free(rx);
         return st;
     }
@@ -675,11 +739,14 @@ static klaw_status subscribe(chan *c, unsigned flags, const char *reader_id, kla
                 break;
             start = t2;
             atomic_store(&live->start, start);
+            KLAW_CRASHPOINT("bcast.subscribe.start");
             atomic_store(&live->cursor, start);
+            KLAW_CRASHPOINT("bcast.subscribe.cursor");
         }
     }
     rx->c = c;
     rx->ctl = ctl;
+    rx->wclosed = c->closed;
     rx->slots = c->slots;
     rx->live = live;
     rx->mask = c->mask;
@@ -687,8 +754,7 @@ static klaw_status subscribe(chan *c, unsigned flags, const char *reader_id, kla
     rx->slot_size = c->slot_size;
     rx->max_frame = c->max_frame;
     rx->block = c->block;
-    rx->idx = idx;
-    rx->reg_id = reg_id;
+    rx->h = h;
     rx->next = start;
     rx->cursor = start;
     rx->resumed = UINT64_MAX;
@@ -736,25 +802,21 @@ klaw_status klaw_bcast_tx_clone(klaw_bcast_tx *tx, klaw_bcast_tx **out)
     return KLAW_OK;
 }
 
+/* Closing gives the handle back to the core: gone() skips the claims it
+ * left open (B2) or removes the receiver's registration, the last writer
+ * closes the channel, and parked callers are woken. Only this process's
+ * own handle is retired (a fork child closing its parent's handle leaves
+ * it to the parent). */
 void klaw_bcast_tx_close(klaw_bcast_tx *tx)
 {
     if (tx && !atomic_exchange(&tx->closed, 1))
-        give_writer(tx->c, tx->idx);
+        klaw__life_give(&tx->c->life, tx->idx);
 }
 
 void klaw_bcast_rx_close(klaw_bcast_rx *rx)
 {
-    if (!rx || atomic_exchange(&rx->closed, 1))
-        return;
-    chan *c = rx->c;
-    if (lock_table(c) == KLAW_OK) {
-        /* only our own registration: it may have been evicted (and the
-         * entry reused) if this process was taken for dead after a fork */
-        if (atomic_load(&c->readers[rx->idx].rec.reg_id) == rx->reg_id)
-            klaw__reg_remove(&c->ctl->reg, c->readers, rx->idx, 0);
-        unlock_table(c);
-    }
-    kw_wake_all(&c->ctl->progress);
+    if (rx && !atomic_exchange(&rx->closed, 1))
+        klaw__life_give(&rx->c->life, rx->h);
 }
 
 void klaw_bcast_tx_free(klaw_bcast_tx *tx)
@@ -780,9 +842,9 @@ void klaw_bcast_rx_free(klaw_bcast_rx *rx)
 typedef struct wait_ctx {
     chan *c;
     int (*ready)(struct wait_ctx *);
-    void *h;              /* the tx or rx handle                         */
+    void *h;                  /* the tx or rx handle                     */
     void (*on_sleep)(void *); /* before sleeping, and every liveness period */
-    int64_t next_reap_ns; /* when to check liveness next                 */
+    int64_t seen_due;         /* when on_sleep is next due               */
 } wait_ctx;
 
 static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadline)
@@ -791,26 +853,16 @@ static int wait_pred(const struct ck_ec_wait_state *ws, struct timespec *deadlin
     if (w->ready(w))
         return 1;
     int64_t now = (int64_t)ws->now.tv_sec * 1000000000 + ws->now.tv_nsec;
-    if (now >= w->next_reap_ns) {
-        w->next_reap_ns = now + (int64_t)w->c->liveness_ns;
-        if (w->on_sleep)
-            w->on_sleep(w->h);
-        if (reap(w->c))
-            return 1;
+    if (w->on_sleep && now >= w->seen_due) {
+        w->seen_due = now + (int64_t)w->c->liveness_ns;
+        w->on_sleep(w->h);
     }
-    /* wake in time for the next liveness check (ck_ec's infinite deadline
-     * is tv_sec = TIME_MAX: compare without multiplying) */
-    time_t reap_sec = (time_t)(w->next_reap_ns / 1000000000);
-    long reap_nsec = (long)(w->next_reap_ns % 1000000000);
-    if (deadline->tv_sec > reap_sec || (deadline->tv_sec == reap_sec && deadline->tv_nsec > reap_nsec)) {
-        deadline->tv_sec = reap_sec;
-        deadline->tv_nsec = reap_nsec;
-    }
-    return 0;
+    /* the channel's liveness clock (not this call's): reap when due, and
+     * wake up in time for it (so a caller that waits in short slices
+     * still reaps) */
+    return klaw__life_wait_check(&w->c->life, now, deadline);
 }
 
-/* Parks on ec until ready() or the deadline: KLAW_TIMEOUT or KLAW_OK (the
- * caller re-checks). */
 /* The CPUs this process may run on (once). */
 static uint32_t cpus_available(void)
 {
@@ -831,11 +883,13 @@ static uint32_t cpus_available(void)
 
 static inline bool oversubscribed(const chan *c)
 {
-    uint32_t users = atomic_load_explicit(&c->ctl->writers, memory_order_relaxed) +
+    uint32_t users = atomic_load_explicit(&c->ctl->life.count[H_TX], memory_order_relaxed) +
                      atomic_load_explicit(&c->ctl->reg.count, memory_order_relaxed);
     return users > cpus_available();
 }
 
+/* Parks on ec until ready() or the deadline: KLAW_TIMEOUT or KLAW_OK (the
+ * caller re-checks). */
 static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), void *h,
                         void (*on_sleep)(void *), const struct timespec *deadline)
 {
@@ -860,9 +914,10 @@ static klaw_status park(chan *c, struct ck_ec32 *ec, int (*ready)(wait_ctx *), v
     }
     /* going to sleep: only now read the clock (and let a receiver say it
      * is alive) */
-    if (on_sleep)
+    if (on_sleep) {
         on_sleep(h);
-    w.next_reap_ns = klaw__now_ns() + (int64_t)c->liveness_ns;
+        w.seen_due = klaw__now_ns() + (int64_t)c->liveness_ns;
+    }
     uint32_t v = ck_ec32_value(ec);
     if (ready(&w))
         return KLAW_OK;
@@ -914,8 +969,10 @@ static int gate_recompute(chan *c, uint64_t t, uint64_t g)
     uint64_t hw = atomic_load_explicit(&ctl->high_watermark, memory_order_relaxed);
     while (depth > hw && !atomic_compare_exchange_weak(&ctl->high_watermark, &hw, depth)) {
     }
+    KLAW_CRASHPOINT("bcast.gate.watermark");
     while (m > g && !atomic_compare_exchange_weak(&ctl->gate, &g, m)) {
     }
+    KLAW_CRASHPOINT("bcast.gate.store");
     return t < m + c->capacity;
 }
 
@@ -945,18 +1002,21 @@ static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame
         bc_slot *s = slot_at(c, t);
         uint64_t lap = (t >> c->shift) + 1;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
-        if (lap_of(v) == lap - 1 && st_of(v) != S_WRITING) {
+        int64_t d = lap_cmp(lap_of(v), lap);
+        if (d == -1 && st_of(v) != S_WRITING) {
             if (c->block && !gate_allows(c, t)) {
                 if (atomic_load_explicit(&ctl->tail, memory_order_acquire) != t)
                     continue;
                 *why = WHY_READERS;
                 return KLAW_FULL;
             }
-            if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_WRITING, me + 1),
+            if (atomic_compare_exchange_strong_explicit(&s->state, &v, mk(lap, S_WRITING, me),
                                                         memory_order_acq_rel, memory_order_acquire)) {
+                KLAW_CRASHPOINT("bcast.claim.slot");
                 /* B4: the WRITING state before any byte of the frame */
                 atomic_thread_fence(memory_order_release);
                 advance(&ctl->tail, t, t + 1);
+                KLAW_CRASHPOINT("bcast.claim.tail");
                 fill_claim(c, t, len, f);
                 if (KLAW_UNLIKELY(c->yields) && (t & c->mask) == 0)
                     lap_yield(c);
@@ -964,17 +1024,18 @@ static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame
             }
             continue;
         }
-        if (lap_of(v) >= lap) { /* taken for this lap: help tail on */
+        if (d >= 0) { /* taken for this lap: help tail on */
             /* a later lap with tail still at t breaks B1 (its claimer saw
              * tail past t + capacity): hostile memory, not a stale tail */
-            if (lap_of(v) > lap && atomic_load_explicit(&ctl->tail, memory_order_acquire) == t)
+            if (d > 0 && atomic_load_explicit(&ctl->tail, memory_order_acquire) == t)
                 return KLAW_CORRUPT;
             advance(&ctl->tail, t, t + 1);
+            KLAW_CRASHPOINT("bcast.claim.help");
             continue;
         }
         if (atomic_load_explicit(&ctl->tail, memory_order_acquire) != t)
             continue;
-        if (lap_of(v) == lap - 1) {
+        if (d == -1) {
             *why = WHY_WRITER;
             return KLAW_FULL;
         }
@@ -1012,15 +1073,17 @@ static size_t claim_run(chan *c, uint32_t me, size_t len, klaw_frame *f, size_t 
         klaw__prefetch_w(slot_at(c, t + PREFETCH_AHEAD), c->slot_size > CACHELINE, c->pfw);
         uint64_t lap = (t >> c->shift) + 1;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
-        if (lap_of(v) != lap - 1 || st_of(v) == S_WRITING)
+        if (lap_cmp(lap_of(v), lap) != -1 || st_of(v) == S_WRITING)
             break;
         if (t >= limit) {
             if (!gate_allows(c, t))
                 break;
             limit = atomic_load_explicit(&ctl->gate, memory_order_acquire) + c->capacity;
         }
-        atomic_store_explicit(&s->state, mk(lap, S_WRITING, me + 1), memory_order_relaxed);
+        atomic_store_explicit(&s->state, mk(lap, S_WRITING, me), memory_order_relaxed);
+        KLAW_CRASHPOINT("bcast.claim.slot");
         atomic_store_explicit(&ctl->tail, t + 1, memory_order_release); /* B1: the cell first */
+        KLAW_CRASHPOINT("bcast.claim.tail");
         fill_claim(c, t, len, &f[k]);
     }
     if (k)
@@ -1068,7 +1131,7 @@ static int tx_writer_ready(wait_ctx *w)
     chan *c = w->c;
     uint64_t t = atomic_load_explicit(&c->ctl->tail, memory_order_acquire);
     uint64_t v = atomic_load_explicit(&slot_at(c, t)->state, memory_order_acquire);
-    return st_of(v) != S_WRITING || lap_of(v) > (t >> c->shift);
+    return st_of(v) != S_WRITING || lap_cmp(lap_of(v), t >> c->shift) > 0;
 }
 
 klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespec *deadline, klaw_frame *f)
@@ -1102,6 +1165,7 @@ klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespe
             while (want > cur && !atomic_compare_exchange_weak_explicit(&c->ctl->wake_at, &cur, want,
                                                                          memory_order_acq_rel, memory_order_relaxed)) {
             }
+            KLAW_CRASHPOINT("bcast.claim.wake_at");
             st = park(c, &c->ctl->progress, tx_readers_ready, tx, NULL, deadline);
         } else {
             st = park(c, &c->ctl->published, tx_writer_ready, tx, NULL, deadline);
@@ -1123,23 +1187,34 @@ static inline klaw_status after_commit(chan *c)
 klaw_status klaw_bcast_commit(klaw_bcast_tx *tx, klaw_frame *f, size_t len)
 {
     chan *c = tx->c;
+    /* closed: its claims were given up (skipped) and may be a later lap's
+     * now (B2) */
+    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
     if (KLAW_UNLIKELY(len > c->max_frame)) {
         klaw_bcast_abort(tx, f);
         return KLAW_INVAL;
     }
     bc_slot *s = f->slot_;
     atomic_store_explicit(&s->len, (uint32_t)len, memory_order_relaxed);
+    KLAW_CRASHPOINT("bcast.commit.len");
     atomic_store_explicit(&s->state, full_of(f->pos_, c->shift), memory_order_seq_cst);
+    KLAW_CRASHPOINT("bcast.commit.slot");
     return after_commit(c);
 }
 
-void klaw_bcast_abort(klaw_bcast_tx *tx, klaw_frame *f)
+klaw_status klaw_bcast_abort(klaw_bcast_tx *tx, klaw_frame *f)
 {
     chan *c = tx->c;
     bc_slot *s = f->slot_;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
     atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_SKIPPED, 0), memory_order_seq_cst);
-    atomic_fetch_add_explicit(&c->writers[tx->idx].aborted, 1, memory_order_relaxed);
+    KLAW_CRASHPOINT("bcast.abort.slot");
+    atomic_fetch_add_explicit(&klaw__life_ent_at(&c->life, tx->idx)->counter, 1, memory_order_relaxed);
+    KLAW_CRASHPOINT("bcast.abort.count");
     kw_wake_if_waiters(&c->ctl->published);
+    return KLAW_OK;
 }
 
 klaw_status klaw_bcast_claim_batch(klaw_bcast_tx *tx, size_t len, klaw_frame *frames, size_t n, size_t *got,
@@ -1178,21 +1253,26 @@ klaw_status klaw_bcast_commit_batch(klaw_bcast_tx *tx, klaw_frame *frames, size_
 {
     chan *c = tx->c;
     klaw_status worst = KLAW_OK;
+    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
     for (size_t i = 0; i < n; i++) {
         bc_slot *s = frames[i].slot_;
         uint64_t v = full_of(frames[i].pos_, c->shift);
         if (KLAW_UNLIKELY(frames[i].len > c->max_frame)) {
             v = mk((frames[i].pos_ >> c->shift) + 1, S_SKIPPED, 0);
-            atomic_fetch_add_explicit(&c->writers[tx->idx].aborted, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&klaw__life_ent_at(&c->life, tx->idx)->counter, 1, memory_order_relaxed);
+            KLAW_CRASHPOINT("bcast.batch.count");
             worst = KLAW_INVAL;
         } else {
             atomic_store_explicit(&s->len, frames[i].len, memory_order_relaxed);
+            KLAW_CRASHPOINT("bcast.batch.len");
         }
         /* the last store is the one the wake-up check must follow */
         if (i + 1 == n)
             atomic_store_explicit(&s->state, v, memory_order_seq_cst);
         else
             atomic_store_explicit(&s->state, v, memory_order_release);
+        KLAW_CRASHPOINT("bcast.batch.slot");
     }
     if (n == 0)
         return KLAW_OK;
@@ -1243,6 +1323,7 @@ static void touch_seen(klaw_bcast_rx *rx)
 {
     rx->seen = 0;
     atomic_store_explicit(&rx->live->last_seen_ns, realtime_ns(), memory_order_relaxed);
+    KLAW_CRASHPOINT("bcast.rx.seen");
 }
 
 static void touch_seen_cb(void *rx) { touch_seen(rx); }
@@ -1257,6 +1338,7 @@ static inline void publish_cursor(klaw_bcast_rx *rx, uint64_t p)
     rx->cursor = p;
     if (rx->block) {
         atomic_store_explicit(&rx->live->cursor, p, memory_order_seq_cst);
+        KLAW_CRASHPOINT("bcast.rx.cursor");
         /* a parked writer is woken by the receivers that cross the position
          * it waits for (wake_at, B5) while it is flagged: the slowest one
          * always does, and a receiver already past it never does (no wake
@@ -1270,6 +1352,7 @@ static inline void publish_cursor(klaw_bcast_rx *rx, uint64_t p)
         }
     } else {
         atomic_store_explicit(&rx->live->cursor, p, memory_order_release);
+        KLAW_CRASHPOINT("bcast.rx.cursor");
     }
 }
 
@@ -1277,14 +1360,17 @@ static inline void bump(_Atomic uint64_t *own, uint64_t n)
 {
     /* only the owning receiver stores to its live line: no RMW needed */
     atomic_store_explicit(own, atomic_load_explicit(own, memory_order_relaxed) + n, memory_order_relaxed);
+    KLAW_CRASHPOINT("bcast.rx.count");
 }
 
 /* Is the writer that claimed slot state v gone for good? (its handle was
- * closed or reaped: nobody will commit the claim). */
+ * closed or reaped - on a closed channel no writer handle can be taken
+ * again, so an entry that is not a writer's now never will be). gone()
+ * skips such claims itself; this is for one it missed (hostile memory). */
 static int claim_abandoned(chan *c, uint64_t v)
 {
     uint32_t o = owner_of(v);
-    return o == 0 || o > c->max_writers || atomic_load(&c->writers[o - 1].role) == H_FREE;
+    return o >= c->life.max_handles || atomic_load(&klaw__life_ent_at(&c->life, o)->role) != H_TX;
 }
 
 /* Everything but the fast path of try_view: skipped positions, overrun
@@ -1302,14 +1388,15 @@ static klaw_status view_slow(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagged)
             rx->next = c + 1;
             return KLAW_OK;
         }
-        if (lap_of(v) == lap && st_of(v) == S_SKIPPED) {
+        int64_t d = lap_cmp(lap_of(v), lap);
+        if (d == 0 && st_of(v) == S_SKIPPED) {
             bump(&rx->live->skipped, 1);
             rx->next = c + 1;
             if (rx->cursor == c)
                 publish_cursor(rx, c + 1);
             continue;
         }
-        if (lap_of(v) > lap) {
+        if (d > 0) {
             /* B3: overrun; resume at the oldest retained position - unless
              * we were overrun again before reading a ring's worth since the
              * last resume: then we cannot keep up with the writer, and the
@@ -1334,7 +1421,7 @@ static klaw_status view_slow(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagged)
             return KLAW_LAGGED;
         }
         /* nothing at c yet */
-        if (KLAW_UNLIKELY(atomic_load_explicit(&ctl->closed, memory_order_acquire))) {
+        if (KLAW_UNLIKELY(atomic_load_explicit(rx->wclosed, memory_order_acquire) & CLOSED_WRITERS)) {
             /* a commit made before the last writer closed is visible now */
             uint64_t v2 = atomic_load_explicit(&s->state, memory_order_acquire);
             if (v2 != v)
@@ -1346,8 +1433,9 @@ static klaw_status view_slow(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagged)
              * closed or reaped writer is skipped; anything else (never
              * claimed, or claimed by a writer that is still registered) is
              * not a state B1 makes once the channel closed */
-            if (lap_of(v) == lap && st_of(v) == S_WRITING && claim_abandoned(rx->c, v)) {
+            if (d == 0 && st_of(v) == S_WRITING && claim_abandoned(rx->c, v)) {
                 atomic_compare_exchange_strong(&s->state, &v, mk(lap, S_SKIPPED, 0));
+                KLAW_CRASHPOINT("bcast.view.abandoned");
                 continue;
             }
             return KLAW_CORRUPT;
@@ -1375,13 +1463,14 @@ klaw_status klaw_bcast_try_view(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagg
 static int rx_ready(wait_ctx *w)
 {
     klaw_bcast_rx *rx = w->h;
-    if (atomic_load_explicit(&rx->ctl->closed, memory_order_acquire))
+    if (atomic_load_explicit(rx->wclosed, memory_order_acquire) & CLOSED_WRITERS)
         return 1;
     /* exactly what makes try_view return something but EMPTY */
     uint64_t c = rx->next;
     uint64_t lap = (c >> rx->shift) + 1;
     uint64_t v = atomic_load_explicit(&rx_slot(rx, c)->state, memory_order_acquire);
-    return v == mk(lap, S_FULL, 0) || lap_of(v) > lap || (lap_of(v) == lap && st_of(v) == S_SKIPPED);
+    int64_t d = lap_cmp(lap_of(v), lap);
+    return v == mk(lap, S_FULL, 0) || d > 0 || (d == 0 && st_of(v) == S_SKIPPED);
 }
 
 klaw_status klaw_bcast_view(klaw_bcast_rx *rx, const struct timespec *deadline, klaw_frame *f, uint64_t *lagged)
@@ -1409,6 +1498,10 @@ static inline int view_intact(const klaw_bcast_rx *rx, const klaw_frame *f)
 
 klaw_status klaw_bcast_release(klaw_bcast_rx *rx, klaw_frame *f)
 {
+    /* closed: its registry entry is gone (and may be another receiver's
+     * now): publish nothing */
+    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
     /* B4: every read of the frame's bytes before the state is re-read */
     atomic_thread_fence(memory_order_acquire);
     int ok = view_intact(rx, f);
@@ -1446,6 +1539,8 @@ klaw_status klaw_bcast_view_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t 
 
 klaw_status klaw_bcast_release_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t n)
 {
+    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+        return KLAW_CLOSED;
     if (n == 0)
         return KLAW_OK;
     atomic_thread_fence(memory_order_acquire);
@@ -1467,22 +1562,33 @@ klaw_status klaw_bcast_release_batch(klaw_bcast_rx *rx, klaw_frame *frames, size
     return torn ? KLAW_LAGGED : KLAW_OK;
 }
 
+/* The copying receive's second half: copy, then validate (B4). A length
+ * that says the buffer is too small is only believed once validated too:
+ * read before the check it may be a later frame's (a writer overwriting
+ * the slot stores its length before FULL), and TOOBIG would then stop the
+ * caller on a frame that no longer exists - so it is validated first, and
+ * a frame overwritten meanwhile is LAGGED (missed), as a torn copy is. */
 static klaw_status copy_out(klaw_bcast_rx *rx, klaw_status st, klaw_frame *f, void *buf, size_t cap, size_t *len,
                             uint64_t *lagged)
 {
     if (st != KLAW_OK)
         return st;
-    *len = f->len;
-    if (f->len > cap) {
-        rx->next = f->pos_; /* not taken: the next view offers it again */
-        return KLAW_TOOBIG;
+    if (KLAW_UNLIKELY(f->len > cap)) {
+        atomic_thread_fence(memory_order_acquire); /* B4: the length before the state */
+        if (view_intact(rx, f)) {
+            *len = f->len;
+            rx->next = f->pos_; /* not taken: the next view offers it again */
+            return KLAW_TOOBIG;
+        }
+    } else {
+        *len = f->len;
+        copy_bytes(buf, f->data, f->len, 0);
     }
-    copy_bytes(buf, f->data, f->len, 0);
     st = klaw_bcast_release(rx, f);
     if (st == KLAW_LAGGED) {
         *len = 0;
         if (lagged)
-            *lagged = 1; /* the copy was torn: this frame is missed */
+            *lagged = 1; /* the copy was torn (or the frame is gone): missed */
     }
     return st;
 }
@@ -1507,23 +1613,22 @@ klaw_status klaw_bcast_recv(klaw_bcast_rx *rx, void *buf, size_t cap, size_t *le
 /* ---- stats and the registry ----------------------------------------------------- */
 
 /* The totals are derived, not counted per frame. Every position below
- * tail was claimed: it is being written, was aborted (or reaped), or was
- * committed, so total_sent = tail - writing - aborted. Each receiver's
- * positions from its start to its cursor were received, missed (lagged)
- * or skipped (aborted claims); the registry folds them (src/registry.c).
- * Exact when the channel is quiet. */
+ * tail was claimed: it is being written, was aborted (or given up by a
+ * handle that went), or was committed, so total_sent = tail - writing -
+ * aborted. Each receiver's positions from its start to its cursor were
+ * received, missed (lagged) or skipped (aborted claims); the registry
+ * folds them (src/registry.c). Exact when the channel is quiet. */
 static klaw_status stats(chan *c, klaw_bcast_stats *out)
 {
     memset(out, 0, sizeof *out);
     reap(c);
     bc_ctl *ctl = c->ctl;
-    if (lock_table(c) != KLAW_OK)
+    if (klaw__life_lock(&c->life) != KLAW_OK)
         return KLAW_CORRUPT;
-    uint64_t aborted = ctl->retired_aborted + ctl->reaped_aborted;
-    for (uint32_t i = 0; i < c->max_writers; i++)
-        if (atomic_load(&c->writers[i].role) != H_FREE)
-            aborted += atomic_load(&c->writers[i].aborted);
-    unlock_table(c);
+    /* aborted by live handles, by handles that went (their counters, given
+     * up claims of closed ones included), and reaped writers' claims */
+    uint64_t aborted = klaw__life_counter_total(&c->life) + atomic_load(&ctl->reaped_aborted);
+    klaw__life_unlock(&c->life);
     uint64_t tail = atomic_load(&ctl->tail), writing = 0;
     for (uint32_t i = 0; i < c->capacity; i++) {
         bc_slot *s = (bc_slot *)(c->slots + (size_t)i * c->slot_size);
@@ -1531,7 +1636,7 @@ static klaw_status stats(chan *c, klaw_bcast_stats *out)
     }
     klaw__reg_totals tot;
     klaw__reg_sum(&ctl->reg, c->readers, c->max_readers, &tot);
-    out->writers = atomic_load(&ctl->writers);
+    out->writers = klaw__life_count(&c->life, H_TX);
     out->readers = tot.readers;
     out->capacity = c->capacity;
     out->max_frame = c->max_frame;
@@ -1546,7 +1651,7 @@ static klaw_status stats(chan *c, klaw_bcast_stats *out)
     out->high_watermark = atomic_load(&ctl->high_watermark);
     if (out->depth > out->high_watermark)
         out->high_watermark = out->depth;
-    out->writers_closed = atomic_load(&ctl->closed) != 0;
+    out->writers_closed = (atomic_load(c->closed) & CLOSED_WRITERS) != 0;
     return KLAW_OK;
 }
 
@@ -1581,10 +1686,17 @@ static klaw_status sel_try_take(void *rx, klaw_sel_result *out)
 
 static klaw_status sel_release(void *rx, klaw_frame *f) { return klaw_bcast_release(rx, f); }
 
+/* select's waiter: last_seen, and the channel's liveness clock, as a
+ * parked view's */
 static void sel_maintain(void *rx)
 {
     touch_seen(rx);
-    reap(((klaw_bcast_rx *)rx)->c);
+    klaw__life_maybe_reap(&((klaw_bcast_rx *)rx)->c->life, klaw__now_ns());
+}
+
+static int64_t sel_due(void *rx)
+{
+    return atomic_load_explicit(&((klaw_bcast_rx *)rx)->c->life.next_reap_ns, memory_order_relaxed);
 }
 
 klaw_status klaw__bcast_sel_src(void *rxv, klaw_sel_src *out)
@@ -1597,6 +1709,7 @@ klaw_status klaw__bcast_sel_src(void *rxv, klaw_sel_src *out)
     out->release = sel_release;
     out->ec = &rx->ctl->published;
     out->maintain = sel_maintain;
+    out->due_ns = sel_due;
     out->liveness_ns = rx->c->liveness_ns;
     return KLAW_OK;
 }
@@ -1610,6 +1723,7 @@ klaw_status klaw__bcast_inspect(klaw_region *r, klaw_bcast_stats *out)
     if (st != KLAW_OK)
         return st;
     st = stats(c, out);
+    klaw__life_detach(&c->life);
     free(c); /* not chan_unref: the region stays the caller's */
     return st;
 }
@@ -1622,6 +1736,38 @@ klaw_status klaw__bcast_inspect_readers(klaw_region *r, klaw_reader_snapshot **o
     if (st != KLAW_OK)
         return st;
     st = readers_of(c, NULL, out);
+    klaw__life_detach(&c->life);
     free(c);
     return st;
+}
+
+/* ---- tests ------------------------------------------------------------------------ */
+
+/* Test only (tests/test_broadcast.c declares it): moves a channel that has
+ * had no frame and has no receiver to position pos, as if pos frames had
+ * been sent and skipped - tail and gate at pos, and every slot in the
+ * finished state (SKIPPED) of the lap before the one its next position
+ * belongs to - so a test can run the ring across the wrap of its laps
+ * (2^48) without sending 2^48 laps. KLAW_OK; KLAW_INVAL when the channel
+ * is not fresh; KLAW_CORRUPT when the lock cannot be taken. */
+klaw_status klaw__bcast_test_set_pos(klaw_bcast_tx *tx, uint64_t pos);
+klaw_status klaw__bcast_test_set_pos(klaw_bcast_tx *tx, uint64_t pos)
+{
+    chan *c = tx->c;
+    bc_ctl *ctl = c->ctl;
+    if (klaw__life_lock(&c->life) != KLAW_OK)
+        return KLAW_CORRUPT;
+    if (atomic_load(&ctl->tail) != 0 || atomic_load(&ctl->reg.count) != 0) {
+        klaw__life_unlock(&c->life);
+        return KLAW_INVAL;
+    }
+    for (uint32_t i = 0; i < c->capacity; i++) {
+        uint64_t p = pos + ((i - pos) & c->mask); /* the next position of slot i */
+        bc_slot *s = (bc_slot *)(c->slots + (size_t)i * c->slot_size);
+        atomic_store(&s->state, mk(p >> c->shift, S_SKIPPED, 0)); /* lap L(p) - 1 */
+    }
+    atomic_store(&ctl->gate, pos);
+    atomic_store(&ctl->tail, pos);
+    klaw__life_unlock(&c->life);
+    return KLAW_OK;
 }

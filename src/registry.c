@@ -4,7 +4,7 @@
  * ---- In the region: versioned records, read like a seqlock ----------------
  *
  * Invariants:
- *   R1  An entry's record (state, owner, reg_id, registered_ns, reader_id,
+ *   R1  An entry's record (state, reg_id, registered_ns, reader_id,
  *       node_id) changes only under the channel's lock and only while the
  *       header's generation `gen` is odd; every change makes it odd, writes,
  *       and makes it even again. So an even gen names one version of the
@@ -16,7 +16,15 @@
  *       ACTIVE, so a scan of [0, hi) sees every ACTIVE entry (scans that
  *       must not miss one - the BLOCK gate - load hi seq_cst).
  *   R4  reg_id is unique per registration (next_id only grows), so a live
- *       line read for a record can be checked to still belong to it.
+ *       line read for a record can be checked to still belong to it (and
+ *       a channel's handle can name the registration it made).
+ *
+ * The lock is the channel's lifecycle lock (channels/lifecycle.h). A
+ * process that dies holding it leaves a change half done: the next holder
+ * calls klaw__reg_repair (an odd gen made even, count recounted). Every
+ * store below is marked KLAW_CRASHPOINT("reg.<what>") (src/crashpoint.h).
+ * Liveness is the channel's: the record holds no process identity, only
+ * "<host>:<pid>" for display.
  *
  * Orderings: a change is gen = odd (relaxed store), a release fence, the
  * record stores (relaxed atomics), gen = even (release store). A snapshot
@@ -47,6 +55,7 @@
 
 #include <urcu-bp.h>
 
+#include "crashpoint.h"
 #include "registry.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -190,31 +199,37 @@ klaw_status klaw__reg_add(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t max, cons
     host[sizeof host - 1] = '\0';
     char node[KLAW__REG_NODE_MAX + 1];
     snprintf(node, sizeof node, "%s:%ld", host, (long)getpid());
-    klaw_proc_id me = klaw_proc_self();
     int64_t now = realtime_ns();
 
     klaw__reg_ent *ent = &e[slot];
-    if (atomic_load_explicit(&h->hi, memory_order_relaxed) < slot + 1)
+    if (atomic_load_explicit(&h->hi, memory_order_relaxed) < slot + 1) {
         atomic_store_explicit(&h->hi, slot + 1, memory_order_seq_cst);
+        KLAW_CRASHPOINT("reg.add.hi");
+    }
     /* R2: the live line first; nobody reads it before the entry is ACTIVE */
     atomic_store_explicit(&ent->live.start, cursor, memory_order_relaxed);
     atomic_store_explicit(&ent->live.lagged, 0, memory_order_relaxed);
     atomic_store_explicit(&ent->live.skipped, 0, memory_order_relaxed);
     atomic_store_explicit(&ent->live.last_seen_ns, now, memory_order_relaxed);
     atomic_store_explicit(&ent->live.cursor, cursor, memory_order_seq_cst);
+    KLAW_CRASHPOINT("reg.add.live");
 
     gen_begin(h);
+    KLAW_CRASHPOINT("reg.add.gen_odd");
     klaw__reg_rec *r = &ent->rec;
-    atomic_store_explicit(&r->pid, (uint32_t)me.pid, memory_order_relaxed);
-    atomic_store_explicit(&r->start_time, me.start_time, memory_order_relaxed);
     atomic_store_explicit(&r->reg_id, id, memory_order_relaxed);
     atomic_store_explicit(&r->registered_ns, now, memory_order_relaxed);
     store_str(r->reader_id, reader_id, sizeof r->reader_id);
     store_str(r->node_id, node, sizeof r->node_id);
+    KLAW_CRASHPOINT("reg.add.record");
     atomic_store_explicit(&r->state, KLAW__REG_ACTIVE, memory_order_relaxed);
+    KLAW_CRASHPOINT("reg.add.active");
     atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    KLAW_CRASHPOINT("reg.add.count");
     atomic_store_explicit(&h->next_id, id + 1, memory_order_relaxed);
+    KLAW_CRASHPOINT("reg.add.next_id");
     gen_end(h);
+    KLAW_CRASHPOINT("reg.add.gen_even");
     *idx = slot;
     return KLAW_OK;
 }
@@ -235,15 +250,25 @@ void klaw__reg_remove(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t idx, int evic
     if (atomic_load_explicit(&ent->rec.state, memory_order_relaxed) != KLAW__REG_ACTIVE)
         return;
     atomic_fetch_add_explicit(&h->retired_received, live_received(&ent->live), memory_order_relaxed);
+    KLAW_CRASHPOINT("reg.remove.received");
     atomic_fetch_add_explicit(&h->retired_lagged, atomic_load(&ent->live.lagged), memory_order_relaxed);
+    KLAW_CRASHPOINT("reg.remove.lagged");
     atomic_fetch_add_explicit(&h->retired_skipped, atomic_load(&ent->live.skipped), memory_order_relaxed);
-    if (evicted)
+    KLAW_CRASHPOINT("reg.remove.skipped");
+    if (evicted) {
         atomic_fetch_add_explicit(&h->evicted, 1, memory_order_relaxed);
+        KLAW_CRASHPOINT("reg.remove.evicted");
+    }
     gen_begin(h);
+    KLAW_CRASHPOINT("reg.remove.gen_odd");
     atomic_store_explicit(&ent->rec.state, KLAW__REG_FREE, memory_order_relaxed);
+    KLAW_CRASHPOINT("reg.remove.free");
     atomic_store_explicit(&ent->rec.reg_id, 0, memory_order_relaxed);
+    KLAW_CRASHPOINT("reg.remove.reg_id");
     atomic_fetch_sub_explicit(&h->count, 1, memory_order_relaxed);
+    KLAW_CRASHPOINT("reg.remove.count");
     gen_end(h);
+    KLAW_CRASHPOINT("reg.remove.gen_even");
 }
 
 void klaw__reg_repair(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t max)
@@ -252,16 +277,11 @@ void klaw__reg_repair(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t max)
     for (uint32_t i = 0; i < max; i++)
         n += atomic_load_explicit(&e[i].rec.state, memory_order_relaxed) == KLAW__REG_ACTIVE;
     atomic_store(&h->count, n);
-    if (atomic_load(&h->gen) & 1)
+    KLAW_CRASHPOINT("reg.repair.count");
+    if (atomic_load(&h->gen) & 1) {
         gen_end(h);
-}
-
-klaw_proc_id klaw__reg_owner(const klaw__reg_ent *ent)
-{
-    klaw_proc_id id = {0};
-    id.pid = (int32_t)atomic_load_explicit(&ent->rec.pid, memory_order_relaxed);
-    id.start_time = atomic_load_explicit(&ent->rec.start_time, memory_order_relaxed);
-    return id;
+        KLAW_CRASHPOINT("reg.repair.gen_even");
+    }
 }
 
 void klaw__reg_sum(const klaw__reg_hdr *h, const klaw__reg_ent *e, uint32_t max, klaw__reg_totals *out)
@@ -486,8 +506,10 @@ klaw_status klaw__reg_snapshot(klaw__reg_view *view, klaw__reg_hdr *h, klaw__reg
     st = lock(ctx);
     if (st != KLAW_OK)
         return st;
-    if (atomic_load(&h->gen) & 1) /* a changer died mid-way: repaired by lock() */
+    if (atomic_load(&h->gen) & 1) { /* a changer died mid-way: repaired by lock() */
         gen_end(h);
+        KLAW_CRASHPOINT("reg.snapshot.gen_even");
+    }
     int done = snapshot_direct(h, e, max, out, &st);
     unlock(ctx);
     return done ? st : KLAW_CORRUPT;

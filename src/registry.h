@@ -4,10 +4,16 @@
  *
  * A registry is a header (klaw__reg_hdr) and a table of `max` entries
  * (klaw__reg_ent), both inside the channel's region. The channel owns the
- * lock that serialises changes (its handle-table mutex): klaw__reg_add and
- * klaw__reg_remove must be called with it held. Snapshots take no lock
- * unless the registry keeps changing under them (then they take it through
- * the callbacks they are given).
+ * lock that serialises changes (its lifecycle lock, channels/lifecycle.h):
+ * klaw__reg_add, klaw__reg_remove and klaw__reg_repair must be called with
+ * it held. Snapshots take no lock unless the registry keeps changing under
+ * them (then they take it through the callbacks they are given).
+ *
+ * Whether a reader is alive is not the registry's business: each record
+ * belongs to a handle of the channel's lifecycle table, whose liveness the
+ * kernel vouches for (src/liveness.h); when that handle goes (closed, or
+ * its process gone) the channel removes the record (evicted when dead).
+ * The record keeps the reader's host and pid for display only (node_id).
  */
 #ifndef KLAW_SRC_REGISTRY_H
 #define KLAW_SRC_REGISTRY_H
@@ -40,8 +46,7 @@ typedef struct klaw__reg_live {
  * discarded) read. */
 typedef struct klaw__reg_rec {
     _Atomic uint32_t state;        /* KLAW__REG_FREE / _ACTIVE            */
-    _Atomic uint32_t pid;          /* owner (liveness: pid + start time)  */
-    _Atomic uint64_t start_time;
+    uint32_t pad_;
     _Atomic uint64_t reg_id;       /* unique per registration, > 0        */
     _Atomic int64_t registered_ns; /* CLOCK_REALTIME                      */
     _Atomic char reader_id[KLAW_READER_ID_MAX + 1];
@@ -81,18 +86,21 @@ typedef struct klaw__reg_view {
 void klaw__reg_init(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t max);
 
 /* Lock held. Registers a reader of this process with its cursor starting
- * at `cursor`. reader_id NULL: "reader-<pid>-<n>". Returns KLAW_OK with
- * *idx, KLAW_INVAL (reader_id empty or longer than KLAW_READER_ID_MAX),
+ * at `cursor` (node_id "<host>:<pid>"). reader_id NULL: "reader-<pid>-<n>".
+ * Returns KLAW_OK with *idx (the record's reg_id is then readable there),
+ * KLAW_INVAL (reader_id empty or longer than KLAW_READER_ID_MAX),
  * KLAW_EXIST (that reader_id is registered), KLAW_FULL (no free entry). */
 klaw_status klaw__reg_add(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t max, const char *reader_id,
                           uint64_t cursor, uint32_t *idx);
 
-/* Lock held. Removes entry idx (folding its counters into the retired
- * totals; `evicted`: it was removed because its process died). */
+/* Lock held. Removes entry idx if it is ACTIVE (folding its counters into
+ * the retired totals; `evicted`: it was removed because its owner's
+ * process died). */
 void klaw__reg_remove(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t idx, int evicted);
 
 /* Lock held: repairs the header after a process died holding the lock
- * (an odd generation made even, count recomputed). */
+ * (an odd generation made even, count recomputed). Records no handle
+ * owns any more are the channel's to find and remove. */
 void klaw__reg_repair(klaw__reg_hdr *h, klaw__reg_ent *e, uint32_t max);
 
 /* How many leading entries a scan must look at (never above max). */
@@ -101,9 +109,6 @@ static inline uint32_t klaw__reg_span(const klaw__reg_hdr *h, uint32_t max)
     uint32_t hi = atomic_load_explicit(&h->hi, memory_order_seq_cst);
     return hi < max ? hi : max;
 }
-
-/* The owner of an ACTIVE entry, for liveness checks (lock held). */
-klaw_proc_id klaw__reg_owner(const klaw__reg_ent *ent);
 
 /* Totals over the live readers plus the retired ones (no lock; exact when
  * the channel is quiet). min_cursor: the smallest cursor of an ACTIVE

@@ -26,6 +26,7 @@
 #include "klaw/region.h"
 #include "klaw/registry.h"
 #include "klaw/schema.h"
+#include "../src/crashpoint.h"
 #include "../src/registry.h"
 
 static char name_buf[64];
@@ -476,6 +477,75 @@ static void a_registry_stuck_mid_change_still_snapshots(void **state)
     free(e);
 }
 
+/* A receiver process killed at any point of subscribing or unsubscribing
+ * (every crash point on the way: the lifecycle handle, the lock, each
+ * registry store, the handle's aux naming its record) leaves nothing
+ * behind: its record is evicted - through its handle when the handle
+ * names it, or by the repair after a death inside the lock when it died
+ * between adding the record and naming it - so a BLOCK writer is not
+ * held, the registry counts one reader, and its reader_id is free again.
+ * Needs a build with -Dcrashpoints=true. */
+static void receiver_killed_anywhere_in_subscribe_leaves_no_record(void **state)
+{
+    (void)state;
+#ifndef KLAW_CRASHPOINTS
+    skip();
+#else
+    uint64_t n = 1;
+    for (; n < 1000; n++) {
+        const char *name = uniq("crash");
+        klaw_bcast_opts o = {.capacity = 4, .max_frame = 8, .name = name, .liveness_ns = 50000000,
+                             .max_readers = 4, .policy = KLAW_POLICY_BLOCK};
+        klaw_bcast_tx *tx;
+        assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_OK);
+        klaw_bcast_rx *live;
+        assert_int_equal(klaw_bcast_subscribe(tx, 0, "live", &live), KLAW_OK);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            klaw__crash_arm(n);
+            klaw_bcast_rx *rx;
+            if (klaw_bcast_open_rx(name_buf, 0, "victim", &rx) != KLAW_OK)
+                _exit(1);
+            klaw_bcast_rx_free(rx);
+            _exit(0);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        assert_true(WIFEXITED(status));
+        int code = WEXITSTATUS(status);
+        assert_true(code == 0 || code == KLAW_CRASH_EXIT);
+        /* whatever it left, the next snapshot (which reaps) sees only us */
+        klaw_reader_snapshot *s;
+        assert_int_equal(klaw_bcast_tx_readers(tx, &s), KLAW_OK);
+        if (s->count != 1 || !klaw_reader_snapshot_find(s, "live"))
+            fail_msg("crash point %llu: %zu readers left", (unsigned long long)n, (size_t)s->count);
+        klaw_reader_snapshot_free(s);
+        /* a BLOCK writer is held by nobody but "live" */
+        struct timespec d = klaw_deadline_in_ms(5000);
+        for (uint64_t i = 0; i < 6; i++) {
+            assert_int_equal(klaw_bcast_send(tx, &i, sizeof i, &d), KLAW_OK);
+            uint64_t v;
+            size_t len;
+            assert_int_equal(klaw_bcast_recv(live, &v, sizeof v, &len, NULL, &d), KLAW_OK);
+            assert_int_equal(v, i);
+        }
+        klaw_bcast_stats st;
+        assert_int_equal(klaw_bcast_tx_stats(tx, &st), KLAW_OK);
+        assert_int_equal(st.readers, 1);
+        klaw_bcast_rx *again;
+        assert_int_equal(klaw_bcast_subscribe(tx, 0, "victim", &again), KLAW_OK);
+        klaw_bcast_rx_free(again);
+        klaw_bcast_rx_free(live);
+        klaw_bcast_tx_free(tx);
+        klaw_region_unlink(name_buf);
+        if (code == 0)
+            break; /* it got through every point */
+    }
+    assert_true(n > 10 && n < 1000);
+#endif
+}
+
 /* A snapshot's records are klaw-core ReaderInfo values. */
 static void records_encode_as_reader_info(void **state)
 {
@@ -515,6 +585,7 @@ int main(void)
         cmocka_unit_test(dead_reader_is_removed),
         cmocka_unit_test(a_registry_stuck_mid_change_still_snapshots),
         cmocka_unit_test(records_encode_as_reader_info),
+        cmocka_unit_test(receiver_killed_anywhere_in_subscribe_leaves_no_record),
     };
     return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
 }

@@ -29,7 +29,7 @@
  *    bytes. The writer does not read receivers' cursors at all.
  *  KLAW_POLICY_BLOCK - the writer waits (with a deadline) for the slowest
  *    live registered receiver; a receiver whose process died is evicted
- *    after the liveness timeout (default 1 s) and the writer goes on.
+ *    within a liveness period (default 1 s) and the writer goes on.
  *    Nothing is lost for a receiver that subscribed at the tail.
  *
  * Both policies: with several writers, a writer whose slot is still being
@@ -45,9 +45,21 @@
  * frame is still written (a FROM_OLDEST subscriber may see it), under BLOCK
  * nothing is claimed. Closing: when every writer has closed (or died and
  * was reaped), receivers drain what is committed, then get KLAW_CLOSED;
- * parked callers wake on close. A writer killed between claim and commit
- * does not wedge receivers: after the liveness timeout a waiting receiver
- * or writer reaps it and its claim is skipped (stats.aborted_claims).
+ * parked callers wake on close. A writer closed or killed between claim
+ * and commit does not wedge receivers or other writers: its claim is
+ * skipped (stats.aborted_claims) - at once when it closed, and within a
+ * liveness period when it died.
+ *
+ * Liveness: writers and receivers are handles of the channel's lifecycle
+ * table (channels/lifecycle.h), each owned by a peer of the region, and a
+ * peer is alive exactly while the kernel says so: for a named channel, an
+ * open-file-description lock its process holds on the region's file
+ * (dropped by the kernel when the process exits or is killed, whatever pid
+ * or time namespace it runs in; see klaw/region.h and src/liveness.h); for
+ * an anonymous one, its pid. Every parked caller reaps the handles of dead
+ * peers on the channel's liveness clock - one per channel and attachment,
+ * every liveness_ns - not on a timer of its own call, so callers that wait
+ * in short slices (select included) still reap on schedule.
  *
  * Waiting: try_ forms never block. Blocking forms take an absolute
  * CLOCK_MONOTONIC deadline (NULL: none; klaw_deadline_in_ms()), spin
@@ -99,7 +111,7 @@ typedef struct klaw_bcast_opts {
     mode_t mode;          /* for a named channel; 0 means 0600             */
     uint32_t max_readers; /* receivers registered at once; 0 means 64      */
     uint32_t max_writers; /* writer handles at once; 0 means 16            */
-    uint64_t liveness_ns; /* 0: 1 s                                        */
+    uint64_t liveness_ns; /* how often waiters reap dead peers; 0: 1 s     */
     const char *value_type; /* for the metadata record; NULL: none         */
     unsigned flags;       /* 0, or KLAW_BCAST_SINGLE_WRITER and/or
                              KLAW_BCAST_WRITER_YIELDS                        */
@@ -178,11 +190,13 @@ KLAW_API klaw_status klaw_bcast_tx_clone(klaw_bcast_tx *tx, klaw_bcast_tx **out)
 
 /* Gives up a writer handle (idempotent; NULL ignored). The last writer's
  * close closes the channel: receivers drain, then get KLAW_CLOSED. Commit
- * or abort outstanding claims first (a claim left open is skipped). */
+ * or abort outstanding claims first: a claim left open is skipped (counted
+ * in stats.aborted_claims), so it never holds up receivers or the other
+ * writers, and a commit or abort of it afterwards returns KLAW_CLOSED. */
 KLAW_API void klaw_bcast_tx_close(klaw_bcast_tx *tx);
 /* Unsubscribes (idempotent; NULL ignored): leaves the registry, so a BLOCK
  * writer no longer waits for this receiver. Views still held become
- * invalid. */
+ * invalid (release and release_batch return KLAW_CLOSED). */
 KLAW_API void klaw_bcast_rx_close(klaw_bcast_rx *rx);
 /* Close, then free the handle (NULL ignored). The channel's memory goes
  * when its last handle in this process is freed; a named channel's name
@@ -200,17 +214,21 @@ KLAW_API void klaw_bcast_rx_free(klaw_bcast_rx *rx);
  * slot's previous lap has not finished); KLAW_CORRUPT (a slot state the
  * protocol never makes: hostile shared memory).
  * claim: the same, waiting while KLAW_FULL until `deadline` (KLAW_TIMEOUT);
- * while it waits it reaps dead receivers (BLOCK) and dead writers every
- * liveness period. */
+ * while it waits it reaps dead receivers (BLOCK) and dead writers on the
+ * channel's liveness clock. */
 KLAW_API klaw_status klaw_bcast_try_claim(klaw_bcast_tx *tx, size_t len, klaw_frame *f);
 KLAW_API klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespec *deadline,
                                       klaw_frame *f);
 /* Publishes a claimed frame of `len` bytes. KLAW_OK; KLAW_NO_RECEIVERS
  * (committed, but nobody is registered); KLAW_INVAL (len > max_frame: the
- * claim is aborted instead). */
+ * claim is aborted instead); KLAW_CLOSED (tx was closed: the close skipped
+ * the claim, and the slot may hold a later frame by now - nothing is
+ * touched). */
 KLAW_API klaw_status klaw_bcast_commit(klaw_bcast_tx *tx, klaw_frame *f, size_t len);
-/* Gives a claim up: receivers pass its position (stats.aborted_claims). */
-KLAW_API void klaw_bcast_abort(klaw_bcast_tx *tx, klaw_frame *f);
+/* Gives a claim up: receivers pass its position (stats.aborted_claims).
+ * KLAW_OK; KLAW_CLOSED when tx was closed (its open claims were given up
+ * by the close already: nothing is touched). */
+KLAW_API klaw_status klaw_bcast_abort(klaw_bcast_tx *tx, klaw_frame *f);
 /* Claims 1..n frames of room `len` each (waiting as claim() for the first
  * only); *got says how many. Statuses as claim(), KLAW_INVAL for n == 0.
  * With several writers the positions need not be consecutive. */
@@ -218,7 +236,8 @@ KLAW_API klaw_status klaw_bcast_claim_batch(klaw_bcast_tx *tx, size_t len, klaw_
                                             size_t *got, const struct timespec *deadline);
 /* Commits frames[0..n) with their frames[i].len; one wake-up check for
  * all. KLAW_OK, KLAW_NO_RECEIVERS, or KLAW_INVAL when some len was over
- * max_frame (that frame aborted, the others committed). */
+ * max_frame (that frame aborted, the others committed); KLAW_CLOSED (tx
+ * was closed: none committed). */
 KLAW_API klaw_status klaw_bcast_commit_batch(klaw_bcast_tx *tx, klaw_frame *frames, size_t n);
 /* claim + copy + commit: the statuses of try_claim/claim and commit. */
 KLAW_API klaw_status klaw_bcast_try_send(klaw_bcast_tx *tx, const void *data, size_t len);
@@ -234,7 +253,7 @@ KLAW_API klaw_status klaw_bcast_send(klaw_bcast_tx *tx, const void *data, size_t
  * to the oldest retained frame, view again; KLAW_CORRUPT (hostile shared
  * memory). release: KLAW_OK, or KLAW_LAGGED when the frame was overwritten
  * while viewed (its bytes may be torn; it counts as missed; f->data is set
- * to NULL). */
+ * to NULL), or KLAW_CLOSED when rx was closed (nothing is published). */
 KLAW_API klaw_status klaw_bcast_try_view(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagged);
 KLAW_API klaw_status klaw_bcast_view(klaw_bcast_rx *rx, const struct timespec *deadline, klaw_frame *f,
                                      uint64_t *lagged);
@@ -248,9 +267,10 @@ KLAW_API klaw_status klaw_bcast_view_batch(klaw_bcast_rx *rx, klaw_frame *frames
  * as missed. */
 KLAW_API klaw_status klaw_bcast_release_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t n);
 /* Copies the next frame into buf (validated: never torn). KLAW_OK with
- * *len; KLAW_TOOBIG (*len = the frame's length, nothing taken: call again
- * with a bigger buffer); KLAW_LAGGED (*lagged positions missed, or 1 when
- * the frame was overwritten during the copy); the rest as view(). */
+ * *len; KLAW_TOOBIG (*len = the frame's length, validated like its bytes;
+ * nothing taken: call again with a bigger buffer); KLAW_LAGGED (*lagged
+ * positions missed, or 1 when the frame was overwritten during the copy or
+ * before its length could be validated); the rest as view(). */
 KLAW_API klaw_status klaw_bcast_try_recv(klaw_bcast_rx *rx, void *buf, size_t cap, size_t *len,
                                          uint64_t *lagged);
 KLAW_API klaw_status klaw_bcast_recv(klaw_bcast_rx *rx, void *buf, size_t cap, size_t *len, uint64_t *lagged,
@@ -275,7 +295,8 @@ typedef struct klaw_bcast_stats {
 
 /* Fills *out from the region, from any process (exact while the channel is
  * quiet; frames in flight may be off by a few). Reaps dead processes
- * first. KLAW_OK, or KLAW_CORRUPT when the table lock is unusable. */
+ * first. KLAW_OK, or KLAW_CORRUPT when the handle-table lock cannot be
+ * taken (no peer slot for this process). */
 KLAW_API klaw_status klaw_bcast_tx_stats(klaw_bcast_tx *tx, klaw_bcast_stats *out);
 KLAW_API klaw_status klaw_bcast_rx_stats(klaw_bcast_rx *rx, klaw_bcast_stats *out);
 
