@@ -16,6 +16,9 @@
  *   chan_helper oneshot NAME MAX_FRAME
  *       a named oneshot with both roles left for others to take; prints
  *       "ready" and waits the same way (holding nothing)
+ *   chan_helper claimdie NAME
+ *       opens a sender of the named mpmc, claims a slot, and exits without
+ *       committing or closing: a producer killed mid-claim
  *   chan_helper sendraw NAME
  *       sends stdin's bytes, as they are, as one frame of the named mpmc
  *       (for frames klaw send would never make)
@@ -33,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "klaw/klaw.h"
 
@@ -57,7 +61,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: chan_helper mpmc NAME CAPACITY MAX_FRAME [VALUE_TYPE] | bcast NAME CAPACITY "
                     "MAX_FRAME overwrite|block [READER_ID] | watch NAME MAX_FRAME JSON | oneshot NAME MAX_FRAME "
-                    "| unready NAME | sendraw NAME | badmeta NAME | badring NAME\n");
+                    "| unready NAME | claimdie NAME | sendraw NAME | badmeta NAME | badring NAME\n");
     return 2;
 }
 
@@ -138,6 +142,16 @@ int main(int argc, char **argv)
         ready_and_wait();
         klaw_region_close(r);
         return 0;
+    }
+    if (strcmp(what, "claimdie") == 0 && argc == 3) {
+        klaw_mpmc_tx *tx;
+        klaw_frame f;
+        klaw_status st = klaw_mpmc_open_tx(name, &tx);
+        if (st == KLAW_OK)
+            st = klaw_mpmc_try_claim(tx, 1, &f);
+        if (st != KLAW_OK)
+            return failed("claim", name, st);
+        _exit(0); /* holding the claim */
     }
     if (strcmp(what, "sendraw") == 0 && argc == 3) {
         uint8_t data[65536];

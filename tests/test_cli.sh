@@ -377,6 +377,24 @@ wait "$tpid"
 trc=$?
 [ "$trc" -eq 0 ] && [ "$(cat "$T/follow")" = $'"f1"\n"f2"\n"f3"' ] && [ ! -s "$T/follow.err" ] ||
     fail "tail --follow: exit $trc, '$(cat "$T/follow")' $(cat "$T/follow.err")"
+# ... behind a producer killed mid-claim: tail -f waits in short slices, and
+# the channel's liveness clock still reaps the dead claim, so the later
+# frames come out within about a second (before: nothing, ever)
+"$KLAW" tail -f -n 3 --consume "$M" >"$T/follow" 2>"$T/follow.err" &
+tpid=$!
+"$HELPER" claimdie "$M" || fail "chan_helper claimdie: exit $?"
+printf '"k1"\n"k2"\n"k3"\n' >"$T/in"
+run "$T/in" send --lines "$M"
+t0=$(date +%s%N)
+wait_lines "$T/follow" 3 || fail "tail -f behind a dead claim: got '$(cat "$T/follow")'"
+t1=$(date +%s%N)
+echo "tail -f behind a dead claim: the later frames after $(( (t1 - t0) / 1000000 )) ms"
+wait "$tpid"
+trc=$?
+[ "$trc" -eq 0 ] && [ "$(cat "$T/follow")" = $'"k1"\n"k2"\n"k3"' ] ||
+    fail "tail -f behind a dead claim: exit $trc, '$(cat "$T/follow")' $(cat "$T/follow.err")"
+runn "$T/empty" stat "$M"
+[[ "$outn" == *$'aborted_claims  1'* ]] || fail "stat after a dead claim: $outn"
 # ... and ends by itself when the senders close
 "$KLAW" tail --consume --follow "$M" >"$T/follow" 2>"$T/follow.err" &
 tpid=$!
