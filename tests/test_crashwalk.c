@@ -538,6 +538,170 @@ static void oneshot_every_crash_point(void **state)
     total_cases += cases;
 }
 
+/* ---- broadcast (BLOCK: a dead receiver holds the writers until evicted) ---- */
+
+typedef enum bop { B_SEND, B_ABORT, B_SEND_BATCH, B_SUBSCRIBE_VIEW, B_CLONE_CLOSE, B_STATS, B_N } bop;
+static const char *bop_name[B_N] = {"open tx+claim+commit", "open tx+claim+abort", "open tx+batch+commit_batch",
+                                    "open rx+view+release", "open tx+clone+close", "open tx+stats"};
+
+static int run_bop(bop o)
+{
+    klaw_bcast_tx *tx = NULL, *tx2 = NULL;
+    klaw_bcast_rx *rx = NULL;
+    klaw_frame f[3];
+    size_t got;
+    uint64_t lagged;
+    switch (o) {
+    case B_SEND:
+        if (klaw_bcast_open_tx(name_buf, &tx) || klaw_bcast_try_claim(tx, 1, &f[0]))
+            return 1;
+        f[0].data[0] = 'c';
+        if (klaw_bcast_commit(tx, &f[0], 1))
+            return 2;
+        break;
+    case B_ABORT:
+        if (klaw_bcast_open_tx(name_buf, &tx) || klaw_bcast_try_claim(tx, 1, &f[0]) || klaw_bcast_abort(tx, &f[0]))
+            return 1;
+        break;
+    case B_SEND_BATCH:
+        if (klaw_bcast_open_tx(name_buf, &tx) || klaw_bcast_claim_batch(tx, 1, f, 2, &got, NULL))
+            return 1;
+        for (size_t i = 0; i < got; i++) {
+            f[i].data[0] = 'c';
+            f[i].len = 1;
+        }
+        if (klaw_bcast_commit_batch(tx, f, got))
+            return 2;
+        break;
+    case B_SUBSCRIBE_VIEW:
+        if (klaw_bcast_open_rx(name_buf, KLAW_BCAST_FROM_OLDEST, NULL, &rx) ||
+            klaw_bcast_try_view(rx, &f[0], &lagged) || klaw_bcast_release(rx, &f[0]))
+            return 1;
+        break;
+    case B_CLONE_CLOSE:
+        if (klaw_bcast_open_tx(name_buf, &tx) || klaw_bcast_tx_clone(tx, &tx2))
+            return 1;
+        klaw_bcast_tx_free(tx2);
+        break;
+    case B_STATS: {
+        klaw_bcast_stats st;
+        if (klaw_bcast_open_tx(name_buf, &tx) || klaw_bcast_tx_stats(tx, &st))
+            return 1;
+        break;
+    }
+    default:
+        return 9;
+    }
+    klaw_bcast_tx_free(tx);
+    klaw_bcast_rx_free(rx);
+    return 0;
+}
+
+static int one_bcase(bop o, uint64_t n)
+{
+    klaw_region_unlink(name_buf);
+    /* capacity 4 with 3 frames retained: a dead receiver at the oldest
+     * blocks the writer at the second frame after the death */
+    klaw_bcast_opts opts = {.capacity = 4, .max_frame = 8, .policy = KLAW_POLICY_BLOCK, .name = name_buf,
+                            .liveness_ns = LIVENESS_NS};
+    klaw_bcast_tx *tx;
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_create(&opts, &tx), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(tx, 0, "survivor", &rx), KLAW_OK);
+    for (int i = 0; i < 3; i++) {
+        char b = (char)('0' + i);
+        assert_int_equal(klaw_bcast_try_send(tx, &b, 1), KLAW_OK);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        klaw__crash_arm(n);
+        _exit(run_bop(o) == 0 ? 0 : 11);
+    }
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws));
+    int code = WEXITSTATUS(ws);
+    if (code != 0 && code != KLAW_CRASH_EXIT) {
+        fprintf(stderr, "broadcast %s, point %llu: the operation failed (%d)\n", bop_name[o],
+                (unsigned long long)n, code);
+        fail();
+    }
+    /* the survivor reads everything in order, exactly once, while the
+     * writer sends two more (BLOCK: past a dead receiver once evicted) */
+    int64_t t0 = mono_ms();
+    char seen[16];
+    int nseen = 0, sent = 0;
+    uint64_t last_seq = 0;
+    klaw_status st;
+    while ((sent < 2 || nseen == 0 || seen[nseen - 1] != 'y') && mono_ms() - t0 < RECOVER_MS) {
+        struct timespec d = klaw_deadline_in_ms(SLICE_MS / 2);
+        if (sent < 2 && klaw_bcast_send(tx, sent ? "y" : "x", 1, &d) == KLAW_OK)
+            sent++;
+        klaw_frame f;
+        uint64_t lagged = 0;
+        d = klaw_deadline_in_ms(SLICE_MS / 2);
+        st = klaw_bcast_view(rx, &d, &f, &lagged);
+        if (st == KLAW_TIMEOUT)
+            continue;
+        assert_int_equal(st, KLAW_OK);
+        assert_true(nseen == 0 || f.seq > last_seq);
+        last_seq = f.seq;
+        assert_true(nseen < (int)sizeof seen);
+        seen[nseen++] = (char)f.data[0];
+        assert_int_equal(klaw_bcast_release(rx, &f), KLAW_OK);
+    }
+    if (sent < 2 || nseen == 0 || seen[nseen - 1] != 'y') {
+        fprintf(stderr, "broadcast %s, point %llu (%s): no recovery within %d ms (sent %d, read %d)\n",
+                bop_name[o], (unsigned long long)n, code ? "crashed" : "completed", RECOVER_MS, sent, nseen);
+        fail();
+    }
+    /* 0 1 2, maybe the child's c's, x y */
+    assert_true(nseen >= 5 && seen[0] == '0' && seen[1] == '1' && seen[2] == '2');
+    assert_true(seen[nseen - 2] == 'x');
+    for (int i = 3; i < nseen - 2; i++)
+        assert_int_equal(seen[i], 'c');
+    klaw_bcast_stats s;
+    for (;;) {
+        assert_int_equal(klaw_bcast_tx_stats(tx, &s), KLAW_OK);
+        if ((s.writers == 1 && s.readers == 1) || mono_ms() - t0 > RECOVER_MS)
+            break;
+        struct timespec d = {0, 20000000};
+        nanosleep(&d, NULL);
+    }
+    if (s.writers != 1 || s.readers != 1) {
+        fprintf(stderr, "broadcast %s, point %llu: %u writers, %u readers after recovery\n", bop_name[o],
+                (unsigned long long)n, s.writers, s.readers);
+        fail();
+    }
+    klaw_bcast_rx *rx2;
+    assert_int_equal(klaw_bcast_open_rx(name_buf, 0, NULL, &rx2), KLAW_OK);
+    klaw_bcast_rx_free(rx2);
+    klaw_bcast_rx_free(rx);
+    klaw_bcast_tx_free(tx);
+    assert_int_equal(klaw_region_unlink(name_buf), KLAW_OK);
+    return code == KLAW_CRASH_EXIT;
+}
+
+static void broadcast_every_crash_point(void **state)
+{
+    (void)state;
+    snprintf(name_buf, sizeof name_buf, "tcrashb-%d", (int)getpid());
+    uint64_t points = 0, cases = 0;
+    for (int o = 0; o < B_N; o++) {
+        uint64_t n = 1;
+        while (n < MAX_POINTS && one_bcase((bop)o, n))
+            n++;
+        assert_true(n < MAX_POINTS);
+        fprintf(stderr, "bcast    %-32s %3llu crash points walked\n", bop_name[o], (unsigned long long)(n - 1));
+        points += n - 1;
+        cases += n;
+    }
+    fprintf(stderr, "broadcast: %llu crash points, %llu cases\n", (unsigned long long)points,
+            (unsigned long long)cases);
+    total_points += points;
+    total_cases += cases;
+}
+
 static void totals(void **state)
 {
     (void)state;
@@ -549,6 +713,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mpmc_every_crash_point),
+        cmocka_unit_test(broadcast_every_crash_point),
         cmocka_unit_test(watch_every_crash_point),
         cmocka_unit_test(oneshot_every_crash_point),
         cmocka_unit_test(totals),
