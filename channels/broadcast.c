@@ -1345,7 +1345,9 @@ static inline void publish_cursor(klaw_bcast_rx *rx, uint64_t p)
          * per release from a fast receiver while a slow one holds the
          * writer) */
         struct ck_ec32 *ec = &rx->ctl->progress;
-        if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_ACQUIRE) & KW_EC_FLAG)) {
+        /* seq_cst: pairs with the writer's locked CAS that flags the count
+         * (the cursor store above must not pass this load; free on x86) */
+        if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_SEQ_CST) & KW_EC_FLAG)) {
             uint64_t wa = atomic_load_explicit(&rx->ctl->wake_at, memory_order_acquire);
             if (p >= wa && prev < wa)
                 ck_ec32_inc(ec, &klaw__ec_mode);

@@ -110,7 +110,13 @@ static inline bool klaw__deadline_passed(const struct timespec *d)
  * right after a seq_cst store or an RMW that published the change. */
 static inline void kw_wake_if_waiters(struct ck_ec32 *ec)
 {
-    if (KLAW_UNLIKELY(ck_ec32_has_waiters(ec)))
+    /* seq_cst: the flag load must not pass the publisher's store (it
+     * pairs with the waiter's locked CAS in kw_ec_arm / ck_ec). ck_ec's own
+     * ck_ec32_has_waiters() is a plain load - right on x86, whose loads
+     * are not reordered before earlier locked RMWs or xchg, but not in the
+     * C11 model or on weaker CPUs; a seq_cst load is a plain mov on x86,
+     * so this costs nothing there. */
+    if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_SEQ_CST) & KW_EC_FLAG))
         ck_ec32_inc(ec, &klaw__ec_mode);
 }
 
