@@ -84,7 +84,7 @@ klaw_status klaw__life_attach(klaw__life *L, klaw_region *r, klaw__life_shared *
     L->ops = ops;
     L->kind = kind;
     klaw__peers_init(&L->peers, r, (klaw__peer *)(base + poff), np);
-    pthread_mutex_init(&L->mu, NULL);
+    L->mu = &klaw__region_local_of(r)->lock_mu[0];
     atomic_store(&L->next_reap_ns, klaw__now_ns() + (int64_t)live);
     return KLAW_OK;
 }
@@ -92,7 +92,6 @@ klaw_status klaw__life_attach(klaw__life *L, klaw_region *r, klaw__life_shared *
 void klaw__life_detach(klaw__life *L)
 {
     klaw__peers_fini(&L->peers);
-    pthread_mutex_destroy(&L->mu);
 }
 
 /* ---- the lock -------------------------------------------------------------- */
@@ -215,7 +214,7 @@ static void run_pending(klaw__life *L)
 
 static klaw_status lock_table(klaw__life *L, bool bounded)
 {
-    int e = lock_word(L, &L->mu, &L->s->lock, bounded);
+    int e = lock_word(L, L->mu, &L->s->lock, bounded);
     if (e == -2)
         return KLAW_TIMEOUT;
     if (e < 0) {
@@ -234,7 +233,7 @@ static klaw_status lock_table(klaw__life *L, bool bounded)
 
 klaw_status klaw__life_lock(klaw__life *L) { return lock_table(L, true); }
 
-void klaw__life_unlock(klaw__life *L) { klaw__life_unlock_word(&L->mu, &L->s->lock); }
+void klaw__life_unlock(klaw__life *L) { klaw__life_unlock_word(L->mu, &L->s->lock); }
 
 /* ---- handles ----------------------------------------------------------------- */
 

@@ -23,9 +23,10 @@
  * over by CAS (token -> ours), and the new holder repairs what the dead one
  * may have left half done (recount, then the kind's repair callback). The
  * unlocker exchanges the word with 0 and wakes the futex when the flag was
- * set. Threads of one process share a peer identity, so they first take a
- * process-local mutex (klaw__life.mu); the word excludes other
- * attachments. A live holder - a slow or stopped process is alive - is
+ * set. Threads of one attachment share a peer identity, so they first take
+ * the attachment's process-local mutex (kept in the region handle, like
+ * the identity: every channel view built over one handle shares both); the
+ * word excludes other attachments. A live holder - a slow or stopped process is alive - is
  * waited for up to LOCK_WAIT_NS (1 s); past that, take, reap and stats
  * return KLAW_TIMEOUT, and close completes anyway by marking its entry
  * closing for the next holder to retire (L6). A word holding our own
@@ -155,7 +156,7 @@ typedef struct klaw__life {
     uint64_t liveness_ns;
     uint64_t handles_off, handles_len, peers_off, peers_len;
     klaw__peers peers;
-    pthread_mutex_t mu; /* threads of this process, before the word     */
+    pthread_mutex_t *mu; /* the attachment's, taken before the word      */
     const klaw__life_ops *ops;
     void *kind;
     _Atomic int64_t next_reap_ns; /* the channel's liveness clock (here) */

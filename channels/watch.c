@@ -256,7 +256,7 @@ typedef struct chan {
     uint32_t mode, nslots, max_frame, slot_size;
     uint64_t liveness_ns;
     _Atomic uint32_t refs;
-    pthread_mutex_t wmu; /* this process's senders, before ctl.wlock (W1) */
+    pthread_mutex_t *wmu; /* the attachment's, before ctl.wlock (W1)     */
     klaw__life life;
     /* in-process mode */
     rec *cur;                 /* RCU-protected                          */
@@ -494,7 +494,7 @@ static void repair_send(chan *c)
  * lifecycle core's bound (1 s: a stopped sender, or a forged word). */
 static klaw_status lock_senders(chan *c)
 {
-    int e = klaw__life_lock_word(&c->life, &c->wmu, &c->ctl->wlock);
+    int e = klaw__life_lock_word(&c->life, c->wmu, &c->ctl->wlock);
     if (KLAW_UNLIKELY(e < 0)) {
         uint64_t me;
         klaw_status st = klaw__peers_me(&c->life.peers, &me);
@@ -505,7 +505,7 @@ static klaw_status lock_senders(chan *c)
     return KLAW_OK;
 }
 
-static void unlock_senders(chan *c) { klaw__life_unlock_word(&c->wmu, &c->ctl->wlock); }
+static void unlock_senders(chan *c) { klaw__life_unlock_word(c->wmu, &c->ctl->wlock); }
 
 /* ---- creating and attaching ----------------------------------------------- */
 
@@ -513,7 +513,6 @@ static void unlock_senders(chan *c) { klaw__life_unlock_word(&c->wmu, &c->ctl->w
 static void chan_free(chan *c)
 {
     klaw__life_detach(&c->life);
-    pthread_mutex_destroy(&c->wmu);
     free(c);
 }
 
@@ -579,7 +578,7 @@ static klaw_status chan_attach(klaw_region *r, chan **out)
         free(c);
         return KLAW_CORRUPT;
     }
-    pthread_mutex_init(&c->wmu, NULL);
+    c->wmu = &klaw__region_local_of(r)->lock_mu[1];
     c->region = r;
     c->base = base;
     c->size = size;

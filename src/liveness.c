@@ -23,17 +23,15 @@ void klaw__peers_init(klaw__peers *p, klaw_region *r, klaw__peer *tab, uint32_t 
     p->tab = tab;
     p->n = n < KLAW__PEERS_MAX ? n : KLAW__PEERS_MAX;
     p->vouched = klaw_region_is_named(r);
-    pthread_mutex_init(&p->mu, NULL);
-    atomic_store(&p->me, 0);
-    atomic_store(&p->me_pid, 0);
+    p->loc = klaw__region_local_of(r);
 }
 
 void klaw__peers_fini(klaw__peers *p)
 {
-    /* a vouched slot is let go when the region's description closes; a
-     * pid slot stays ours on paper until a claimer finds us gone (or the
-     * next claim of this very process reuses it) */
-    pthread_mutex_destroy(&p->mu);
+    /* the identity is the attachment's: a vouched slot is let go when the
+     * region's description closes; a pid slot stays ours on paper until a
+     * claimer finds us gone */
+    (void)p;
 }
 
 /* The pid-mode test: gone only when the kernel says so. */
@@ -99,33 +97,34 @@ static klaw_status claim_pid(klaw__peers *p, uint64_t *ident)
 klaw_status klaw__peers_me(klaw__peers *p, uint64_t *ident)
 {
     int32_t pid = (int32_t)getpid();
-    uint64_t me = atomic_load_explicit(&p->me, memory_order_acquire);
-    if (KLAW_LIKELY(me != 0 && atomic_load_explicit(&p->me_pid, memory_order_relaxed) == pid)) {
+    klaw__region_local *loc = p->loc;
+    uint64_t me = atomic_load_explicit(&loc->me, memory_order_acquire);
+    if (KLAW_LIKELY(me != 0 && atomic_load_explicit(&loc->me_pid, memory_order_relaxed) == pid)) {
         *ident = me;
         return KLAW_OK;
     }
-    pthread_mutex_lock(&p->mu);
-    me = atomic_load(&p->me);
+    pthread_mutex_lock(&loc->claim_mu);
+    me = atomic_load(&loc->me);
     klaw_status st = KLAW_OK;
-    if (me == 0 || atomic_load(&p->me_pid) != pid) {
+    if (me == 0 || atomic_load(&loc->me_pid) != pid) {
         if (p->vouched && !klaw__region_vouched(p->r))
             st = KLAW_SYS;
         else
             st = p->vouched ? claim_vouched(p, &me) : claim_pid(p, &me);
         if (st == KLAW_OK) {
-            atomic_store(&p->me_pid, pid);
-            atomic_store_explicit(&p->me, me, memory_order_release);
+            atomic_store(&loc->me_pid, pid);
+            atomic_store_explicit(&loc->me, me, memory_order_release);
         }
     }
-    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_unlock(&loc->claim_mu);
     *ident = me;
     return st;
 }
 
 uint64_t klaw__peers_mine(klaw__peers *p)
 {
-    uint64_t me = atomic_load_explicit(&p->me, memory_order_acquire);
-    if (me == 0 || atomic_load_explicit(&p->me_pid, memory_order_relaxed) != (int32_t)getpid())
+    uint64_t me = atomic_load_explicit(&p->loc->me, memory_order_acquire);
+    if (me == 0 || atomic_load_explicit(&p->loc->me_pid, memory_order_relaxed) != (int32_t)getpid())
         return 0;
     return me;
 }

@@ -67,15 +67,29 @@ _Static_assert(sizeof(klaw__peer) == 32, "a peer slot is 32 bytes");
 
 #define KLAW__PEERS_MAX 8190u /* slot + 1 fits the 13 bits of a lock word */
 
+/* What one attachment (a klaw_region) knows of itself, process-local and
+ * kept in the region handle: one description of the file is one identity,
+ * however many channel views are built over the handle (inspection builds
+ * one per call), so the identity and the mutex that threads of this
+ * attachment take before a lock word are the attachment's, not a view's. */
+typedef struct klaw__region_local {
+    pthread_mutex_t claim_mu; /* claiming a slot                          */
+    _Atomic uint64_t me;      /* our identity; 0: none yet                */
+    _Atomic int32_t me_pid;   /* the process that claimed it (fork check) */
+    pthread_mutex_t lock_mu[2]; /* before lock word 0 (the table) / 1     */
+} klaw__region_local;
+
+/* The region handle's local state (src/region.c; re-initialised in a fork
+ * child, whose copy may hold mutexes taken by threads it does not have). */
+klaw__region_local *klaw__region_local_of(klaw_region *r);
+
 /* This process's view of one region's peer table. */
 typedef struct klaw__peers {
     klaw_region *r;
     klaw__peer *tab;
     uint32_t n;
-    int vouched;             /* named region: OFD locks                   */
-    pthread_mutex_t mu;      /* claiming                                  */
-    _Atomic uint64_t me;     /* our identity; 0: none yet                 */
-    _Atomic int32_t me_pid;  /* the process that claimed it (fork check)  */
+    int vouched;              /* named region: OFD locks                  */
+    klaw__region_local *loc;  /* the attachment's identity                */
 } klaw__peers;
 
 static inline uint32_t klaw__ident_slot(uint64_t ident) { return (uint32_t)(ident & 0xffffffffu) - 1u; }

@@ -38,7 +38,20 @@ struct klaw_region {
     dev_t dev;
     ino_t ino;
     struct klaw_region *prev, *next; /* the process's attachments */
+    klaw__region_local local;        /* our identity (src/liveness.h) */
+    int listed;                      /* on the attachment list          */
 };
+
+static void local_init(klaw__region_local *l)
+{
+    pthread_mutex_init(&l->claim_mu, NULL);
+    pthread_mutex_init(&l->lock_mu[0], NULL);
+    pthread_mutex_init(&l->lock_mu[1], NULL);
+    atomic_store(&l->me, 0);
+    atomic_store(&l->me_pid, 0);
+}
+
+klaw__region_local *klaw__region_local_of(klaw_region *r) { return &r->local; }
 
 /* ---- attachments and fork ------------------------------------------------
 
@@ -84,6 +97,9 @@ static void atfork_parent(void) { pthread_mutex_unlock(&attach_mu); }
 static void atfork_child(void)
 {
     for (klaw_region *r = attach_head; r; r = r->next) {
+        /* a new process: no identity yet, and mutexes that threads of the
+         * parent may have held at the fork are fresh here */
+        local_init(&r->local);
         if (r->lock_fd < 0)
             continue;
         int fd = reopen_same(r);
@@ -98,6 +114,7 @@ static void attach_add(klaw_region *r)
 {
     pthread_once(&attach_once, attach_init);
     pthread_mutex_lock(&attach_mu);
+    r->listed = 1;
     r->prev = NULL;
     r->next = attach_head;
     if (attach_head)
@@ -108,6 +125,9 @@ static void attach_add(klaw_region *r)
 
 static void attach_remove(klaw_region *r)
 {
+    if (!r->listed)
+        return;
+    r->listed = 0;
     pthread_mutex_lock(&attach_mu);
     if (r->prev)
         r->prev->next = r->next;
@@ -259,6 +279,7 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
     if (!r)
         return KLAW_NOMEM;
     r->lock_fd = -1;
+    local_init(&r->local);
     void *base;
     if (name) {
         char path[KLAW_REGION_NAME_MAX + 16];
@@ -309,6 +330,7 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
             errno = e;
             return errno_status(e);
         }
+        attach_add(r); /* (for the fork child's fresh identity) */
     }
     r->base = base;
     r->size = size;
@@ -481,6 +503,7 @@ klaw_status klaw_region_open(const char *name, uint32_t expect_kind, uint32_t ti
     r->base = base;
     r->size = size;
     r->named = 1;
+    local_init(&r->local);
     snprintf(r->name, sizeof r->name, "%s", name);
     keep_fd(r, fd);
     *out = r;
@@ -491,8 +514,10 @@ void klaw_region_close(klaw_region *r)
 {
     if (!r)
         return;
-    if (r->named)
-        attach_remove(r);
+    attach_remove(r);
+    pthread_mutex_destroy(&r->local.claim_mu);
+    pthread_mutex_destroy(&r->local.lock_mu[0]);
+    pthread_mutex_destroy(&r->local.lock_mu[1]);
     munmap(r->base, r->size);
     free(r);
 }

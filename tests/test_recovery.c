@@ -35,6 +35,7 @@
 #include <cmocka.h>
 
 #include "klaw/klaw.h"
+#include "klaw/channel.h"
 
 /* test hooks (channels/mpmc.c; not in the public header) */
 klaw_status klaw__mpmc_test_set_pos(klaw_mpmc_tx *tx, uint64_t pos);
@@ -702,6 +703,62 @@ static void an_orphan_hint_without_an_orphan_is_lowered(void **state)
     klaw_region_unlink(name);
 }
 
+/* ---- inspection shares its handle's identity ---------------------------------------- */
+
+typedef struct inspector {
+    klaw_channel *ch;
+    _Atomic int bad;
+} inspector;
+
+static void *inspect_loop(void *p)
+{
+    inspector *in = p;
+    for (int i = 0; i < 300; i++) {
+        klaw_channel_stats s;
+        if (klaw_channel_read_stats(in->ch, &s) != KLAW_OK)
+            atomic_fetch_add(&in->bad, 1);
+    }
+    return NULL;
+}
+
+static void repeated_inspection_claims_one_identity(void **state)
+{
+    (void)state;
+    const char *name = uniq("inspect");
+    /* 2 handles: 18 peer slots; two threads inspect through one handle
+     * while frames move: they share one identity (and one mutex before the
+     * lock word) - each inspection used to re-claim the slot with a new
+     * generation, so one thread could take the lock over from the other */
+    klaw_mpmc_opts o = {.capacity = 8, .max_frame = 16, .name = name, .max_handles = 2};
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_OK);
+    static inspector in;
+    assert_int_equal(klaw_channel_open(name, 0, &in.ch, NULL), KLAW_OK);
+    atomic_store(&in.bad, 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, inspect_loop, &in);
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(klaw_mpmc_try_send(tx, "x", 1), KLAW_OK);
+        klaw_frame f;
+        assert_int_equal(klaw_mpmc_try_view(rx, &f), KLAW_OK);
+        assert_int_equal(klaw_mpmc_release(rx, &f), KLAW_OK);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(atomic_load(&in.bad), 0);
+    klaw_channel_close(in.ch);
+    klaw_mpmc_stats s;
+    assert_int_equal(klaw_mpmc_rx_stats(rx, &s), KLAW_OK);
+    assert_int_equal(s.senders, 1);
+    assert_int_equal(s.receivers, 1);
+    assert_int_equal(s.total_sent, 200);
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+    klaw_region_unlink(name);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--ns-producer") == 0)
@@ -725,6 +782,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(select_does_not_spin_when_futex_waitv_is_refused),
         cmocka_unit_test(an_open_racing_a_create_waits_for_it),
         cmocka_unit_test(an_orphan_hint_without_an_orphan_is_lowered),
+        cmocka_unit_test(repeated_inspection_claims_one_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
