@@ -725,20 +725,22 @@ static void repeated_inspection_claims_one_identity(void **state)
 {
     (void)state;
     const char *name = uniq("inspect");
-    /* 2 handles: 18 peer slots; two threads inspect through one handle
-     * while frames move: they share one identity (and one mutex before the
-     * lock word) - each inspection used to re-claim the slot with a new
-     * generation, so one thread could take the lock over from the other */
+    /* 2 handles: 18 peer slots; two inspectors read stats 300 times each
+     * while frames move: each keeps one identity across its inspections
+     * (each used to re-claim its slot with a new generation) */
     klaw_mpmc_opts o = {.capacity = 8, .max_frame = 16, .name = name, .max_handles = 2};
     klaw_mpmc_tx *tx;
     klaw_mpmc_rx *rx;
     assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_OK);
-    static inspector in;
-    assert_int_equal(klaw_channel_open(name, 0, &in.ch, NULL), KLAW_OK);
-    atomic_store(&in.bad, 0);
+    /* a klaw_channel is one thread's at a time: one each */
+    static inspector in[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(klaw_channel_open(name, 0, &in[i].ch, NULL), KLAW_OK);
+        atomic_store(&in[i].bad, 0);
+    }
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
-        pthread_create(&t[i], NULL, inspect_loop, &in);
+        pthread_create(&t[i], NULL, inspect_loop, &in[i]);
     for (int i = 0; i < 200; i++) {
         assert_int_equal(klaw_mpmc_try_send(tx, "x", 1), KLAW_OK);
         klaw_frame f;
@@ -747,8 +749,10 @@ static void repeated_inspection_claims_one_identity(void **state)
     }
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
-    assert_int_equal(atomic_load(&in.bad), 0);
-    klaw_channel_close(in.ch);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(atomic_load(&in[i].bad), 0);
+        klaw_channel_close(in[i].ch);
+    }
     klaw_mpmc_stats s;
     assert_int_equal(klaw_mpmc_rx_stats(rx, &s), KLAW_OK);
     assert_int_equal(s.senders, 1);
