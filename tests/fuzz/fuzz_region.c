@@ -31,8 +31,12 @@
  * patched region may validly say another max_frame than the creator's),
  * and its bytes can all be read. ASan and UBSan catch
  * out-of-bounds reads and undefined behaviour; -timeout catches a call
- * that blocks (a patched handle-table mutex that reads as held by a live
- * thread makes an open wait for good: that is a finding, not hidden here).
+ * that blocks. The patches reach the lifecycle block too (channels/
+ * lifecycle.h): its config, the handle and peer tables, and the lock word -
+ * a word naming a dead or unknown peer is taken over, one naming this very
+ * attachment is taken over at once, and one naming a live peer (this
+ * target's creator handles) is waited for at most 1 s (take and stats say
+ * KLAW_TIMEOUT; close marks its entry for the next holder): never a hang.
  *
  * One thing is skipped on purpose: when the patched header reads as a
  * region still being born (magic 0, or ready 0), only klaw_channel_open
