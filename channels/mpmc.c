@@ -1308,8 +1308,9 @@ static klaw_status stats(chan *c, klaw_mpmc_stats *out)
     memset(out, 0, sizeof *out);
     reap(c);
     ring_ctl *ctl = c->ctl;
-    if (klaw__life_lock(&c->life) != KLAW_OK)
-        return KLAW_CORRUPT;
+    klaw_status st = klaw__life_lock(&c->life);
+    if (st != KLAW_OK)
+        return st == KLAW_TIMEOUT ? st : KLAW_CORRUPT;
     uint64_t aborted = klaw__life_counter_total(&c->life) + atomic_load(&ctl->reaped_aborted);
     out->aborted_claims = aborted;
     out->redelivered = atomic_load(&ctl->redelivered);

@@ -23,20 +23,30 @@
 
 #include "klaw/region.h"
 
-/* Reads state and start time of pid from /proc/<pid>/stat. Returns 0 on
- * success, -1 if the process does not exist (or /proc is unreadable). */
-static int read_stat(int32_t pid, char *state, uint64_t *start)
+/* Reads /proc/<pid>/<file> into buf (NUL-terminated): 0, or -1 when it
+ * cannot be read. */
+static int read_proc(int32_t pid, const char *file, char *buf, size_t cap)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    ssize_t n = read(fd, buf, cap - 1);
     close(fd);
     if (n <= 0)
         return -1;
     buf[n] = '\0';
+    return 0;
+}
+
+/* Reads state and start time of pid from /proc/<pid>/stat. Returns 0 on
+ * success, -1 if the process does not exist (or /proc is unreadable). */
+static int read_stat(int32_t pid, char *state, uint64_t *start)
+{
+    char buf[1024];
+    if (read_proc(pid, "stat", buf, sizeof buf) != 0)
+        return -1;
     /* "pid (comm) S ..." - comm may hold spaces and ')', so start after
      * the last ')'. */
     char *p = strrchr(buf, ')');
@@ -69,16 +79,9 @@ klaw_proc_id klaw_proc_self(void)
 /* The "Threads:" count of /proc/<pid>/status, or -1. */
 static int thread_count(int32_t pid)
 {
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char buf[4096];
+    if (read_proc(pid, "status", buf, sizeof buf) != 0)
         return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     const char *t = strstr(buf, "\nThreads:");
     return t ? atoi(t + 9) : -1;
 }

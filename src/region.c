@@ -69,25 +69,27 @@ static pthread_mutex_t attach_mu = PTHREAD_MUTEX_INITIALIZER;
 static klaw_region *attach_head;
 static pthread_once_t attach_once = PTHREAD_ONCE_INIT;
 
-static int reopen_same(const klaw_region *r)
+/* fd if it is a description of r's object, else closed and -1 */
+static int if_same(const klaw_region *r, int fd)
 {
-    char path[KLAW_REGION_NAME_MAX + 16];
-    snprintf(path, sizeof path, "/klaw.%s", r->name);
-    int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
     struct stat st;
     if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_dev != r->dev || st.st_ino != r->ino)) {
         close(fd);
         fd = -1; /* the name now names another object */
     }
+    return fd;
+}
+
+static int reopen_same(const klaw_region *r)
+{
+    char path[KLAW_REGION_NAME_MAX + 16];
+    snprintf(path, sizeof path, "/klaw.%s", r->name);
+    int fd = if_same(r, shm_open(path, O_RDWR | O_CLOEXEC, 0));
     if (fd < 0 && r->lock_fd >= 0) {
         /* unlinked (or replaced): the inherited descriptor still reaches
          * the object; opening it through /proc makes a new description */
         snprintf(path, sizeof path, "/proc/self/fd/%d", r->lock_fd);
-        fd = open(path, O_RDWR | O_CLOEXEC);
-        if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_dev != r->dev || st.st_ino != r->ino)) {
-            close(fd);
-            fd = -1;
-        }
+        fd = if_same(r, open(path, O_RDWR | O_CLOEXEC));
     }
     return fd;
 }
@@ -292,17 +294,10 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
             return errno_status(e);
         }
         /* "being born" until READY: openers see this lock (and a creator
-         * that died before READY by its absence) */
-        if (ofd_lock(fd, F_WRLCK, LOCK_CREATOR, F_OFD_SETLK) != 0) {
-            int e = errno;
-            close(fd);
-            shm_unlink(path);
-            free(r);
-            errno = e;
-            return errno_status(e);
-        }
-        /* shm_open applies the umask; the caller's mode wins */
-        if (fchmod(fd, mode ? mode : 0600) != 0 || ftruncate(fd, (off_t)size) != 0) {
+         * that died before READY by its absence); then the mode (shm_open
+         * applies the umask; the caller's mode wins) and the size */
+        if (ofd_lock(fd, F_WRLCK, LOCK_CREATOR, F_OFD_SETLK) != 0 || fchmod(fd, mode ? mode : 0600) != 0 ||
+            ftruncate(fd, (off_t)size) != 0) {
             int e = errno;
             close(fd);
             shm_unlink(path);

@@ -275,17 +275,32 @@ static pid_t die_holding(const char *name, int view)
     return pid;
 }
 
+/* A named mpmc of capacity cap with the short liveness period, and its
+ * first handles. */
+static const char *make_named(const char *tag, uint32_t cap, klaw_mpmc_tx **tx, klaw_mpmc_rx **rx)
+{
+    const char *name = uniq(tag);
+    klaw_mpmc_opts o = {.capacity = cap, .max_frame = 16, .name = name, .liveness_ns = LIVENESS_NS};
+    assert_int_equal(klaw_mpmc_create(&o, tx, rx), KLAW_OK);
+    return name;
+}
+
+static void free_named(const char *name, klaw_mpmc_tx *tx, klaw_mpmc_rx *rx)
+{
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+    klaw_region_unlink(name);
+}
+
 /* liveness + 0.5 s, counted from the death */
 #define RECOVER_MS ((int64_t)(LIVENESS_NS / 1000000) + 500)
 
 static void short_deadline_consumers_reap_a_dead_claimant(void **state)
 {
     (void)state;
-    const char *name = uniq("slice-claim");
-    klaw_mpmc_opts o = {.capacity = 8, .max_frame = 16, .name = name, .liveness_ns = LIVENESS_NS};
     klaw_mpmc_tx *tx;
     klaw_mpmc_rx *rx;
-    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_OK);
+    const char *name = make_named("slice-claim", 8, &tx, &rx);
     die_holding(name, 0);
     int64_t dead_at = mono_ms();
     assert_int_equal(klaw_mpmc_try_send(tx, "after", 5), KLAW_OK);
@@ -302,19 +317,15 @@ static void short_deadline_consumers_reap_a_dead_claimant(void **state)
     assert_int_equal(klaw_mpmc_rx_stats(rx, &s), KLAW_OK);
     assert_int_equal(s.aborted_claims, 1);
     assert_int_equal(s.reaped_handles, 1);
-    klaw_mpmc_tx_free(tx);
-    klaw_mpmc_rx_free(rx);
-    klaw_region_unlink(name);
+    free_named(name, tx, rx);
 }
 
 static void short_deadline_producers_get_a_dead_viewers_slot_back(void **state)
 {
     (void)state;
-    const char *name = uniq("slice-view");
-    klaw_mpmc_opts o = {.capacity = 2, .max_frame = 16, .name = name, .liveness_ns = LIVENESS_NS};
     klaw_mpmc_tx *tx;
     klaw_mpmc_rx *rx;
-    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_OK);
+    const char *name = make_named("slice-view", 2, &tx, &rx);
     assert_int_equal(klaw_mpmc_try_send(tx, "0", 1), KLAW_OK);
     assert_int_equal(klaw_mpmc_try_send(tx, "1", 1), KLAW_OK);
     die_holding(name, 1); /* holds "0" */
@@ -342,19 +353,15 @@ static void short_deadline_producers_get_a_dead_viewers_slot_back(void **state)
     klaw_mpmc_stats s;
     assert_int_equal(klaw_mpmc_rx_stats(rx, &s), KLAW_OK);
     assert_int_equal(s.redelivered, 1);
-    klaw_mpmc_tx_free(tx);
-    klaw_mpmc_rx_free(rx);
-    klaw_region_unlink(name);
+    free_named(name, tx, rx);
 }
 
 static void short_deadline_select_reaps_a_dead_claimant(void **state)
 {
     (void)state;
-    const char *name = uniq("slice-select");
-    klaw_mpmc_opts o = {.capacity = 8, .max_frame = 16, .name = name, .liveness_ns = LIVENESS_NS};
     klaw_mpmc_tx *tx;
     klaw_mpmc_rx *rx;
-    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_OK);
+    const char *name = make_named("slice-select", 8, &tx, &rx);
     klaw_mpmc_opts o2 = {.capacity = 8, .max_frame = 16};
     klaw_mpmc_tx *tx2;
     klaw_mpmc_rx *rx2;
@@ -458,11 +465,9 @@ static void short_deadline_oneshot_receivers_see_a_dead_sender(void **state)
 static void a_close_waits_for_a_slow_lock_holder(void **state)
 {
     (void)state;
-    const char *name = uniq("slowlock");
-    klaw_mpmc_opts o = {.capacity = 8, .max_frame = 16, .name = name, .liveness_ns = LIVENESS_NS};
     klaw_mpmc_tx *tx;
     klaw_mpmc_rx *rx;
-    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_OK);
+    const char *name = make_named("slowlock", 8, &tx, &rx);
     int p[2];
     assert_int_equal(pipe(p), 0);
     pid_t pid = fork();
@@ -664,11 +669,9 @@ static void an_open_racing_a_create_waits_for_it(void **state)
 static void an_orphan_hint_without_an_orphan_is_lowered(void **state)
 {
     (void)state;
-    const char *name = uniq("hint");
-    klaw_mpmc_opts o = {.capacity = 8, .max_frame = 16, .name = name, .liveness_ns = LIVENESS_NS};
     klaw_mpmc_tx *tx;
     klaw_mpmc_rx *rx;
-    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_OK);
+    const char *name = make_named("hint", 8, &tx, &rx);
     klaw_region *r;
     assert_int_equal(klaw_region_open(name, KLAW_KIND_MPMC, 0, &r), KLAW_OK);
     _Atomic uint32_t *hint =
@@ -698,9 +701,54 @@ static void an_orphan_hint_without_an_orphan_is_lowered(void **state)
     klaw_mpmc_release(rx2, &f);
     klaw_region_close(r);
     klaw_mpmc_rx_free(rx2);
-    klaw_mpmc_tx_free(tx);
-    klaw_mpmc_rx_free(rx);
-    klaw_region_unlink(name);
+    free_named(name, tx, rx);
+}
+
+/* ---- 10. hostile lock words ------------------------------------------------------------ */
+
+#define LIFE_LOCK_OFF (6 * 64 + 64) /* ring_ctl.life (6 lines in), its lock word's line */
+
+static void forged_lock_words_never_hang(void **state)
+{
+    (void)state;
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    const char *name = make_named("forged", 8, &tx, &rx);
+    klaw_region *r;
+    assert_int_equal(klaw_region_open(name, KLAW_KIND_MPMC, 0, &r), KLAW_OK);
+    _Atomic uint32_t *word =
+        (_Atomic uint32_t *)((uint8_t *)klaw_region_base(r) + klaw_region_hdr(r)->body_off + LIFE_LOCK_OFF);
+    assert_int_equal(atomic_load(word), 0); /* free between calls */
+    /* garbage (a slot that does not exist), and a dead-looking holder: the
+     * next locker takes the word over at once */
+    const uint32_t junk[] = {0x1fffu, 0x7fffffffu, 0x80001fffu, 0x00002001u + (5u << 13)};
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+        atomic_store(word, junk[i]);
+        klaw_mpmc_rx *o = NULL;
+        assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_OK);
+        klaw_mpmc_rx_free(o);
+        assert_int_equal(atomic_load(word) & 0x7fffffffu, 0);
+    }
+    /* the token of a live peer that is not inside the lock (the creator's
+     * attachment - tx and rx - slot 0, generation 1): to another
+     * attachment, a live peer stalling the channel. Its opens give up after
+     * the bound (KLAW_TIMEOUT) and its close still completes (marked for
+     * the next holder); the creator's own attachment knows the word cannot
+     * be its own and takes it over at once */
+    klaw_mpmc_rx *other = NULL;
+    assert_int_equal(klaw_mpmc_open_rx(name, &other), KLAW_OK);
+    atomic_store(word, 1u | (1u << 13));
+    klaw_mpmc_rx *o = NULL;
+    assert_int_equal(klaw_mpmc_open_rx(name, &o), KLAW_TIMEOUT);
+    assert_null(o);
+    klaw_mpmc_rx_free(other); /* completes */
+    klaw_mpmc_stats st;
+    assert_int_equal(klaw_mpmc_rx_stats(rx, &st), KLAW_OK); /* takes it over, retires `other` */
+    assert_int_equal(st.receivers, 1);
+    assert_int_equal(atomic_load(word) & 0x7fffffffu, 0);
+    assert_int_equal(klaw_mpmc_try_send(tx, "x", 1), KLAW_OK);
+    klaw_region_close(r);
+    free_named(name, tx, rx);
 }
 
 /* ---- inspection shares its handle's identity ---------------------------------------- */
@@ -758,9 +806,7 @@ static void repeated_inspection_claims_one_identity(void **state)
     assert_int_equal(s.senders, 1);
     assert_int_equal(s.receivers, 1);
     assert_int_equal(s.total_sent, 200);
-    klaw_mpmc_tx_free(tx);
-    klaw_mpmc_rx_free(rx);
-    klaw_region_unlink(name);
+    free_named(name, tx, rx);
 }
 
 int main(int argc, char **argv)
@@ -786,6 +832,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(select_does_not_spin_when_futex_waitv_is_refused),
         cmocka_unit_test(an_open_racing_a_create_waits_for_it),
         cmocka_unit_test(an_orphan_hint_without_an_orphan_is_lowered),
+        cmocka_unit_test(forged_lock_words_never_hang),
         cmocka_unit_test(repeated_inspection_claims_one_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

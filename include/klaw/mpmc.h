@@ -142,12 +142,16 @@ KLAW_API klaw_status klaw_mpmc_create(const klaw_mpmc_opts *opts, klaw_mpmc_tx *
 /* Attaches to a named channel (another process made it) with a new sender
  * or receiver handle. The region is validated (see klaw_region_open); a
  * ring whose layout does not fit its region is KLAW_CORRUPT. KLAW_CLOSED if
- * that side is already closed for good; KLAW_FULL if the handle table is
- * full. */
+ * that side is already closed for good; KLAW_FULL if the handle table (or
+ * the peer table: one slot per attached process) is full; KLAW_TIMEOUT if
+ * the region is still being created after 1 s, or a live process held the
+ * handle table's lock for 1 s; KLAW_SYS if this process cannot vouch for
+ * itself (a fork child of an unlinked region without /proc). */
 KLAW_API klaw_status klaw_mpmc_open_tx(const char *name, klaw_mpmc_tx **tx);
 KLAW_API klaw_status klaw_mpmc_open_rx(const char *name, klaw_mpmc_rx **rx);
 
-/* Another handle of the same role; KLAW_CLOSED if the source is closed. */
+/* Another handle of the same role; KLAW_CLOSED if the source is closed;
+ * KLAW_FULL, KLAW_TIMEOUT as open. */
 KLAW_API klaw_status klaw_mpmc_tx_clone(klaw_mpmc_tx *tx, klaw_mpmc_tx **out);
 KLAW_API klaw_status klaw_mpmc_rx_clone(klaw_mpmc_rx *rx, klaw_mpmc_rx **out);
 
@@ -220,7 +224,9 @@ KLAW_API klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, 
 KLAW_API klaw_status klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n);
 
 /* A snapshot of the counters (readable from any process with a handle).
- * Also reaps handles of dead processes first. */
+ * Also reaps handles of dead processes first. KLAW_OK; KLAW_TIMEOUT when a
+ * live process held the handle table's lock for 1 s (slow, stopped, or a
+ * forged lock word); KLAW_CORRUPT when no peer slot can be had. */
 KLAW_API klaw_status klaw_mpmc_tx_stats(klaw_mpmc_tx *tx, klaw_mpmc_stats *out);
 KLAW_API klaw_status klaw_mpmc_rx_stats(klaw_mpmc_rx *rx, klaw_mpmc_stats *out);
 
