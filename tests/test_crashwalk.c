@@ -540,9 +540,22 @@ static void oneshot_every_crash_point(void **state)
 
 /* ---- broadcast (BLOCK: a dead receiver holds the writers until evicted) ---- */
 
-typedef enum bop { B_SEND, B_ABORT, B_SEND_BATCH, B_SUBSCRIBE_VIEW, B_CLONE_CLOSE, B_STATS, B_N } bop;
+typedef enum bop {
+    B_SEND,
+    B_ABORT,
+    B_SEND_BATCH,
+    B_SUBSCRIBE_VIEW,
+    B_VIEW_BATCH,
+    B_SELECT,
+    B_CLONE_CLOSE,
+    B_STATS,
+    B_CREATE,
+    B_N
+} bop;
 static const char *bop_name[B_N] = {"open tx+claim+commit", "open tx+claim+abort", "open tx+batch+commit_batch",
-                                    "open rx+view+release", "open tx+clone+close", "open tx+stats"};
+                                    "open rx+view+release", "open rx+view_batch+release_batch",
+                                    "open rx+select+release", "open tx+clone+close", "open tx+stats",
+                                    "create+subscribe+close"};
 
 static int run_bop(bop o)
 {
@@ -578,6 +591,27 @@ static int run_bop(bop o)
             klaw_bcast_try_view(rx, &f[0], &lagged) || klaw_bcast_release(rx, &f[0]))
             return 1;
         break;
+    case B_VIEW_BATCH:
+        if (klaw_bcast_open_rx(name_buf, KLAW_BCAST_FROM_OLDEST, NULL, &rx) ||
+            klaw_bcast_view_batch(rx, f, 2, &got, &lagged, NULL) || klaw_bcast_release_batch(rx, f, got))
+            return 1;
+        break;
+    case B_SELECT: {
+        if (klaw_bcast_open_rx(name_buf, KLAW_BCAST_FROM_OLDEST, NULL, &rx))
+            return 1;
+        klaw_sel_case sc = {KLAW_SEL_BROADCAST, rx};
+        klaw_sel_result r;
+        if (klaw_select(&sc, 1, 0, NULL, &r) || klaw_sel_release(&sc, &r))
+            return 2;
+        break;
+    }
+    case B_CREATE: {
+        klaw_bcast_opts oo = {.capacity = 4, .max_frame = 8, .policy = KLAW_POLICY_BLOCK, .name = name2_buf,
+                              .liveness_ns = LIVENESS_NS};
+        if (klaw_bcast_create(&oo, &tx) || klaw_bcast_subscribe(tx, 0, NULL, &rx))
+            return 1;
+        break;
+    }
     case B_CLONE_CLOSE:
         if (klaw_bcast_open_tx(name_buf, &tx) || klaw_bcast_tx_clone(tx, &tx2))
             return 1;
@@ -600,6 +634,7 @@ static int run_bop(bop o)
 static int one_bcase(bop o, uint64_t n)
 {
     klaw_region_unlink(name_buf);
+    klaw_region_unlink(name2_buf);
     /* capacity 4 with 3 frames retained: a dead receiver at the oldest
      * blocks the writer at the second frame after the death */
     klaw_bcast_opts opts = {.capacity = 4, .max_frame = 8, .policy = KLAW_POLICY_BLOCK, .name = name_buf,
@@ -679,6 +714,20 @@ static int one_bcase(bop o, uint64_t n)
     klaw_bcast_rx_free(rx);
     klaw_bcast_tx_free(tx);
     assert_int_equal(klaw_region_unlink(name_buf), KLAW_OK);
+    if (o == B_CREATE) {
+        /* a creator that died: its name says so at once, and is made again */
+        klaw_bcast_rx *r3 = NULL;
+        klaw_status os = klaw_bcast_open_rx(name2_buf, 0, NULL, &r3);
+        assert_true(os == KLAW_OK || os == KLAW_NOENT || os == KLAW_CORRUPT || os == KLAW_CLOSED);
+        if (r3)
+            klaw_bcast_rx_free(r3);
+        klaw_region_unlink(name2_buf);
+        klaw_bcast_opts oo = {.capacity = 4, .max_frame = 8, .name = name2_buf};
+        klaw_bcast_tx *t3;
+        assert_int_equal(klaw_bcast_create(&oo, &t3), KLAW_OK);
+        klaw_bcast_tx_free(t3);
+        klaw_region_unlink(name2_buf);
+    }
     return code == KLAW_CRASH_EXIT;
 }
 
@@ -686,6 +735,7 @@ static void broadcast_every_crash_point(void **state)
 {
     (void)state;
     snprintf(name_buf, sizeof name_buf, "tcrashb-%d", (int)getpid());
+    snprintf(name2_buf, sizeof name2_buf, "tcrashb2-%d", (int)getpid());
     uint64_t points = 0, cases = 0;
     for (int o = 0; o < B_N; o++) {
         uint64_t n = 1;
