@@ -999,6 +999,10 @@ static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame
     bc_ctl *ctl = c->ctl;
     for (;;) {
         uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+        /* the last position: helping tail on would wrap to 0 and never move
+         * (2^64 frames: only hostile memory gets here) */
+        if (KLAW_UNLIKELY(t == UINT64_MAX))
+            return KLAW_CORRUPT;
         bc_slot *s = slot_at(c, t);
         uint64_t lap = (t >> c->shift) + 1;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);

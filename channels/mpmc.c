@@ -693,6 +693,8 @@ static inline klaw_status claim_one(chan *c, uint32_t me, uint64_t *pos_out)
     ring_ctl *ctl = c->ctl;
     for (;;) {
         uint64_t pos = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+        if (KLAW_UNLIKELY(pos == UINT64_MAX))
+            return KLAW_CORRUPT; /* as in try_view */
         ring_slot *s = slot_at(c, pos);
         uint64_t lap = pos >> c->shift;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
@@ -715,8 +717,14 @@ static inline klaw_status claim_one(chan *c, uint32_t me, uint64_t *pos_out)
             }
             continue;
         }
-        if (lap_cmp(lap_of(v), lap) >= 0) {
-            /* taken for this lap (or tail is a lap stale): help tail on */
+        int64_t d = lap_cmp(lap_of(v), lap);
+        if (d >= 0) {
+            /* taken for this lap (or tail is a lap stale): help tail on.
+             * Two laps or more ahead with tail still at pos breaks I4 (tail
+             * is never a whole ring stale): hostile memory - helping on
+             * would march tail through 2^47 laps */
+            if (KLAW_UNLIKELY(d > 1) && atomic_load_explicit(&ctl->tail, memory_order_acquire) == pos)
+                return KLAW_CORRUPT;
             advance(&ctl->tail, pos, pos + 1);
             continue;
         }
@@ -1095,6 +1103,10 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
         return KLAW_OK;
     for (;;) {
         uint64_t pos = atomic_load_explicit(&ctl->head, memory_order_acquire);
+        /* the last position: advancing would wrap to 0 and never move
+         * (2^64 frames: only hostile memory gets here) */
+        if (KLAW_UNLIKELY(pos == UINT64_MAX))
+            return KLAW_CORRUPT;
         ring_slot *s = slot_at(c, pos);
         uint64_t lap = pos >> c->shift;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
@@ -1136,7 +1148,12 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
                 break;
             }
         } else if (d > 0) {
-            advance(&ctl->head, pos, pos + 1); /* head is stale */
+            /* head is stale (a released slot is a lap ahead); two laps or
+             * more ahead with head still at pos breaks I4: hostile memory
+             * (found by fuzz_region: helping on marched head for good) */
+            if (KLAW_UNLIKELY(d > 1) && atomic_load_explicit(&ctl->head, memory_order_acquire) == pos)
+                return KLAW_CORRUPT;
+            advance(&ctl->head, pos, pos + 1);
             continue;
         }
         /* nothing ready at head */
