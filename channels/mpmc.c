@@ -1144,8 +1144,11 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
             case S_ORPHAN:
                 advance(&ctl->head, pos, pos + 1);
                 continue;
-            default: /* EMPTY or WRITING: not ready yet */
+            case S_EMPTY:
+            case S_WRITING: /* not ready yet */
                 break;
+            default: /* no such state: hostile memory */
+                return KLAW_CORRUPT;
             }
         } else if (d > 0) {
             /* head is stale (a released slot is a lap ahead); two laps or
@@ -1160,9 +1163,9 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
         if (atomic_load_explicit(&ctl->head, memory_order_acquire) != pos)
             continue;
         if (KLAW_UNLIKELY(atomic_load_explicit(c->closed, memory_order_acquire) & CLOSED_SENDERS)) {
-            /* a commit that happened before the close is visible now */
-            v = atomic_load_explicit(&s->state, memory_order_acquire);
-            if (lap_cmp(lap_of(v), lap) == 0 && st_of(v) != S_EMPTY && st_of(v) != S_WRITING)
+            /* a commit that happened before the close is visible now (the
+             * slot changed since we looked: look again) */
+            if (atomic_load_explicit(&s->state, memory_order_acquire) != v)
                 continue;
             if (atomic_load(&ctl->orphans) && take_orphan(rx, f) == KLAW_OK)
                 return KLAW_OK;
