@@ -1103,7 +1103,7 @@ static inline klaw_status claim_checks(klaw_bcast_tx *tx, size_t len)
     chan *c = tx->c;
     if (KLAW_UNLIKELY(len > c->max_frame))
         return KLAW_TOOBIG;
-    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&tx->closed)))
         return KLAW_CLOSED;
     if (c->block && atomic_load_explicit(&c->ctl->reg.count, memory_order_acquire) == 0)
         return KLAW_NO_RECEIVERS;
@@ -1193,7 +1193,7 @@ klaw_status klaw_bcast_commit(klaw_bcast_tx *tx, klaw_frame *f, size_t len)
     chan *c = tx->c;
     /* closed: its claims were given up (skipped) and may be a later lap's
      * now (B2) */
-    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&tx->closed)))
         return KLAW_CLOSED;
     if (KLAW_UNLIKELY(len > c->max_frame)) {
         klaw_bcast_abort(tx, f);
@@ -1211,7 +1211,7 @@ klaw_status klaw_bcast_abort(klaw_bcast_tx *tx, klaw_frame *f)
 {
     chan *c = tx->c;
     bc_slot *s = f->slot_;
-    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&tx->closed)))
         return KLAW_CLOSED;
     atomic_store_explicit(&s->state, mk((f->pos_ >> c->shift) + 1, S_SKIPPED, 0), memory_order_seq_cst);
     KLAW_CRASHPOINT("bcast.abort.slot");
@@ -1257,7 +1257,7 @@ klaw_status klaw_bcast_commit_batch(klaw_bcast_tx *tx, klaw_frame *frames, size_
 {
     chan *c = tx->c;
     klaw_status worst = KLAW_OK;
-    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&tx->closed)))
         return KLAW_CLOSED;
     for (size_t i = 0; i < n; i++) {
         bc_slot *s = frames[i].slot_;
@@ -1454,7 +1454,7 @@ klaw_status klaw_bcast_try_view(klaw_bcast_rx *rx, klaw_frame *f, uint64_t *lagg
 {
     if (lagged)
         *lagged = 0;
-    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&rx->closed)))
         return KLAW_CLOSED;
     uint64_t c = rx->next;
     bc_slot *s = rx_slot(rx, c);
@@ -1506,7 +1506,7 @@ klaw_status klaw_bcast_release(klaw_bcast_rx *rx, klaw_frame *f)
 {
     /* closed: its registry entry is gone (and may be another receiver's
      * now): publish nothing */
-    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&rx->closed)))
         return KLAW_CLOSED;
     /* B4: every read of the frame's bytes before the state is re-read */
     atomic_thread_fence(memory_order_acquire);
@@ -1545,7 +1545,7 @@ klaw_status klaw_bcast_view_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t 
 
 klaw_status klaw_bcast_release_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t n)
 {
-    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&rx->closed)))
         return KLAW_CLOSED;
     if (n == 0)
         return KLAW_OK;

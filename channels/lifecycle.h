@@ -250,6 +250,18 @@ static inline bool klaw__life_closed(const klaw__life *L, uint32_t role)
 uint64_t klaw__life_counter_total(klaw__life *L);
 
 /* Entry idx (idx < max_handles: callers hold a validated index). */
+/* A handle's own closed flag (this process's memory: 0 open, 1 closed),
+ * as the frame paths test it. Testing bit 0 rather than the whole word is
+ * on purpose: after `if (closed == 0) ...` the compiler knows the register
+ * holds 0 - KLAW_OK - and keeps it alive across the rest of the call as
+ * the return value (a callee-saved register pushed and popped on every
+ * commit and release); after `if (closed & 1)` it knows no value. Measured
+ * with callgrind: 3-5 instructions a frame on mpmc and broadcast. */
+static inline int klaw__handle_closed(const _Atomic int *closed)
+{
+    return atomic_load_explicit(closed, memory_order_relaxed) & 1;
+}
+
 static inline klaw__life_ent *klaw__life_ent_at(const klaw__life *L, uint32_t idx) { return &L->ents[idx]; }
 
 #endif /* KLAW_CHANNELS_LIFECYCLE_H */

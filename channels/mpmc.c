@@ -693,8 +693,6 @@ static inline klaw_status claim_one(chan *c, uint32_t me, uint64_t *pos_out)
     ring_ctl *ctl = c->ctl;
     for (;;) {
         uint64_t pos = atomic_load_explicit(&ctl->tail, memory_order_acquire);
-        if (KLAW_UNLIKELY(pos == UINT64_MAX))
-            return KLAW_CORRUPT; /* as in try_view */
         ring_slot *s = slot_at(c, pos);
         uint64_t lap = pos >> c->shift;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
@@ -717,6 +715,8 @@ static inline klaw_status claim_one(chan *c, uint32_t me, uint64_t *pos_out)
             }
             continue;
         }
+        if (KLAW_UNLIKELY(pos == UINT64_MAX))
+            return KLAW_CORRUPT; /* as in try_view (claiming there is harmless) */
         int64_t d = lap_cmp(lap_of(v), lap);
         if (d >= 0) {
             /* taken for this lap (or tail is a lap stale): help tail on.
@@ -765,7 +765,7 @@ klaw_status klaw_mpmc_try_claim(klaw_mpmc_tx *tx, size_t len, klaw_frame *f)
     chan *c = tx->c;
     if (KLAW_UNLIKELY(len > c->max_frame))
         return KLAW_TOOBIG;
-    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed) ||
+    if (KLAW_UNLIKELY(klaw__handle_closed(&tx->closed) ||
                       (atomic_load_explicit(c->closed, memory_order_acquire) & CLOSED_RECEIVERS)))
         return KLAW_CLOSED;
     uint64_t pos;
@@ -908,7 +908,7 @@ klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len)
     ring_slot *s = f->slot_;
     chan *c = tx->c;
     /* closed: its claims were given up (skipped) and may be reused */
-    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&tx->closed)))
         return KLAW_CLOSED;
     if (KLAW_UNLIKELY(len > c->max_frame)) {
         klaw_mpmc_abort(tx, f);
@@ -917,22 +917,20 @@ klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len)
     s->len = (uint32_t)len;
     kw_publish_u64(&s->state, mk(f->pos_ >> c->shift, S_FULL, 0));
     KLAW_CRASHPOINT("mpmc.commit.slot");
-    kw_wake_if_waiters(&c->ctl->not_empty);
-    return KLAW_OK;
+    return kw_wake_then_ok(&c->ctl->not_empty);
 }
 
 klaw_status klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f)
 {
     ring_slot *s = f->slot_;
     chan *c = tx->c;
-    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&tx->closed)))
         return KLAW_CLOSED;
     kw_publish_u64(&s->state, mk(f->pos_ >> c->shift, S_SKIPPED, 0));
     KLAW_CRASHPOINT("mpmc.abort.slot");
     atomic_fetch_add_explicit(&klaw__life_ent_at(&c->life, tx->idx)->counter, 1, memory_order_relaxed);
     KLAW_CRASHPOINT("mpmc.abort.count");
-    kw_wake_if_waiters(&c->ctl->not_empty);
-    return KLAW_OK;
+    return kw_wake_then_ok(&c->ctl->not_empty);
 }
 
 klaw_status klaw_mpmc_try_send(klaw_mpmc_tx *tx, const void *data, size_t len)
@@ -1023,7 +1021,7 @@ klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t 
 {
     chan *c = tx->c;
     klaw_status worst = KLAW_OK;
-    if (KLAW_UNLIKELY(atomic_load_explicit(&tx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&tx->closed)))
         return KLAW_CLOSED;
     for (size_t i = 0; i < n; i++) {
         ring_slot *s = frames[i].slot_;
@@ -1096,21 +1094,28 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
 {
     chan *c = rx->c;
     ring_ctl *ctl = c->ctl;
-    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&rx->closed)))
         return KLAW_CLOSED;
     if (KLAW_UNLIKELY(atomic_load_explicit(&ctl->orphans, memory_order_relaxed) != 0) &&
         take_orphan(rx, f) == KLAW_OK)
         return KLAW_OK;
     for (;;) {
         uint64_t pos = atomic_load_explicit(&ctl->head, memory_order_acquire);
-        /* the last position: advancing would wrap to 0 and never move
-         * (2^64 frames: only hostile memory gets here) */
-        if (KLAW_UNLIKELY(pos == UINT64_MAX))
-            return KLAW_CORRUPT;
         ring_slot *s = slot_at(c, pos);
         uint64_t lap = pos >> c->shift;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
-        int64_t d = lap_cmp(lap_of(v), lap);
+        /* The frame path: FULL for this lap (commit stores owner 0) is one
+         * compare; mk() keeps the lap modulo 2^48 like the slot does. The
+         * other states and laps are sorted out below. */
+        int64_t d = 0;
+        if (KLAW_UNLIKELY(v != mk(lap, S_FULL, 0))) {
+            /* the last position: advancing would wrap to 0 and never move
+             * (2^64 frames: only hostile memory gets here; taking a FULL
+             * slot there moves head to 0 once, which is harmless) */
+            if (KLAW_UNLIKELY(pos == UINT64_MAX))
+                return KLAW_CORRUPT;
+            d = lap_cmp(lap_of(v), lap);
+        }
         if (d == 0) {
             switch (st_of(v)) {
             case S_FULL:
@@ -1210,12 +1215,11 @@ klaw_status klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f)
     chan *c = rx->c;
     ring_slot *s = f->slot_;
     /* closed: its views were offered again and may be someone else's */
-    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&rx->closed)))
         return KLAW_CLOSED;
     kw_publish_u64(&s->state, mk((f->pos_ >> c->shift) + 1, S_EMPTY, 0));
     KLAW_CRASHPOINT("mpmc.release.slot");
-    kw_wake_if_waiters(&c->ctl->not_full);
-    return KLAW_OK;
+    return kw_wake_then_ok(&c->ctl->not_full);
 }
 
 klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n, size_t *got,
@@ -1237,7 +1241,7 @@ klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n,
 klaw_status klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n)
 {
     chan *c = rx->c;
-    if (KLAW_UNLIKELY(atomic_load_explicit(&rx->closed, memory_order_relaxed)))
+    if (KLAW_UNLIKELY(klaw__handle_closed(&rx->closed)))
         return KLAW_CLOSED;
     for (size_t i = 0; i < n; i++) {
         ring_slot *s = frames[i].slot_;
@@ -1248,8 +1252,7 @@ klaw_status klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t
             atomic_store_explicit(&s->state, v, memory_order_release);
         KLAW_CRASHPOINT("mpmc.release.slot");
     }
-    kw_wake_if_waiters(&c->ctl->not_full);
-    return KLAW_OK;
+    return kw_wake_then_ok(&c->ctl->not_full);
 }
 
 klaw_status klaw_mpmc_try_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len)

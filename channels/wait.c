@@ -152,6 +152,12 @@ struct timespec klaw_deadline_in_ms(int64_t ms)
     return t;
 }
 
+__attribute__((noinline, cold)) klaw_status klaw__wake_ok(struct ck_ec32 *ec)
+{
+    ck_ec32_inc(ec, &klaw__ec_mode);
+    return KLAW_OK;
+}
+
 void kw_wait_one(struct ck_ec32 *ec, uint32_t expected, int64_t deadline_ns)
 {
     struct timespec t, *tp = NULL;

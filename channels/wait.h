@@ -57,6 +57,7 @@
 #include <ck_ec.h>
 
 #include "klaw/export.h"
+#include "klaw/status.h"
 
 #define KW_EC_FLAG (1u << 31)
 
@@ -118,6 +119,20 @@ static inline void kw_wake_if_waiters(struct ck_ec32 *ec)
      * so this costs nothing there. */
     if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_SEQ_CST) & KW_EC_FLAG))
         ck_ec32_inc(ec, &klaw__ec_mode);
+}
+
+/* kw_wake_if_waiters() for a call that returns KLAW_OK right after it:
+ * `return kw_wake_then_ok(ec);`. The wake itself sits in an out-of-line
+ * function that returns KLAW_OK, so the compiler tail-calls it and the
+ * caller's fast path keeps nothing alive across a call (no callee-saved
+ * register pushed to hold the status; measured: 2-3 instructions a frame
+ * on commit and release). Same barrier argument as kw_wake_if_waiters. */
+klaw_status klaw__wake_ok(struct ck_ec32 *ec);
+static inline klaw_status kw_wake_then_ok(struct ck_ec32 *ec)
+{
+    if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_SEQ_CST) & KW_EC_FLAG))
+        return klaw__wake_ok(ec);
+    return KLAW_OK;
 }
 
 /* Bumps ec and wakes every waiter (close, eviction: cold paths). */
