@@ -1,7 +1,7 @@
 /*
  * bench.h - what a klaw-bench suite sees: the options it runs under, and
- * the one way it reports results (bench_emit*), which klaw_bench.c turns
- * into JSON lines (--json) or a table.
+ * the one way it reports results (bench_emit*), which report.c turns into
+ * JSON lines (--json) or a table.
  *
  * Adding a suite: write bench/suite_<name>.c defining a `const bench_suite
  * bench_suite_<name>`, declare it below, list it in klaw_bench.c's

@@ -1,6 +1,7 @@
 /*
  * fanout.h - what the implementations of klaw-bench's fanout suite share
- * (suite_fanout.c runs them; klaw lives there, ZeroMQ in peer_zmq.c): the
+ * (suite_fanout.c runs them; klaw lives in fanout_klaw.c, ZeroMQ in
+ * peer_zmq.c): the
  * frame every writer writes and every reader checks, the latency
  * histogram, the per-reader tally, the control block of one run, and the
  * interface an implementation gives the runner.
@@ -386,7 +387,8 @@ typedef struct fanout_impl {
     const char *name; /* the "impl" of its rows */
     /* NULL when it can run the case, else why not (its rows say "skipped") */
     const char *(*cannot)(const fanout_case *k);
-    /* State for one run, in fanout_shared_alloc memory; NULL with err set. */
+    /* State for one run, in bench_shared_alloc memory (runner.h); NULL
+     * with err set. */
     void *(*setup)(const fanout_case *k, char *err);
     /* In the worker (thread or child) before the run starts: its handle
      * or socket. id: the reader's index; ignored for the writer. Returns
@@ -407,9 +409,8 @@ typedef struct fanout_impl {
     void (*teardown)(void *st);
 } fanout_impl;
 
-/* Zeroed MAP_SHARED | MAP_ANONYMOUS memory; exits on failure. */
-void *fanout_shared_alloc(size_t size);
-void fanout_shared_free(void *p);
+/* klaw's broadcast channel (fanout_klaw.c). */
+extern const fanout_impl fanout_klaw;
 
 /* The peer: ZeroMQ PUB/SUB (ipc:// between processes, inproc:// between
  * threads); when libzmq was not found at build time its cannot() says so. */

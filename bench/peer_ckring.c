@@ -69,7 +69,7 @@ static void *ckr_setup(const mpmc_case *k, char *err)
     uint32_t stride = (uint32_t)((sizeof(ckr_buf) + k->frame_bytes + 63) / 64 * 64);
     size_t off_slots = (sizeof(ckr_state) + 63) / 64 * 64;
     size_t off_pools = (off_slots + MPMC_RING_SLOTS * sizeof(ck_ring_buffer_t) + 4095) / 4096 * 4096;
-    uint8_t *m = mpmc_shared_alloc(off_pools + (size_t)k->producers * pool_n * stride);
+    uint8_t *m = bench_shared_alloc(off_pools + (size_t)k->producers * pool_n * stride);
     ckr_state *st = (ckr_state *)m;
     ck_ring_init(&st->ring, MPMC_RING_SLOTS);
     st->k = *k;
@@ -191,7 +191,7 @@ static int ck_spsc_consume(void *st, void *w, mpmc_check *chk, char *err)
     return 0;
 }
 
-static void ckr_teardown(void *st) { mpmc_shared_free(st); }
+static void ckr_teardown(void *st) { bench_shared_free(st); }
 
 const mpmc_impl mpmc_peer_ck_mpmc = {
     .name = "ck_ring_mpmc",

@@ -1,8 +1,8 @@
 /*
  * peer_mpmc.h - what the implementations of klaw-bench's mpmc suite share:
  * the frame every one of them writes and checks, the interface each gives
- * the runner (suite_mpmc.c), the memory they live in, and how the peers
- * wait.
+ * the runner (suite_mpmc.c), and how the peers wait. klaw's side is
+ * mpmc_klaw.c, beside the peers' peer_*.c.
  *
  * The frame (frame_bytes bytes, 64 or 1024):
  *
@@ -20,8 +20,8 @@
  * and whose squares sum to n(n+1)(2n+1)/6 (mod 2^64): every frame once.
  *
  * An implementation is a set of functions on state it makes in memory
- * shared with forked children (mpmc_shared_alloc), so the same code runs
- * with threads and with processes: setup (in the runner), attach (in each
+ * shared with forked children (bench_shared_alloc, runner.h), so the same
+ * code runs with threads and with processes: setup (in the runner), attach (in each
  * worker, before the clock starts), attached (in the runner, once every
  * worker is attached), produce / consume (timed), teardown.
  */
@@ -35,6 +35,8 @@
 #include <string.h>
 
 #include <ck_pr.h>
+
+#include "runner.h"
 
 enum {
     MPMC_MAX_PRODUCERS = 4,
@@ -112,13 +114,6 @@ static inline void mpmc_check_frame(mpmc_check *c, const uint8_t *p, size_t len)
     c->frames++;
 }
 
-/* ---- memory shared with forked children ----------------------------------- */
-
-/* Zeroed MAP_SHARED | MAP_ANONYMOUS memory (a child forked after the call
- * sees the same bytes at the same address); exits on failure. */
-void *mpmc_shared_alloc(size_t size);
-void mpmc_shared_free(void *p);
-
 /* ---- how the peers wait ------------------------------------------------------ */
 
 /* A bounded spin with the CPU's pause, then sched_yield() on every further
@@ -141,7 +136,7 @@ typedef struct mpmc_impl {
     const char *name; /* the "impl" of its rows                                */
     /* NULL when it can run the case, else why not (its rows say "skipped") */
     const char *(*cannot)(const mpmc_case *k);
-    /* State for one repetition, in mpmc_shared_alloc memory; NULL with err
+    /* State for one repetition, in bench_shared_alloc memory; NULL with err
      * set on failure. */
     void *(*setup)(const mpmc_case *k, char *err);
     /* In the worker (thread or child), before the clock starts: its own
@@ -160,6 +155,10 @@ typedef struct mpmc_impl {
     void (*teardown)(void *st);
 } mpmc_impl;
 
+/* klaw's MPMC channel, and the same created with KLAW_MPMC_SINGLE_PRODUCER
+ * | KLAW_MPMC_SINGLE_CONSUMER (mpmc_klaw.c). */
+extern const mpmc_impl mpmc_klaw, mpmc_klaw_1to1;
+/* The peers (peer_ckring.c, peer_wfcq.c, peer_pipe.c). */
 extern const mpmc_impl mpmc_peer_ck_mpmc, mpmc_peer_ck_spsc, mpmc_peer_wfcq, mpmc_peer_pipe, mpmc_peer_socket;
 
 #endif /* KLAW_BENCH_PEER_MPMC_H */

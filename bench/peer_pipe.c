@@ -59,7 +59,7 @@ static void *pp_setup(const mpmc_case *k, char *err, bool socket)
         snprintf(err, MPMC_ERR, "%s: %s", socket ? "socketpair" : "pipe", strerror(errno));
         return NULL;
     }
-    pp_state *st = mpmc_shared_alloc(sizeof *st);
+    pp_state *st = bench_shared_alloc(sizeof *st);
     st->k = *k;
     st->socket = socket;
     /* a pipe: [0] reads, [1] writes; a socketpair: either; we write [1] */
@@ -194,7 +194,7 @@ static void pp_teardown(void *sv)
     pp_state *st = sv;
     if (!st->k.process) /* threads: wfd was closed by the last producer */
         close(st->rfd);
-    mpmc_shared_free(st);
+    bench_shared_free(st);
 }
 
 const mpmc_impl mpmc_peer_pipe = {

@@ -72,7 +72,7 @@ static void *wq_setup(const mpmc_case *k, char *err)
     uint32_t pool_n = MPMC_RING_SLOTS / k->producers;
     uint32_t stride = (uint32_t)((sizeof(wq_node) + k->frame_bytes + 63) / 64 * 64);
     size_t off_pools = (sizeof(wq_state) + 4095) / 4096 * 4096;
-    uint8_t *m = mpmc_shared_alloc(off_pools + (size_t)k->producers * pool_n * stride);
+    uint8_t *m = bench_shared_alloc(off_pools + (size_t)k->producers * pool_n * stride);
     wq_state *st = (wq_state *)m;
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
@@ -81,7 +81,7 @@ static void *wq_setup(const mpmc_case *k, char *err)
     pthread_mutexattr_destroy(&a);
     if (e != 0) {
         snprintf(err, MPMC_ERR, "pthread_mutex_init: %s", strerror(e));
-        mpmc_shared_free(m);
+        bench_shared_free(m);
         return NULL;
     }
     __cds_wfcq_init(&st->head, &st->tail);
@@ -227,7 +227,7 @@ static void wq_teardown(void *sv)
 {
     wq_state *st = sv;
     pthread_mutex_destroy(&st->lock);
-    mpmc_shared_free(st);
+    bench_shared_free(st);
 }
 
 const mpmc_impl mpmc_peer_wfcq = {

@@ -53,6 +53,7 @@
 
 #include "bench_util.h"
 #include "fanout.h"
+#include "runner.h"
 
 #ifndef KLAW_BENCH_HAVE_ZMQ
 
@@ -96,7 +97,7 @@ static const char *zmq_cannot(const fanout_case *k)
 static void *zmq_setup(const fanout_case *k, char *err)
 {
     static unsigned seq;
-    zmq_state *st = fanout_shared_alloc(sizeof *st);
+    zmq_state *st = bench_shared_alloc(sizeof *st);
     st->k = *k;
     if (k->process) {
         snprintf(st->endpoint, sizeof st->endpoint, "ipc:///tmp/klaw-bench-fanout-%d-%u", (int)getpid(), seq++);
@@ -105,7 +106,7 @@ static void *zmq_setup(const fanout_case *k, char *err)
         st->ctx = zmq_ctx_new();
         if (!st->ctx) {
             fanout_set_err(err, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
-            fanout_shared_free(st);
+            bench_shared_free(st);
             return NULL;
         }
     }
@@ -362,7 +363,7 @@ static void zmq_teardown(void *sv)
         zmq_ctx_term(st->ctx);
     if (st->k.process && strncmp(st->endpoint, "ipc://", 6) == 0)
         unlink(st->endpoint + 6);
-    fanout_shared_free(st);
+    bench_shared_free(st);
 }
 
 const fanout_impl fanout_peer_zmq = {

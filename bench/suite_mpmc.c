@@ -12,19 +12,14 @@
  * producers x n intact frames, each producer's in order, fails the case,
  * and klaw-bench exits 1.
  *
- * klaw: producers klaw_mpmc_claim -> write the frame in place ->
- * klaw_mpmc_commit (batched: klaw_mpmc_claim_batch of 32 ->
- * klaw_mpmc_commit_batch); consumers klaw_mpmc_view -> check in place ->
- * klaw_mpmc_release (batched: klaw_mpmc_view_batch of 32 ->
- * klaw_mpmc_release_batch), until KLAW_CLOSED. The blocking calls wait the
- * channel's way: a short spin, then a futex park. Threads share an
- * anonymous channel (cloned handles); processes open a named one
- * (klaw_mpmc_open_tx / _rx) that the runner created and unlinks once they
- * have it. Capacity MPMC_RING_SLOTS (1024), max_frame = the frame size.
- * The peers' files say what they do per frame and how they wait.
+ * klaw's side is mpmc_klaw.c (claim, write in place, commit; view, check
+ * in place, release; batched by 32), the peers' are peer_ckring.c,
+ * peer_wfcq.c and peer_pipe.c: each file says what it does per frame and
+ * how it waits.
  *
  * A repetition: fresh state (channel, ring, pipe), the workers started
- * (threads, or fork()ed children) and attached, then the clock starts and
+ * (threads, or fork()ed children, by the runner: runner.h) and attached,
+ * then the clock starts and
  * the workers go; it stops at the last worker's end (CLOCK_MONOTONIC, read
  * by the workers themselves). Setup, fork and teardown are outside it. The
  * frames per producer are calibrated so a repetition lasts about the
@@ -41,62 +36,22 @@
  * it is oversubscribed on purpose, and waiting strategies that give the
  * CPU away do better there than spinning.
  */
-#include <errno.h>
-#include <limits.h>
-#include <linux/futex.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "bench.h"
 #include "bench_util.h"
-#include "klaw/mpmc.h"
-#include "klaw/region.h"
 #include "peer_mpmc.h"
+#include "runner.h"
 
 #define SUITE "mpmc"
 
 enum {
     MAX_WORKERS = MPMC_MAX_PRODUCERS + MPMC_MAX_CONSUMERS,
-    START_TIMEOUT_S = 30, /* workers attached by then, or the rep fails  */
     RUN_TIMEOUT_S = 120,  /* a repetition that takes longer is a hang    */
 };
-
-/* ---- memory shared with forked children ------------------------------------ */
-
-typedef struct shared_hdr {
-    size_t size;
-    uint8_t pad_[64 - sizeof(size_t)];
-} shared_hdr;
-
-void *mpmc_shared_alloc(size_t size)
-{
-    size_t total = sizeof(shared_hdr) + size;
-    void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) {
-        fprintf(stderr, "klaw-bench: mpmc: mmap of %zu bytes: %s\n", total, strerror(errno));
-        exit(1);
-    }
-    ((shared_hdr *)m)->size = total;
-    return (uint8_t *)m + sizeof(shared_hdr);
-}
-
-void mpmc_shared_free(void *p)
-{
-    if (!p)
-        return;
-    shared_hdr *h = (shared_hdr *)((uint8_t *)p - sizeof(shared_hdr));
-    munmap(h, h->size);
-}
 
 /* ---- checking ------------------------------------------------------------------ */
 
@@ -149,21 +104,18 @@ static uint64_t sumsq_to(uint64_t n)
         c /= 3;
     return a * b * c;
 }
-
-/* ---- the runner ------------------------------------------------------------------ */
+/* ---- one repetition ------------------------------------------------------------ */
 
 typedef struct worker_out {
     _Alignas(64) uint64_t end_ns;
     int rc;       /* 0, or -1 with err                        */
-    int attached;
+    void *w;      /* its context, from attach (its own)       */
     char err[MPMC_ERR];
     mpmc_check chk; /* a consumer's, copied in when it is done  */
 } worker_out;
 
-/* One repetition's control block, in shared memory. */
+/* One repetition's control block, in shared memory (runner.h). */
 typedef struct run_ctl {
-    _Alignas(64) _Atomic uint32_t ready; /* workers attached              */
-    _Alignas(64) _Atomic uint32_t go;    /* 0 wait, 1 run, 2 run 0 frames  */
     const mpmc_impl *impl;
     const mpmc_case *k;
     void *st;
@@ -171,126 +123,53 @@ typedef struct run_ctl {
     worker_out w[MAX_WORKERS];
 } run_ctl;
 
-typedef struct thread_arg {
-    run_ctl *ctl;
-    unsigned slot;
-} thread_arg;
-
-static void futex_wait(_Atomic uint32_t *a, uint32_t v, long timeout_ns)
+/* Slots 0..producers-1: the producers; then the consumers. Producer i runs
+ * on CPU i, consumer j on CPU j + 1 (modulo the CPUs we have): a producer
+ * and its consumer never share a core unless there is only one, and on 2
+ * CPUs a 2p2c case puts one producer and one consumer on each. Without it
+ * the scheduler may stack both sides of 1p1c on one core while the other
+ * core is busy elsewhere, which turns the measurement into one of the
+ * scheduler. */
+static bool worker_attach(void *arg, unsigned slot)
 {
-    struct timespec t = {timeout_ns / 1000000000, timeout_ns % 1000000000};
-    /* shared, not FUTEX_PRIVATE: the word may be in a MAP_SHARED mapping
-     * that forked children use */
-    syscall(SYS_futex, a, FUTEX_WAIT, v, timeout_ns ? &t : NULL, NULL, 0);
+    run_ctl *ctl = arg;
+    worker_out *o = &ctl->w[slot];
+    bool producer = slot < ctl->k->producers;
+    unsigned id = producer ? slot : slot - ctl->k->producers;
+    bench_pin(producer ? id : id + 1);
+    o->w = ctl->impl->attach(ctl->st, producer, id, o->err);
+    return o->w != NULL;
 }
 
-static void futex_wake(_Atomic uint32_t *a) { syscall(SYS_futex, a, FUTEX_WAKE, INT_MAX, NULL, NULL, 0); }
-
-/* The CPUs this process may run on, in order; 0 if it cannot tell. */
-static unsigned cpus[CPU_SETSIZE], ncpus;
-
-static void find_cpus(void)
+static void worker_attached(void *arg)
 {
-    cpu_set_t set;
-    ncpus = 0;
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return;
-    for (unsigned c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &set))
-            cpus[ncpus++] = c;
+    run_ctl *ctl = arg;
+    ctl->impl->attached(ctl->st);
 }
 
-/* Producer i runs on CPU i, consumer j on CPU j + 1 (modulo the CPUs we
- * have): a producer and its consumer never share a core unless there is
- * only one, and on 2 CPUs a 2p2c case puts one producer and one consumer
- * on each. Without it the scheduler may stack both sides of 1p1c on one
- * core while the other core is busy elsewhere, which turns the
- * measurement into one of the scheduler. */
-static void pin(bool producer, unsigned id)
+/* A repetition called off (!go) still runs, with 0 frames: each worker
+ * gives up its role the way it does at the end. */
+static void worker_run(void *arg, unsigned slot, bool go)
 {
-    if (ncpus < 2)
-        return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpus[(producer ? id : id + 1) % ncpus], &set);
-    sched_setaffinity(0, sizeof set, &set); /* best effort */
-}
-
-static void worker(run_ctl *ctl, unsigned slot)
-{
+    run_ctl *ctl = arg;
     const mpmc_case *k = ctl->k;
     worker_out *o = &ctl->w[slot];
     bool producer = slot < k->producers;
     unsigned id = producer ? slot : slot - k->producers;
-    pin(producer, id);
-    void *w = ctl->impl->attach(ctl->st, producer, id, o->err);
-    o->attached = w != NULL;
-    atomic_fetch_add(&ctl->ready, 1);
-    futex_wake(&ctl->ready);
-    uint32_t go;
-    while ((go = atomic_load(&ctl->go)) == 0)
-        futex_wait(&ctl->go, 0, 0);
-    if (!w) {
+    if (!o->w) {
         o->rc = -1;
         return;
     }
-    uint64_t n = go == 1 ? ctl->n : 0;
+    uint64_t n = go ? ctl->n : 0;
     if (producer) {
-        o->rc = ctl->impl->produce(ctl->st, w, id, n, o->err);
+        o->rc = ctl->impl->produce(ctl->st, o->w, id, n, o->err);
     } else {
         mpmc_check chk;
         mpmc_check_init(&chk, k);
-        o->rc = ctl->impl->consume(ctl->st, w, &chk, o->err);
+        o->rc = ctl->impl->consume(ctl->st, o->w, &chk, o->err);
         o->chk = chk;
     }
     o->end_ns = bench_now_ns();
-}
-
-static void *thread_main(void *p)
-{
-    thread_arg *a = p;
-    worker(a->ctl, a->slot);
-    return NULL;
-}
-
-static void on_alarm(int sig) { (void)sig; }
-
-/* Waits for the children; kills them all if they take past RUN_TIMEOUT_S.
- * Returns 0, or -1 with err when one failed or was killed. */
-static int reap_children(const pid_t *pids, unsigned n, char *err)
-{
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm; /* no SA_RESTART: waitpid returns EINTR */
-    sigaction(SIGALRM, &sa, &old);
-    alarm(RUN_TIMEOUT_S);
-    int rc = 0;
-    bool killed = false;
-    for (unsigned i = 0; i < n; i++) {
-        int status;
-        while (waitpid(pids[i], &status, 0) < 0) {
-            if (errno != EINTR) {
-                status = 0;
-                break;
-            }
-            if (!killed) {
-                for (unsigned j = 0; j < n; j++)
-                    kill(pids[j], SIGKILL);
-                killed = true;
-                snprintf(err, MPMC_ERR, "workers did not finish in %d s: killed", RUN_TIMEOUT_S);
-                rc = -1;
-            }
-        }
-        if (!killed && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
-            if (rc == 0)
-                snprintf(err, MPMC_ERR, "a worker process %s %d", WIFSIGNALED(status) ? "died of signal" : "exited",
-                         WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-            rc = -1;
-        }
-    }
-    alarm(0);
-    sigaction(SIGALRM, &old, NULL);
-    return rc;
 }
 
 /* Checks what the consumers saw: exactly n intact frames of each producer,
@@ -336,12 +215,9 @@ static int check_delivery(const run_ctl *ctl, char *err)
 static uint64_t run_rep(const mpmc_impl *impl, const mpmc_case *k, uint64_t n, char *err)
 {
     const unsigned nw = k->producers + k->consumers;
-    run_ctl *ctl = mpmc_shared_alloc(sizeof *ctl);
-    pid_t pids[MAX_WORKERS];
-    pthread_t threads[MAX_WORKERS];
-    thread_arg args[MAX_WORKERS];
-    unsigned started = 0;
-    uint64_t elapsed = 0;
+    run_ctl *ctl = bench_shared_alloc(sizeof *ctl);
+    char who[64];
+    uint64_t t0, elapsed = 0;
     int rc = 0;
 
     err[0] = '\0';
@@ -350,76 +226,26 @@ static uint64_t run_rep(const mpmc_impl *impl, const mpmc_case *k, uint64_t n, c
     ctl->n = n;
     ctl->st = impl->setup(k, err);
     if (!ctl->st) {
-        mpmc_shared_free(ctl);
+        bench_shared_free(ctl);
         return 0;
     }
-    fflush(stdout);
-    fflush(stderr);
-    for (; started < nw; started++) {
-        if (k->process) {
-            pid_t pid = fork();
-            if (pid == 0) {
-                worker(ctl, started);
-                _exit(0);
-            }
-            if (pid < 0) {
-                snprintf(err, MPMC_ERR, "fork: %s", strerror(errno));
-                break;
-            }
-            pids[started] = pid;
-        } else {
-            args[started] = (thread_arg){ctl, started};
-            int e = pthread_create(&threads[started], NULL, thread_main, &args[started]);
-            if (e != 0) {
-                snprintf(err, MPMC_ERR, "pthread_create: %s", strerror(e));
-                break;
-            }
-        }
-    }
-
-    /* wait until every started worker has attached */
-    uint64_t until = bench_now_ns() + (uint64_t)START_TIMEOUT_S * 1000000000u;
-    for (;;) {
-        uint32_t v = atomic_load(&ctl->ready);
-        if (v >= started)
-            break;
-        if (bench_now_ns() > until) {
-            snprintf(err, MPMC_ERR, "workers did not attach in %d s", START_TIMEOUT_S);
-            break;
-        }
-        futex_wait(&ctl->ready, v, 100000000);
-    }
-    bool all = started == nw && atomic_load(&ctl->ready) == nw;
-    for (unsigned i = 0; i < nw && all; i++)
-        all = ctl->w[i].attached;
-    impl->attached(ctl->st);
-    uint64_t t0 = bench_now_ns();
-    atomic_store(&ctl->go, all ? 1 : 2);
-    futex_wake(&ctl->go);
-
-    if (k->process) {
-        char werr[MPMC_ERR];
-        if (reap_children(pids, started, werr) != 0) {
-            if (!err[0])
-                snprintf(err, MPMC_ERR, "%s", werr);
-            rc = -1;
-        }
-    } else {
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += RUN_TIMEOUT_S;
-        for (unsigned i = 0; i < started; i++) {
-            if (pthread_timedjoin_np(threads[i], NULL, &dl) != 0) {
-                fprintf(stderr, "klaw-bench: mpmc: %s: worker threads did not finish in %d s\n", impl->name,
-                        RUN_TIMEOUT_S);
-                exit(1); /* threads cannot be killed; nothing sound is left to do */
-            }
-        }
-    }
+    snprintf(who, sizeof who, "%s: %s", SUITE, impl->name);
+    const bench_workers w = {
+        .who = who,
+        .n = nw,
+        .process = k->process,
+        .run_timeout_s = RUN_TIMEOUT_S,
+        .arg = ctl,
+        .attach = worker_attach,
+        .attached = worker_attached,
+        .run = worker_run,
+    };
+    /* the clock starts when the workers are let go (t0) and stops at the
+     * last one's end */
+    if (bench_workers_run(&w, &t0, err, MPMC_ERR) != 0)
+        rc = -1;
     impl->teardown(ctl->st);
 
-    if (!all || started != nw)
-        rc = -1;
     for (unsigned i = 0; i < nw && rc == 0; i++) {
         if (ctl->w[i].rc != 0) {
             /* the worker's message is cut to what fits after "consumer N: " */
@@ -435,203 +261,16 @@ static uint64_t run_rep(const mpmc_impl *impl, const mpmc_case *k, uint64_t n, c
         rc = -1;
     if (rc != 0 && !err[0])
         snprintf(err, MPMC_ERR, "a worker failed to start");
-    mpmc_shared_free(ctl);
+    bench_shared_free(ctl);
     if (rc != 0)
         return 0;
     return elapsed ? elapsed : 1;
 }
 
-/* ---- klaw ---------------------------------------------------------------------- */
-
-typedef struct klaw_state {
-    mpmc_case k;
-    bool one_to_one;  /* klaw_1to1: KLAW_MPMC_SINGLE_PRODUCER | _CONSUMER */
-    char name[64];
-    klaw_mpmc_tx *tx; /* the creator's handles, dropped once the workers */
-    klaw_mpmc_rx *rx; /* have theirs                                      */
-} klaw_state;
-
-static void *setup_as(const mpmc_case *k, bool one_to_one, char *err)
-{
-    static unsigned seq;
-    klaw_state *st = mpmc_shared_alloc(sizeof *st);
-    st->k = *k;
-    st->one_to_one = one_to_one;
-    if (k->process)
-        snprintf(st->name, sizeof st->name, "klaw-bench-%d-%u", (int)getpid(), seq++);
-    klaw_mpmc_opts o = {.capacity = MPMC_RING_SLOTS, .max_frame = k->frame_bytes, .name = k->process ? st->name : NULL};
-    klaw_status s;
-    if (one_to_one) {
-        /* one handle per side: threads get the creator's, processes open
-         * their own (the channel is created with none) */
-        o.flags = KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER;
-        s = k->process ? klaw_mpmc_create(&o, NULL, NULL) : klaw_mpmc_create(&o, &st->tx, &st->rx);
-    } else {
-        s = klaw_mpmc_create(&o, &st->tx, &st->rx);
-    }
-    if (s != KLAW_OK) {
-        snprintf(err, MPMC_ERR, "klaw_mpmc_create: %s", klaw_strerror(s));
-        mpmc_shared_free(st);
-        return NULL;
-    }
-    return st;
-}
-
-static void *klaw_setup(const mpmc_case *k, char *err) { return setup_as(k, false, err); }
-static void *klaw_1to1_setup(const mpmc_case *k, char *err) { return setup_as(k, true, err); }
-
-static void *klaw_attach(void *sv, bool producer, unsigned id, char *err)
-{
-    klaw_state *st = sv;
-    klaw_status s;
-    void *h = NULL;
-    (void)id;
-    if (st->one_to_one && !st->k.process) {
-        /* the only handles: the worker owns (and frees) them now */
-        h = producer ? (void *)st->tx : (void *)st->rx;
-        if (producer)
-            st->tx = NULL;
-        else
-            st->rx = NULL;
-        return h;
-    }
-    if (producer) {
-        klaw_mpmc_tx *tx;
-        s = st->k.process ? klaw_mpmc_open_tx(st->name, &tx) : klaw_mpmc_tx_clone(st->tx, &tx);
-        h = tx;
-    } else {
-        klaw_mpmc_rx *rx;
-        s = st->k.process ? klaw_mpmc_open_rx(st->name, &rx) : klaw_mpmc_rx_clone(st->rx, &rx);
-        h = rx;
-    }
-    if (s != KLAW_OK) {
-        snprintf(err, MPMC_ERR, "%s: %s", st->k.process ? "open" : "clone", klaw_strerror(s));
-        return NULL;
-    }
-    return h;
-}
-
-static void klaw_attached(void *sv)
-{
-    klaw_state *st = sv;
-    klaw_mpmc_tx_free(st->tx);
-    klaw_mpmc_rx_free(st->rx);
-    st->tx = NULL;
-    st->rx = NULL;
-    if (st->k.process)
-        klaw_region_unlink(st->name);
-}
-
-static int klaw_produce(void *sv, void *w, unsigned id, uint64_t n, char *err)
-{
-    klaw_state *st = sv;
-    klaw_mpmc_tx *tx = w;
-    const uint32_t fb = st->k.frame_bytes;
-    klaw_status s = KLAW_OK;
-    if (st->k.batch == 1) {
-        for (uint64_t c = 1; c <= n; c++) {
-            klaw_frame f;
-            s = klaw_mpmc_claim(tx, fb, NULL, &f);
-            if (s != KLAW_OK)
-                break;
-            mpmc_frame_write(f.data, fb, id, c);
-            s = klaw_mpmc_commit(tx, &f, fb);
-            if (s != KLAW_OK)
-                break;
-        }
-    } else {
-        klaw_frame f[MPMC_BATCH];
-        for (uint64_t c = 1; c <= n;) {
-            size_t want = n - c + 1 < MPMC_BATCH ? (size_t)(n - c + 1) : MPMC_BATCH, got;
-            s = klaw_mpmc_claim_batch(tx, fb, f, want, &got, NULL);
-            if (s != KLAW_OK)
-                break;
-            for (size_t i = 0; i < got; i++)
-                mpmc_frame_write(f[i].data, fb, id, c + i);
-            s = klaw_mpmc_commit_batch(tx, f, got);
-            if (s != KLAW_OK)
-                break;
-            c += got;
-        }
-    }
-    klaw_mpmc_tx_free(tx); /* the last sender's close lets consumers finish */
-    if (s != KLAW_OK) {
-        snprintf(err, MPMC_ERR, "claim/commit: %s", klaw_strerror(s));
-        return -1;
-    }
-    return 0;
-}
-
-static int klaw_consume(void *sv, void *w, mpmc_check *chk, char *err)
-{
-    klaw_state *st = sv;
-    klaw_mpmc_rx *rx = w;
-    klaw_status s;
-    if (st->k.batch == 1) {
-        klaw_frame f;
-        while ((s = klaw_mpmc_view(rx, NULL, &f)) == KLAW_OK) {
-            mpmc_check_frame(chk, f.data, f.len);
-            klaw_mpmc_release(rx, &f);
-        }
-    } else {
-        klaw_frame f[MPMC_BATCH];
-        size_t got;
-        while ((s = klaw_mpmc_view_batch(rx, f, MPMC_BATCH, &got, NULL)) == KLAW_OK) {
-            for (size_t i = 0; i < got; i++)
-                mpmc_check_frame(chk, f[i].data, f[i].len);
-            klaw_mpmc_release_batch(rx, f, got);
-        }
-    }
-    klaw_mpmc_rx_free(rx);
-    if (s != KLAW_CLOSED) {
-        snprintf(err, MPMC_ERR, "view: %s", klaw_strerror(s));
-        return -1;
-    }
-    return 0;
-}
-
-static void klaw_teardown(void *sv)
-{
-    klaw_state *st = sv;
-    klaw_mpmc_tx_free(st->tx); /* only if attached() did not run */
-    klaw_mpmc_rx_free(st->rx);
-    mpmc_shared_free(st);
-}
-
-static const mpmc_impl impl_klaw = {
-    .name = "klaw",
-    .cannot = NULL,
-    .setup = klaw_setup,
-    .attach = klaw_attach,
-    .attached = klaw_attached,
-    .produce = klaw_produce,
-    .consume = klaw_consume,
-    .teardown = klaw_teardown,
-};
-
-static const char *klaw_1to1_cannot(const mpmc_case *k)
-{
-    return k->producers == 1 && k->consumers == 1 ? NULL : "one producer and one consumer only (KLAW_MPMC_SINGLE_*)";
-}
-
-/* The same channel created with KLAW_MPMC_SINGLE_PRODUCER |
- * KLAW_MPMC_SINGLE_CONSUMER: each side takes its slots with plain stores
- * (klaw/mpmc.h). Its like-for-like peer is ck_ring's SPSC ring. */
-static const mpmc_impl impl_klaw_1to1 = {
-    .name = "klaw_1to1",
-    .cannot = klaw_1to1_cannot,
-    .setup = klaw_1to1_setup,
-    .attach = klaw_attach,
-    .attached = klaw_attached,
-    .produce = klaw_produce,
-    .consume = klaw_consume,
-    .teardown = klaw_teardown,
-};
-
 /* ---- measuring a case -------------------------------------------------------------- */
 
 static const mpmc_impl *const IMPLS[] = {
-    &impl_klaw, &impl_klaw_1to1, &mpmc_peer_ck_mpmc, &mpmc_peer_ck_spsc, &mpmc_peer_wfcq, &mpmc_peer_pipe, &mpmc_peer_socket,
+    &mpmc_klaw, &mpmc_klaw_1to1, &mpmc_peer_ck_mpmc, &mpmc_peer_ck_spsc, &mpmc_peer_wfcq, &mpmc_peer_pipe, &mpmc_peer_socket,
 };
 enum { NIMPLS = sizeof IMPLS / sizeof IMPLS[0] };
 
@@ -732,7 +371,7 @@ static void measure_case(const bench_opts *o, const mpmc_case *k)
         }
         if (s->failed) {
             bench_fail(&key, "%s: %s", name, s->why);
-            if (s->impl != &impl_klaw && s->impl != &impl_klaw_1to1) {
+            if (s->impl != &mpmc_klaw && s->impl != &mpmc_klaw_1to1) {
                 char why[MPMC_ERR + 32];
                 snprintf(why, sizeof why, "failed its check: %s", s->why);
                 bench_emit_skipped(&key, name, "frames_per_s", "frames/s", why);
@@ -751,12 +390,8 @@ static void run_mpmc(const bench_opts *o)
     static const uint32_t sizes[] = {64, 1024};
     static const uint32_t layouts[][2] = {{1, 1}, {2, 2}};
     static const uint32_t batches[] = {1, MPMC_BATCH};
-    /* a consumer gone early must not kill a pipe's producer */
-    struct sigaction ign, old;
-    memset(&ign, 0, sizeof ign);
-    ign.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &ign, &old);
-    find_cpus();
+    bench_runner_begin(); /* CPUs; SIGPIPE ignored: a consumer gone early must
+                             not kill a pipe's producer */
     for (int process = 0; process < 2; process++)
         for (size_t l = 0; l < 2; l++)
             for (size_t f = 0; f < 2; f++)
@@ -765,7 +400,7 @@ static void run_mpmc(const bench_opts *o)
                                    .consumers = layouts[l][1], .batch = batches[b], .process = process != 0};
                     measure_case(o, &k);
                 }
-    sigaction(SIGPIPE, &old, NULL);
+    bench_runner_end();
 }
 
 const bench_suite bench_suite_mpmc = {
