@@ -46,6 +46,7 @@
 #include "klaw/mp_reader.h"
 #include "klaw/mp_writer.h"
 #include "klaw/schema.h"
+#include "report.h"
 
 #ifdef KLAW_BENCH_HAVE_MSGPACKC
 #include "peer_msgpackc.h"
@@ -477,12 +478,14 @@ static void case_schema_decode(const bench_opts *o)
     }
     measure(o, c, n);
 
-    /* klaw's array_like against its map form, for people: klaw_bench.c
+    /* klaw's array_like against its map form, for people: report.c
      * prints the table after the suite returns, so this line comes just
      * above it (JSON has no notes: the two rows are there) */
-    if (!o->json && n == NFORMS && c[0].klaw_ns > 0 && c[1].klaw_ns > 0)
-        printf("note: schema_decode array_like is %.2fx as fast as map form (klaw %.1f ns vs %.1f ns)\n",
-               c[0].klaw_ns / c[1].klaw_ns, c[1].klaw_ns, c[0].klaw_ns);
+    if (!o->json && n == NFORMS && c[0].klaw_ns > 0 && c[1].klaw_ns > 0) {
+        char a[REPORT_NUM], m[REPORT_NUM];
+        printf("note: schema_decode array_like is %.2fx as fast as map form (klaw %s vs %s)\n",
+               c[0].klaw_ns / c[1].klaw_ns, report_ns(a, sizeof a, c[1].klaw_ns), report_ns(m, sizeof m, c[0].klaw_ns));
+    }
 
     for (unsigned f = 0; f < NFORMS; f++) {
 #ifdef KLAW_BENCH_HAVE_MSGPACKC
