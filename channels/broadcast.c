@@ -602,7 +602,8 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
         return KLAW_INVAL;
 
     klaw_region *r;
-    klaw_status st = klaw_region_create(o->name, (size_t)total, KLAW_KIND_BROADCAST, o->mode, &r);
+    klaw_status st = klaw_region_create_group(o->name, (size_t)total, KLAW_KIND_BROADCAST, o->mode,
+                                               o->set_group ? o->group : (gid_t)-1, &r);
     if (st != KLAW_OK)
         return st;
     uint8_t *base = klaw_region_base(r);
@@ -1734,14 +1735,18 @@ klaw_status klaw__bcast_inspect(klaw_region *r, klaw_bcast_stats *out)
     return st;
 }
 
-klaw_status klaw__bcast_inspect_readers(klaw_region *r, klaw_reader_snapshot **out)
+klaw_status klaw__bcast_inspect_readers(klaw_region *r, klaw_reader_snapshot **out, uint64_t *tail)
 {
     *out = NULL;
+    *tail = 0;
     chan *c;
     klaw_status st = chan_attach(r, &c);
     if (st != KLAW_OK)
         return st;
     st = readers_of(c, NULL, out);
+    /* after the cursors (seq_cst, ordered after the snapshot's loads): a
+     * cursor never passes tail, so tail - cursor is not negative */
+    *tail = atomic_load(&c->ctl->tail);
     klaw__life_detach(&c->life);
     free(c);
     return st;

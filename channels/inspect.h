@@ -20,7 +20,9 @@ klaw_status klaw__mpmc_inspect(klaw_region *r, klaw_mpmc_stats *out);
 klaw_status klaw__watch_inspect(klaw_region *r, klaw_watch_stats *out);
 klaw_status klaw__oneshot_inspect(klaw_region *r, klaw_oneshot_stats *out);
 klaw_status klaw__bcast_inspect(klaw_region *r, klaw_bcast_stats *out);
-/* The reader registry's records (*out: free with klaw_reader_snapshot_free). */
-klaw_status klaw__bcast_inspect_readers(klaw_region *r, klaw_reader_snapshot **out);
+/* The reader registry's records (*out: free with klaw_reader_snapshot_free)
+ * and the writers' tail, read after them (every cursor in *out is at most
+ * *tail unless the region lies). */
+klaw_status klaw__bcast_inspect_readers(klaw_region *r, klaw_reader_snapshot **out, uint64_t *tail);
 
 #endif /* KLAW_CHANNELS_INSPECT_H */

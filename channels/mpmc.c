@@ -470,7 +470,8 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
         return KLAW_INVAL;
 
     klaw_region *r;
-    klaw_status st = klaw_region_create(o->name, (size_t)total, KLAW_KIND_MPMC, o->mode, &r);
+    klaw_status st = klaw_region_create_group(o->name, (size_t)total, KLAW_KIND_MPMC, o->mode,
+                                               o->set_group ? o->group : (gid_t)-1, &r);
     if (st != KLAW_OK)
         return st;
     uint8_t *base = klaw_region_base(r);

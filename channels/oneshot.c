@@ -276,7 +276,8 @@ klaw_status klaw_oneshot_create(const klaw_oneshot_opts *o, klaw_oneshot_tx **tx
         return KLAW_NOMEM;
     }
     klaw_region *r;
-    klaw_status st = klaw_region_create(o->name, (size_t)total, KLAW_KIND_ONESHOT, o->mode, &r);
+    klaw_status st = klaw_region_create_group(o->name, (size_t)total, KLAW_KIND_ONESHOT, o->mode,
+                                               o->set_group ? o->group : (gid_t)-1, &r);
     if (st != KLAW_OK) {
         free(tx);
         free(rx);

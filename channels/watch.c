@@ -648,7 +648,8 @@ klaw_status klaw_watch_create(const klaw_watch_opts *o, klaw_watch_tx **txo, kla
         return KLAW_INVAL;
 
     klaw_region *r;
-    klaw_status st = klaw_region_create(o->name, (size_t)total, KLAW_KIND_WATCH, o->mode, &r);
+    klaw_status st = klaw_region_create_group(o->name, (size_t)total, KLAW_KIND_WATCH, o->mode,
+                                               o->set_group ? o->group : (gid_t)-1, &r);
     if (st != KLAW_OK)
         return st;
     uint8_t *base = klaw_region_base(r);

@@ -34,6 +34,7 @@ struct klaw_channel {
     size_t meta_len;
     uint8_t extras[EXTRAS_CAP]; /* the last stats call's backend_extras     */
     klaw_reader_snapshot *readers; /* the last readers call's records       */
+    uint64_t readers_tail;         /* the writers' tail read with them      */
     char name[KLAW_REGION_NAME_MAX + 1];
 };
 
@@ -350,17 +351,32 @@ klaw_status klaw_channel_readers(klaw_channel *ch, klaw_reader_info *out, size_t
     if (ch->kind != KLAW_CHANNEL_BROADCAST)
         return KLAW_OK; /* no registry: mpmc receivers compete anonymously */
     klaw_reader_snapshot *snap;
-    klaw_status st = klaw__bcast_inspect_readers(ch->region, &snap);
+    uint64_t tail;
+    klaw_status st = klaw__bcast_inspect_readers(ch->region, &snap, &tail);
     if (st != KLAW_OK)
         return st;
     /* the records' strings live in the snapshot: keep it until the next
      * call or close */
     klaw_reader_snapshot_free(ch->readers);
     ch->readers = snap;
+    ch->readers_tail = tail;
     *n = snap->count;
     for (size_t i = 0; i < snap->count && i < cap; i++)
         out[i] = snap->readers[i];
     return KLAW_OK;
+}
+
+size_t klaw_channel_reader_lags(const klaw_channel *ch, uint64_t *lag, size_t cap)
+{
+    const klaw_reader_snapshot *snap = ch->readers;
+    if (!snap)
+        return 0;
+    for (size_t i = 0; i < snap->count && i < cap; i++) {
+        uint64_t c = snap->cursors[i];
+        /* a cursor past the tail is a lie of the region's: shown as 0 */
+        lag[i] = c < ch->readers_tail ? ch->readers_tail - c : 0;
+    }
+    return snap->count;
 }
 
 /* ---- records as JSON ------------------------------------------------------------ */

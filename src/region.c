@@ -269,6 +269,12 @@ int klaw__region_vouched(const klaw_region *r) { return __atomic_load_n(&r->lock
 
 klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mode_t mode, klaw_region **out)
 {
+    return klaw_region_create_group(name, size, kind, mode, (gid_t)-1, out);
+}
+
+klaw_status klaw_region_create_group(const char *name, size_t size, uint32_t kind, mode_t mode, gid_t group,
+                                     klaw_region **out)
+{
     *out = NULL;
     long page = sysconf(_SC_PAGESIZE);
     if (size < sizeof(klaw_region_header) || size > ((size_t)1 << 46))
@@ -286,7 +292,9 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
     if (name) {
         char path[KLAW_REGION_NAME_MAX + 16];
         shm_path(path, sizeof path, name);
-        int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode ? mode : 0600);
+        /* 0600 until the group is set: nobody of the old group may open
+         * it in between (fchmod below gives the caller's mode) */
+        int fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
             int e = errno;
             free(r);
@@ -294,9 +302,11 @@ klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mod
             return errno_status(e);
         }
         /* "being born" until READY: openers see this lock (and a creator
-         * that died before READY by its absence); then the mode (shm_open
+         * that died before READY by its absence); then the group (before
+         * the mode: a chown may clear mode bits), the mode (shm_open
          * applies the umask; the caller's mode wins) and the size */
-        if (ofd_lock(fd, F_WRLCK, LOCK_CREATOR, F_OFD_SETLK) != 0 || fchmod(fd, mode ? mode : 0600) != 0 ||
+        if (ofd_lock(fd, F_WRLCK, LOCK_CREATOR, F_OFD_SETLK) != 0 ||
+            (group != (gid_t)-1 && fchown(fd, (uid_t)-1, group) != 0) || fchmod(fd, mode ? mode : 0600) != 0 ||
             ftruncate(fd, (off_t)size) != 0) {
             int e = errno;
             close(fd);

@@ -355,6 +355,7 @@ static struct timespec ts_of(int64_t ns)
 /* Builds the caller's snapshot from a set, folding in the live counters.
  * NULL when an entry no longer belongs to its record (the set is stale:
  * *stale) or out of memory. */
+_Static_assert(sizeof(klaw_reader_info) % _Alignof(uint64_t) == 0, "the cursors after the records are aligned");
 static klaw_reader_snapshot *fold(const reg_set *s, const klaw__reg_ent *e, int *stale)
 {
     size_t strings = 0;
@@ -362,17 +363,19 @@ static klaw_reader_snapshot *fold(const reg_set *s, const klaw__reg_ent *e, int 
         strings += strlen(s->recs[i].reader_id) + strlen(s->recs[i].node_id) + 2;
     size_t head = (sizeof(klaw_reader_snapshot) + _Alignof(klaw_reader_info) - 1) / _Alignof(klaw_reader_info) *
                   _Alignof(klaw_reader_info);
-    uint8_t *block = malloc(head + (size_t)s->n * sizeof(klaw_reader_info) + strings);
+    uint8_t *block = malloc(head + (size_t)s->n * (sizeof(klaw_reader_info) + sizeof(uint64_t)) + strings);
     if (!block)
         return NULL;
     klaw_reader_snapshot *snap = (klaw_reader_snapshot *)block;
     klaw_reader_info *recs = (klaw_reader_info *)(block + head);
-    char *str = (char *)(recs + s->n);
+    uint64_t *cursors = (uint64_t *)(recs + s->n);
+    char *str = (char *)(cursors + s->n);
     for (uint32_t i = 0; i < s->n; i++) {
         const reg_copy *c = &s->recs[i];
         const klaw__reg_ent *ent = &e[c->idx];
         int64_t seen = atomic_load_explicit(&ent->live.last_seen_ns, memory_order_relaxed);
         uint64_t got = live_received(&ent->live);
+        uint64_t cursor = atomic_load_explicit(&ent->live.cursor, memory_order_relaxed);
         REG_FENCE(memory_order_acquire);
         if (atomic_load_explicit(&ent->rec.reg_id, memory_order_relaxed) != c->reg_id) {
             *stale = 1;
@@ -392,10 +395,12 @@ static klaw_reader_snapshot *fold(const reg_set *s, const klaw__reg_ent *e, int 
         ri->registered_at = ts_of(c->registered_ns);
         ri->last_seen_at = ts_of(seen < c->registered_ns ? c->registered_ns : seen);
         ri->total_received = got > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)got;
+        cursors[i] = cursor;
     }
     snap->version = s->gen;
     snap->count = s->n;
     snap->readers = recs;
+    snap->cursors = cursors;
     return snap;
 }
 

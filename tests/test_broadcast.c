@@ -1997,9 +1997,12 @@ static void metadata_is_written_before_ready(void **state)
     assert_int_equal(st.total_sent, 1);
     assert_int_equal(st.total_received, 1);
     klaw_reader_snapshot *snap;
-    assert_int_equal(klaw__bcast_inspect_readers(r, &snap), KLAW_OK);
+    uint64_t tail;
+    assert_int_equal(klaw__bcast_inspect_readers(r, &snap, &tail), KLAW_OK);
     assert_int_equal(snap->count, 1);
     assert_int_equal(snap->readers[0].total_received, 1);
+    assert_int_equal(tail, 1);
+    assert_int_equal(snap->cursors[0], 1); /* read the one frame: no lag */
     assert_memory_equal(snap->readers[0].reader_id.ptr, "watcher", 7);
     klaw_reader_snapshot_free(snap);
     klaw_region_close(r);
@@ -2056,7 +2059,8 @@ static void exercise(const char *name, klaw_bcast_tx *tx, klaw_bcast_rx **rx, in
     klaw_bcast_stats st;
     EXPECT(klaw__bcast_inspect(r, &st), KLAW_OK, KLAW_CORRUPT);
     klaw_reader_snapshot *snap = NULL;
-    EXPECT(klaw__bcast_inspect_readers(r, &snap), KLAW_OK, KLAW_CORRUPT);
+    uint64_t tail;
+    EXPECT(klaw__bcast_inspect_readers(r, &snap, &tail), KLAW_OK, KLAW_CORRUPT);
     if (snap)
         for (size_t i = 0; i < snap->count; i++)
             sum += snap->readers[i].reader_id.len + snap->readers[i].node_id.len;

@@ -115,6 +115,10 @@ typedef struct klaw_bcast_opts {
     const char *value_type; /* for the metadata record; NULL: none         */
     unsigned flags;       /* 0, or KLAW_BCAST_SINGLE_WRITER and/or
                              KLAW_BCAST_WRITER_YIELDS                        */
+    int set_group;        /* named: 1 gives the object `group` (with a mode
+                             such as 0660: shared with the group); 0
+                             leaves the group the system gives              */
+    gid_t group;
 } klaw_bcast_opts;
 
 /* Creation flag: one writer at a time (Aeron's ExclusivePublication, the

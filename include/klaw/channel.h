@@ -144,6 +144,16 @@ KLAW_API klaw_status klaw_channel_read_stats(klaw_channel *ch, klaw_channel_stat
  * KLAW_NOMEM. */
 KLAW_API klaw_status klaw_channel_readers(klaw_channel *ch, klaw_reader_info *out, size_t cap, size_t *n);
 
+/* How far behind each reader of the last klaw_channel_readers() call on ch
+ * was, in frames: lag[i] is the number of positions between the writers'
+ * tail and the next position out[i] will take, both read in that call -
+ * frames it has yet to take (committed, or being written), and under
+ * OVERWRITE those it will be told LAGGED about when it comes back. Fills
+ * lag[0, min(cap, n)) and returns n, that call's reader count (0 before
+ * any readers call, or for kinds without a registry). Never blocks; reads
+ * only ch's copy. */
+KLAW_API size_t klaw_channel_reader_lags(const klaw_channel *ch, uint64_t *lag, size_t cap);
+
 /* Writes a record (klaw_channel_stats, klaw_reader_info, ... as `which`
  * says) as one compact JSON object through fn: the record's MessagePack
  * encoding (records.h) shown with json.h's mapping. Returns KLAW_OK, fn's

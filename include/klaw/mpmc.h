@@ -93,6 +93,10 @@ typedef struct klaw_mpmc_opts {
                                 most 256 bytes, else KLAW_INVAL)           */
     unsigned flags;          /* 0, or KLAW_MPMC_SINGLE_PRODUCER and/or
                                 KLAW_MPMC_SINGLE_CONSUMER                  */
+    int set_group;           /* named: 1 gives the object `group` (with a
+                                mode such as 0660: shared with the group);
+                                0 leaves the group the system gives        */
+    gid_t group;
 } klaw_mpmc_opts;
 
 /* Creation flags: one sender (receiver) handle at a time - a one-to-one

@@ -62,6 +62,10 @@ typedef struct klaw_oneshot_opts {
     uint64_t liveness_ns;    /* how often a waiter checks the other side's
                                 process (the channel's clock); 0: 1 s      */
     const char *value_type;  /* for the metadata record; NULL: none        */
+    int set_group;           /* named: 1 gives the object `group` (with a
+                                mode such as 0660: shared with the group);
+                                0 leaves the group the system gives        */
+    gid_t group;
 } klaw_oneshot_opts;
 
 typedef struct klaw_oneshot_stats {

@@ -136,6 +136,18 @@ typedef struct klaw_region klaw_region;
 KLAW_API klaw_status klaw_region_create(const char *name, size_t size, uint32_t kind, mode_t mode,
                                         klaw_region **out);
 
+/* klaw_region_create(), and for a named region the shared-memory object's
+ * group set to `group` (fchown) before its mode is applied and before
+ * anything is written in it, so no other process can open it under the
+ * old group; (gid_t)-1 leaves the group as the system made it (the
+ * creator's, or the directory's), as klaw_region_create() does. A group
+ * with a mode such as 0660 shares the channel with that group's members
+ * (opening needs read and write). Anonymous regions ignore both. Also
+ * KLAW_PERM when this process may not give the object that group (an
+ * unprivileged creator must be a member). */
+KLAW_API klaw_status klaw_region_create_group(const char *name, size_t size, uint32_t kind, mode_t mode,
+                                              gid_t group, klaw_region **out);
+
 /* Publishes the region: sets the header's body/meta offsets (checked
  * against the size: KLAW_INVAL) and READY, with release ordering, and wakes
  * processes waiting in klaw_region_open(). Call once, after the body is

@@ -57,6 +57,10 @@ typedef struct klaw_reader_snapshot {
     uint64_t version;                /* the registry version it shows     */
     size_t count;                    /* readers registered at that version */
     const klaw_reader_info *readers; /* count records, in table order     */
+    /* cursors[i]: the next position readers[i] will take (its live
+     * counter, read with its record); the channel's tail minus it is how
+     * far behind the reader is (klaw_channel_reader_lags()). */
+    const uint64_t *cursors;
 } klaw_reader_snapshot;
 
 /* Frees a snapshot (NULL is ignored). */

@@ -100,6 +100,10 @@ typedef struct klaw_watch_opts {
     const char *value_type;  /* for the metadata record; NULL: none        */
     const void *initial;     /* the value of version 0 (NULL: empty)       */
     size_t initial_len;      /* its length (<= max_frame)                  */
+    int set_group;           /* named: 1 gives the object `group` (with a
+                                mode such as 0660: shared with the group);
+                                0 leaves the group the system gives        */
+    gid_t group;
 } klaw_watch_opts;
 
 typedef struct klaw_watch_stats {
