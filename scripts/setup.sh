@@ -12,6 +12,14 @@ KLAW_PACKAGES=(
   build-essential meson ninja-build pkg-config
   liburcu-dev libck-dev libcmocka-dev
   libmsgpack-dev libjson-c-dev libzmq3-dev python3-msgpack
+  scdoc
+)
+
+# What building the Debian packages adds (scripts/package-test, .ci/run):
+# debian/control's Build-Depends are the packages above (less cmocka), plus
+# these.
+KLAW_PACKAGING_PACKAGES=(
+  dpkg-dev debhelper lintian
 )
 
 klaw_install_packages() {
