@@ -72,8 +72,11 @@ def terms(lines):
 
 
 def synopses(lines, prog):
-    """Lines (paragraphs) that start with *PROG, markup off."""
-    return [plain(l) for l in lines if l.startswith("*" + prog)]
+    """Paragraphs of one line that start with *PROG (a synopsis line),
+    markup off."""
+    padded = [""] + lines + [""]
+    return [plain(l) for i, l in enumerate(padded)
+            if l.startswith("*" + prog) and not padded[i - 1].strip() and not padded[i + 1].strip()]
 
 
 def usage_lines(text):
