@@ -207,7 +207,7 @@ helpers=()
 cleanup() {
     for p in "${helpers[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${helpers[@]}"; do wait "$p" 2>/dev/null; done
-    for n in m b bb bo w o o2 bad ring new; do rm -f "/dev/shm/klaw.$P-$n"; done
+    for n in m b bb bo w o o2 bad ring new cm cb cw co cx hm hb hw lag g1 g2 g3; do rm -f "/dev/shm/klaw.$P-$n"; done
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -234,7 +234,7 @@ stop_helper() {
 
 norm() {
     sed -E 's/"(created_at|registered_at|last_seen_at)":"[^"]*"/"\1":"T"/g; s/"ts_ms":[0-9]+/"ts_ms":0/g;
-            s/^(created_at +).*/\1T/; s/klaw-tail-[0-9]+/klaw-tail-PID/g'
+            s/^(created_at +).*/\1T/; s/klaw-tail-[0-9]+/klaw-tail-PID/g; s/"last_seen_age_ms":[0-9]+/"last_seen_age_ms":0/g'
 }
 
 # runn ARGS... : run with stdout normalised into $outn
@@ -298,7 +298,7 @@ runn "$T/empty" stat "$M"
 expect_okn "stat mpmc" "channel         $M
 kind            mpmc
 capacity        8
-max_frame       64
+max_frame       64 B
 value_type      Order
 created_at      T
 creator         $HOST:$mpid
@@ -435,9 +435,13 @@ expect_okn "broadcast tail -n 3: the last retained" $'4\n5\n6'
 runn "$T/empty" tail "$B"
 expect_okn "broadcast tail: all 4 retained" $'3\n4\n5\n6'
 runn "$T/empty" stat --json "$B"
-expect_okn "stat --json broadcast" "{\"metadata\":{\"channel_type\":\"broadcast\",\"capacity\":4,\"unbounded\":false,\"value_type\":null,\"max_frame\":64,\"policy\":\"overwrite\",\"name\":\"$B\",\"created_at\":\"T\",\"creator\":\"$HOST:$bpid\"},\"stats\":{\"sender_count\":1,\"receiver_count\":1,\"queue_size\":4,\"capacity\":4,\"senders_closed\":false,\"receivers_closed\":false,\"created_at\":\"T\",\"high_watermark\":4,\"total_sent\":6,\"total_received\":8,\"backend_extras\":{\"max_frame\":64,\"policy\":\"overwrite\",\"lagged\":0,\"aborted_claims\":0,\"evicted\":0}},\"readers\":[{\"reader_id\":\"rdr1\",\"node_id\":\"$HOST:$bpid\",\"registered_at\":\"T\",\"last_seen_at\":\"T\",\"total_received\":0}]}"
+expect_okn "stat --json broadcast" "{\"metadata\":{\"channel_type\":\"broadcast\",\"capacity\":4,\"unbounded\":false,\"value_type\":null,\"max_frame\":64,\"policy\":\"overwrite\",\"name\":\"$B\",\"created_at\":\"T\",\"creator\":\"$HOST:$bpid\"},\"stats\":{\"sender_count\":1,\"receiver_count\":1,\"queue_size\":4,\"capacity\":4,\"senders_closed\":false,\"receivers_closed\":false,\"created_at\":\"T\",\"high_watermark\":4,\"total_sent\":6,\"total_received\":8,\"backend_extras\":{\"max_frame\":64,\"policy\":\"overwrite\",\"lagged\":0,\"aborted_claims\":0,\"evicted\":0}},\"readers\":[{\"reader_id\":\"rdr1\",\"node_id\":\"$HOST:$bpid\",\"registered_at\":\"T\",\"last_seen_at\":\"T\",\"total_received\":0,\"lag\":6,\"last_seen_age_ms\":0}]}"
 runn "$T/empty" stat "$B"
 [[ "$outn" == *$'policy          overwrite\n'* && "$outn" == *$'readers         1\n'*"  rdr1 "*"$HOST:$bpid"* ]] || fail "stat broadcast: $outn"
+# each reader's lag (rdr1 read none of the 6 frames) and last-seen age
+[[ "$outn" == *'READER_ID'*'LAG'*'LAST_SEEN'*'RECEIVED'*$'REGISTERED_AT\n'* ]] || fail "stat broadcast readers' head: $outn"
+[[ "$(grep '  rdr1 ' <<<"$outn" | tr -s ' ')" =~ ^\ rdr1\ $HOST:$bpid\ 6\ [0-9.]+\ (ms|s)\ ago\ 0\ [0-9T:.Z-]+$ ]] ||
+    fail "stat broadcast reader row: $(grep '  rdr1 ' <<<"$outn")"
 # --follow prints new frames; a reader that fell behind is told on stderr
 "$KLAW" tail -n 0 --follow "$B" >"$T/follow" 2>"$T/follow.err" &
 tpid=$!
@@ -555,6 +559,173 @@ expect_error "send to a bad ring" "klaw: channel '$P-ring' is corrupt: its mpmc 
 run "$T/empty" rm "$P-bad" "$P-ring"
 expect_ok "rm of corrupt regions" ''
 
+# ---- create ----
+# every kind, then what it made, as stat sees it
+run "$T/empty" create mpmc "$P-cm" --capacity 5 --max-frame 1KiB --value-type Order --single-reader
+expect_ok "create mpmc" ''
+runn "$T/empty" stat --json "$P-cm"
+[[ "$outn" == '{"metadata":{"channel_type":"mpmc","capacity":8,"unbounded":false,"value_type":"Order","max_frame":1024,'*'"stats":{"sender_count":0,"receiver_count":0,'* ]] ||
+    fail "create mpmc: $outn"
+[ "$(stat -c %a "/dev/shm/klaw.$P-cm")" = 600 ] || fail "create mpmc: mode $(stat -c %a "/dev/shm/klaw.$P-cm"), want 600"
+run "$T/empty" create broadcast "$P-cb" --capacity=16 --max-frame 64 --policy block --max-readers 4 --max-writers 2
+expect_ok "create broadcast" ''
+runn "$T/empty" stat --json "$P-cb"
+[[ "$outn" == '{"metadata":{"channel_type":"broadcast","capacity":16,'*'"max_frame":64,"policy":"block",'* ]] || fail "create broadcast: $outn"
+run "$T/empty" create watch "$P-cw" --max-frame 64 --slots 4 --initial '{"v":0}'
+expect_ok "create watch" ''
+runn "$T/empty" tail "$P-cw"
+expect_okn "create watch: tail shows --initial" '{"v":0}'
+run "$T/empty" create oneshot "$P-co" --max-frame 4K
+expect_ok "create oneshot" ''
+runn "$T/empty" stat "$P-co"
+[[ "$outn" == *$'kind            oneshot\n'*$'max_frame       4 KiB\n'* ]] || fail "create oneshot: $outn"
+
+# create -> send -> tail, each kind, by other processes
+run "$T/empty" send "$P-cm" '{"id":1}'
+expect_ok "send to a created mpmc" ''
+runn "$T/empty" tail --consume "$P-cm"
+expect_okn "tail of a created mpmc" '{"id":1}'
+run "$T/empty" send "$P-cw" '{"v":1}'
+runn "$T/empty" tail "$P-cw"
+expect_okn "tail of a created watch" '{"v":1}'
+run "$T/empty" send "$P-co" '"once"'
+runn "$T/empty" tail --consume "$P-co"
+expect_okn "tail of a created oneshot" '"once"'
+# (broadcast, block: a reader first)
+"$KLAW" tail -n 0 --follow "$P-cb" >"$T/follow" 2>"$T/follow.err" &
+tpid=$!
+wait_stat "$P-cb" '*"reader_id":"klaw-tail-'"$tpid"'"*'
+printf '1\n2\n' >"$T/in"
+run "$T/in" send --lines "$P-cb"
+expect_ok "send to a created broadcast" ''
+wait_lines "$T/follow" 2 || fail "tail of a created broadcast: '$(cat "$T/follow")'"
+wait "$tpid" # (the one sender left: closed, tail ends by itself)
+[ "$?" -eq 0 ] && [ "$(cat "$T/follow")" = $'1\n2' ] || fail "tail of a created broadcast: '$(cat "$T/follow")'"
+# without --hold, a side closes for good once its one process left
+run "$T/empty" send "$P-cm" 2
+expect_error "send to a created mpmc whose first sender left" "klaw: channel '$P-cm' is closed to senders"
+run "$T/empty" create mpmc "$P-cm"
+expect_error "create of a name that is taken" "klaw: a channel named '$P-cm' exists already (/dev/shm/klaw.$P-cm)"
+run "$T/empty" rm "$P-cm" "$P-cb" "$P-cw" "$P-co"
+expect_ok "rm of created channels" ''
+
+# --hold keeps the sides open for many short-lived commands
+for k in mpmc:hm broadcast:hb watch:hw; do
+    "$KLAW" create "${k%%:*}" "$P-${k##*:}" --hold --max-frame 64 >"$T/hold.out" 2>"$T/hold.err" &
+    hold=$!
+    wait_stat "$P-${k##*:}" '*"sender_count":1,*'
+    for i in 1 2 3; do run "$T/empty" send "$P-${k##*:}" "$i" 2>/dev/null; [ "$rc" -eq 0 ] || fail "--hold ${k%%:*}: send $i: $rc $err"; done
+    case ${k%%:*} in
+        mpmc) runn "$T/empty" tail --consume "$P-hm"; expect_okn "--hold mpmc: frames" $'1\n2\n3'
+              run "$T/empty" send "$P-hm" 4; expect_ok "--hold mpmc: send after a tail" '' ;;
+        broadcast) runn "$T/empty" tail "$P-hb"; expect_okn "--hold broadcast: retained" $'1\n2\n3' ;;
+        watch) runn "$T/empty" tail "$P-hw"; expect_okn "--hold watch: the last value" '3' ;;
+    esac
+    kill -TERM "$hold"
+    wait "$hold"
+    hrc=$?
+    [ "$hrc" -eq 0 ] && [ ! -s "$T/hold.out" ] && [ ! -s "$T/hold.err" ] || fail "--hold ${k%%:*}: exit $hrc $(cat "$T/hold.err")"
+    runn "$T/empty" stat "$P-${k##*:}"
+    [[ "$outn" == *$'\nclosed          senders'* ]] || fail "--hold ${k%%:*}: not closed once stopped: $outn"
+    run "$T/empty" rm "$P-${k##*:}"
+done
+
+# bad options: exit 2, a usage message, nothing created
+create_usage() { # WANT-STDERR ARGS...
+    local want=$1
+    shift
+    run "$T/empty" create "$@"
+    [ "$rc" -eq 2 ] && [ "$err" = "$want" ] && [ -z "$(cat "$T/out")" ] || fail "create $*: exit $rc, stderr '$err'"
+    [ ! -e "/dev/shm/klaw.$P-cx" ] || { fail "create $*: made a channel"; rm -f "/dev/shm/klaw.$P-cx"; }
+}
+create_usage "klaw create: which kind and name? (see klaw create --help)"
+create_usage "klaw create: which name? (see klaw create --help)" mpmc
+create_usage "klaw create: unexpected argument 'extra' (see klaw create --help)" mpmc "$P-cx" extra
+create_usage "klaw create: unknown kind 'queue' (mpmc, broadcast, watch or oneshot) (see klaw create --help)" queue "$P-cx"
+create_usage "klaw create: unknown option '--colour' (see klaw create --help)" mpmc "$P-cx" --colour
+create_usage "klaw create: option '--capacity' needs a value (see klaw create --help)" mpmc "$P-cx" --capacity
+create_usage "klaw create: --policy does not apply to an mpmc channel (see klaw create --help)" mpmc "$P-cx" --policy block
+create_usage "klaw create: --capacity does not apply to a watch channel (see klaw create --help)" watch "$P-cx" --capacity 8
+create_usage "klaw create: --initial does not apply to a broadcast channel (see klaw create --help)" broadcast "$P-cx" --initial 1
+create_usage "klaw create: --single-reader does not apply to a broadcast channel (see klaw create --help)" broadcast "$P-cx" --single-reader
+create_usage "klaw create: --hold does not apply to a oneshot channel (see klaw create --help)" oneshot "$P-cx" --hold
+create_usage "klaw create: --slots does not apply to a oneshot channel (see klaw create --help)" oneshot "$P-cx" --slots 4
+create_usage "klaw create: --policy is overwrite or block, not 'drop' (see klaw create --help)" broadcast "$P-cx" --policy drop
+create_usage "klaw create: --capacity wants a number from 1 to 1073741824, not '0' (see klaw create --help)" mpmc "$P-cx" --capacity 0
+create_usage "klaw create: --capacity wants a number from 1 to 1073741824, not '-1' (see klaw create --help)" mpmc "$P-cx" --capacity -1
+create_usage "klaw create: --max-frame wants a size from 1 to 1GiB (4096, 64K, 1MiB), not '2GiB' (see klaw create --help)" mpmc "$P-cx" --max-frame 2GiB
+create_usage "klaw create: --slots wants a number from 2 to 1024, not '1' (see klaw create --help)" watch "$P-cx" --slots 1
+create_usage "klaw create: --mode wants octal permission bits with owner read and write (0600, 0660), not '0440' (see klaw create --help)" mpmc "$P-cx" --mode 0440
+create_usage "klaw create: --mode wants octal permission bits with owner read and write (0600, 0660), not '0668' (see klaw create --help)" mpmc "$P-cx" --mode 0668
+create_usage "klaw create: no group named 'no-such-group-$$' (see klaw create --help)" mpmc "$P-cx" --group "no-such-group-$$"
+create_usage "klaw create: --hold holds a sender handle: with --single-writer no other process could open one (see klaw create --help)" broadcast "$P-cx" --hold --single-writer
+create_usage "klaw create: --single-writer allows one writer, not --max-writers 2 (see klaw create --help)" broadcast "$P-cx" --single-writer --max-writers 2
+create_usage "klaw create: --initial is 5 bytes of MessagePack, more than the max frame (4) (see klaw create --help)" watch "$P-cx" --max-frame 4 --initial '"abcd"'
+run "$T/empty" create watch "$P-cx" --initial '[1,'
+expect_error "create watch --initial of bad JSON" "klaw: --initial: encode error at byte 3: unexpected end of input"
+run "$T/empty" create mpmc 'a/b'
+expect_error "create of a bad name" "klaw: invalid channel name 'a/b' (1..200 characters of A-Z a-z 0-9 . _ -)"
+
+# stat: a reader's lag and last-seen age, numbers for people
+"$KLAW" create broadcast "$P-lag" --capacity 1024 --hold &
+hold=$!
+wait_stat "$P-lag" '*"sender_count":1,*'
+"$KLAW" tail -n 0 --follow "$P-lag" >/dev/null 2>&1 &
+tpid=$!
+wait_stat "$P-lag" '*"reader_id":"klaw-tail-'"$tpid"'"*'
+kill -STOP "$tpid" # alive, registered, reading nothing
+seq 1 100000 >"$T/in"
+run "$T/in" send --lines "$P-lag"
+expect_ok "send 100000 frames" ''
+sleep 1
+run "$T/empty" stat --json "$P-lag"
+[[ "$(cat "$T/out")" == *'"total_sent":100000,'*'"reader_id":"klaw-tail-'"$tpid"'",'*'"total_received":0,"lag":100000,"last_seen_age_ms":'* ]] ||
+    fail "stat --json lag: $(cat "$T/out")"
+age=$(grep -o '"last_seen_age_ms":[0-9]*' "$T/out" | cut -d: -f2)
+[ "${age:-0}" -ge 800 ] || fail "stat --json: a reader stopped for 1 s was last seen $age ms ago"
+run "$T/empty" stat "$P-lag"
+[[ "$(cat "$T/out")" == *$'max_frame       4 KiB\n'*$'total_sent      100 k\n'* ]] || fail "stat: numbers for people: $(cat "$T/out")"
+[[ "$(grep "klaw-tail-$tpid" "$T/out" | tr -s ' ')" =~ ^\ klaw-tail-$tpid\ $HOST:$tpid\ 100\ k\ [0-9.]+\ s\ ago\ 0\  ]] ||
+    fail "stat: reader row: $(grep "klaw-tail-$tpid" "$T/out")"
+kill -CONT "$tpid"
+kill -TERM "$tpid" "$hold"
+wait "$tpid" "$hold"
+run "$T/empty" rm "$P-lag"
+
+# mode and group; as root, users in and out of the group
+run "$T/empty" create mpmc "$P-g1" --group "$(id -gn)"
+expect_ok "create --group (own group, by name)" ''
+[ "$(stat -c '%a %G' "/dev/shm/klaw.$P-g1")" = "660 $(id -gn)" ] || fail "--group: $(stat -c '%a %G' "/dev/shm/klaw.$P-g1"), want 660 $(id -gn)"
+run "$T/empty" create watch "$P-g2" --mode 0640
+[ "$(stat -c '%a %g' "/dev/shm/klaw.$P-g2")" = "640 $(id -g)" ] || fail "--mode: $(stat -c '%a %g' "/dev/shm/klaw.$P-g2")"
+run "$T/empty" rm "$P-g1" "$P-g2"
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+    echo "SKIP (loud): users in and out of a channel's group need root and setpriv" >&2
+else
+    G=64201 # made-up ids: the kernel needs no /etc/group entry
+    "$KLAW" create mpmc "$P-g3" --group "$G" --hold &
+    hold=$!
+    wait_stat "$P-g3" '*"sender_count":1,*'
+    [ "$(stat -c '%a %g' "/dev/shm/klaw.$P-g3")" = "660 $G" ] || fail "--group $G: $(stat -c '%a %g' "/dev/shm/klaw.$P-g3")"
+    member() { setpriv --reuid 64202 --regid 64202 --groups "$G" "$@"; }
+    stranger() { setpriv --reuid 64203 --regid 64203 --clear-groups "$@"; }
+    member "$KLAW" send "$P-g3" '"from a member"' >"$T/out" 2>"$T/err"
+    [ "$?" -eq 0 ] && [ ! -s "$T/err" ] || fail "a member of the group sends: $(cat "$T/err")"
+    stranger "$KLAW" send "$P-g3" '"from a stranger"' >"$T/out" 2>"$T/err"
+    rc=$?
+    [ "$rc" -eq 1 ] && [ "$(cat "$T/err")" = "klaw: channel '$P-g3': permission denied" ] || fail "a stranger sends: exit $rc $(cat "$T/err")"
+    member "$KLAW" tail --consume "$P-g3" >"$T/out" 2>"$T/err"
+    [ "$?" -eq 0 ] && [ "$(cat "$T/out")" = '"from a member"' ] || fail "a member of the group tails: $(cat "$T/out") $(cat "$T/err")"
+    # a group the creator is not in: refused, nothing left behind
+    setpriv --reuid 64202 --regid 64202 --clear-groups "$KLAW" create oneshot "$P-g2" --group "$G" >"$T/out" 2>"$T/err"
+    rc=$?
+    [ "$rc" -eq 1 ] && [ "$(cat "$T/err")" = "klaw: cannot create channel '$P-g2': permission denied (giving it group $G needs root or membership of the group)" ] &&
+        [ ! -e "/dev/shm/klaw.$P-g2" ] || fail "create with a group one is not in: exit $rc $(cat "$T/err")"
+    kill -TERM "$hold"
+    wait "$hold"
+    run "$T/empty" rm "$P-g3"
+fi
+
 # ---- usage -------
 run "$T/empty" stat
 [ "$rc" -eq 2 ] || fail "stat without a name: exit $rc"
@@ -564,7 +735,7 @@ run "$T/empty" send --lines "$P" 1
 [ "$rc" -eq 2 ] || fail "send --lines with an argument: exit $rc"
 run "$T/empty" ls extra
 [ "$rc" -eq 2 ] || fail "ls with an argument: exit $rc"
-for c in ls stat tail send rm; do
+for c in decode encode ls stat create tail send rm; do
     run "$T/empty" "$c" --help
     [ "$rc" -eq 0 ] && grep -q "usage: klaw $c" "$T/out" || fail "$c --help"
     run "$T/empty" --help

@@ -156,12 +156,35 @@ static const char stat_help[] =
     "policy, value type, created_at, creator), its counters (senders,\n"
     "receivers, queue size, high watermark, totals, closed flags, and the\n"
     "kind's own: aborted claims, redelivered frames, lagged frames, evicted\n"
-    "readers, ...) and its registered readers (broadcast).\n"
+    "readers, ...) and its registered readers (broadcast), each with its lag\n"
+    "(frames between it and the writers: still to read, or missed if the\n"
+    "writer laps it) and how long ago it was last seen (readers refresh\n"
+    "that every 1024 frames and whenever they wait).\n"
     "\n"
-    "With --json, prints one JSON object:\n"
+    "Numbers are written for people: sizes in B, KiB, MiB (4 KiB), counts\n"
+    "from 100000 up with three digits and k, M, G (17.4 M), ages in ms, s,\n"
+    "min, h, d.\n"
+    "\n"
+    "With --json, prints one JSON object with the exact values:\n"
     "  {\"metadata\":<ChannelMetadata>,\"stats\":<ChannelStats>,\n"
     "   \"readers\":[<ReaderInfo>, ...]}\n"
+    "where each ReaderInfo record also has \"lag\" (frames) and\n"
+    "\"last_seen_age_ms\" (milliseconds since last_seen_at).\n"
     "A missing or corrupt channel: exit status 1 and a message.\n";
+
+/* What stat shows of the registered readers: their records, lags, and the
+ * time the ages are counted to. */
+typedef struct readers_view {
+    const klaw_reader_info *rd;
+    const uint64_t *lag;
+    size_t n;
+    struct timespec now;
+} readers_view;
+
+static int64_t age_ns(struct timespec now, struct timespec then)
+{
+    return (int64_t)(now.tv_sec - then.tv_sec) * 1000000000 + (now.tv_nsec - then.tv_nsec);
+}
 
 /* Appends "  key  value" lines for each entry of a MessagePack map (the
  * stats' backend_extras), values as JSON. */
@@ -184,8 +207,23 @@ static klaw_status extras_text(klaw_mp_raw extras, buf *b)
         }
         if (!buf_printf(b, "%-16.*s", (int)klen, k))
             return KLAW_NOMEM;
-        if ((st = klaw_json_from_mp(&r, buf_write_fn, b)) != KLAW_OK)
+        if (klaw_mp_peek_type(&r) == KLAW_MP_UINT) {
+            uint64_t v;
+            char num[32];
+            if ((st = klaw_mp_read_uint_max(&r, UINT64_MAX, &v)) != KLAW_OK)
+                break;
+            /* value_len is a size; version a name, not an amount */
+            if (klen == 9 && memcmp(k, "value_len", 9) == 0)
+                format_size(v, num, sizeof num);
+            else if (klen == 7 && memcmp(k, "version", 7) == 0)
+                snprintf(num, sizeof num, "%llu", (unsigned long long)v);
+            else
+                format_count(v, num, sizeof num);
+            if (!buf_printf(b, "%s", num))
+                return KLAW_NOMEM;
+        } else if ((st = klaw_json_from_mp(&r, buf_write_fn, b)) != KLAW_OK) {
             break;
+        }
         if (!buf_append(b, "\n", 1))
             return KLAW_NOMEM;
     }
@@ -193,17 +231,20 @@ static klaw_status extras_text(klaw_mp_raw extras, buf *b)
 }
 
 static klaw_status stat_text(klaw_channel *ch, const klaw_channel_stats *s, bool have_stats,
-                             const klaw_reader_info *rd, size_t nr, buf *b)
+                             const readers_view *rv, buf *b)
 {
     const klaw_channel_metadata *m = klaw_channel_meta(ch);
-    char when[80];
+    char when[80], n1[32];
     bool ok = buf_printf(b, "%-16s%s\n", "channel", klaw_channel_name(ch)) &&
               buf_printf(b, "%-16s%s\n", "kind", klaw_channel_type_name(m->channel_type));
-    if (ok && m->has_capacity)
-        ok = buf_printf(b, "%-16s%lld\n", "capacity", (long long)m->capacity);
-    else if (ok)
+    if (ok && m->has_capacity) {
+        format_count(m->capacity > 0 ? (uint64_t)m->capacity : 0, n1, sizeof n1);
+        ok = buf_printf(b, "%-16s%s\n", "capacity", n1);
+    } else if (ok) {
         ok = buf_printf(b, "%-16s%s\n", "capacity", m->unbounded ? "unbounded" : "none");
-    ok = ok && buf_printf(b, "%-16s%u\n", "max_frame", m->max_frame);
+    }
+    format_size(m->max_frame, n1, sizeof n1);
+    ok = ok && buf_printf(b, "%-16s%s\n", "max_frame", n1);
     if (ok && m->policy != KLAW_POLICY_NONE)
         ok = buf_printf(b, "%-16s%s\n", "policy",
                         m->policy == KLAW_POLICY_OVERWRITE ? "overwrite"
@@ -222,34 +263,43 @@ static klaw_status stat_text(klaw_channel *ch, const klaw_channel_stats *s, bool
                          : s->senders_closed                       ? "senders"
                          : s->receivers_closed                     ? "receivers"
                                                                    : "no";
-    ok = buf_printf(b, "\n%-16s%lld\n%-16s%lld\n%-16s%lld\n%-16s%lld\n%-16s%lld\n%-16s%lld\n%-16s%s\n",
-                    "senders", (long long)s->sender_count, "receivers", (long long)s->receiver_count,
-                    "queue_size", (long long)s->queue_size, "high_watermark", (long long)s->high_watermark,
-                    "total_sent", (long long)s->total_sent, "total_received", (long long)s->total_received,
-                    "closed", closed);
-    if (!ok)
+    const struct {
+        const char *key;
+        int64_t v;
+    } counts[] = {{"senders", s->sender_count},       {"receivers", s->receiver_count},
+                  {"queue_size", s->queue_size},      {"high_watermark", s->high_watermark},
+                  {"total_sent", s->total_sent},      {"total_received", s->total_received}};
+    ok = buf_printf(b, "\n");
+    for (size_t i = 0; ok && i < sizeof counts / sizeof counts[0]; i++) {
+        format_count(counts[i].v > 0 ? (uint64_t)counts[i].v : 0, n1, sizeof n1);
+        ok = buf_printf(b, "%-16s%s\n", counts[i].key, n1);
+    }
+    if (!ok || !buf_printf(b, "%-16s%s\n", "closed", closed))
         return KLAW_NOMEM;
     klaw_status st = extras_text(s->backend_extras, b);
     if (st != KLAW_OK || klaw_channel_kind(ch) != KLAW_CHANNEL_BROADCAST)
         return st;
-    if (!buf_printf(b, "\nreaders         %zu\n", nr))
+    if (!buf_printf(b, "\nreaders         %zu\n", rv->n))
         return KLAW_NOMEM;
-    if (nr && !buf_printf(b, "  %-20s %-24s %-30s %-30s %s\n", "READER_ID", "NODE", "REGISTERED_AT",
-                          "LAST_SEEN_AT", "RECEIVED"))
+    if (rv->n && !buf_printf(b, "  %-20s %-24s %8s %12s %9s  %s\n", "READER_ID", "NODE", "LAG", "LAST_SEEN",
+                             "RECEIVED", "REGISTERED_AT"))
         return KLAW_NOMEM;
-    for (size_t i = 0; i < nr; i++) {
-        char reg[80], seen[80];
-        format_time(rd[i].registered_at, reg, sizeof reg);
-        format_time(rd[i].last_seen_at, seen, sizeof seen);
-        if (!buf_printf(b, "  %-20.*s %-24.*s %-30s %-30s %lld\n", STR_ARGS(rd[i].reader_id),
-                        STR_ARGS(rd[i].node_id), reg, seen, (long long)rd[i].total_received))
+    for (size_t i = 0; i < rv->n; i++) {
+        const klaw_reader_info *r = &rv->rd[i];
+        char reg[80], age[32], lag[32], got[32];
+        format_time(r->registered_at, reg, sizeof reg);
+        format_age(age_ns(rv->now, r->last_seen_at), age, sizeof age);
+        format_count(rv->lag[i], lag, sizeof lag);
+        format_count(r->total_received > 0 ? (uint64_t)r->total_received : 0, got, sizeof got);
+        if (!buf_printf(b, "  %-20.*s %-24.*s %8s %8s ago %9s  %s\n", STR_ARGS(r->reader_id), STR_ARGS(r->node_id),
+                        lag, age, got, reg))
             return KLAW_NOMEM;
     }
     return KLAW_OK;
 }
 
 static klaw_status stat_json(klaw_channel *ch, const klaw_channel_stats *s, bool have_stats,
-                             const klaw_reader_info *rd, size_t nr, buf *b)
+                             const readers_view *rv, buf *b)
 {
     if (!buf_printf(b, "{\"metadata\":"))
         return KLAW_NOMEM;
@@ -266,11 +316,20 @@ static klaw_status stat_json(klaw_channel *ch, const klaw_channel_stats *s, bool
     }
     if (!buf_printf(b, ",\"readers\":["))
         return KLAW_NOMEM;
-    for (size_t i = 0; i < nr; i++) {
+    for (size_t i = 0; i < rv->n; i++) {
         if (i && !buf_append(b, ",", 1))
             return KLAW_NOMEM;
-        if ((st = klaw_record_json(KLAW_RECORD_READER_INFO, &rd[i], buf_write_fn, b)) != KLAW_OK)
+        if ((st = klaw_record_json(KLAW_RECORD_READER_INFO, &rv->rd[i], buf_write_fn, b)) != KLAW_OK)
             return st;
+        /* the record is one object: its closing brace makes room for two
+         * fields that are no part of klaw-core's ReaderInfo */
+        if (b->len == 0 || b->p[b->len - 1] != '}')
+            return KLAW_INVAL;
+        b->len--;
+        int64_t age = age_ns(rv->now, rv->rd[i].last_seen_at);
+        if (!buf_printf(b, ",\"lag\":%llu,\"last_seen_age_ms\":%lld}", (unsigned long long)rv->lag[i],
+                        (long long)(age > 0 ? age / 1000000 : 0)))
+            return KLAW_NOMEM;
     }
     return buf_printf(b, "]}\n") ? KLAW_OK : KLAW_NOMEM;
 }
@@ -298,7 +357,7 @@ int cmd_stat(int argc, char **argv)
     klaw_channel_stats s;
     klaw_status sst = klaw_channel_read_stats(ch, &s);
     klaw_reader_info *rd = NULL;
-    size_t nr = 0;
+    size_t nr = 0, rd_cap = 0;
     klaw_status rst = sst == KLAW_OK ? klaw_channel_readers(ch, NULL, 0, &nr) : sst;
     /* the registry may grow between counting and reading: retry */
     for (int tries = 0; rst == KLAW_OK && nr > 0 && tries < 8; tries++) {
@@ -309,13 +368,27 @@ int cmd_stat(int argc, char **argv)
             break;
         }
         rd = p;
+        rd_cap = want;
         rst = klaw_channel_readers(ch, rd, want, &nr);
         if (rst == KLAW_OK && nr <= want)
             break;
     }
+    if (nr > rd_cap)
+        nr = rd_cap; /* (still growing after 8 tries: the first rd_cap) */
     bool have = sst == KLAW_OK && rst == KLAW_OK;
+    readers_view rv = {.rd = rd, .n = have ? nr : 0};
+    uint64_t *lags = rv.n ? calloc(rv.n, sizeof *lags) : NULL;
+    if (rv.n && !lags) {
+        rst = KLAW_NOMEM;
+        have = false;
+        rv.n = 0;
+    } else if (rv.n) {
+        klaw_channel_reader_lags(ch, lags, rv.n);
+    }
+    rv.lag = lags;
+    clock_gettime(CLOCK_REALTIME, &rv.now);
     buf out = {0};
-    klaw_status st = a.seen[0] ? stat_json(ch, &s, have, rd, nr, &out) : stat_text(ch, &s, have, rd, nr, &out);
+    klaw_status st = a.seen[0] ? stat_json(ch, &s, have, &rv, &out) : stat_text(ch, &s, have, &rv, &out);
     if (st != KLAW_OK)
         rc = fail_msg("stat: %s", klaw_strerror(st));
     else
@@ -331,6 +404,7 @@ int cmd_stat(int argc, char **argv)
         else
             rc = fail_msg("channel '%s': cannot read its counters: %s", name, klaw_strerror(bad));
     }
+    free(lags);
     free(rd);
     buf_free(&out);
     klaw_channel_close(ch);

@@ -109,6 +109,7 @@ static const command commands[] = {
     {"encode", "[FILE]", "JSON -> MessagePack", cmd_encode},
     {"ls", "[--json]", "list the channels in /dev/shm", cmd_ls},
     {"stat", "[--json] NAME", "a channel's metadata, counters and readers", cmd_stat},
+    {"create", "KIND NAME [options]", "make a channel others can open", cmd_create},
     {"tail", "[-n N] [-f] [--consume] NAME", "print a channel's frames as JSON", cmd_tail},
     {"send", "[--envelope] [...] NAME [JSON]", "JSON in, a MessagePack frame out", cmd_send},
     {"rm", "NAME...", "remove channels' names", cmd_rm},
