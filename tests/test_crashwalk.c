@@ -281,10 +281,169 @@ static int one_case(op o, uint64_t n, unsigned flags)
     return crashed;
 }
 
+/* The one-to-one ring (KLAW_MPMC_SINGLE_PRODUCER | SINGLE_CONSUMER):
+ * one sender and one receiver at most, so the survivor holds the role the
+ * child does not take. The child's death then closes its side for good
+ * (its role came and went) - unless it died before it held the role: then
+ * the role is free again and a new handle takes it. Either way within
+ * liveness + 0.5 s: the receiver left behind gets every frame committed
+ * exactly once, then KLAW_CLOSED; the sender left behind gets
+ * KLAW_CLOSED (or, the role free, a receiver opened now gets every frame
+ * once); stats agree; the name is made again. */
+static int producer_op(op o) { return o == OP_SEND || o == OP_ABORT || o == OP_SEND_BATCH; }
+
+static void wait_ms(int ms)
+{
+    struct timespec d = {0, (long)ms * 1000000};
+    nanosleep(&d, NULL);
+}
+
+static int one_case_1to1(op o, uint64_t n)
+{
+    klaw_region_unlink(name_buf);
+    klaw_region_unlink(name2_buf);
+    klaw_mpmc_opts opts = {.capacity = 8, .max_frame = 8, .name = name_buf, .liveness_ns = LIVENESS_NS,
+                           .flags = KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER};
+    assert_int_equal(klaw_mpmc_create(&opts, NULL, NULL), KLAW_OK);
+    int child_tx = producer_op(o);
+    klaw_mpmc_tx *tx = NULL;
+    klaw_mpmc_rx *rx = NULL;
+    if (child_tx) {
+        assert_int_equal(klaw_mpmc_open_rx(name_buf, &rx), KLAW_OK);
+    } else {
+        assert_int_equal(klaw_mpmc_open_tx(name_buf, &tx), KLAW_OK);
+        for (int i = 0; i < NPRE; i++) {
+            char b = (char)('0' + i);
+            assert_int_equal(klaw_mpmc_try_send(tx, &b, 1), KLAW_OK);
+        }
+    }
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        klaw__crash_arm(n);
+        int rc = run_op(o);
+        _exit(rc == 0 ? 0 : 10 + rc);
+    }
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFEXITED(ws));
+    int code = WEXITSTATUS(ws);
+    if (code != 0 && code != KLAW_CRASH_EXIT) {
+        fprintf(stderr, "1:1 %s, point %llu: the operation failed (%d)\n", op_name[o], (unsigned long long)n, code);
+        fail();
+    }
+    int64_t dead_at = mono_ms();
+    klaw_mpmc_stats s;
+    int seen[256] = {0};
+    int role_free = 0;
+    klaw_status st = KLAW_TIMEOUT;
+    if (child_tx) {
+        /* drain in 100 ms slices until CLOSED; a slice with nothing and no
+         * sender, open or closed, means the child never held the role */
+        while (st != KLAW_CLOSED && mono_ms() - dead_at < RECOVER_MS) {
+            klaw_frame f;
+            struct timespec d = klaw_deadline_in_ms(SLICE_MS);
+            st = klaw_mpmc_view(rx, &d, &f);
+            if (st == KLAW_OK) {
+                assert_int_equal(f.len, 1);
+                assert_int_equal(f.data[0], 'c');
+                seen['c']++;
+                assert_int_equal(klaw_mpmc_release(rx, &f), KLAW_OK);
+            } else if (st == KLAW_TIMEOUT) {
+                assert_int_equal(klaw_mpmc_rx_stats(rx, &s), KLAW_OK);
+                if (s.senders == 0 && !s.senders_closed) {
+                    role_free = 1;
+                    break;
+                }
+            } else {
+                assert_int_equal(st, KLAW_CLOSED);
+            }
+        }
+        assert_true(seen['c'] <= 3);
+        if (code == 0 && o == OP_SEND)
+            assert_int_equal(seen['c'], 1);
+        if (o == OP_ABORT)
+            assert_int_equal(seen['c'], 0);
+        if (role_free) {
+            /* a sender that comes now is heard */
+            while (klaw_mpmc_open_tx(name_buf, &tx) != KLAW_OK && mono_ms() - dead_at < RECOVER_MS)
+                wait_ms(10);
+            assert_non_null(tx);
+            assert_int_equal(klaw_mpmc_try_send(tx, "z", 1), KLAW_OK);
+            klaw_frame f;
+            assert_int_equal(klaw_mpmc_try_view(rx, &f), KLAW_OK);
+            assert_int_equal(f.data[0], 'z');
+            assert_int_equal(klaw_mpmc_release(rx, &f), KLAW_OK);
+            st = KLAW_OK;
+        }
+    } else {
+        /* the sender learns the receiver is gone (CLOSED), or finds the
+         * receiver's role free */
+        while (mono_ms() - dead_at < RECOVER_MS) {
+            st = klaw_mpmc_try_send(tx, "z", 1);
+            if (st == KLAW_CLOSED)
+                break;
+            assert_true(st == KLAW_OK || st == KLAW_FULL);
+            assert_int_equal(klaw_mpmc_tx_stats(tx, &s), KLAW_OK);
+            if (s.receivers == 0 && !s.receivers_closed) {
+                role_free = 1;
+                break;
+            }
+            wait_ms(20);
+        }
+        if (role_free) {
+            /* a receiver that comes now gets every frame exactly once */
+            while (klaw_mpmc_open_rx(name_buf, &rx) != KLAW_OK && mono_ms() - dead_at < RECOVER_MS)
+                wait_ms(10);
+            assert_non_null(rx);
+            klaw_frame f;
+            while ((st = klaw_mpmc_try_view(rx, &f)) == KLAW_OK) {
+                unsigned char c = f.data[0];
+                assert_int_equal(klaw_mpmc_release(rx, &f), KLAW_OK);
+                if (c != 'z' && seen[c]++) {
+                    fprintf(stderr, "1:1 %s, point %llu: '%c' delivered twice\n", op_name[o], (unsigned long long)n,
+                            c);
+                    fail();
+                }
+            }
+            assert_int_equal(st, KLAW_EMPTY);
+            for (int i = 0; i < NPRE; i++)
+                assert_true(seen['0' + i] == 1);
+            st = KLAW_OK;
+        }
+    }
+    if (st != KLAW_OK && st != KLAW_CLOSED) {
+        fprintf(stderr, "1:1 %s, point %llu (%s): no recovery within %d ms (%s)\n", op_name[o],
+                (unsigned long long)n, code == 0 ? "completed" : "crashed", RECOVER_MS, klaw_strerror(st));
+        fail();
+    }
+    /* the stats agree: the dead side is gone, nothing claimed is held */
+    if (tx)
+        assert_int_equal(klaw_mpmc_tx_stats(tx, &s), KLAW_OK);
+    else
+        assert_int_equal(klaw_mpmc_rx_stats(rx, &s), KLAW_OK);
+    assert_int_equal(s.senders, tx ? 1 : 0);
+    assert_int_equal(s.receivers, rx ? 1 : 0);
+    if (rx && tx)
+        assert_int_equal(s.depth, 0);
+    if (rx && !tx)
+        assert_int_equal(s.total_sent, s.total_received);
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+    assert_int_equal(klaw_region_unlink(name_buf), KLAW_OK);
+    assert_int_equal(klaw_mpmc_create(&opts, &tx, &rx), KLAW_OK);
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+    assert_int_equal(klaw_region_unlink(name_buf), KLAW_OK);
+    return code == KLAW_CRASH_EXIT;
+}
+
 static void walk(op o, unsigned flags)
 {
+    if (flags && (o == OP_CLONE_CLOSE || o == OP_CREATE))
+        return; /* no second sender to clone; create is walked above */
     uint64_t n = 1;
-    while (n < MAX_POINTS && one_case(o, n, flags))
+    while (n < MAX_POINTS && (flags ? one_case_1to1(o, n) : one_case(o, n, flags)))
         n++;
     assert_true(n < MAX_POINTS);
     fprintf(stderr, "mpmc%s %-32s %3llu crash points walked\n", flags ? " 1:1" : "    ", op_name[o],
@@ -300,15 +459,17 @@ static void mpmc_every_crash_point(void **state)
     snprintf(name2_buf, sizeof name2_buf, "tcrash2-%d", (int)getpid());
     for (int o = 0; o < OP_N; o++)
         walk((op)o, 0);
+    for (int o = 0; o < OP_N; o++)
+        walk((op)o, KLAW_MPMC_SINGLE_PRODUCER | KLAW_MPMC_SINGLE_CONSUMER);
     fprintf(stderr, "mpmc: %llu crash points, %llu cases\n", (unsigned long long)total_points,
             (unsigned long long)total_cases);
 }
 
 /* ---- watch ------------------------------------------------------------------ */
 
-typedef enum wop { W_SEND, W_BORROW, W_GET, W_CLONE_CLOSE, W_STATS, W_N } wop;
+typedef enum wop { W_SEND, W_BORROW, W_GET, W_CLONE_CLOSE, W_STATS, W_SELECT, W_CREATE, W_N } wop;
 static const char *wop_name[W_N] = {"open+send", "open+borrow+release", "open+get", "open+clone+close",
-                                    "open+stats"};
+                                    "open+stats", "open rx+tx+send+select+release", "create+close"};
 
 static int run_wop(wop o)
 {
@@ -342,6 +503,25 @@ static int run_wop(wop o)
             return 1;
         break;
     }
+    case W_SELECT: {
+        /* a new receiver has seen the value current when it opened: the
+         * child sends one of its own for its select to take */
+        if (klaw_watch_open_rx(name_buf, &rx) || klaw_watch_open_tx(name_buf, &tx) ||
+            klaw_watch_send(tx, "c", 1, NULL))
+            return 1;
+        klaw_sel_case sc = {KLAW_SEL_WATCH, rx};
+        klaw_sel_result r;
+        struct timespec d = klaw_deadline_in_ms(2000);
+        if (klaw_select(&sc, 1, 0, &d, &r) || klaw_sel_release(&sc, &r))
+            return 2;
+        break;
+    }
+    case W_CREATE: {
+        klaw_watch_opts oo = {.max_frame = 8, .name = name2_buf, .liveness_ns = LIVENESS_NS};
+        if (klaw_watch_create(&oo, &tx, &rx))
+            return 1;
+        break;
+    }
     default:
         return 9;
     }
@@ -350,9 +530,46 @@ static int run_wop(wop o)
     return 0;
 }
 
+/* A creator that died: its name says so (never a hang: the open waits
+ * at most its timeout for a creation in progress) and is made again once
+ * removed. make() creates name2 and closes what it made. */
+static void name2_after_dead_creator(klaw_status (*probe)(void), klaw_status (*make)(void))
+{
+    klaw_status os = probe();
+    if (os != KLAW_OK && os != KLAW_NOENT && os != KLAW_CORRUPT && os != KLAW_CLOSED && os != KLAW_TIMEOUT) {
+        fprintf(stderr, "open after a dead creator: %s\n", klaw_strerror(os));
+        fail();
+    }
+    klaw_region_unlink(name2_buf);
+    assert_int_equal(make(), KLAW_OK);
+    klaw_region_unlink(name2_buf);
+}
+
+static klaw_status watch_probe2(void)
+{
+    klaw_watch_rx *r = NULL;
+    klaw_status st = klaw_watch_open_rx(name2_buf, &r);
+    klaw_watch_rx_free(r);
+    return st;
+}
+
+static klaw_status watch_make2(void)
+{
+    klaw_watch_opts oo = {.max_frame = 8, .name = name2_buf};
+    klaw_watch_tx *t;
+    klaw_watch_rx *r;
+    klaw_status st = klaw_watch_create(&oo, &t, &r);
+    if (st == KLAW_OK) {
+        klaw_watch_tx_free(t);
+        klaw_watch_rx_free(r);
+    }
+    return st;
+}
+
 static int one_wcase(wop o, uint64_t n)
 {
     klaw_region_unlink(name_buf);
+    klaw_region_unlink(name2_buf);
     klaw_watch_opts opts = {.max_frame = 8, .name = name_buf, .liveness_ns = LIVENESS_NS};
     klaw_watch_tx *tx;
     klaw_watch_rx *rx;
@@ -407,6 +624,8 @@ static int one_wcase(wop o, uint64_t n)
     klaw_watch_tx_free(tx);
     klaw_watch_rx_free(rx);
     assert_int_equal(klaw_region_unlink(name_buf), KLAW_OK);
+    if (o == W_CREATE)
+        name2_after_dead_creator(watch_probe2, watch_make2);
     return code == KLAW_CRASH_EXIT;
 }
 
@@ -414,6 +633,7 @@ static void watch_every_crash_point(void **state)
 {
     (void)state;
     snprintf(name_buf, sizeof name_buf, "tcrashw-%d", (int)getpid());
+    snprintf(name2_buf, sizeof name2_buf, "tcrashw2-%d", (int)getpid());
     uint64_t points = 0, cases = 0;
     for (int o = 0; o < W_N; o++) {
         uint64_t n = 1;
@@ -431,19 +651,43 @@ static void watch_every_crash_point(void **state)
 
 /* ---- oneshot ----------------------------------------------------------------- */
 
-typedef enum oop { O_SEND, O_RECV, O_VIEW, O_N } oop;
-static const char *oop_name[O_N] = {"open tx+send", "open rx+recv", "open rx+view+release"};
+typedef enum oop { O_SEND, O_RECV, O_VIEW, O_SELECT, O_CREATE, O_N } oop;
+static const char *oop_name[O_N] = {"open tx+send", "open rx+recv", "open rx+view+release", "open rx+select+release",
+                                    "create+close"};
+
+static klaw_status oneshot_probe2(void)
+{
+    klaw_oneshot_rx *r = NULL;
+    klaw_status st = klaw_oneshot_open_rx(name2_buf, &r);
+    klaw_oneshot_rx_free(r);
+    return st;
+}
+
+static klaw_status oneshot_make2(void)
+{
+    klaw_oneshot_opts oo = {.max_frame = 8, .name = name2_buf};
+    klaw_oneshot_tx *t;
+    klaw_oneshot_rx *r;
+    klaw_status st = klaw_oneshot_create(&oo, &t, &r);
+    if (st == KLAW_OK) {
+        klaw_oneshot_tx_free(t);
+        klaw_oneshot_rx_free(r);
+    }
+    return st;
+}
 
 static void oneshot_every_crash_point(void **state)
 {
     (void)state;
     snprintf(name_buf, sizeof name_buf, "tcrasho-%d", (int)getpid());
+    snprintf(name2_buf, sizeof name2_buf, "tcrasho2-%d", (int)getpid());
     uint64_t points = 0, cases = 0;
     for (int o = 0; o < O_N; o++) {
         uint64_t n = 1;
         for (;; n++) {
             assert_true(n < MAX_POINTS);
             klaw_region_unlink(name_buf);
+            klaw_region_unlink(name2_buf);
             klaw_oneshot_opts opts = {.max_frame = 8, .name = name_buf, .liveness_ns = LIVENESS_NS};
             assert_int_equal(klaw_oneshot_create(&opts, NULL, NULL), KLAW_OK);
             /* the survivor holds the other role */
@@ -468,9 +712,24 @@ static void oneshot_every_crash_point(void **state)
                     rc = klaw_oneshot_open_tx(name_buf, &t) || klaw_oneshot_send(t, "c", 1);
                 else if (o == O_RECV)
                     rc = klaw_oneshot_open_rx(name_buf, &r) || klaw_oneshot_recv(r, buf, sizeof buf, &len, NULL);
-                else
+                else if (o == O_VIEW)
                     rc = klaw_oneshot_open_rx(name_buf, &r) || klaw_oneshot_view(r, NULL, &f) ||
                          klaw_oneshot_release(r, &f);
+                else if (o == O_SELECT) {
+                    rc = klaw_oneshot_open_rx(name_buf, &r);
+                    if (!rc) {
+                        klaw_sel_case sc = {KLAW_SEL_ONESHOT, r};
+                        klaw_sel_result res;
+                        rc = klaw_select(&sc, 1, 0, NULL, &res) || klaw_sel_release(&sc, &res);
+                    }
+                } else {
+                    klaw_oneshot_opts oo = {.max_frame = 8, .name = name2_buf, .liveness_ns = LIVENESS_NS};
+                    rc = klaw_oneshot_create(&oo, &t, &r);
+                    if (!rc) {
+                        klaw_oneshot_tx_free(t);
+                        klaw_oneshot_rx_free(r);
+                    }
+                }
                 _exit(rc ? 11 : 0);
             }
             int ws;
@@ -479,7 +738,14 @@ static void oneshot_every_crash_point(void **state)
             int code = WEXITSTATUS(ws);
             assert_true(code == 0 || code == KLAW_CRASH_EXIT);
             int64_t t0 = mono_ms();
-            if (o == O_SEND) {
+            if (o == O_CREATE) {
+                /* name_buf untouched: the survivor's value is still there */
+                char buf[8];
+                size_t len = 0;
+                assert_int_equal(klaw_oneshot_open_rx(name_buf, &rx), KLAW_OK);
+                assert_int_equal(klaw_oneshot_try_recv(rx, buf, sizeof buf, &len), KLAW_OK);
+                name2_after_dead_creator(oneshot_probe2, oneshot_make2);
+            } else if (o == O_SEND) {
                 /* the value if it was sent, else CLOSED - never a hang */
                 klaw_status st = KLAW_TIMEOUT;
                 char buf[8];
