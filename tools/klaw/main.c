@@ -110,7 +110,7 @@ static const command commands[] = {
     {"ls", "[--json]", "list the channels in /dev/shm", cmd_ls},
     {"stat", "[--json] NAME", "a channel's metadata, counters and readers", cmd_stat},
     {"create", "KIND NAME [options]", "make a channel others can open", cmd_create},
-    {"tail", "[-n N] [-f] [--consume] NAME", "print a channel's frames as JSON", cmd_tail},
+    {"tail", "[-n N] [-f] [...] NAME", "print a channel's frames as JSON", cmd_tail},
     {"send", "[--envelope] [...] NAME [JSON]", "JSON in, a MessagePack frame out", cmd_send},
     {"rm", "NAME...", "remove channels' names", cmd_rm},
 };
@@ -121,7 +121,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: klaw <command> [options] [args]\n       klaw --help | --version\n\ncommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++) {
-        char left[64];
+        char left[128];
         snprintf(left, sizeof left, "%s %s", commands[i].name, commands[i].args);
         fprintf(f, "  %-38s %s\n", left, commands[i].summary);
     }

@@ -76,8 +76,10 @@ static const char tail_help[] =
     "oneshot: taking its value is receiving it: --consume is needed; then\n"
     "it prints the value if sent (--follow: waits for it).\n"
     "\n"
-    "-n N       how many frames (see above)\n"
-    "--follow   keep waiting for new frames (-f); stop with SIGINT/SIGTERM\n";
+    "-n N, --lines N  how many frames (see above)\n"
+    "-f, --follow     keep waiting for new frames; stop with SIGINT/SIGTERM\n"
+    "--consume        take frames from an mpmc or a oneshot (see above)\n"
+    "--raw            print every frame as a plain MessagePack value\n";
 
 /* How often a waiting tail looks at its stop flag. */
 #define TAIL_POLL_MS 100
