@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds and runs every ```c block of README.md against the built library,
-# so the user's guide cannot drift from the API. Each block is a whole
-# program; a block that fails to compile, or exits non-zero, fails the test.
+# Builds and runs every ```c block of README.md and of docs/*.md (the
+# reference beside it) against the built library, so the user's guide cannot
+# drift from the API. Each block is a whole program; a block that fails to
+# compile, or exits non-zero, fails the test. Text that is not meant to
+# compile goes in another fence (```sh) or an indented block.
 # usage: readme_examples.sh README.md BUILD_DIR CC...
 set -euo pipefail
 readme=$1 build=$2
@@ -9,30 +11,42 @@ shift 2
 src=$(dirname "$readme")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-awk -v dir="$tmp" '
-  /^```c[[:space:]]*$/ { n++; f = sprintf("%s/example_%02d.c", dir, n); inside = 1; next }
-  /^```/ && inside { inside = 0; close(f); next }
-  inside { print > f }
-' "$readme"
-count=0
-for f in "$tmp"/example_*.c; do
-  [ -e "$f" ] || continue
-  count=$((count + 1))
-  exe=${f%.c}
-  if ! "$@" -std=c11 -Wall -Wextra -Werror -I"$src/include" -I"$build/include" "$f" \
-      "$build/libklaw.a" -lurcu-bp -lurcu-common -lck -lm -lpthread -o "$exe"; then
-    echo "FAIL: README example $(basename "$f") does not compile" >&2
-    exit 1
-  fi
-  if ! (cd "$tmp" && "$exe" >"$exe.out" 2>&1); then
-    cat "$exe.out"
-    echo "FAIL: README example $(basename "$f") exited non-zero" >&2
-    exit 1
-  fi
-  echo "ok: README example $(basename "$f")"
+
+docs=("$readme")
+for f in "$src"/docs/*.md; do
+  [ -e "$f" ] && docs+=("$f")
 done
-if [ "$count" -eq 0 ]; then
-  echo "FAIL: README.md has no \`\`\`c examples" >&2
-  exit 1
-fi
+
+count=0
+for doc in "${docs[@]}"; do
+  rel=${doc#"$src"/}
+  stem=$(printf '%s' "$rel" | tr '/.' '__')
+  awk -v dir="$tmp" -v stem="$stem" '
+    /^```c[[:space:]]*$/ { n++; f = sprintf("%s/%s_%02d.c", dir, stem, n); inside = 1; next }
+    /^```/ && inside { inside = 0; close(f); next }
+    inside { print > f }
+  ' "$doc"
+  if [ "$rel" = README.md ] && ! compgen -G "$tmp/${stem}_*.c" >/dev/null; then
+    echo "FAIL: README.md has no \`\`\`c examples" >&2
+    exit 1
+  fi
+  for f in "$tmp/${stem}"_*.c; do
+    [ -e "$f" ] || continue
+    count=$((count + 1))
+    n=${f##*_}
+    what="$rel example ${n%.c}"
+    exe=${f%.c}
+    if ! "$@" -std=c11 -Wall -Wextra -Werror -I"$src/include" -I"$build/include" "$f" \
+        "$build/libklaw.a" -lurcu-bp -lurcu-common -lck -lm -lpthread -o "$exe"; then
+      echo "FAIL: $what does not compile" >&2
+      exit 1
+    fi
+    if ! (cd "$tmp" && "$exe" >"$exe.out" 2>&1); then
+      cat "$exe.out"
+      echo "FAIL: $what exited non-zero" >&2
+      exit 1
+    fi
+    echo "ok: $what"
+  done
+done
 echo "$count passed, 0 failed"
