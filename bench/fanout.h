@@ -67,18 +67,12 @@ typedef struct fanout_case {
  * builds make those accesses relaxed atomics, so the race is a defined
  * one, as channels/broadcast.c does for its own copies. Other builds use
  * plain (memcpy) accesses. */
-#if defined(__SANITIZE_THREAD__)
-#define FANOUT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define FANOUT_TSAN 1
-#endif
-#endif
+#include "sanitize.h" /* KLAW_TSAN (src/sanitize.h) */
 
 static inline uint64_t fanout_ld64(const uint8_t *p)
 {
     uint64_t v;
-#ifdef FANOUT_TSAN
+#ifdef KLAW_TSAN
     if (((uintptr_t)p & 7) == 0)
         return __atomic_load_n((const uint64_t *)(const void *)p, __ATOMIC_RELAXED);
 #endif
@@ -89,7 +83,7 @@ static inline uint64_t fanout_ld64(const uint8_t *p)
 static inline uint32_t fanout_ld32(const uint8_t *p)
 {
     uint32_t v;
-#ifdef FANOUT_TSAN
+#ifdef KLAW_TSAN
     if (((uintptr_t)p & 3) == 0)
         return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
 #endif
@@ -99,7 +93,7 @@ static inline uint32_t fanout_ld32(const uint8_t *p)
 
 static inline void fanout_st64(uint8_t *p, uint64_t v)
 {
-#ifdef FANOUT_TSAN
+#ifdef KLAW_TSAN
     if (((uintptr_t)p & 7) == 0) {
         __atomic_store_n((uint64_t *)(void *)p, v, __ATOMIC_RELAXED);
         return;
@@ -110,7 +104,7 @@ static inline void fanout_st64(uint8_t *p, uint64_t v)
 
 static inline void fanout_st32(uint8_t *p, uint32_t v)
 {
-#ifdef FANOUT_TSAN
+#ifdef KLAW_TSAN
     if (((uintptr_t)p & 3) == 0) {
         __atomic_store_n((uint32_t *)(void *)p, v, __ATOMIC_RELAXED);
         return;

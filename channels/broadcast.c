@@ -163,9 +163,9 @@
 #include "klaw/registry.h"
 #include "lifecycle.h"
 #include "wait.h"
-#include "../src/crashpoint.h"
-#include "../src/meta.h"
-#include "../src/registry.h"
+#include "crashpoint.h"
+#include "meta.h"
+#include "registry.h"
 #include "select_impl.h"
 #include "inspect.h"
 
@@ -183,13 +183,7 @@
 #define SUBSCRIBE_TRIES 4096
 #define PREFETCH_AHEAD 8 /* slots a single writer prefetches ahead (B6) */
 
-#if defined(__SANITIZE_THREAD__)
-#define BC_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define BC_TSAN 1
-#endif
-#endif
+#include "sanitize.h"
 
 enum { S_NONE = 0, S_WRITING, S_FULL, S_SKIPPED };
 #define ST_BITS 3
@@ -341,7 +335,7 @@ static int64_t realtime_ns(void)
  * relaxed atomics so that this designed race is a defined one. */
 static inline void copy_bytes(void *dst, const void *src, size_t n, int into_slot)
 {
-#ifdef BC_TSAN
+#ifdef KLAW_TSAN
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;

@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../src/crashpoint.h"
+#include "crashpoint.h"
 #include "lifecycle.h"
 #include "wait.h"
 

@@ -93,7 +93,7 @@
 
 #include "klaw/region.h"
 #include "klaw/status.h"
-#include "../src/liveness.h"
+#include "liveness.h"
 
 #define KLAW__LIFE_MAGIC 0x4546494cu /* "LIFE" */
 #define KLAW__LIFE_ROLES 4u          /* roles 1..3 */

@@ -131,8 +131,8 @@
 #include "klaw/region.h"
 #include "lifecycle.h"
 #include "wait.h"
-#include "../src/crashpoint.h"
-#include "../src/meta.h"
+#include "crashpoint.h"
+#include "meta.h"
 #include "select_impl.h"
 #include "inspect.h"
 

@@ -79,8 +79,8 @@
 
 #include "klaw/oneshot.h"
 #include "klaw/region.h"
-#include "../src/crashpoint.h"
-#include "../src/meta.h"
+#include "crashpoint.h"
+#include "meta.h"
 #include "inspect.h"
 #include "lifecycle.h"
 #include "select_impl.h"

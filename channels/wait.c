@@ -34,13 +34,7 @@ static struct timespec ts_of(int64_t ns)
 
 /* ---- asymmetric fences (see wait.h) ---------------------------------------- */
 
-#if defined(__SANITIZE_THREAD__)
-#define KLAW_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define KLAW_TSAN 1
-#endif
-#endif
+#include "sanitize.h"
 
 _Atomic int klaw__light_publish;
 static _Atomic int heavy_ok; /* this process can issue GLOBAL_EXPEDITED */

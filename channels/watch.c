@@ -144,21 +144,15 @@
 
 #include "klaw/region.h"
 #include "klaw/watch.h"
-#include "../src/crashpoint.h"
-#include "../src/meta.h"
+#include "crashpoint.h"
+#include "meta.h"
 #include "inspect.h"
 #include "lifecycle.h"
 #include "select_impl.h"
 #include "wait.h"
 
 
-#if defined(__SANITIZE_THREAD__)
-#define KLAW_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define KLAW_TSAN 1
-#endif
-#endif
+#include "sanitize.h"
 #ifdef KLAW_TSAN
 /* liburcu is not instrumented: tell ThreadSanitizer about the two
  * happens-before edges RCU provides (publication, and grace period ->

@@ -19,6 +19,14 @@ static const klaw_enum_entry channel_types[] = {
 static const klaw_enum_desc channel_type_enum = {
     .name = "ChannelType", .entries = channel_types, .count = 4, .wire = KLAW_ENUM_STR};
 
+const char *klaw_channel_type_name(int type)
+{
+    for (size_t i = 0; i < sizeof channel_types / sizeof channel_types[0]; i++)
+        if (channel_types[i].value == type)
+            return channel_types[i].str;
+    return "unknown";
+}
+
 static const klaw_enum_entry policies[] = {
     {KLAW_POLICY_NONE, "none", 0},
     {KLAW_POLICY_OVERWRITE, "overwrite", 0},

@@ -161,8 +161,10 @@ static void keep_fd(klaw_region *r, int fd)
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static int name_ok(const char *name)
+int klaw_region_name_ok(const char *name)
 {
+    if (!name)
+        return 0;
     size_t n = strlen(name);
     if (n == 0 || n > KLAW_REGION_NAME_MAX)
         return 0;
@@ -280,7 +282,7 @@ klaw_status klaw_region_create_group(const char *name, size_t size, uint32_t kin
     if (size < sizeof(klaw_region_header) || size > ((size_t)1 << 46))
         return KLAW_INVAL;
     size = (size + (size_t)page - 1) & ~((size_t)page - 1);
-    if (name && !name_ok(name))
+    if (name && !klaw_region_name_ok(name))
         return KLAW_INVAL;
 
     klaw_region *r = calloc(1, sizeof *r);
@@ -448,7 +450,7 @@ static klaw_status wait_born(int fd, uint32_t timeout_ms, size_t *size)
 klaw_status klaw_region_open(const char *name, uint32_t expect_kind, uint32_t timeout_ms, klaw_region **out)
 {
     *out = NULL;
-    if (!name || !name_ok(name))
+    if (!name || !klaw_region_name_ok(name))
         return KLAW_INVAL;
     char path[KLAW_REGION_NAME_MAX + 16];
     shm_path(path, sizeof path, name);
@@ -529,7 +531,7 @@ void klaw_region_close(klaw_region *r)
 
 klaw_status klaw_region_unlink(const char *name)
 {
-    if (!name || !name_ok(name))
+    if (!name || !klaw_region_name_ok(name))
         return KLAW_INVAL;
     char path[KLAW_REGION_NAME_MAX + 16];
     shm_path(path, sizeof path, name);

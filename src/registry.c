@@ -58,14 +58,8 @@
 #include "crashpoint.h"
 #include "registry.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define REG_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define REG_TSAN 1
-#endif
-#endif
-#ifdef REG_TSAN
+#include "sanitize.h"
+#ifdef KLAW_TSAN
 /* liburcu is not instrumented: tell ThreadSanitizer what RCU orders */
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
@@ -80,7 +74,7 @@ void __tsan_release(void *addr);
  * (GCC rejects it under -Werror=tsan); there a seq_cst RMW on a private
  * word stands in - the data words are relaxed atomics, so TSan checks them
  * either way. */
-#ifdef REG_TSAN
+#ifdef KLAW_TSAN
 static _Atomic unsigned reg_fence_word;
 #define REG_FENCE(mo) ((void)(mo), (void)atomic_fetch_add_explicit(&reg_fence_word, 0, memory_order_seq_cst))
 #else

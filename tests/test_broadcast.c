@@ -36,8 +36,8 @@
 #include "klaw/region.h"
 #include "klaw/registry.h"
 #include "klaw/schema.h"
-#include "../channels/inspect.h"
-#include "../channels/select_impl.h"
+#include "inspect.h"
+#include "select_impl.h"
 
 /* Test only, in channels/broadcast.c (not in the public header; the
  * tests link the static library, where the hidden symbol resolves):
@@ -1662,14 +1662,10 @@ static void short_slice_waiters_still_reap(void **state)
 
 /* ---- the hot paths ---------------------------------------------------------- */
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#include "sanitize.h"
+#if defined(KLAW_ASAN) || defined(KLAW_TSAN)
 #define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
+#else
 #define UNDER_SANITIZER 0
 #endif
 

@@ -29,7 +29,7 @@
 #include <cmocka.h>
 
 #include "klaw/klaw.h"
-#include "../src/crashpoint.h"
+#include "crashpoint.h"
 
 #define LIVENESS_NS 100000000ull /* 100 ms */
 #define RECOVER_MS (100 + 500)

@@ -28,8 +28,8 @@
 
 #include "klaw/oneshot.h"
 #include "klaw/region.h"
-#include "../channels/inspect.h"
-#include "../channels/select_impl.h"
+#include "inspect.h"
+#include "select_impl.h"
 
 static char name_buf[64];
 static const char *uniq(const char *tag)

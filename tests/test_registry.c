@@ -26,8 +26,8 @@
 #include "klaw/region.h"
 #include "klaw/registry.h"
 #include "klaw/schema.h"
-#include "../src/crashpoint.h"
-#include "../src/registry.h"
+#include "crashpoint.h"
+#include "registry.h"
 
 static char name_buf[64];
 static const char *uniq(const char *tag)

@@ -28,8 +28,8 @@
 #include "klaw/region.h"
 #include "klaw/registry.h"
 #include "klaw/watch.h"
-#include "../channels/inspect.h"
-#include "../channels/select_impl.h"
+#include "inspect.h"
+#include "select_impl.h"
 
 /* Under ThreadSanitizer: the process forks after it used call_rcu, and
  * liburcu's fork handler (registered by watch.c) starts a new call_rcu

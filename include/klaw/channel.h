@@ -87,8 +87,7 @@ KLAW_API const char *klaw_channel_name(const klaw_channel *ch);
  * region's kind (KLAW_KIND_MPMC, ...). */
 KLAW_API klaw_channel_type klaw_channel_kind(const klaw_channel *ch);
 
-/* "mpmc", "broadcast", "watch", "oneshot"; "unknown" for anything else. */
-KLAW_API const char *klaw_channel_type_name(int type);
+/* klaw_channel_type_name(): see klaw/records.h. */
 
 /* The decoded ChannelMetadata record. Its strings point into ch's copy of
  * the record: valid until klaw_channel_close(ch). Never NULL. */

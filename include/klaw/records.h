@@ -54,6 +54,10 @@ typedef enum klaw_channel_type {
     KLAW_CHANNEL_ONESHOT,
 } klaw_channel_type;
 
+/* "mpmc", "broadcast", "watch", "oneshot" (ChannelMetadata's wire names,
+ * from the one table records.c encodes with); "unknown" for anything else. */
+KLAW_API const char *klaw_channel_type_name(int type);
+
 typedef enum klaw_policy {
     KLAW_POLICY_NONE = 0, /* not a broadcast                               */
     KLAW_POLICY_OVERWRITE,

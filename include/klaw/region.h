@@ -83,6 +83,11 @@ extern "C" {
 #define KLAW_REGION_READY 0x52454459u /* "READ" */
 #define KLAW_REGION_NAME_MAX 200
 
+/* 1 if name is a valid region (and channel) name: 1..KLAW_REGION_NAME_MAX
+ * characters from [A-Za-z0-9._-]; 0 otherwise (NULL included). Every call
+ * that takes a name checks it this way and says KLAW_INVAL otherwise. */
+KLAW_API int klaw_region_name_ok(const char *name);
+
 /* The identity of a process by pid: a pid alone can be reused, so the
  * kernel's start time of that pid (clock ticks after boot, field 22 of
  * /proc/<pid>/stat; 0 when /proc cannot be read) goes with it. Informative

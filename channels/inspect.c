@@ -20,7 +20,7 @@
 #include "klaw/mp_writer.h"
 #include "klaw/region.h"
 #include "klaw/registry.h"
-#include "../channels/inspect.h"
+#include "inspect.h"
 
 #define SHM_DIR "/dev/shm"
 #define SHM_PREFIX "klaw."
@@ -48,20 +48,6 @@ static klaw_status fail(klaw_status st, const char **why, const char *reason)
 }
 
 static int64_t clamp_i64(uint64_t v) { return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v; }
-
-static int name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > KLAW_REGION_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
 
 /* ---- open / close --------------------------------------------------------- */
 
@@ -153,17 +139,6 @@ void klaw_channel_close(klaw_channel *ch)
 const char *klaw_channel_name(const klaw_channel *ch) { return ch->name; }
 
 klaw_channel_type klaw_channel_kind(const klaw_channel *ch) { return ch->kind; }
-
-const char *klaw_channel_type_name(int type)
-{
-    switch (type) {
-    case KLAW_CHANNEL_MPMC: return "mpmc";
-    case KLAW_CHANNEL_BROADCAST: return "broadcast";
-    case KLAW_CHANNEL_WATCH: return "watch";
-    case KLAW_CHANNEL_ONESHOT: return "oneshot";
-    default: return "unknown";
-    }
-}
 
 const klaw_channel_metadata *klaw_channel_meta(const klaw_channel *ch) { return &ch->meta; }
 
@@ -440,7 +415,7 @@ klaw_status klaw_channel_list(klaw_channel_list_fn fn, void *ctx)
         if (strncmp(e->d_name, SHM_PREFIX, sizeof SHM_PREFIX - 1) != 0)
             continue;
         const char *nm = e->d_name + sizeof SHM_PREFIX - 1;
-        if (!name_ok(nm) || (e->d_type != DT_REG && e->d_type != DT_UNKNOWN))
+        if (!klaw_region_name_ok(nm) || (e->d_type != DT_REG && e->d_type != DT_UNKNOWN))
             continue;
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;

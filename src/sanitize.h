@@ -1,0 +1,29 @@
+/*
+ * sanitize.h - which sanitizer this translation unit is built with, written
+ * once: GCC says so with __SANITIZE_THREAD__ / __SANITIZE_ADDRESS__, clang
+ * with __has_feature(). Defines KLAW_TSAN and KLAW_ASAN (to 1) when built
+ * under ThreadSanitizer / AddressSanitizer, and leaves them undefined
+ * otherwise. The library tells ThreadSanitizer about orderings it cannot
+ * see (liburcu's, membarrier's); tests and benchmarks scale their work
+ * down under a sanitizer.
+ */
+#ifndef KLAW_SANITIZE_H
+#define KLAW_SANITIZE_H
+
+#if defined(__SANITIZE_THREAD__)
+#define KLAW_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KLAW_TSAN 1
+#endif
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KLAW_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KLAW_ASAN 1
+#endif
+#endif
+
+#endif
