@@ -29,7 +29,14 @@
  * barrier (and the waiter's re-check sees it). Same argument as liburcu's
  * and folly's asymmetric fences; the C11 model does not describe
  * membarrier, so ThreadSanitizer builds (and KLAW_NO_MEMBARRIER=1 in the
- * environment) keep the seq_cst store. A process whose registration fails
+ * environment) keep the seq_cst store.
+ *
+ * KLAW_NO_MEMBARRIER is a test and benchmark hook, not a setting: both
+ * protocols are correct, and the variable lets one binary run either - the
+ * suite runs test_mpmc with it set ('mpmc-seqcst'), so the seq_cst path is
+ * tested outside ThreadSanitizer builds too, and klaw-bench can compare the
+ * two in one run (docs/benchmarks.md). It is read once per process, when it
+ * first attaches an mpmc channel; "" and "0" mean unset. A process whose registration fails
  * publishes with seq_cst stores; a waiter that cannot issue the barrier
  * caps its sleep at 1 ms (a peer might be publishing with light stores), a
  * bounded delay instead of a lost wake-up.

@@ -1553,9 +1553,31 @@ static void hostile_split_ring_data_is_refused(void **state)
     klaw_region_unlink(name);
 }
 
+/* The publish protocol this run uses (channels/wait.h): with the test
+ * hook KLAW_NO_MEMBARRIER set ('mpmc-seqcst') committers must use seq_cst
+ * stores; without it, and where membarrier registers, the light ones. */
+extern _Atomic int klaw__light_publish;
+static void publish_protocol_follows_the_test_hook(void **state)
+{
+    (void)state;
+    klaw_mpmc_opts o = {.capacity = 8, .max_frame = 8};
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    assert_int_equal(klaw_mpmc_create(&o, &tx, &rx), KLAW_OK);
+    const char *off = getenv("KLAW_NO_MEMBARRIER");
+    if (off && *off && *off != '0')
+        assert_int_equal(atomic_load(&klaw__light_publish), 0);
+    else
+        fprintf(stderr, "publish protocol: %s\n",
+                atomic_load(&klaw__light_publish) ? "release + membarrier" : "seq_cst (no membarrier here)");
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(publish_protocol_follows_the_test_hook),
         cmocka_unit_test(frames_arrive_in_order_with_increasing_seq),
         cmocka_unit_test(full_ring_says_full_and_frees_on_release),
         cmocka_unit_test(capacity_rounds_up_and_bad_options_are_refused),

@@ -51,7 +51,7 @@
  *     is held (up to its timeout: KLAW_TIMEOUT), and as KLAW_CORRUPT once
  *     nobody holds it (a creator that died half way).
  * The channels' lifecycle core (channels/lifecycle.h) builds on this; what
- * each kind then guarantees is in README.md, "Recovery and containers".
+ * each kind then guarantees is in docs/recovery.md.
  */
 #ifndef KLAW_REGION_H
 #define KLAW_REGION_H
