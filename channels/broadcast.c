@@ -591,13 +591,9 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
     uint64_t roff = round_up(toff + klaw__life_tables_size(nh, np), CACHELINE);
     uint64_t soff = round_up(roff + (uint64_t)nr * sizeof(klaw__reg_ent), 4096);
     uint64_t moff = soff + (uint64_t)cap * ssz;
-    uint64_t total = moff + KLAW_META_RESERVE;
-    if (total > ((uint64_t)1 << 40))
-        return KLAW_INVAL;
-
     klaw_region *r;
-    klaw_status st = klaw_region_create_group(o->name, (size_t)total, KLAW_KIND_BROADCAST, o->mode,
-                                               o->set_group ? o->group : (gid_t)-1, &r);
+    klaw_status st = klaw__chan_region_create(o->name, moff + KLAW_META_RESERVE, KLAW_KIND_BROADCAST, o->mode,
+                                              o->set_group, o->group, &r);
     if (st != KLAW_OK)
         return st;
     uint8_t *base = klaw_region_base(r);
@@ -620,18 +616,13 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
     klaw__life_init(&ctl->life, toff, nh, np, o->liveness_ns, CLOSED_WRITERS);
 
     /* slots start as (lap 0, NONE): the zero-filled region already is */
-    uint64_t mlen = 0;
-    st = klaw__meta_write(r, moff, KLAW_CHANNEL_BROADCAST, cap, o->max_frame, policy, o->value_type, &mlen);
-    if (st == KLAW_OK)
-        st = klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(bc_ctl));
+    st = klaw__chan_publish(r, moff, KLAW_CHANNEL_BROADCAST, cap, o->max_frame, policy, o->value_type, CTL_OFF,
+                            sizeof(bc_ctl));
     chan *c = NULL;
     if (st == KLAW_OK)
         st = chan_attach(r, &c);
     if (st != KLAW_OK) {
-        /* never leave a name behind that opens as something half made */
-        klaw_region_close(r);
-        if (o->name)
-            klaw_region_unlink(o->name);
+        klaw__chan_discard(r, o->name);
         return st;
     }
     if (!txo) { /* created for writers that open it by name */
@@ -641,9 +632,8 @@ klaw_status klaw_bcast_create(const klaw_bcast_opts *o, klaw_bcast_tx **txo)
     klaw_bcast_tx *tx = handle_alloc(sizeof *tx);
     if (!tx || (st = take_writer(c, &tx->idx)) != KLAW_OK) {
         free(tx);
-        chan_unref(c);
-        if (o->name)
-            klaw_region_unlink(o->name);
+        chan_unref(c); /* closes r */
+        klaw__chan_discard(NULL, o->name);
         return !tx ? KLAW_NOMEM : st == KLAW_SYS ? KLAW_SYS : KLAW_CORRUPT;
     }
     tx->c = c;

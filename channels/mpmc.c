@@ -465,13 +465,9 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
     uint64_t soff = round_up(toff + klaw__life_tables_size(nh, np), 4096);
     uint64_t doff = split ? round_up(soff + (uint64_t)cap * ssz, 4096) : soff + SLOT_HDR;
     uint64_t moff = split ? doff + (uint64_t)cap * dstr : soff + (uint64_t)cap * ssz;
-    uint64_t total = moff + KLAW_META_RESERVE;
-    if (total > ((uint64_t)1 << 40))
-        return KLAW_INVAL;
-
     klaw_region *r;
-    klaw_status st = klaw_region_create_group(o->name, (size_t)total, KLAW_KIND_MPMC, o->mode,
-                                               o->set_group ? o->group : (gid_t)-1, &r);
+    klaw_status st = klaw__chan_region_create(o->name, moff + KLAW_META_RESERVE, KLAW_KIND_MPMC, o->mode,
+                                              o->set_group, o->group, &r);
     if (st != KLAW_OK)
         return st;
     uint8_t *base = klaw_region_base(r);
@@ -508,22 +504,15 @@ klaw_status klaw_mpmc_create(const klaw_mpmc_opts *o, klaw_mpmc_tx **txo, klaw_m
         if (st == KLAW_OK && (st = take_handle(c, H_TX, &tx->idx)) == KLAW_OK)
             st = take_handle(c, H_RX, &rx->idx);
     }
-    uint64_t mlen = 0;
     if (st == KLAW_OK)
-        st = klaw__meta_write(r, moff, KLAW_CHANNEL_MPMC, cap, o->max_frame, KLAW_POLICY_NONE, o->value_type,
-                              &mlen);
-    if (st == KLAW_OK)
-        st = klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(ring_ctl));
+        st = klaw__chan_publish(r, moff, KLAW_CHANNEL_MPMC, cap, o->max_frame, KLAW_POLICY_NONE, o->value_type,
+                                CTL_OFF, sizeof(ring_ctl));
     if (st != KLAW_OK) {
-        /* never leave a name behind that opens as something half made */
         free(tx);
         free(rx);
         if (c)
-            chan_unref(c);
-        else
-            klaw_region_close(r);
-        if (o->name)
-            klaw_region_unlink(o->name);
+            chan_unref(c); /* closes r */
+        klaw__chan_discard(c ? NULL : r, o->name);
         return st;
     }
     if (!txo) { /* created for senders and receivers that open it by name */

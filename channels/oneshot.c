@@ -266,7 +266,6 @@ klaw_status klaw_oneshot_create(const klaw_oneshot_opts *o, klaw_oneshot_tx **tx
     uint64_t toff = round_up(CTL_OFF + sizeof(os_ctl), CACHELINE);
     uint64_t doff = round_up(toff + klaw__life_tables_size(NHANDLES, np), CACHELINE);
     uint64_t moff = round_up(doff + o->max_frame, CACHELINE);
-    uint64_t total = moff + KLAW_META_RESERVE;
 
     klaw_oneshot_tx *tx = txo ? calloc(1, sizeof *tx) : NULL;
     klaw_oneshot_rx *rx = rxo ? calloc(1, sizeof *rx) : NULL;
@@ -276,8 +275,8 @@ klaw_status klaw_oneshot_create(const klaw_oneshot_opts *o, klaw_oneshot_tx **tx
         return KLAW_NOMEM;
     }
     klaw_region *r;
-    klaw_status st = klaw_region_create_group(o->name, (size_t)total, KLAW_KIND_ONESHOT, o->mode,
-                                               o->set_group ? o->group : (gid_t)-1, &r);
+    klaw_status st = klaw__chan_region_create(o->name, moff + KLAW_META_RESERVE, KLAW_KIND_ONESHOT, o->mode,
+                                              o->set_group, o->group, &r);
     if (st != KLAW_OK) {
         free(tx);
         free(rx);
@@ -306,10 +305,8 @@ klaw_status klaw_oneshot_create(const klaw_oneshot_opts *o, klaw_oneshot_tx **tx
         atomic_store(&ctl->state, state);
         atomic_store(&ctl->life.closed, closed);
     }
-    uint64_t mlen = 0;
-    st = klaw__meta_write(r, moff, KLAW_CHANNEL_ONESHOT, 1, o->max_frame, KLAW_POLICY_NONE, o->value_type, &mlen);
-    if (st == KLAW_OK)
-        st = klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(os_ctl));
+    st = klaw__chan_publish(r, moff, KLAW_CHANNEL_ONESHOT, 1, o->max_frame, KLAW_POLICY_NONE, o->value_type, CTL_OFF,
+                            sizeof(os_ctl));
     chan *c = NULL;
     if (st == KLAW_OK)
         st = chan_attach(r, &c);
@@ -319,12 +316,9 @@ klaw_status klaw_oneshot_create(const klaw_oneshot_opts *o, klaw_oneshot_tx **tx
     if (st == KLAW_OK && rx && (st = take_role(c, ROLE_RX, &rx->idx)) != KLAW_OK)
         st = KLAW_CORRUPT;
     if (st != KLAW_OK) {
-        /* never leave a name behind that opens as something half made */
         if (c)
-            chan_free(c);
-        klaw_region_close(r);
-        if (o->name)
-            klaw_region_unlink(o->name);
+            chan_free(c); /* leaves r open */
+        klaw__chan_discard(r, o->name);
         free(tx);
         free(rx);
         return st;

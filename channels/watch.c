@@ -637,13 +637,9 @@ klaw_status klaw_watch_create(const klaw_watch_opts *o, klaw_watch_tx **txo, kla
     uint64_t toff = round_up(CTL_OFF + sizeof(watch_ctl), CACHELINE);
     uint64_t soff = round_up(toff + klaw__life_tables_size(nh, np), 4096);
     uint64_t moff = soff + (uint64_t)ns * ssz;
-    uint64_t total = moff + KLAW_META_RESERVE;
-    if (total > ((uint64_t)1 << 40))
-        return KLAW_INVAL;
-
     klaw_region *r;
-    klaw_status st = klaw_region_create_group(o->name, (size_t)total, KLAW_KIND_WATCH, o->mode,
-                                               o->set_group ? o->group : (gid_t)-1, &r);
+    klaw_status st = klaw__chan_region_create(o->name, moff + KLAW_META_RESERVE, KLAW_KIND_WATCH, o->mode,
+                                              o->set_group, o->group, &r);
     if (st != KLAW_OK)
         return st;
     uint8_t *base = klaw_region_base(r);
@@ -665,18 +661,13 @@ klaw_status klaw_watch_create(const klaw_watch_opts *o, klaw_watch_tx **txo, kla
         if (o->initial_len)
             memcpy(s0->data, o->initial, o->initial_len);
     }
-    uint64_t mlen = 0;
-    st = klaw__meta_write(r, moff, KLAW_CHANNEL_WATCH, 1, o->max_frame, KLAW_POLICY_NONE, o->value_type, &mlen);
-    if (st == KLAW_OK)
-        st = klaw_region_publish(r, moff, mlen, CTL_OFF, sizeof(watch_ctl));
+    st = klaw__chan_publish(r, moff, KLAW_CHANNEL_WATCH, 1, o->max_frame, KLAW_POLICY_NONE, o->value_type, CTL_OFF,
+                            sizeof(watch_ctl));
     chan *c = NULL;
     if (st == KLAW_OK)
         st = chan_attach(r, &c);
     if (st != KLAW_OK) {
-        /* never leave a name behind that opens as something half made */
-        klaw_region_close(r);
-        if (o->name)
-            klaw_region_unlink(o->name);
+        klaw__chan_discard(r, o->name);
         return st;
     }
     if (mode == MODE_RCU) {
@@ -726,9 +717,8 @@ klaw_status klaw_watch_create(const klaw_watch_opts *o, klaw_watch_tx **txo, kla
 
 fail_handles:
     klaw_watch_tx_free(tx);
-    chan_unref(c);
-    if (o->name)
-        klaw_region_unlink(o->name);
+    chan_unref(c); /* closes r */
+    klaw__chan_discard(NULL, o->name);
     return st;
 }
 

@@ -56,3 +56,31 @@ klaw_status klaw__meta_write(klaw_region *r, uint64_t off, int channel_type, int
     *len = klaw_mp_writer_len(&w);
     return KLAW_OK;
 }
+
+klaw_status klaw__chan_region_create(const char *name, uint64_t total, uint32_t kind, mode_t mode, int set_group,
+                                     gid_t group, klaw_region **out)
+{
+    *out = NULL;
+    if (total > ((uint64_t)1 << 40))
+        return KLAW_INVAL;
+    return klaw_region_create_group(name, (size_t)total, kind, mode, set_group ? group : (gid_t)-1, out);
+}
+
+klaw_status klaw__chan_publish(klaw_region *r, uint64_t moff, int channel_type, int64_t capacity,
+                               uint32_t max_frame, int policy, const char *value_type, uint64_t ctl_off,
+                               uint64_t ctl_len)
+{
+    uint64_t mlen = 0;
+    klaw_status st = klaw__meta_write(r, moff, channel_type, capacity, max_frame, policy, value_type, &mlen);
+    if (st == KLAW_OK)
+        st = klaw_region_publish(r, moff, mlen, ctl_off, ctl_len);
+    return st;
+}
+
+void klaw__chan_discard(klaw_region *r, const char *name)
+{
+    if (r)
+        klaw_region_close(r);
+    if (name)
+        klaw_region_unlink(name);
+}
