@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h" /* hex() */
 #include "klaw/klaw.h"
 
 /* ---- a minimal JSON reader ------------------------------------------------ */
@@ -260,21 +261,10 @@ static kind kind_of_json(const jv *v)
 /* "00-ff" -> bytes (caller frees) */
 static uint8_t *dash_hex(const char *s, size_t *len)
 {
-    size_t cap = strlen(s) / 2 + 1, n = 0;
+    size_t cap = strlen(s) / 2 + 1;
     uint8_t *out = malloc(cap);
     assert_non_null(out);
-    while (*s) {
-        unsigned v;
-        if (*s == '-') {
-            s++;
-            continue;
-        }
-        if (sscanf(s, "%2x", &v) != 1)
-            fail_msg("bad hex in suite: %s", s);
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
-    *len = n;
+    *len = hex(s, out, cap);
     return out;
 }
 

@@ -17,14 +17,13 @@
  * liveness. None of these may run on a frame's way through an uncontended
  * channel.
  *
- * Counting: this executable defines those functions itself; libklaw is
- * linked statically into it, so the library's calls bind to these
- * definitions, which count (per thread, while the thread has counting on)
- * and forward to the next definition (libc's, or a sanitizer runtime's)
- * found with dlsym(RTLD_NEXT). dlsym may allocate while it is resolving, so
- * the first bytes come from a small static arena. Futex waits made by any
- * thread are also counted globally, so a test can see that another thread
- * has gone to sleep.
+ * Counting: this executable defines those functions itself (the
+ * allocator's and the machinery in tests/interpose.h, the rest below);
+ * libklaw is linked statically into it, so the library's calls bind to
+ * these definitions, which count (per thread, while the thread has
+ * counting on) and forward to libc's (or a sanitizer runtime's). Futex
+ * waits made by any thread are also counted globally, so a test can see
+ * that another thread has gone to sleep.
  *
  * A counter that cannot count makes every test here pass, so each test
  * first proves that every counter counts a deliberate call (and the first
@@ -39,7 +38,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -54,41 +52,29 @@
 
 #include "klaw/mpmc.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
-
-/* The interposed functions run before any sanitizer runtime is ready (the
- * dynamic linker and the runtime's own start allocate): keep ThreadSanitizer's
- * instrumentation out of them. */
-#if defined(__SANITIZE_THREAD__)
-#define NO_TSAN __attribute__((no_sanitize_thread))
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NO_TSAN __attribute__((no_sanitize("thread")))
-#endif
-#endif
-#ifndef NO_TSAN
-#define NO_TSAN
-#endif
+/* What this test interposes besides the allocator (tests/interpose.h
+ * resolves them with it; each is defined below, calling next_<name>). */
+#define INTERPOSE_ALSO(X)                                                                                              \
+    X(syscall, long, (long, ...))                                                                                      \
+    X(clock_gettime, int, (clockid_t, struct timespec *))                                                              \
+    X(pthread_mutex_lock, int, (pthread_mutex_t *))                                                                    \
+    X(pthread_mutex_timedlock, int, (pthread_mutex_t *, const struct timespec *))                                      \
+    X(open, int, (const char *, int, ...))                                                                             \
+    X(open64, int, (const char *, int, ...))                                                                           \
+    X(read, ssize_t, (int, void *, size_t))                                                                            \
+    X(close, int, (int))
+#include "interpose.h" /* defines malloc, calloc, realloc and free */
 
 /* ---- the counters ---------------------------------------------------------- */
 
 enum {
-    C_MALLOC,
-    C_CALLOC,
-    C_REALLOC,
-    C_FREE,
-    C_SYSCALL,    /* every syscall() call                        */
-    C_FUTEX_WAIT, /* of them, FUTEX_WAIT / FUTEX_WAIT_BITSET      */
-    C_FUTEX_WAKE, /* of them, FUTEX_WAKE                          */
+    C_MALLOC = INTERPOSE_MALLOC,
+    C_CALLOC = INTERPOSE_CALLOC,
+    C_REALLOC = INTERPOSE_REALLOC,
+    C_FREE = INTERPOSE_FREE,
+    C_SYSCALL = INTERPOSE_NALLOC, /* every syscall() call                   */
+    C_FUTEX_WAIT,                 /* of them, FUTEX_WAIT / FUTEX_WAIT_BITSET */
+    C_FUTEX_WAKE,                 /* of them, FUTEX_WAKE                     */
     C_CLOCK,
     C_MUTEX,
     C_OPEN,
@@ -96,172 +82,23 @@ enum {
     C_CLOSE,
     NCOUNTERS
 };
+_Static_assert((int)NCOUNTERS <= (int)INTERPOSE_MAX_COUNTERS, "interpose.h has room for every counter");
 static const char *const NAMES[NCOUNTERS] = {
     "malloc", "calloc", "realloc", "free", "syscall", "futex wait", "futex wake",
     "clock_gettime", "pthread_mutex_lock/timedlock", "open", "read", "close",
 };
 
-/* Per thread: a thread counts only its own calls, and only while its flag
- * is on (cmocka and other threads do not disturb a measurement). */
-static _Thread_local unsigned long counts[NCOUNTERS];
-static _Thread_local bool counting;
-/* Any thread's futex waits, always: how a test sees a waiter go to sleep. */
+/* Counted per thread (interpose.h's counters); and any thread's futex
+ * waits, always: how a test sees a waiter go to sleep. */
 static _Atomic unsigned long futex_waits_anywhere;
 
-NO_TSAN static inline void count(int what)
-{
-    if (counting)
-        counts[what]++;
-}
+static unsigned long counted_all(void) { return interpose_total(NCOUNTERS); }
 
-static void count_start(void)
-{
-    memset(counts, 0, sizeof counts);
-    counting = true;
-}
-
-static void count_stop(void) { counting = false; }
-
-static unsigned long counted_all(void)
-{
-    unsigned long n = 0;
-    for (int i = 0; i < NCOUNTERS; i++)
-        n += counts[i];
-    return n;
-}
-
-static void describe(char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < NCOUNTERS && used < size; i++) {
-        int n = snprintf(buf + used, size - used, "%s%s %lu", i ? ", " : "", NAMES[i], counts[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
+static void describe(char *buf, size_t size) { interpose_describe(buf, size, NAMES, NCOUNTERS); }
 
 /* ---- the interposed functions -------------------------------------------------- */
 
-static void *(*next_malloc)(size_t);
-static void *(*next_calloc)(size_t, size_t);
-static void *(*next_realloc)(void *, size_t);
-static void (*next_free)(void *);
-static long (*next_syscall)(long, ...);
-static int (*next_clock_gettime)(clockid_t, struct timespec *);
-static int (*next_mutex_lock)(pthread_mutex_t *);
-static int (*next_mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
-static int (*next_open)(const char *, int, ...);
-static int (*next_open64)(const char *, int, ...);
-static ssize_t (*next_read)(int, void *, size_t);
-static int (*next_close)(int);
-
-/* Serves allocations made while dlsym resolves the functions above. */
-static _Alignas(16) unsigned char boot[8192];
-static size_t boot_used;
-static _Atomic bool resolved;
-static bool resolving;
-
-NO_TSAN static bool from_boot(const void *p)
-{
-    return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof boot;
-}
-
-NO_TSAN static void *boot_alloc(size_t n)
-{
-    size_t at = (boot_used + 15) & ~(size_t)15;
-    if (n > sizeof boot - at)
-        abort();
-    boot_used = at + n;
-    return boot + at;
-}
-
-/* memcpy: ISO C has no conversion from void * to a function pointer */
-#define LOOKUP(var, name)                                                                                              \
-    do {                                                                                                               \
-        void *s_ = dlsym(RTLD_NEXT, name);                                                                             \
-        if (!s_)                                                                                                       \
-            abort();                                                                                                   \
-        memcpy(&(var), &s_, sizeof s_);                                                                                \
-    } while (0)
-
-NO_TSAN static void resolve(void)
-{
-    resolving = true;
-    LOOKUP(next_malloc, "malloc");
-    LOOKUP(next_calloc, "calloc");
-    LOOKUP(next_realloc, "realloc");
-    LOOKUP(next_free, "free");
-    LOOKUP(next_syscall, "syscall");
-    LOOKUP(next_clock_gettime, "clock_gettime");
-    LOOKUP(next_mutex_lock, "pthread_mutex_lock");
-    LOOKUP(next_mutex_timedlock, "pthread_mutex_timedlock");
-    LOOKUP(next_open, "open");
-    LOOKUP(next_open64, "open64");
-    LOOKUP(next_read, "read");
-    LOOKUP(next_close, "close");
-    resolving = false;
-    atomic_store(&resolved, true);
-}
-
-/* The first call resolves everything (before main, through the dynamic
- * linker's and libc's own first allocations, on one thread). */
-NO_TSAN static inline bool ready(void)
-{
-    if (atomic_load_explicit(&resolved, memory_order_acquire))
-        return true;
-    if (resolving)
-        return false;
-    resolve();
-    return true;
-}
-
-NO_TSAN void *malloc(size_t n)
-{
-    if (!ready())
-        return boot_alloc(n);
-    count(C_MALLOC);
-    return next_malloc(n);
-}
-
-NO_TSAN void *calloc(size_t n, size_t size)
-{
-    if (!ready()) {
-        if (size && n > SIZE_MAX / size)
-            return NULL;
-        return boot_alloc(n * size); /* static memory starts zeroed */
-    }
-    count(C_CALLOC);
-    return next_calloc(n, size);
-}
-
-NO_TSAN void *realloc(void *p, size_t n)
-{
-    if (!ready())
-        return boot_alloc(n); /* only fresh allocations happen here */
-    count(C_REALLOC);
-    if (from_boot(p)) {
-        void *q = next_malloc(n);
-        size_t have = (size_t)(boot + sizeof boot - (unsigned char *)p);
-        if (q)
-            memcpy(q, p, n < have ? n : have);
-        return q;
-    }
-    return next_realloc(p, n);
-}
-
-NO_TSAN void free(void *p)
-{
-    if (!p || from_boot(p))
-        return;
-    if (!ready())
-        return;
-    count(C_FREE);
-    next_free(p);
-}
-
-NO_TSAN long syscall(long number, ...)
+INTERPOSE_NO_TSAN long syscall(long number, ...)
 {
     va_list ap;
     long a[6];
@@ -269,43 +106,43 @@ NO_TSAN long syscall(long number, ...)
     for (int i = 0; i < 6; i++)
         a[i] = va_arg(ap, long);
     va_end(ap);
-    ready();
-    count(C_SYSCALL);
+    interpose_ready();
+    interpose_count(C_SYSCALL);
     if (number == SYS_futex) {
         int op = (int)a[1] & FUTEX_CMD_MASK;
         if (op == FUTEX_WAIT || op == FUTEX_WAIT_BITSET) {
-            count(C_FUTEX_WAIT);
+            interpose_count(C_FUTEX_WAIT);
             atomic_fetch_add(&futex_waits_anywhere, 1);
         } else if (op == FUTEX_WAKE) {
-            count(C_FUTEX_WAKE);
+            interpose_count(C_FUTEX_WAKE);
         }
     }
     return next_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
-NO_TSAN int clock_gettime(clockid_t clk, struct timespec *ts)
+INTERPOSE_NO_TSAN int clock_gettime(clockid_t clk, struct timespec *ts)
 {
-    ready();
-    count(C_CLOCK);
+    interpose_ready();
+    interpose_count(C_CLOCK);
     return next_clock_gettime(clk, ts);
 }
 
-NO_TSAN int pthread_mutex_lock(pthread_mutex_t *m)
+INTERPOSE_NO_TSAN int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    ready();
-    count(C_MUTEX);
-    return next_mutex_lock(m);
+    interpose_ready();
+    interpose_count(C_MUTEX);
+    return next_pthread_mutex_lock(m);
 }
 
 /* The library takes its robust region locks with a bounded wait. */
-NO_TSAN int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *until)
+INTERPOSE_NO_TSAN int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *until)
 {
-    ready();
-    count(C_MUTEX);
-    return next_mutex_timedlock(m, until);
+    interpose_ready();
+    interpose_count(C_MUTEX);
+    return next_pthread_mutex_timedlock(m, until);
 }
 
-NO_TSAN int open(const char *path, int flags, ...)
+INTERPOSE_NO_TSAN int open(const char *path, int flags, ...)
 {
     mode_t mode = 0;
     if (flags & (O_CREAT | O_TMPFILE)) {
@@ -314,13 +151,13 @@ NO_TSAN int open(const char *path, int flags, ...)
         mode = va_arg(ap, mode_t);
         va_end(ap);
     }
-    ready();
-    count(C_OPEN);
+    interpose_ready();
+    interpose_count(C_OPEN);
     return next_open(path, flags, mode);
 }
 
 int open64(const char *path, int flags, ...);
-NO_TSAN int open64(const char *path, int flags, ...)
+INTERPOSE_NO_TSAN int open64(const char *path, int flags, ...)
 {
     mode_t mode = 0;
     if (flags & (O_CREAT | O_TMPFILE)) {
@@ -329,22 +166,22 @@ NO_TSAN int open64(const char *path, int flags, ...)
         mode = va_arg(ap, mode_t);
         va_end(ap);
     }
-    ready();
-    count(C_OPEN);
+    interpose_ready();
+    interpose_count(C_OPEN);
     return next_open64(path, flags, mode);
 }
 
-NO_TSAN ssize_t read(int fd, void *buf, size_t n)
+INTERPOSE_NO_TSAN ssize_t read(int fd, void *buf, size_t n)
 {
-    ready();
-    count(C_READ);
+    interpose_ready();
+    interpose_count(C_READ);
     return next_read(fd, buf, n);
 }
 
-NO_TSAN int close(int fd)
+INTERPOSE_NO_TSAN int close(int fd)
 {
-    ready();
-    count(C_CLOSE);
+    interpose_ready();
+    interpose_count(C_CLOSE);
     return next_close(fd);
 }
 
@@ -354,20 +191,14 @@ NO_TSAN int close(int fd)
  * syscall, mutex lock: 2). Fails (or, in a sanitizer build, skips) the calling test otherwise. */
 static void require_working_counters(void)
 {
-    void *volatile p;
-    void *volatile q;
     uint32_t word = 0;
     struct timespec ts;
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     char buf[64];
     char got[512];
 
-    count_start();
-    p = malloc(24);
-    q = calloc(3, 8);
-    p = realloc(p, 4096);
-    free(p);
-    free(q);
+    interpose_start();
+    interpose_deliberate_allocations();
     syscall(SYS_futex, &word, FUTEX_WAKE, 1, NULL, NULL, 0); /* wakes nobody */
     syscall(SYS_futex, &word, FUTEX_WAIT, 1, NULL, NULL, 0); /* word is 0: returns at once */
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -383,22 +214,16 @@ static void require_working_counters(void)
         (void)n;
         close(fd);
     }
-    count_stop();
+    interpose_stop();
 
     static const unsigned long want[NCOUNTERS] = {1, 1, 1, 2, 2, 1, 1, 1, 2, 1, 1, 1};
     bool ok = fd >= 0;
     for (int i = 0; i < NCOUNTERS; i++)
-        ok = ok && counts[i] == want[i];
+        ok = ok && interpose_counts[i] == want[i];
     if (ok)
         return;
     describe(got, sizeof got);
-    if (UNDER_SANITIZER) {
-        print_message("interposition does not work in this sanitizer build (counted %s for 1 call of each, "
-                      "2 frees, 2 syscalls, 2 locks); run test_hotpath in a build without sanitizers\n",
-                      got);
-        skip();
-    }
-    fail_msg("the counters are broken: counted %s for 1 call of each kind (2 frees, 2 syscalls, 2 locks)", got);
+    interpose_broken("test_hotpath", got, "1 call of each kind (2 frees, 2 syscalls, 2 locks)");
 }
 
 static void assert_nothing_counted(const char *what)
@@ -431,13 +256,13 @@ static void every_counter_counts_calls_here_and_inside_libklaw(void **state)
      * word (src/region.c). */
     klaw_mpmc_tx *tx;
     klaw_mpmc_rx *rx;
-    count_start();
+    interpose_start();
     make_channel(&tx, &rx);
-    count_stop();
+    interpose_stop();
     char got[512];
     describe(got, sizeof got);
-    if (counts[C_MALLOC] + counts[C_CALLOC] == 0 || counts[C_MUTEX] == 0 || counts[C_OPEN] == 0 ||
-        counts[C_READ] == 0 || counts[C_SYSCALL] == 0)
+    if (interpose_counts[C_MALLOC] + interpose_counts[C_CALLOC] == 0 || interpose_counts[C_MUTEX] == 0 ||
+        interpose_counts[C_OPEN] == 0 || interpose_counts[C_READ] == 0 || interpose_counts[C_SYSCALL] == 0)
         fail_msg("klaw_mpmc_create's calls were not all seen: %s", got);
     klaw_mpmc_tx_free(tx);
     klaw_mpmc_rx_free(rx);
@@ -454,7 +279,7 @@ static void try_send_and_try_recv_make_no_call_when_nobody_waits(void **state)
     uint64_t sent = 0, received = 0, full = 0, empty = 0;
     memset(msg, 0xab, sizeof msg);
 
-    count_start();
+    interpose_start();
     for (uint64_t i = 0; i < ITERS; i++) {
         /* fill to a depth that cycles 1..CAP+1, so the ring wraps at every
          * depth and try_send also meets a full ring */
@@ -486,7 +311,7 @@ static void try_send_and_try_recv_make_no_call_when_nobody_waits(void **state)
             received++;
         }
     }
-    count_stop();
+    interpose_stop();
 
     assert_nothing_counted("try_send/try_recv");
     assert_true(sent >= ITERS);
@@ -507,7 +332,7 @@ static void claim_commit_view_release_make_no_call_when_nobody_waits(void **stat
     uint64_t done = 0;
     klaw_status bad = KLAW_OK;
 
-    count_start();
+    interpose_start();
     for (uint64_t i = 0; i < ITERS && bad == KLAW_OK; i++) {
         klaw_frame f;
         uint8_t out[FRAME];
@@ -566,7 +391,7 @@ static void claim_commit_view_release_make_no_call_when_nobody_waits(void **stat
         klaw_mpmc_release(rx, &f);
         done++;
     }
-    count_stop();
+    interpose_stop();
 
     assert_int_equal(bad, KLAW_OK);
     assert_int_equal(done, ITERS);
@@ -586,7 +411,7 @@ static void batches_make_no_call_when_nobody_waits(void **state)
     uint64_t sent = 0, received = 0;
     klaw_status bad = KLAW_OK;
 
-    count_start();
+    interpose_start();
     while (received < ITERS && bad == KLAW_OK) {
         size_t got;
         /* a batch of 1..BATCH, so batches straddle the ring's end */
@@ -611,7 +436,7 @@ static void batches_make_no_call_when_nobody_waits(void **state)
             klaw_mpmc_release_batch(rx, f, got);
         }
     }
-    count_stop();
+    interpose_stop();
 
     assert_int_equal(bad, KLAW_OK);
     assert_int_equal(received, sent);
@@ -636,10 +461,10 @@ static void *receive_one(void *p)
     parked *w = p;
     struct timespec dl = klaw_deadline_in_ms(20000);
     size_t len = 0;
-    count_start();
+    interpose_start();
     w->st = klaw_mpmc_recv(w->rx, &w->value, sizeof w->value, &len, &dl);
-    count_stop();
-    w->futex_waits = counts[C_FUTEX_WAIT];
+    interpose_stop();
+    w->futex_waits = interpose_counts[C_FUTEX_WAIT];
     return NULL;
 }
 
@@ -648,10 +473,10 @@ static void *send_one(void *p)
     parked *w = p;
     struct timespec dl = klaw_deadline_in_ms(20000);
     uint64_t v = 77;
-    count_start();
+    interpose_start();
     w->st = klaw_mpmc_send(w->tx, &v, sizeof v, &dl);
-    count_stop();
-    w->futex_waits = counts[C_FUTEX_WAIT];
+    interpose_stop();
+    w->futex_waits = interpose_counts[C_FUTEX_WAIT];
     return NULL;
 }
 
@@ -678,10 +503,10 @@ static void a_parked_receiver_costs_the_sender_a_futex_wake(void **state)
     wait_for_a_sleeper(before);
 
     uint64_t v = 42;
-    count_start();
+    interpose_start();
     klaw_status st = klaw_mpmc_try_send(w.tx, &v, sizeof v);
-    count_stop();
-    unsigned long wakes = counts[C_FUTEX_WAKE], syscalls = counts[C_SYSCALL];
+    interpose_stop();
+    unsigned long wakes = interpose_counts[C_FUTEX_WAKE], syscalls = interpose_counts[C_SYSCALL];
     assert_int_equal(pthread_join(t, NULL), 0);
 
     assert_int_equal(st, KLAW_OK);
@@ -694,9 +519,9 @@ static void a_parked_receiver_costs_the_sender_a_futex_wake(void **state)
 
     /* the wake cleared the waiter flag: with nobody parked again, the next
      * frame costs nothing */
-    count_start();
+    interpose_start();
     st = klaw_mpmc_try_send(w.tx, &v, sizeof v);
-    count_stop();
+    interpose_stop();
     assert_int_equal(st, KLAW_OK);
     assert_nothing_counted("try_send after the waiter left");
     klaw_mpmc_tx_free(w.tx);
@@ -720,10 +545,10 @@ static void a_parked_sender_costs_the_receiver_a_futex_wake(void **state)
 
     klaw_frame f;
     assert_int_equal(klaw_mpmc_try_view(w.rx, &f), KLAW_OK);
-    count_start();
+    interpose_start();
     klaw_mpmc_release(w.rx, &f);
-    count_stop();
-    unsigned long wakes = counts[C_FUTEX_WAKE];
+    interpose_stop();
+    unsigned long wakes = interpose_counts[C_FUTEX_WAKE];
     assert_int_equal(pthread_join(t, NULL), 0);
 
     assert_int_equal(w.st, KLAW_OK);

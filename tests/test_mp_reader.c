@@ -12,27 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h" /* hex() */
 #include "klaw/klaw.h"
 
 /* ---- helpers ------------------------------------------------------------- */
-
-/* Parses "cd ff 00" (spaces optional) into out; returns the length. */
-static size_t hex(const char *s, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    while (*s) {
-        if (*s == ' ' || *s == '-') {
-            s++;
-            continue;
-        }
-        unsigned v;
-        assert_int_equal(sscanf(s, "%2x", &v), 1);
-        assert_true(n < cap);
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
-    return n;
-}
 
 /* A copy of p[0, n) in a buffer of exactly n bytes, so ASan sees any read
  * past its end. */

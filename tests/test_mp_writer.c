@@ -11,52 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h" /* hex(), assert_bytes(), assert_hex() */
 #include "klaw/klaw.h"
-
-/* ---- helpers ------------------------------------------------------------- */
-
-/* Parses "cd ff 00" (spaces or dashes optional) into out; returns the
- * length. */
-static size_t hex(const char *s, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    while (*s) {
-        if (*s == ' ' || *s == '-') {
-            s++;
-            continue;
-        }
-        unsigned v;
-        assert_int_equal(sscanf(s, "%2x", &v), 1);
-        assert_true(n < cap);
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
-    return n;
-}
-
-static void dump(const char *what, const uint8_t *p, size_t n)
-{
-    print_error("%s (%zu bytes):", what, n);
-    for (size_t i = 0; i < n && i < 64; i++)
-        print_error(" %02x", p[i]);
-    print_error("%s\n", n > 64 ? " ..." : "");
-}
-
-static void assert_bytes(const uint8_t *got, size_t glen, const uint8_t *want, size_t wlen)
-{
-    if (glen != wlen || memcmp(got, want, wlen) != 0) {
-        dump("got ", got, glen);
-        dump("want", want, wlen);
-        fail_msg("encoding differs");
-    }
-}
-
-static void assert_hex(const uint8_t *got, size_t glen, const char *want_hex)
-{
-    uint8_t want[64];
-    size_t wlen = hex(want_hex, want, sizeof want);
-    assert_bytes(got, glen, want, wlen);
-}
 
 /* ---- integers ------------------------------------------------------------ */
 

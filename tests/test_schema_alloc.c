@@ -8,155 +8,23 @@
  * `pattern` constraint is checked by the C library's regexec(), which may
  * allocate (glibc's does); the last test measures it and says so.
  *
- * How: this executable defines the four allocator functions; the dynamic
- * linker binds every caller in the process to them, libc's own calls
- * included. They count while counting is on and forward to the next
- * definition (dlsym(RTLD_NEXT)). While dlsym is being resolved it may
- * allocate, so those first requests are served from a static block. Each
- * test first proves the counter sees a deliberate malloc (in a sanitizer
- * build, whose runtime may take precedence, the test is skipped instead).
+ * How: this executable defines the four allocator functions
+ * (tests/interpose.h); every caller in the process binds to them, libc's
+ * own calls included, and they count the test thread's calls while
+ * counting is on. Each test first proves the counter sees deliberate calls
+ * (in a sanitizer build, whose runtime may take precedence, the test is
+ * skipped instead).
  */
-#include <dlfcn.h>
-#include <stdbool.h>
-
+#include "interpose.h" /* defines malloc, calloc, realloc and free */
 #include "schema_fixtures.h"
 #include "schema_test_util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
-
-/* ---- a counting allocator ------------------------------------------------------ */
-
-static volatile unsigned long n_alloc; /* volatile: malloc is opaque to the optimizer */
-static volatile bool on;
-
-static void *(*real_malloc)(size_t);
-static void *(*real_calloc)(size_t, size_t);
-static void *(*real_realloc)(void *, size_t);
-static void (*real_free)(void *);
-
-static _Alignas(16) unsigned char early[4096];
-static size_t early_used;
-static bool in_dlsym;
-
-static void *early_alloc(size_t n)
-{
-    size_t at = (early_used + 15) & ~(size_t)15;
-    if (n > sizeof early - at)
-        abort();
-    early_used = at + n;
-    return early + at;
-}
-
-static bool is_early(const void *p)
-{
-    return (const unsigned char *)p >= early && (const unsigned char *)p < early + sizeof early;
-}
-
-static void bind_real(void)
-{
-    void *p;
-    in_dlsym = true;
-    p = dlsym(RTLD_NEXT, "malloc");
-    memcpy(&real_malloc, &p, sizeof p);
-    p = dlsym(RTLD_NEXT, "calloc");
-    memcpy(&real_calloc, &p, sizeof p);
-    p = dlsym(RTLD_NEXT, "realloc");
-    memcpy(&real_realloc, &p, sizeof p);
-    p = dlsym(RTLD_NEXT, "free");
-    memcpy(&real_free, &p, sizeof p);
-    in_dlsym = false;
-    if (!real_malloc || !real_calloc || !real_realloc || !real_free)
-        abort();
-}
-
-void *malloc(size_t n)
-{
-    if (!real_malloc) {
-        if (in_dlsym)
-            return early_alloc(n);
-        bind_real();
-    }
-    if (on)
-        n_alloc++;
-    return real_malloc(n);
-}
-
-void *calloc(size_t n, size_t size)
-{
-    if (!real_calloc) {
-        if (in_dlsym)
-            return size && n > SIZE_MAX / size ? NULL : early_alloc(n * size);
-        bind_real();
-    }
-    if (on)
-        n_alloc++;
-    return real_calloc(n, size);
-}
-
-void *realloc(void *p, size_t n)
-{
-    if (!real_realloc) {
-        if (in_dlsym)
-            return early_alloc(n);
-        bind_real();
-    }
-    if (on)
-        n_alloc++;
-    if (is_early(p)) {
-        void *q = real_malloc(n);
-        size_t room = (size_t)(early + sizeof early - (unsigned char *)p);
-        if (q)
-            memcpy(q, p, n < room ? n : room);
-        return q;
-    }
-    return real_realloc(p, n);
-}
-
-void free(void *p)
-{
-    if (!p || is_early(p))
-        return;
-    if (!real_free)
-        bind_real();
-    if (on)
-        n_alloc++;
-    real_free(p);
-}
-
-static void start(void)
-{
-    n_alloc = 0;
-    on = true;
-}
+static void start(void) { interpose_start(); }
 
 static unsigned long stop(void)
 {
-    on = false;
-    return n_alloc;
-}
-
-static void counter_must_work(void)
-{
-    void *volatile p;
-    start();
-    p = malloc(32);
-    free(p);
-    if (stop() == 2)
-        return;
-    if (SANITIZED) {
-        print_message("malloc interposition does not work under this sanitizer; run in a plain build\n");
-        skip();
-    }
-    fail_msg("the allocation counter does not count");
+    interpose_stop();
+    return interpose_total(INTERPOSE_NALLOC);
 }
 
 /* ---- the tests ------------------------------------------------------------------------ */
@@ -190,7 +58,7 @@ static size_t all_frame(uint8_t *buf, size_t cap, const klaw_schema *s)
 static void decode_and_encode_allocate_nothing(void **state)
 {
     (void)state;
-    counter_must_work();
+    interpose_require_allocator_counts("test_schema_alloc");
     const klaw_struct_desc *descs[] = {&all_desc, &all_array_desc};
     for (int k = 0; k < 2; k++) {
         klaw_schema *s = compile_ok(descs[k]);
@@ -218,7 +86,7 @@ static void decode_and_encode_allocate_nothing(void **state)
 static void errors_allocate_nothing(void **state)
 {
     (void)state;
-    counter_must_work();
+    interpose_require_allocator_counts("test_schema_alloc");
     klaw_schema *s = compile_ok(&all_desc);
     uint8_t buf[1024];
     All a;
@@ -243,7 +111,7 @@ static void errors_allocate_nothing(void **state)
 static void a_pattern_goes_through_regexec(void **state)
 {
     (void)state;
-    counter_must_work();
+    interpose_require_allocator_counts("test_schema_alloc");
     klaw_schema *s = compile_ok(&order_desc);
     uint8_t buf[256];
     Order o;
