@@ -200,6 +200,9 @@ static inline uint64_t lap_of(uint64_t s) { return s >> LAP_SHIFT; }
 /* a - b for laps kept modulo 2^(64 - LAP_SHIFT): < 0, 0, > 0 as a is
  * before, equal to, after b (b may be a full-width lap) */
 static inline int64_t lap_cmp(uint64_t a, uint64_t b) { return (int64_t)((a - b) << LAP_SHIFT) >> LAP_SHIFT; }
+/* state v's lap is lap (modulo 2^48, like lap_cmp(...) == 0): one xor
+ * and one shift, for the frame paths */
+static inline int lap_is(uint64_t v, uint64_t lap) { return ((v ^ (lap << LAP_SHIFT)) >> LAP_SHIFT) == 0; }
 static inline uint32_t st_of(uint64_t s) { return (uint32_t)(s & 7u); }
 static inline uint32_t owner_of(uint64_t s) { return (uint32_t)((s >> ST_BITS) & ((1u << OWNER_BITS) - 1)); }
 
@@ -984,15 +987,11 @@ static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame
     bc_ctl *ctl = c->ctl;
     for (;;) {
         uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
-        /* the last position: helping tail on would wrap to 0 and never move
-         * (2^64 frames: only hostile memory gets here) */
-        if (KLAW_UNLIKELY(t == UINT64_MAX))
-            return KLAW_CORRUPT;
         bc_slot *s = slot_at(c, t);
         uint64_t lap = (t >> c->shift) + 1;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
-        int64_t d = lap_cmp(lap_of(v), lap);
-        if (d == -1 && st_of(v) != S_WRITING) {
+        /* the frame path: the slot's last lap, not being written */
+        if (lap_is(v, lap - 1) && st_of(v) != S_WRITING) {
             if (c->block && !gate_allows(c, t)) {
                 if (atomic_load_explicit(&ctl->tail, memory_order_acquire) != t)
                     continue;
@@ -1013,6 +1012,12 @@ static inline klaw_status claim_one(chan *c, uint32_t me, size_t len, klaw_frame
             }
             continue;
         }
+        /* the last position: helping tail on would wrap to 0 and never move
+         * (2^64 frames: only hostile memory gets here; a claim there moves
+         * tail to 0 once, which is harmless) */
+        if (KLAW_UNLIKELY(t == UINT64_MAX))
+            return KLAW_CORRUPT;
+        int64_t d = lap_cmp(lap_of(v), lap);
         if (d >= 0) { /* taken for this lap: help tail on */
             /* a later lap with tail still at t breaks B1 (its claimer saw
              * tail past t + capacity): hostile memory, not a stale tail */
@@ -1062,7 +1067,7 @@ static size_t claim_run(chan *c, uint32_t me, size_t len, klaw_frame *f, size_t 
         klaw__prefetch_w(slot_at(c, t + PREFETCH_AHEAD), c->slot_size > CACHELINE, c->pfw);
         uint64_t lap = (t >> c->shift) + 1;
         uint64_t v = atomic_load_explicit(&s->state, memory_order_acquire);
-        if (lap_cmp(lap_of(v), lap) != -1 || st_of(v) == S_WRITING)
+        if (!lap_is(v, lap - 1) || st_of(v) == S_WRITING)
             break;
         if (t >= limit) {
             if (!gate_allows(c, t))
