@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../schema_fixtures.h"
+#include "schema_fixtures.h" /* tests/ (an include directory of the fuzz targets) */
 #include "klaw/klaw.h"
 
 #define CHECK(c)                                                                          \
