@@ -646,6 +646,32 @@ static inline uint32_t lookup(const cstruct *s, const char *k, uint32_t n)
 
 /* A nullable field: nil (or, lax, "null") means absent; else the value,
  * and the presence flag. */
+
+/* 1 if the n bytes at d (a fixstr's, n < 32) are all ASCII: words or
+ * halves OR-ed together, overlapping at the end, no byte loop past 3.
+ * The fast paths of both decoders call it; UTF-8 beyond ASCII goes the
+ * validating way. */
+HOT_INLINE bool short_ascii(const uint8_t *d, uint32_t n)
+{
+    uint64_t hi = 0, x;
+    if (n >= 8) {
+        for (uint32_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, d + i, 8);
+            hi |= x;
+        }
+        memcpy(&x, d + n - 8, 8);
+        hi |= x;
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, d, 4);
+        memcpy(&b, d + n - 4, 4);
+        hi = a | b;
+    } else {
+        for (uint32_t i = 0; i < n; i++)
+            hi |= d[i];
+    }
+    return (hi & 0x8080808080808080ull) == 0;
+}
 static klaw_status dec_nullable(dctx *c, const cfield *f, uint8_t *base, const pnode *path)
 {
     klaw_mp_reader *r = c->r;
@@ -688,24 +714,7 @@ HOT_INLINE bool short_ascii_str(klaw_mp_reader *r, klaw_str *v)
     if (KLAW_UNLIKELY((size_t)(r->end - d) < n))
         return false;
     if (!(r->flags & KLAW_MP_TRUSTED_UTF8)) {
-        uint64_t hi = 0, x;
-        if (n >= 8) {
-            for (uint32_t i = 0; i + 8 <= n; i += 8) {
-                memcpy(&x, d + i, 8);
-                hi |= x;
-            }
-            memcpy(&x, d + n - 8, 8);
-            hi |= x;
-        } else if (n >= 4) {
-            uint32_t a, b;
-            memcpy(&a, d, 4);
-            memcpy(&b, d + n - 4, 4);
-            hi = a | b;
-        } else {
-            for (uint32_t i = 0; i < n; i++)
-                hi |= d[i];
-        }
-        if (hi & 0x8080808080808080ull)
+        if (!short_ascii(d, n))
             return false;
     }
     v->ptr = (const char *)d;
@@ -840,24 +849,7 @@ HOT_INLINE bool quick_at(const uint8_t **pp, const uint8_t *end, uint32_t rflags
         if (KLAW_UNLIKELY((size_t)(end - d) < n))
             return false;
         if (!(rflags & KLAW_MP_TRUSTED_UTF8)) {
-            uint64_t hi = 0, x;
-            if (n >= 8) {
-                for (uint32_t i = 0; i + 8 <= n; i += 8) {
-                    memcpy(&x, d + i, 8);
-                    hi |= x;
-                }
-                memcpy(&x, d + n - 8, 8);
-                hi |= x;
-            } else if (n >= 4) {
-                uint32_t a, b;
-                memcpy(&a, d, 4);
-                memcpy(&b, d + n - 4, 4);
-                hi = a | b;
-            } else {
-                for (uint32_t i = 0; i < n; i++)
-                    hi |= d[i];
-            }
-            if (hi & 0x8080808080808080ull)
+            if (!short_ascii(d, n))
                 return false;
         }
         store_str(dst, (const char *)d, n);
