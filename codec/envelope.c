@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "klaw/envelope.h"
+#include "schema_impl.h" /* ks_wire_type_name */
 
 /* ---- the layout ------------------------------------------------------------ */
 
@@ -645,26 +646,6 @@ const char *klaw_envelope_type_name(klaw_envelope_type t)
     }
 }
 
-/* msgspec's names for the types it reports. */
-static const char *msgspec_type_name(klaw_mp_type t)
-{
-    switch (t) {
-    case KLAW_MP_NIL: return "null";
-    case KLAW_MP_BOOL: return "bool";
-    case KLAW_MP_UINT:
-    case KLAW_MP_INT: return "int";
-    case KLAW_MP_FLOAT32:
-    case KLAW_MP_FLOAT64: return "float";
-    case KLAW_MP_STR: return "str";
-    case KLAW_MP_BIN: return "bytes";
-    case KLAW_MP_ARRAY: return "array";
-    case KLAW_MP_MAP: return "object";
-    case KLAW_MP_EXT: return "ext";
-    case KLAW_MP_TIMESTAMP: return "datetime";
-    default: return "nothing";
-    }
-}
-
 int klaw_envelope_error_path(const klaw_envelope_error *err, char *buf, size_t size)
 {
     if (err->depth == 0)
@@ -687,8 +668,8 @@ int klaw_envelope_error_format(const klaw_envelope_error *err, char *buf, size_t
         return snprintf(buf, size, "%s", klaw_strerror(err->status));
     switch (err->fault) {
     case KLAW_ENV_FAULT_TYPE:
-        snprintf(msg, sizeof msg, "Expected `%s`, got `%s`", msgspec_type_name(err->expected),
-                 msgspec_type_name(err->got));
+        snprintf(msg, sizeof msg, "Expected `%s`, got `%s`", ks_wire_type_name(err->expected),
+                 ks_wire_type_name(err->got));
         break;
     case KLAW_ENV_FAULT_TOO_SHORT:
         snprintf(msg, sizeof msg, "Expected `array` of at least length %llu, got %llu", lim, v);

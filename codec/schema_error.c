@@ -12,6 +12,8 @@
 #include "klaw/json.h"
 #include "schema_impl.h"
 
+/* The names msgspec gives the types it meets, for "got `...`" in every
+ * validation message of the codec (schema layer and envelope). */
 const char *ks_wire_type_name(klaw_mp_type t)
 {
     switch (t) {
@@ -26,7 +28,7 @@ const char *ks_wire_type_name(klaw_mp_type t)
     case KLAW_MP_ARRAY: return "array";
     case KLAW_MP_MAP: return "object";
     case KLAW_MP_EXT: return "ext";
-    case KLAW_MP_TIMESTAMP: return "timestamp";
+    case KLAW_MP_TIMESTAMP: return "datetime";
     default: return "nothing";
     }
 }
@@ -48,7 +50,7 @@ const char *ks_expected_name(const cfield *f)
     case KLAW_K_STR: return "str";
     case KLAW_K_BIN: return "bytes";
     case KLAW_K_RAW: return "any";
-    case KLAW_K_TIMESTAMP: return "timestamp";
+    case KLAW_K_TIMESTAMP: return "datetime"; /* msgspec's name */
     case KLAW_K_ENUM: return f->enm && f->enm->wire == KLAW_ENUM_INT ? "int" : "str";
     case KLAW_K_STRUCT: return (f->nested->flags & KLAW_S_ARRAY_LIKE) ? "array" : "object";
     case KLAW_K_ARRAY:

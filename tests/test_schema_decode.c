@@ -583,9 +583,9 @@ static void decode_timestamps_fixed_enums_raw(void **state)
     assert_int_equal(buf[4], 0xc7); /* the 96-bit form */
     assert_int_equal(klaw_schema_decode(s, buf, w.pos, &m, NULL, 0, NULL), KLAW_OK);
     assert_true(m.ts.tv_sec == -1 && m.ts.tv_nsec == 999999999);
-    expect_json_error(s, "{\"ts\":5}", 0, KLAW_VALIDATE, "Expected `timestamp`, got `int` - at `$.ts`");
+    expect_json_error(s, "{\"ts\":5}", 0, KLAW_VALIDATE, "Expected `datetime`, got `int` - at `$.ts`");
     n = mp_hex("81 a2 74 73 d6 01 00 00 00 05", buf, sizeof buf); /* ext 1 */
-    expect_bytes_error(s, buf, n, 0, KLAW_VALIDATE, "Expected `timestamp`, got `ext` - at `$.ts`");
+    expect_bytes_error(s, buf, n, 0, KLAW_VALIDATE, "Expected `datetime`, got `ext` - at `$.ts`");
 
     /* fixed: exactly N */
     assert_int_equal(decode_json(s, "{\"fixed\":[1,-2,3]}", &m, 0, NULL), KLAW_OK);
@@ -844,7 +844,7 @@ static void decode_lax_coercions_and_their_strict_refusals(void **state)
     expect_json_error(s, "{\"d\":\"1.5\"}", 0, KLAW_VALIDATE, "Expected `float`, got `str` - at `$.d`");
     expect_json_error(s, "{\"b\":\"true\"}", 0, KLAW_VALIDATE, "Expected `bool`, got `str` - at `$.b`");
     expect_json_error(s, "{\"b\":1}", 0, KLAW_VALIDATE, "Expected `bool`, got `int` - at `$.b`");
-    expect_json_error(s, "{\"ts\":1}", 0, KLAW_VALIDATE, "Expected `timestamp`, got `int` - at `$.ts`");
+    expect_json_error(s, "{\"ts\":1}", 0, KLAW_VALIDATE, "Expected `datetime`, got `int` - at `$.ts`");
     expect_json_error(s, "{\"n\":\"null\"}", 0, KLAW_VALIDATE, "Expected `int | null`, got `str` - at `$.n`");
     klaw_schema_free(s);
 }
