@@ -7,12 +7,14 @@ set -euo pipefail
 KLAW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KLAW_BUILD=${KLAW_BUILD:-$KLAW_ROOT/build}
 
-# Everything the build, the tests and the benchmark peers use.
+# Everything the build, the tests and the benchmark peers use (libnats-dev:
+# libklaw-nats and klaw bridge; nats-server: their tests start real ones).
 KLAW_PACKAGES=(
   build-essential meson ninja-build pkg-config
   liburcu-dev libck-dev libcmocka-dev
   libmsgpack-dev libjson-c-dev libzmq3-dev python3-msgpack
   scdoc
+  libnats-dev nats-server
 )
 
 # What building the Debian packages adds (scripts/package-test, .ci/run):

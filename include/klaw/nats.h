@@ -1,0 +1,144 @@
+/*
+ * klaw/nats.h - bridges between klaw channels and NATS (libklaw-nats).
+ *
+ * An optional library on top of libklaw: it is built when nats.c
+ * (libnats-dev) is found, links nats.c, and has its own pkg-config file
+ * (klaw-nats.pc); libklaw itself never links nats.c. DESIGN.md "Beyond one
+ * host": when a klaw user outgrows one machine the channels carry on over
+ * NATS, and since klaw frames are already MessagePack (klaw-core wire v1
+ * envelopes, or whatever the channel's writers put there) a bridge moves
+ * them as they are.
+ *
+ * One bridge joins one named channel (made beforehand, e.g. with `klaw
+ * create`) and one NATS subject, in one or both directions:
+ *
+ *  broadcast, out: the bridge is a registered reader of the channel
+ *    (reader id "nats:<subject>", so `klaw stat` shows it with its lag);
+ *    every frame becomes a message on the subject.
+ *  broadcast, in: every message on the subject becomes a frame in the
+ *    channel (the bridge holds a writer handle).
+ *  mpmc, out: the bridge is one more receiver - it competes with the local
+ *    receivers, and each frame it takes is published.
+ *  mpmc, in: the bridge subscribes in a queue group (default: the subject),
+ *    so that among the bridges of several hosts each message reaches
+ *    exactly one, and sends it into its channel (competing consumers
+ *    across hosts). One direction per mpmc bridge: a bridge that did both
+ *    would take back, as a receiver, frames it had just brought in.
+ *
+ * Frames are unchanged on the wire: a message's payload is the frame's
+ * bytes. Headers carry what the bridges need: Klaw-Origin (the bridge's
+ * origin, see klaw_nats_opts), Klaw-Channel and Klaw-Seq (the frame's seq
+ * in its channel). A frame that came in from NATS is never published back
+ * out: the bridge remembers the positions its inbound side committed and
+ * its outbound side skips them, and its connection does not receive its
+ * own messages (no echo). So two hosts may bridge the same subject both
+ * ways: each frame reaches each side once.
+ *
+ * Delivery, core NATS (KLAW_NATS_CORE): at most once. While the connection
+ * is down nats.c keeps a bounded buffer (reconnect_buffer bytes) and the
+ * bridge keeps publishing into it; past it, what an OVERWRITE broadcast
+ * bridge cannot publish is counted (out_dropped), the way a lagged
+ * receiver counts what it missed. Under a BLOCK broadcast or an mpmc, an
+ * outbound bridge that cannot publish stops taking frames (it retries the
+ * frame it holds), so back-pressure reaches the writers. nats.c reconnects
+ * on its own, through the list of servers, for as long as the bridge runs.
+ * A frame larger than the server's max_payload is a counted error
+ * (out_too_big), never a crash or a stop. Inbound, a message that does not
+ * fit the channel's max_frame is counted (in_too_big).
+ *
+ * Stopping: klaw_nats_bridge_stop() ends the bridge: outbound, what was
+ * taken is published and the connection flushed. A bridge whose channel
+ * closes (every writer gone, drained) finishes by itself:
+ * klaw_nats_bridge_done() then says 1.
+ *
+ * Threads: each bridge runs an outbound thread (when it goes out) and
+ * nats.c's delivery thread (when it comes in). The calls below may be
+ * made from any thread; one bridge handle is stopped once.
+ */
+#ifndef KLAW_NATS_H
+#define KLAW_NATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "klaw/export.h"
+#include "klaw/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct klaw_nats_bridge klaw_nats_bridge;
+
+/* Directions (klaw_nats_opts.direction). */
+#define KLAW_NATS_OUT 1u /* channel -> subject */
+#define KLAW_NATS_IN 2u  /* subject -> channel */
+
+typedef enum klaw_nats_delivery {
+    KLAW_NATS_CORE = 0, /* core NATS: at most once */
+} klaw_nats_delivery;
+
+typedef struct klaw_nats_opts {
+    const char *servers;     /* "nats://h1:4222,nats://h2:4222"; NULL:
+                                nats://127.0.0.1:4222                      */
+    const char *channel;     /* the klaw channel (named; it must exist)    */
+    const char *subject;     /* the NATS subject                           */
+    unsigned direction;      /* KLAW_NATS_OUT and/or KLAW_NATS_IN          */
+    klaw_nats_delivery delivery;
+    const char *queue_group; /* mpmc in: the queue group; NULL: subject    */
+    const char *origin;      /* this bridge in Klaw-Origin headers; NULL:
+                                "<hostname>/<pid>"                         */
+    uint32_t reconnect_buffer; /* bytes nats.c buffers while disconnected;
+                                  0: 8 MiB                                 */
+    uint32_t reconnect_wait_ms; /* between reconnect attempts; 0: 100 ms   */
+} klaw_nats_opts;
+
+/* Counters (monotonic while the bridge runs). */
+typedef struct klaw_nats_stats {
+    uint64_t out_frames;  /* frames published                              */
+    uint64_t out_bytes;
+    uint64_t out_dropped; /* OVERWRITE: frames that could not be published */
+    uint64_t out_too_big; /* frames over the server's max_payload          */
+    uint64_t out_lagged;  /* broadcast: frames the channel overwrote before
+                             the bridge read them (KLAW_LAGGED)            */
+    uint64_t out_skipped; /* frames that came in from NATS (not sent back) */
+    uint64_t in_frames;   /* messages committed as frames                  */
+    uint64_t in_bytes;
+    uint64_t in_dropped;  /* messages lost: the channel full (OVERWRITE
+                             never is), closed, or nats.c's slow-consumer
+                             limit                                         */
+    uint64_t in_too_big;  /* messages over the channel's max_frame         */
+    uint64_t in_own;      /* messages with our own origin (ignored)        */
+    uint64_t reconnects;
+    uint64_t disconnects;
+    int connected;        /* 1 while connected to a server                 */
+    int done;             /* the channel closed and the bridge finished    */
+} klaw_nats_stats;
+
+/* Starts a bridge: connects (a server that is not up yet is retried in
+ * the background), opens the channel, subscribes and/or starts reading.
+ * KLAW_OK; KLAW_INVAL (a missing channel or subject name, no direction, an
+ * unknown delivery, both directions on an mpmc, a watch or oneshot
+ * channel); the channel's open errors (KLAW_NOENT, KLAW_CLOSED, ...);
+ * KLAW_SYS (nats.c refused: *why, when why is not NULL, says what - a
+ * static string or one that lives as long as the thread's next call). */
+KLAW_API klaw_status klaw_nats_bridge_start(const klaw_nats_opts *opts, klaw_nats_bridge **out,
+                                            const char **why);
+
+/* The counters now. */
+KLAW_API void klaw_nats_bridge_stats(klaw_nats_bridge *b, klaw_nats_stats *out);
+
+/* 1 once the bridge has finished on its own (its channel closed and was
+ * drained, or, inbound, closed to writers), else 0. */
+KLAW_API int klaw_nats_bridge_done(klaw_nats_bridge *b);
+
+/* Stops the bridge: the outbound thread publishes the frame it holds and
+ * stops taking more, the connection is flushed (at most 2 s) and closed,
+ * the channel's handles are closed, and b is freed. NULL is a no-op. */
+KLAW_API void klaw_nats_bridge_stop(klaw_nats_bridge *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KLAW_NATS_H */
