@@ -90,6 +90,13 @@ struct klaw_nats_bridge {
     _Atomic uint64_t in_frames, in_bytes, in_dropped, in_too_big, in_own;
     _Atomic uint64_t reconnects, disconnects;
     _Atomic int connected;
+
+    /* nats.c runs the connection's callbacks on a thread of its own, also
+     * after natsConnection_Close() returns: the closed callback is the
+     * last of them, and stop waits for it before b goes */
+    pthread_mutex_t closed_mu;
+    pthread_cond_t closed_cv;
+    int closed;
 };
 
 static _Thread_local char why_buf[256];
@@ -161,6 +168,16 @@ static void on_connected(natsConnection *nc, void *closure)
     atomic_store(&b->connected, 1);
 }
 
+static void on_closed(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    klaw_nats_bridge *b = closure;
+    pthread_mutex_lock(&b->closed_mu);
+    b->closed = 1;
+    pthread_cond_broadcast(&b->closed_cv);
+    pthread_mutex_unlock(&b->closed_mu);
+}
+
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {
     (void)nc;
@@ -198,6 +215,8 @@ static natsStatus connect_nats(klaw_nats_bridge *b, const klaw_nats_opts *o, con
         s = natsOptions_SetReconnectedCB(no, on_reconnected, b);
     if (s == NATS_OK)
         s = natsOptions_SetErrorHandler(no, on_error, b);
+    if (s == NATS_OK)
+        s = natsOptions_SetClosedCB(no, on_closed, b);
     if (s == NATS_OK) {
         s = natsConnection_Connect(&b->nc, no);
         if (s == NATS_OK)
@@ -475,6 +494,8 @@ static void free_bridge(klaw_nats_bridge *b)
     klaw_mpmc_rx_free(b->mrx);
     klaw_mpmc_tx_free(b->mtx);
     pthread_mutex_destroy(&b->own_mu);
+    pthread_mutex_destroy(&b->closed_mu);
+    pthread_cond_destroy(&b->closed_cv);
     free(b->own);
     free(b->channel);
     free(b->subject);
@@ -502,6 +523,8 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
     if (!b)
         return KLAW_NOMEM;
     pthread_mutex_init(&b->own_mu, NULL);
+    pthread_mutex_init(&b->closed_mu, NULL);
+    pthread_cond_init(&b->closed_cv, NULL);
     b->dir = o->direction;
     b->channel = strdup(o->channel);
     b->subject = strdup(o->subject);
@@ -592,8 +615,21 @@ void klaw_nats_bridge_stop(klaw_nats_bridge *b)
     if (b->nc) {
         natsConnection_FlushTimeout(b->nc, 2000);
         natsConnection_Close(b->nc);
+        /* the last callback: none touches b after it (at most 5 s: a
+         * nats.c that never calls it leaks b rather than risk a write into
+         * freed memory) */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 5;
+        pthread_mutex_lock(&b->closed_mu);
+        while (!b->closed && pthread_cond_timedwait(&b->closed_cv, &b->closed_mu, &until) != ETIMEDOUT) {
+        }
+        int closed = b->closed;
+        pthread_mutex_unlock(&b->closed_mu);
+        natsSubscription_Destroy(b->sub);
+        natsConnection_Destroy(b->nc);
+        if (!closed)
+            return;
     }
-    natsSubscription_Destroy(b->sub);
-    natsConnection_Destroy(b->nc);
     free_bridge(b);
 }

@@ -137,5 +137,6 @@ int cmd_rm(int argc, char **argv);
 int cmd_create(int argc, char **argv); /* create.c   */
 int cmd_tail(int argc, char **argv);   /* tail.c     */
 int cmd_send(int argc, char **argv);   /* send.c     */
+int cmd_bridge(int argc, char **argv); /* bridge.c   */
 
 #endif /* KLAW_TOOL_H */

@@ -13,11 +13,14 @@
  *   klaw send [--envelope] [--lines] [--timeout MS] NAME [JSON]
  *                                   JSON in, one MessagePack frame out
  *   klaw rm NAME...                 remove channels' names
+ *   klaw bridge [options] CHANNEL SUBJECT... | --config FILE
+ *                                   bridges between channels and NATS
  *   klaw --help | --version
  *
  * Each command is one row of the `commands` table below and one function
  * taking the arguments after its name, in the file of its family: codec.c
- * (decode, encode), channels.c (ls, stat, rm), create.c, tail.c, send.c;
+ * (decode, encode), channels.c (ls, stat, rm), create.c, tail.c, send.c,
+ * bridge.c;
  * what they share is in util.c (klaw_tool.h). Exit status: see
  * klaw_tool.h.
  */
@@ -113,6 +116,7 @@ static const command commands[] = {
     {"tail", "[-n N] [-f] [...] NAME", "print a channel's frames as JSON", cmd_tail},
     {"send", "[--envelope] [...] NAME [JSON]", "JSON in, a MessagePack frame out", cmd_send},
     {"rm", "NAME...", "remove channels' names", cmd_rm},
+    {"bridge", "[options] CHANNEL SUBJECT...", "bridge channels and NATS subjects", cmd_bridge},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
