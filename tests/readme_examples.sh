@@ -36,8 +36,17 @@ for doc in "${docs[@]}"; do
     n=${f##*_}
     what="$rel example ${n%.c}"
     exe=${f%.c}
+    # an example of the NATS bridge links libklaw-nats and nats.c too
+    extra=()
+    if grep -q '#include <klaw/nats.h>' "$f"; then
+      if [ ! -e "$build/nats/libklaw-nats.a" ]; then
+        echo "SKIP: $what needs libklaw-nats (this build has no nats.c)" >&2
+        continue
+      fi
+      extra=("$build/nats/libklaw-nats.a" -lnats)
+    fi
     if ! "$@" -std=c11 -Wall -Wextra -Werror -I"$src/include" -I"$build/include" "$f" \
-        "$build/libklaw.a" -lurcu-bp -lurcu-common -lck -lm -lpthread -o "$exe"; then
+        "${extra[@]}" "$build/libklaw.a" -lurcu-bp -lurcu-common -lck -lm -lpthread -o "$exe"; then
       echo "FAIL: $what does not compile" >&2
       exit 1
     fi
