@@ -463,9 +463,24 @@ static klaw_status open_channel(klaw_nats_bridge *b, const char **why)
         if (b->kind == KLAW_CHANNEL_BROADCAST) {
             char id[64];
             snprintf(id, sizeof id, "nats:%.57s", b->subject);
-            st = klaw_bcast_open_rx(b->channel, KLAW_BCAST_FROM_TAIL, id, &b->brx);
+            /* a bridge restarted right after a crash finds its old record
+             * until the channel reaps it (a liveness period, 1 s by
+             * default): it waits for that, up to 3 s */
+            for (int tries = 0;; tries++) {
+                st = klaw_bcast_open_rx(b->channel, KLAW_BCAST_FROM_TAIL, id, &b->brx);
+                if (st != KLAW_EXIST || tries == 30)
+                    break;
+                struct timespec d = {0, 100000000};
+                nanosleep(&d, NULL);
+            }
         } else {
             st = klaw_mpmc_open_rx(b->channel, &b->mrx);
+        }
+        if (st == KLAW_EXIST) {
+            if (why)
+                *why = say("channel %s: another live bridge reads it for subject %s (reader nats:<subject>)",
+                           b->channel, b->subject);
+            return st;
         }
         if (st != KLAW_OK) {
             if (why)

@@ -8,13 +8,15 @@ KLAW_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KLAW_BUILD=${KLAW_BUILD:-$KLAW_ROOT/build}
 
 # Everything the build, the tests and the benchmark peers use (libnats-dev:
-# libklaw-nats and klaw bridge; nats-server: their tests start real ones).
+# libklaw-nats and klaw bridge; nats-server: their tests start real ones; Go
+# and its NATS and msgpack packages: the interop test's Go service).
 KLAW_PACKAGES=(
   build-essential meson ninja-build pkg-config
   liburcu-dev libck-dev libcmocka-dev
   libmsgpack-dev libjson-c-dev libzmq3-dev python3-msgpack
   scdoc
   libnats-dev nats-server
+  golang-go golang-github-nats-io-go-nats-dev golang-github-vmihailenco-msgpack.v5-dev
 )
 
 # What building the Debian packages adds (scripts/package-test, .ci/run):

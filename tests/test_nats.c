@@ -6,6 +6,7 @@
  * once, at one of them); two bridges going both ways on one subject (no
  * loop: each frame once on each side); a server killed mid-stream and
  * restarted (core NATS: the loss is counted and the bridge goes on); a
+ * three-server cluster with the bridges' server killed (they fail over); a
  * frame over the server's max_payload (counted, not a crash); a channel
  * that closes (the bridge finishes); bad options.
  *
@@ -547,6 +548,98 @@ static void server_restart_mid_stream_counts_the_loss_and_goes_on(void **state)
     server_stop(&s);
 }
 
+/* Three servers in a cluster on loopback; the bridges are given the first
+ * one only and learn the others from it (nats.c's discovered servers).
+ * The first is killed: both bridges fail over and frames written after
+ * that arrive, in order. */
+static void a_cluster_member_killed_the_bridges_fail_over(void **state)
+{
+    (void)state;
+    server s[3];
+    int cport[3], port[3];
+    for (int k = 0; k < 3; k++) {
+        port[k] = free_port();
+        cport[k] = free_port();
+    }
+    for (int k = 0; k < 3; k++) {
+        char conf[512];
+        int a = (k + 1) % 3, b = (k + 2) % 3;
+        snprintf(conf, sizeof conf,
+                 "server_name: n%d\ncluster {\n  name: klaw\n  listen: 127.0.0.1:%d\n"
+                 "  routes: [nats-route://127.0.0.1:%d, nats-route://127.0.0.1:%d]\n}",
+                 k, cport[k], cport[a], cport[b]);
+        server_start(&s[k], port[k], conf);
+    }
+    sleep_ms(1500); /* the routes form */
+    char u[64];
+    url(&s[0], u, sizeof u);
+    const char *a = uniq(0, "ca"), *b = uniq(1, "cb");
+    klaw_bcast_opts oa = {.capacity = 1024, .max_frame = MAXF, .policy = KLAW_POLICY_BLOCK, .name = a};
+    klaw_bcast_opts ob = {.capacity = 8192, .max_frame = MAXF, .policy = KLAW_POLICY_BLOCK, .name = b};
+    klaw_bcast_tx *ta, *tb;
+    assert_int_equal(klaw_bcast_create(&oa, &ta), KLAW_OK);
+    assert_int_equal(klaw_bcast_create(&ob, &tb), KLAW_OK);
+    klaw_bcast_rx *rb;
+    assert_int_equal(klaw_bcast_subscribe(tb, KLAW_BCAST_FROM_TAIL, "test", &rb), KLAW_OK);
+    klaw_nats_bridge *out = bridge(u, a, "t.cluster", KLAW_NATS_OUT, "host-a");
+    klaw_nats_bridge *in = bridge(u, b, "t.cluster", KLAW_NATS_IN, "host-b");
+    settle();
+    uint8_t buf[MAXF];
+    uint64_t i = 0;
+    for (; i < 500; i++) {
+        size_t n = frame_of(i, buf, MAXF);
+        struct timespec d = klaw_deadline_in_ms(5000);
+        assert_int_equal(klaw_bcast_send(ta, buf, n, &d), KLAW_OK);
+    }
+    server_kill(&s[0]);
+    klaw_nats_stats so, si;
+    int64_t t0 = now_ms();
+    do {
+        sleep_ms(50);
+        klaw_nats_bridge_stats(out, &so);
+        klaw_nats_bridge_stats(in, &si);
+    } while ((so.reconnects == 0 || si.reconnects == 0 || !so.connected || !si.connected) && now_ms() - t0 < 15000);
+    assert_true(so.reconnects >= 1 && si.reconnects >= 1);
+    assert_true(so.connected && si.connected);
+    sleep_ms(500); /* the inbound interest reaches the whole cluster */
+    uint64_t first_after = i;
+    for (; i < first_after + 500; i++) {
+        size_t n = frame_of(i, buf, MAXF);
+        struct timespec d = klaw_deadline_in_ms(5000);
+        assert_int_equal(klaw_bcast_send(ta, buf, n, &d), KLAW_OK);
+    }
+    uint64_t got_after = 0, last = 0;
+    int have_last = 0;
+    t0 = now_ms();
+    while (got_after < 500 && now_ms() - t0 < 15000) {
+        klaw_frame f;
+        uint64_t lag = 0;
+        struct timespec d = klaw_deadline_in_ms(100);
+        klaw_status st = klaw_bcast_view(rb, &d, &f, &lag);
+        if (st == KLAW_TIMEOUT)
+            continue;
+        assert_int_equal(st, KLAW_OK);
+        uint64_t k = check_frame(f.data, f.len, MAXF);
+        assert_int_equal(klaw_bcast_release(rb, &f), KLAW_OK);
+        if (have_last)
+            assert_true(k > last);
+        last = k;
+        have_last = 1;
+        if (k >= first_after)
+            got_after++;
+    }
+    assert_int_equal(got_after, 500);
+    klaw_nats_bridge_stop(out);
+    klaw_nats_bridge_stop(in);
+    klaw_bcast_rx_free(rb);
+    klaw_bcast_tx_free(ta);
+    klaw_bcast_tx_free(tb);
+    klaw_region_unlink(a);
+    klaw_region_unlink(b);
+    for (int k = 0; k < 3; k++)
+        server_stop(&s[k]);
+}
+
 static void a_frame_over_max_payload_is_counted(void **state)
 {
     (void)state;
@@ -611,6 +704,7 @@ int main(void)
         cmocka_unit_test(both_ways_on_two_hosts_deliver_each_frame_once),
         cmocka_unit_test(a_frame_over_max_payload_is_counted),
         cmocka_unit_test(server_restart_mid_stream_counts_the_loss_and_goes_on),
+        cmocka_unit_test(a_cluster_member_killed_the_bridges_fail_over),
     };
     if (getenv("KLAW_TEST_FILTER"))
         cmocka_set_test_filter(getenv("KLAW_TEST_FILTER"));
