@@ -8,6 +8,7 @@
 # nats-server must be installed (scripts/setup.sh lists it): the test fails
 # without it, never skips.
 set -u
+. "$(dirname "$0")/nats_server.sh"
 KLAW=${1:?usage: test_bridge_cli.sh path/to/klaw}
 T=$(mktemp -d)
 P=tbridge-$$
@@ -15,7 +16,7 @@ SERVER=
 BRIDGES=()
 cleanup() {
     for p in "${BRIDGES[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$SERVER" ] && { kill -9 "$SERVER"; wait "$SERVER"; } 2>/dev/null
+    nats_server_stop
     "$KLAW" rm "$P-a" "$P-b" >/dev/null 2>&1
     rm -rf "$T"
 }
@@ -26,19 +27,7 @@ fail() {
     failures=$((failures + 1))
 }
 
-NATS=$(command -v nats-server || ls /usr/sbin/nats-server 2>/dev/null)
-if [ -z "$NATS" ]; then
-    echo "FAIL: nats-server is not installed (scripts/setup.sh lists it)" >&2
-    exit 1
-fi
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$NATS" -a 127.0.0.1 -p "$PORT" >"$T/server.log" 2>&1 &
-SERVER=$!
-for i in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.05
-done
-URL=nats://127.0.0.1:$PORT
+nats_server_start "$T"
 
 # ---- usage and config errors -----------------------------------------------------
 "$KLAW" bridge >/dev/null 2>"$T/err"; rc=$?

@@ -10,6 +10,7 @@
 # Fails loudly (never skips) when go, the Go packages or nats-server are
 # missing: scripts/setup.sh installs them.
 set -u
+. "$(dirname "$0")/nats_server.sh"
 KLAW=${1:?usage: test_nats_go.sh KLAW GO_SOURCE_DIR}
 GOSRC=${2:?usage: test_nats_go.sh KLAW GO_SOURCE_DIR}
 T=$(mktemp -d)
@@ -18,7 +19,7 @@ PIDS=()
 SERVER=
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$SERVER" ] && { kill -9 "$SERVER"; wait "$SERVER"; } 2>/dev/null
+    nats_server_stop
     "$KLAW" rm "$P-a" "$P-b" >/dev/null 2>&1
     rm -rf "$T"
 }
@@ -33,7 +34,6 @@ GO=$(command -v go) || die "go is not installed (apt-get install golang-go; scri
     die "nats.go is not installed (golang-github-nats-io-go-nats-dev)"
 [ -d /usr/share/gocode/src/github.com/vmihailenco/msgpack ] ||
     die "msgpack v5 is not installed (golang-github-vmihailenco-msgpack.v5-dev)"
-NATS=$(command -v nats-server || ls /usr/sbin/nats-server 2>/dev/null) || die "nats-server is not installed"
 
 # the Go program, offline, from Debian's packages
 mkdir -p "$T/gocache"
@@ -43,14 +43,7 @@ if ! GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$T/gocache" GOFLAGS= \
     die "the Go program does not build"
 fi
 
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$NATS" -a 127.0.0.1 -p "$PORT" >"$T/server.log" 2>&1 &
-SERVER=$!
-for i in $(seq 1 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.05
-done
-URL=nats://127.0.0.1:$PORT
+nats_server_start "$T"
 N=200
 
 "$KLAW" create broadcast "$P-a" --max-frame 1024 --policy block --hold >/dev/null 2>&1 &
