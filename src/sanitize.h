@@ -26,4 +26,14 @@
 #endif
 #endif
 
+/* KLAW_NO_TSAN: a function ThreadSanitizer must not instrument (the tests'
+ * interposers, which run before its runtime is ready); empty otherwise. */
+#if defined(KLAW_TSAN) && defined(__clang__)
+#define KLAW_NO_TSAN __attribute__((no_sanitize("thread")))
+#elif defined(KLAW_TSAN)
+#define KLAW_NO_TSAN __attribute__((no_sanitize_thread))
+#else
+#define KLAW_NO_TSAN
+#endif
+
 #endif

@@ -60,13 +60,7 @@
 /* The interposed functions run before any sanitizer runtime is ready (the
  * dynamic linker and the runtime's own start allocate): keep
  * ThreadSanitizer's instrumentation out of them. */
-#if defined(KLAW_TSAN) && defined(__clang__)
-#define INTERPOSE_NO_TSAN __attribute__((no_sanitize("thread")))
-#elif defined(KLAW_TSAN)
-#define INTERPOSE_NO_TSAN __attribute__((no_sanitize_thread))
-#else
-#define INTERPOSE_NO_TSAN
-#endif
+#define INTERPOSE_NO_TSAN KLAW_NO_TSAN
 
 #define INTERPOSE_UNUSED __attribute__((unused))
 

@@ -59,16 +59,8 @@ static void destroy(int named, klaw_oneshot_tx *tx, klaw_oneshot_rx *rx)
 
 /* syscall(2) is interposed: klaw makes its futex calls through it (and so
  * does liburcu), so a thread can count the ones it makes itself. */
-#if defined(__SANITIZE_THREAD__)
-#define NO_TSAN __attribute__((no_sanitize_thread))
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NO_TSAN __attribute__((no_sanitize("thread")))
-#endif
-#endif
-#ifndef NO_TSAN
-#define NO_TSAN
-#endif
+#include "sanitize.h" /* KLAW_NO_TSAN, KLAW_ASAN, KLAW_TSAN */
+#define NO_TSAN KLAW_NO_TSAN
 
 static _Thread_local int counting_futex;
 static _Thread_local unsigned long futex_calls;

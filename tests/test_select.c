@@ -40,26 +40,13 @@
  * be counted and forward to the next definition (libc's, or a sanitizer
  * runtime's). The hot-path test first proves the counters see calls made
  * inside the library. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#include "sanitize.h" /* KLAW_NO_TSAN, KLAW_ASAN, KLAW_TSAN */
+#if defined(KLAW_ASAN) || defined(KLAW_TSAN)
 #define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
+#else
 #define UNDER_SANITIZER 0
 #endif
-#if defined(__SANITIZE_THREAD__)
-#define NO_TSAN __attribute__((no_sanitize_thread))
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NO_TSAN __attribute__((no_sanitize("thread")))
-#endif
-#endif
-#ifndef NO_TSAN
-#define NO_TSAN
-#endif
+#define NO_TSAN KLAW_NO_TSAN
 
 static _Thread_local int counting;
 static _Thread_local long syscalls_seen, clocks_seen;
