@@ -71,10 +71,13 @@ typedef struct bench_suite {
     unsigned rep_scale;       /* repetitions this many times the usual
                                  length (0 or 1: the usual)             */
     void (*run)(const bench_opts *o);
+    const char *klaw_impl;    /* the impl the peers are compared with
+                                 (its column in the table); NULL: "klaw" */
 } bench_suite;
 
 extern const bench_suite bench_suite_codec;
 extern const bench_suite bench_suite_mpmc;
 extern const bench_suite bench_suite_fanout;
+extern const bench_suite bench_suite_bridge;
 
 #endif /* KLAW_BENCH_H */

@@ -22,9 +22,17 @@ parameters.
       medians and the SVG chart is well-formed XML with a point for every
       delivered_per_s value; stderr shows the progress lines.
 
+  bridge: cases 1_to_1 (64 B and 4 KiB, readers 1, hosts 1) and fan_out_4x2
+      (64 B and 4 KiB, readers 8, hosts 4), delivery core (no JetStream
+      rows: the bridge library has no JetStream delivery yet), each with
+      klaw_bridge and nats_c rows of every metric (frames_per_s,
+      delivered_per_s, lost_frames, latency p50/p99/p99.9/max): values, or
+      skipped rows (nats.c not built in, nats-server not installed);
+      p50 <= p99 <= p99.9 <= max; `klaw-bench --list` names the suite.
+
 Timings are never checked: only that values are finite numbers >= 0.
 
-usage: check_bench_json.py PATH/TO/klaw-bench [codec|mpmc|fanout]
+usage: check_bench_json.py PATH/TO/klaw-bench [codec|mpmc|fanout|bridge]
 """
 import csv
 import json
@@ -344,6 +352,58 @@ def check_fanout(bench):
     return len(rows), len({key[0] for key in seen})
 
 
+BRIDGE_IMPLS = ("klaw_bridge", "nats_c")
+BRIDGE_PARAMS = ("delivery", "frame_bytes", "readers", "hosts")
+# (case, delivery, frame_bytes, readers, hosts)
+BRIDGE_GROUPS = {("1_to_1", "core", f, 1, 1) for f in (64, 4096)} | \
+    {("fan_out_4x2", "core", f, 8, 4) for f in (64, 4096)}
+BRIDGE_UNITS = {"frames_per_s": "frames/s", "delivered_per_s": "frames/s", "lost_frames": "frames",
+                "latency_p50_ns": "ns", "latency_p99_ns": "ns", "latency_p999_ns": "ns", "latency_max_ns": "ns"}
+
+
+def check_bridge(bench):
+    rows, _ = read_rows(bench, "bridge")
+    values, seen = {}, set()
+    for n, row in rows:
+        if not check_value(n, row):
+            continue
+        if row["suite"] != "bridge":
+            fail(f"line {n}: suite {row['suite']!r}")
+        if row["impl"] not in BRIDGE_IMPLS:
+            fail(f"line {n}: impl {row['impl']!r}")
+            continue
+        if BRIDGE_UNITS.get(row["metric"]) != row["unit"]:
+            fail(f"line {n}: metric {row['metric']!r} with unit {row['unit']!r}")
+            continue
+        extra = set(row) - set(HEAD + ["value", "skipped", "unit"]) - set(BRIDGE_PARAMS)
+        if extra:
+            fail(f"line {n}: unexpected parameters {sorted(extra)}")
+        group = (row["case"],) + tuple(row.get(p) for p in BRIDGE_PARAMS)
+        if group not in BRIDGE_GROUPS:
+            fail(f"line {n}: unexpected case {group}")
+            continue
+        key = (group, row["impl"], row["metric"])
+        if key in seen:
+            fail(f"line {n}: a second row for {key}")
+        seen.add(key)
+        if "value" in row:
+            values[key] = row["value"]
+    for group in sorted(BRIDGE_GROUPS):
+        for impl in BRIDGE_IMPLS:
+            for metric in BRIDGE_UNITS:
+                if (group, impl, metric) not in seen:
+                    fail(f"bridge {group}: no {impl} {metric} row (value or skipped)")
+            v = [values.get((group, impl, m)) for m in FANOUT_LATENCIES]
+            if None not in v and v != sorted(v):
+                fail(f"bridge {group} {impl}: latencies p50/p99/p99.9/max not in order: {v}")
+            if values.get((group, impl, "delivered_per_s"), 1) <= 0:
+                fail(f"bridge {group} {impl}: delivered_per_s is 0")
+    r = run(bench, "--list")
+    if r.returncode != 0 or not re.search(r"^bridge ", r.stdout, re.M):
+        fail(f"--list does not name the bridge suite: {r.stdout!r}")
+    return len(rows), len({key[0] for key in seen})
+
+
 def check_row(n, row):
     if not check_value(n, row):
         return None
@@ -377,13 +437,13 @@ def check_row(n, row):
 
 
 def main():
-    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] not in ("codec", "mpmc", "fanout")):
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] not in ("codec", "mpmc", "fanout", "bridge")):
         print(__doc__, file=sys.stderr)
         return 2
     bench = sys.argv[1]
-    if len(sys.argv) == 3 and sys.argv[2] in ("mpmc", "fanout"):
+    if len(sys.argv) == 3 and sys.argv[2] in ("mpmc", "fanout", "bridge"):
         suite = sys.argv[2]
-        nrows, ngroups = (check_mpmc if suite == "mpmc" else check_fanout)(bench)
+        nrows, ngroups = {"mpmc": check_mpmc, "fanout": check_fanout, "bridge": check_bridge}[suite](bench)
         for e in errors:
             print("bench-smoke:", e, file=sys.stderr)
         if not errors:

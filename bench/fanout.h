@@ -57,6 +57,10 @@ typedef struct fanout_case {
     uint32_t readers;     /* 1..FANOUT_MAX_READERS                         */
     int policy;           /* FANOUT_OVERWRITE or FANOUT_BLOCK              */
     bool process;         /* workers are forked processes, not threads     */
+    uint32_t hosts;       /* bridge suite: bridged channels (hosts) the
+                             readers are spread over; 0 in the fanout suite.
+                             Set, the readers block rather than poll: the
+                             bridges' threads and nats-server need CPUs   */
 } fanout_case;
 
 /* ---- the frame -------------------------------------------------------------- */
@@ -379,6 +383,10 @@ void fanout_set_err(char *err, const char *fmt, ...) __attribute__((format(print
 
 typedef struct fanout_impl {
     const char *name; /* the "impl" of its rows */
+    /* every gap a reader sees is one the transport announced (klaw's
+     * LAGGED), and a reader drains to the last frame; else gaps are
+     * unannounced drops, counted as lagged */
+    bool exact_gaps;
     /* NULL when it can run the case, else why not (its rows say "skipped") */
     const char *(*cannot)(const fanout_case *k);
     /* State for one run, in bench_shared_alloc memory (runner.h); NULL
@@ -402,6 +410,21 @@ typedef struct fanout_impl {
     void (*abandon)(void *st, void *w, bool writer);
     void (*teardown)(void *st);
 } fanout_impl;
+
+/* ---- one run (suite_fanout.c; the bridge suite runs its cases through it too) ---- */
+
+/* What one run measured. */
+typedef struct fanout_result {
+    double frames_per_s, delivered_per_s, lagged;
+    double p50, p99, p999, max;
+} fanout_result;
+
+/* One run of impl on case k (the runner's workers: slot 0 the writer, the
+ * readers after it; threads or processes as k says): setup, attach, both
+ * phases, teardown, then every reader's tally is checked (fanout.h's
+ * rules; lost frames are a failure only under BLOCK). 0 with res set, or
+ * -1 with err (FANOUT_ERR bytes). */
+int fanout_run_once(const fanout_impl *impl, const fanout_case *k, uint64_t phase_ns, fanout_result *res, char *err);
 
 /* klaw's broadcast channel (fanout_klaw.c). */
 extern const fanout_impl fanout_klaw;

@@ -332,6 +332,7 @@ static void klaw_teardown(void *sv)
 
 const fanout_impl fanout_klaw = {
     .name = "klaw",
+    .exact_gaps = true,
     .cannot = NULL,
     .setup = klaw_setup,
     .attach = klaw_attach,

@@ -22,6 +22,7 @@ static const bench_suite *const suites[] = {
     &bench_suite_codec,
     &bench_suite_mpmc,
     &bench_suite_fanout,
+    &bench_suite_bridge,
     /* latency: add here when it is written */
 };
 enum { NSUITES = sizeof suites / sizeof suites[0] };
@@ -36,7 +37,8 @@ static void usage(FILE *f)
             "\n"
             "Runs klaw and its peers on the same data in the same run and reports\n"
             "each case's median over N repetitions (default 5, each about 0.2 s;\n"
-            "0.4 s for mpmc).\n"
+            "0.4 s for mpmc). bridge starts its own nats-server (skipped rows\n"
+            "without it or without nats.c).\n"
             "\n"
             "  --json     one JSON object per line (suite, case, impl, metric,\n"
             "             value or skipped, unit, case parameters) instead of a table\n"

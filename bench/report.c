@@ -319,10 +319,11 @@ void report_table(const bench_suite *s, const bench_opts *o, size_t from)
     const char *peers[8];
     unsigned npeers = 0;
     char params[128], cell[48];
+    const char *klaw = s->klaw_impl ? s->klaw_impl : "klaw";
 
     for (size_t i = from; i < out.n; i++) {
         const row *r = &out.rows[i];
-        bool known = strcmp(r->impl, "klaw") == 0;
+        bool known = strcmp(r->impl, klaw) == 0;
         for (unsigned p = 0; p < npeers && !known; p++)
             known = strcmp(peers[p], r->impl) == 0;
         if (!known && npeers < 8)
@@ -336,7 +337,7 @@ void report_table(const bench_suite *s, const bench_opts *o, size_t from)
     printf("suite %s: %s (%s), median of %u runs of ~%.2f s; %s is better", s->name, s->table_metric,
            unit ? unit : "-", o->runs, (double)o->rep_ns / 1e9, s->lower_is_better ? "lower" : "higher");
     if (npeers)
-        printf("; ratio = %s", s->lower_is_better ? "peer time / klaw" : "klaw rate / peer rate");
+        printf(s->lower_is_better ? "; ratio = peer time / %s" : "; ratio = %s rate / peer rate", klaw);
     /* columns as wide as their widest entry (at least 28 and 10) */
     int pw = 28, cw = 10;
     for (size_t i = from; i < out.n; i++) {
@@ -351,7 +352,8 @@ void report_table(const bench_suite *s, const bench_opts *o, size_t from)
     for (unsigned p = 0; p < npeers; p++)
         cw = (int)strlen(peers[p]) > cw ? (int)strlen(peers[p]) : cw;
 
-    printf("\n\n%-13s %-*s %*s", "case", pw, "params", cw, "klaw");
+    cw = (int)strlen(klaw) > cw ? (int)strlen(klaw) : cw;
+    printf("\n\n%-13s %-*s %*s", "case", pw, "params", cw, klaw);
     for (unsigned p = 0; p < npeers; p++)
         printf(" %*s %7s", cw, peers[p], "ratio");
     putchar('\n');
@@ -366,7 +368,7 @@ void report_table(const bench_suite *s, const bench_opts *o, size_t from)
             seen = strcmp(out.rows[j].metric, s->table_metric) == 0 && same_params(&out.rows[j].key, &r->key);
         if (seen)
             continue;
-        const row *mine = find_row(from, &r->key, "klaw", s->table_metric);
+        const row *mine = find_row(from, &r->key, klaw, s->table_metric);
         format_params(&r->key, params, sizeof params);
         format_value(mine, cell, sizeof cell);
         printf("%-13s %-*s %*s", r->key.case_name, pw, params, cw, cell);

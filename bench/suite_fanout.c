@@ -59,7 +59,6 @@
  * channel degrades gracefully there, not only how fast it is on idle cores.
  */
 #include <errno.h>
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -181,11 +180,7 @@ typedef struct run_ctl {
     fanout_run run;
 } run_ctl;
 
-/* One run's results. */
-typedef struct run_result {
-    double frames_per_s, delivered_per_s, lagged;
-    double p50, p99, p999, max;
-} run_result;
+typedef fanout_result run_result;
 
 /* Checks what the readers saw and computes the results. 0, or -1 with err. */
 static int tally(const run_ctl *ctl, run_result *res, char *err)
@@ -295,8 +290,7 @@ static void worker_run(void *arg, unsigned slot, bool go)
     }
 }
 
-/* One run of impl on case k. 0 with res set, or -1 with err. */
-static int run_once(const fanout_impl *impl, const fanout_case *k, uint64_t phase_ns, run_result *res, char *err)
+int fanout_run_once(const fanout_impl *impl, const fanout_case *k, uint64_t phase_ns, run_result *res, char *err)
 {
     run_ctl *ctl = bench_shared_alloc(sizeof *ctl);
     char who[64];
@@ -309,10 +303,10 @@ static int run_once(const fanout_impl *impl, const fanout_case *k, uint64_t phas
     ctl->run.k = &ctl->k;
     ctl->run.phase_ns = phase_ns;
     ctl->run.ncpus = bench_ncpus();
-    ctl->run.spin = bench_ncpus() >= 1 + k->readers;
+    ctl->run.spin = k->hosts == 0 && bench_ncpus() >= 1 + k->readers;
     ctl->run.deadline_ns = bench_now_ns() + (uint64_t)RUN_TIMEOUT_S * 1000000000u;
     for (unsigned i = 0; i < k->readers; i++)
-        fanout_reader_init(&ctl->run.rd[i], k->frame_bytes, impl != &fanout_peer_zmq);
+        fanout_reader_init(&ctl->run.rd[i], k->frame_bytes, impl->exact_gaps);
     ctl->st = impl->setup(k, err);
     if (!ctl->st) {
         bench_shared_free(ctl);
@@ -461,7 +455,7 @@ static void measure_case(const bench_opts *o, const fanout_case *k, unsigned *st
             if (co->impl[i].skip || co->impl[i].failed)
                 continue;
             progress(*step + i + 1, steps, k, IMPLS[i]->name, r + 1, runs);
-            if (run_once(IMPLS[i], k, phase_ns(o), &rs[i][r], co->impl[i].why) != 0)
+            if (fanout_run_once(IMPLS[i], k, phase_ns(o), &rs[i][r], co->impl[i].why) != 0)
                 co->impl[i].failed = true;
         }
     }
