@@ -57,37 +57,7 @@ static void destroy(int named, klaw_oneshot_tx *tx, klaw_oneshot_rx *rx)
 
 /* ---- counting futex system calls -------------------------------------------- */
 
-/* syscall(2) is interposed: klaw makes its futex calls through it (and so
- * does liburcu), so a thread can count the ones it makes itself. */
-#include "sanitize.h" /* KLAW_NO_TSAN, KLAW_ASAN, KLAW_TSAN */
-#define NO_TSAN KLAW_NO_TSAN
-
-static _Thread_local int counting_futex;
-static _Thread_local unsigned long futex_calls;
-static _Atomic unsigned long futex_waits_anywhere;
-static long (*_Atomic next_syscall)(long, ...);
-
-NO_TSAN long syscall(long n, ...)
-{
-    va_list ap;
-    va_start(ap, n);
-    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
-    long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
-    va_end(ap);
-    if (n == SYS_futex) {
-        if (counting_futex)
-            futex_calls++;
-        if ((b & 127) == 9 /* FUTEX_WAIT_BITSET */ || (b & 127) == 0)
-            atomic_fetch_add(&futex_waits_anywhere, 1);
-    }
-    long (*next)(long, ...) = atomic_load(&next_syscall);
-    if (!next) {
-        void *sym = dlsym(RTLD_NEXT, "syscall");
-        memcpy(&next, &sym, sizeof sym);
-        atomic_store(&next_syscall, next);
-    }
-    return next(n, a, b, c, d, e, f);
-}
+#include "futex_count.h" /* counting_futex, futex_calls, futex_waits_anywhere */
 
 /* ---- every ordering, against a model -------------------------------------- */
 
