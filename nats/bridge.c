@@ -50,6 +50,7 @@
 #include "klaw/channel.h"
 #include "klaw/mpmc.h"
 #include "klaw/nats.h"
+#include "klaw/watch.h"
 
 #define SLICE_MS 100
 #define RETRY_NS 10000000L /* 10 ms between publish retries */
@@ -65,6 +66,7 @@ struct klaw_nats_bridge {
     int block;          /* broadcast BLOCK or mpmc: back-pressure, not drops */
     uint32_t max_frame;
     unsigned dir;
+    uint8_t *out_buf; /* watch out: the value copied out */
 
     natsConnection *nc;
     natsSubscription *sub;
@@ -74,9 +76,23 @@ struct klaw_nats_bridge {
     klaw_bcast_tx *btx;
     klaw_mpmc_rx *mrx;
     klaw_mpmc_tx *mtx;
+    klaw_watch_rx *wrx;
+    klaw_watch_tx *wtx;
 
-    pthread_t out_thread;
-    int out_started;
+    /* watch <-> key-value: the bucket, and the last value put or brought in
+     * (under kv_mu) - a value equal to it is not forwarded again */
+    char *bucket;
+    jsCtx *js;
+    kvStore *kv;
+    kvWatcher *kvw;
+    pthread_mutex_t kv_mu;
+    uint8_t *last_val;
+    size_t last_len;
+    int have_last;
+    _Atomic uint64_t kv_revision, watch_version;
+
+    pthread_t out_thread, in_thread;
+    int out_started, in_started;
     _Atomic int stop;
     _Atomic int done;
 
@@ -351,11 +367,117 @@ static void out_mpmc(klaw_nats_bridge *b)
     }
 }
 
+/* ---- watch <-> key-value ------------------------------------------------------------ */
+
+/* 1 (and remembers the value) unless it equals the last one put or
+ * brought in. */
+static int kv_fresh(klaw_nats_bridge *b, const void *v, size_t n)
+{
+    pthread_mutex_lock(&b->kv_mu);
+    int same = b->have_last && b->last_len == n && (n == 0 || memcmp(b->last_val, v, n) == 0);
+    if (!same) {
+        if (n)
+            memcpy(b->last_val, v, n);
+        b->last_len = n;
+        b->have_last = 1;
+    }
+    pthread_mutex_unlock(&b->kv_mu);
+    return !same;
+}
+
+static void out_watch(klaw_nats_bridge *b)
+{
+    while (!atomic_load(&b->stop)) {
+        struct timespec d = klaw_deadline_in_ms(SLICE_MS);
+        klaw_status st = klaw_watch_changed(b->wrx, &d);
+        if (st == KLAW_TIMEOUT)
+            continue;
+        if (st != KLAW_OK) { /* every sender gone */
+            atomic_store(&b->done, 1);
+            return;
+        }
+        size_t n = 0;
+        uint64_t version = 0;
+        /* the value now (it may be newer than the change that woke us) */
+        if (klaw_watch_get_and_update(b->wrx, b->out_buf, b->max_frame, &n, &version) != KLAW_OK) {
+            bump(&b->out_dropped, 1);
+            continue;
+        }
+        if (!kv_fresh(b, b->out_buf, n)) {
+            bump(&b->out_skipped, 1); /* it came in from the bucket */
+            continue;
+        }
+        for (;;) {
+            uint64_t rev = 0;
+            natsStatus s = kvStore_Put(&rev, b->kv, b->subject, b->out_buf, (int)n);
+            if (s == NATS_OK) {
+                atomic_store(&b->kv_revision, rev);
+                atomic_store(&b->watch_version, version);
+                bump(&b->out_frames, 1);
+                bump(&b->out_bytes, n);
+                break;
+            }
+            if (s == NATS_MAX_PAYLOAD) {
+                bump(&b->out_too_big, 1);
+                break;
+            }
+            /* not connected, or JetStream did not answer: a watch wants its
+             * latest value there - retry (a newer version replaces it) */
+            if (atomic_load(&b->stop)) {
+                bump(&b->out_dropped, 1);
+                break;
+            }
+            nap();
+            int changed = 0;
+            if (klaw_watch_has_changed(b->wrx, &changed) == KLAW_OK && changed)
+                break; /* the loop takes the newer one */
+        }
+    }
+}
+
+static void *in_watch(void *arg)
+{
+    klaw_nats_bridge *b = arg;
+    while (!atomic_load(&b->stop)) {
+        kvEntry *e = NULL;
+        natsStatus s = kvWatcher_Next(&e, b->kvw, SLICE_MS);
+        if (s == NATS_TIMEOUT)
+            continue;
+        if (s != NATS_OK) {
+            if (s == NATS_ILLEGAL_STATE) /* the watcher was stopped */
+                break;
+            nap();
+            continue;
+        }
+        if (!e)
+            continue; /* the end of the initial values */
+        if (kvEntry_Operation(e) == kvOp_Put) {
+            int n = kvEntry_ValueLen(e);
+            const void *v = kvEntry_Value(e);
+            if (n < 0 || (uint64_t)n > b->max_frame) {
+                bump(&b->in_too_big, 1);
+            } else if (!kv_fresh(b, v, (size_t)n)) {
+                bump(&b->in_own, 1); /* the value we put (or already have) */
+            } else if (klaw_watch_send(b->wtx, v, (size_t)n, NULL) == KLAW_OK) {
+                atomic_store(&b->kv_revision, kvEntry_Revision(e));
+                bump(&b->in_frames, 1);
+                bump(&b->in_bytes, (uint64_t)n);
+            } else {
+                bump(&b->in_dropped, 1);
+            }
+        }
+        kvEntry_Destroy(e);
+    }
+    return NULL;
+}
+
 static void *out_main(void *arg)
 {
     klaw_nats_bridge *b = arg;
     if (b->kind == KLAW_CHANNEL_BROADCAST)
         out_bcast(b);
+    else if (b->kind == KLAW_CHANNEL_WATCH)
+        out_watch(b);
     else
         out_mpmc(b);
     /* what was published goes out before the thread ends */
@@ -442,11 +564,33 @@ static klaw_status open_channel(klaw_nats_bridge *b, const char **why)
     b->block = b->kind == KLAW_CHANNEL_MPMC || m->policy == KLAW_POLICY_BLOCK;
     uint64_t capacity = m->has_capacity && m->capacity > 0 ? (uint64_t)m->capacity : 1024;
     klaw_channel_close(ch);
-    if (b->kind != KLAW_CHANNEL_BROADCAST && b->kind != KLAW_CHANNEL_MPMC) {
+    if (b->kind == KLAW_CHANNEL_WATCH && !b->bucket) {
         if (why)
-            *why = say("channel %s: a %s channel has no bridge (broadcast and mpmc do)", b->channel,
+            *why = say("channel %s: a watch channel is bridged to a key-value bucket (--bucket)%s", b->channel, "");
+        return KLAW_INVAL;
+    }
+    if (b->kind != KLAW_CHANNEL_BROADCAST && b->kind != KLAW_CHANNEL_MPMC && b->kind != KLAW_CHANNEL_WATCH) {
+        if (why)
+            *why = say("channel %s: a %s channel has no bridge (broadcast, mpmc and watch do)", b->channel,
                        klaw_channel_type_name(b->kind));
         return KLAW_INVAL;
+    }
+    if (b->kind == KLAW_CHANNEL_WATCH) {
+        b->last_val = malloc(b->max_frame ? b->max_frame : 1);
+        b->out_buf = malloc(b->max_frame ? b->max_frame : 1);
+        if (!b->last_val || !b->out_buf)
+            return KLAW_NOMEM;
+        if ((b->dir & KLAW_NATS_OUT) && (st = klaw_watch_open_rx(b->channel, &b->wrx)) != KLAW_OK) {
+            if (why)
+                *why = say("channel %s: cannot read it: %s", b->channel, klaw_strerror(st));
+            return st;
+        }
+        if ((b->dir & KLAW_NATS_IN) && (st = klaw_watch_open_tx(b->channel, &b->wtx)) != KLAW_OK) {
+            if (why)
+                *why = say("channel %s: cannot write it: %s", b->channel, klaw_strerror(st));
+            return st;
+        }
+        return KLAW_OK;
     }
     if (b->kind == KLAW_CHANNEL_MPMC && b->dir == (KLAW_NATS_OUT | KLAW_NATS_IN)) {
         if (why)
@@ -508,6 +652,12 @@ static void free_bridge(klaw_nats_bridge *b)
     klaw_bcast_tx_free(b->btx);
     klaw_mpmc_rx_free(b->mrx);
     klaw_mpmc_tx_free(b->mtx);
+    klaw_watch_rx_free(b->wrx);
+    klaw_watch_tx_free(b->wtx);
+    pthread_mutex_destroy(&b->kv_mu);
+    free(b->last_val);
+    free(b->out_buf);
+    free(b->bucket);
     pthread_mutex_destroy(&b->own_mu);
     pthread_mutex_destroy(&b->closed_mu);
     pthread_cond_destroy(&b->closed_cv);
@@ -538,13 +688,15 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
     if (!b)
         return KLAW_NOMEM;
     pthread_mutex_init(&b->own_mu, NULL);
+    pthread_mutex_init(&b->kv_mu, NULL);
     pthread_mutex_init(&b->closed_mu, NULL);
     pthread_cond_init(&b->closed_cv, NULL);
     b->dir = o->direction;
     b->channel = strdup(o->channel);
     b->subject = strdup(o->subject);
     b->queue = strdup(o->queue_group && *o->queue_group ? o->queue_group : o->subject);
-    if (!b->channel || !b->subject || !b->queue) {
+    b->bucket = o->bucket && *o->bucket ? strdup(o->bucket) : NULL;
+    if (!b->channel || !b->subject || !b->queue || (o->bucket && *o->bucket && !b->bucket)) {
         free_bridge(b);
         return KLAW_NOMEM;
     }
@@ -565,7 +717,33 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
         return KLAW_SYS;
     }
     natsStatus s = NATS_OK;
-    if (b->dir & KLAW_NATS_IN) {
+    if (b->kind == KLAW_CHANNEL_WATCH) {
+        /* the bucket (made if missing: the latest value only) and, inbound,
+         * a watcher of the key */
+        s = natsConnection_JetStream(&b->js, b->nc, NULL);
+        if (s == NATS_OK) {
+            s = js_KeyValue(&b->kv, b->js, b->bucket);
+            if (s == NATS_NOT_FOUND) {
+                kvConfig kc;
+                kvConfig_Init(&kc);
+                kc.Bucket = b->bucket;
+                kc.History = 1;
+                s = js_CreateKeyValue(&b->kv, b->js, &kc);
+            }
+        }
+        if (s == NATS_OK && (b->dir & KLAW_NATS_IN)) {
+            kvWatchOptions wo;
+            kvWatchOptions_Init(&wo);
+            wo.IgnoreDeletes = true;
+            s = kvStore_Watch(&b->kvw, b->kv, b->subject, &wo);
+            if (s == NATS_OK) {
+                if (pthread_create(&b->in_thread, NULL, in_watch, b) != 0)
+                    s = NATS_SYS_ERROR;
+                else
+                    b->in_started = 1;
+            }
+        }
+    } else if (b->dir & KLAW_NATS_IN) {
         if (b->kind == KLAW_CHANNEL_MPMC)
             s = natsConnection_QueueSubscribe(&b->sub, b->nc, b->subject, b->queue, on_msg, b);
         else
@@ -583,7 +761,10 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
     }
     if (s != NATS_OK) {
         if (why)
-            *why = say("nats: %s (subject %s)", natsStatus_GetText(s), b->subject);
+            *why = b->kind == KLAW_CHANNEL_WATCH
+                       ? say("nats: %s (key-value bucket %s: is the server up, with JetStream?)",
+                             natsStatus_GetText(s), b->bucket)
+                       : say("nats: %s (subject %s)", natsStatus_GetText(s), b->subject);
         klaw_nats_bridge_stop(b);
         return KLAW_SYS;
     }
@@ -609,6 +790,8 @@ void klaw_nats_bridge_stats(klaw_nats_bridge *b, klaw_nats_stats *o)
     o->disconnects = atomic_load(&b->disconnects);
     o->connected = atomic_load(&b->connected);
     o->done = atomic_load(&b->done);
+    o->kv_revision = atomic_load(&b->kv_revision);
+    o->watch_version = atomic_load(&b->watch_version);
 }
 
 int klaw_nats_bridge_done(klaw_nats_bridge *b) { return atomic_load(&b->done); }
@@ -620,6 +803,13 @@ void klaw_nats_bridge_stop(klaw_nats_bridge *b)
     atomic_store(&b->stop, 1);
     if (b->out_started)
         pthread_join(b->out_thread, NULL);
+    if (b->kvw)
+        kvWatcher_Stop(b->kvw);
+    if (b->in_started)
+        pthread_join(b->in_thread, NULL);
+    kvWatcher_Destroy(b->kvw);
+    kvStore_Destroy(b->kv);
+    jsCtx_Destroy(b->js);
     if (b->sub) {
         /* after the drain no callback runs: the handles can go */
         if (natsSubscription_Drain(b->sub) == NATS_OK)

@@ -647,6 +647,99 @@ static void a_frame_over_max_payload_is_counted(void **state)
     server_stop(&s);
 }
 
+/* watch <-> a JetStream key-value bucket key: two hosts bridge their
+ * watch channels both ways to one key; a value sent on either side
+ * becomes the other side's latest value; no loop (the versions stop
+ * moving); the bucket's revision is reported beside klaw's version. */
+static klaw_nats_bridge *kv_bridge(const char *servers, const char *channel, const char *bucket, const char *key,
+                                   const char *origin)
+{
+    klaw_nats_opts o = {.servers = servers, .channel = channel, .subject = key,
+                        .direction = KLAW_NATS_OUT | KLAW_NATS_IN, .origin = origin, .bucket = bucket};
+    klaw_nats_bridge *b = NULL;
+    const char *why = NULL;
+    klaw_status st = klaw_nats_bridge_start(&o, &b, &why);
+    if (st != KLAW_OK) {
+        fprintf(stderr, "kv bridge %s: %s (%s)\n", channel, klaw_strerror(st), why ? why : "");
+        fail();
+    }
+    return b;
+}
+
+static int wait_value(klaw_watch_rx *rx, const char *want, int ms, uint64_t *version)
+{
+    int64_t t0 = now_ms();
+    char buf[64];
+    size_t len = 0;
+    while (now_ms() - t0 < ms) {
+        if (klaw_watch_get(rx, buf, sizeof buf, &len, version) == KLAW_OK && len == strlen(want) &&
+            memcmp(buf, want, len) == 0)
+            return 1;
+        sleep_ms(10);
+    }
+    return 0;
+}
+
+static void watch_and_a_key_value_key_both_ways(void **state)
+{
+    (void)state;
+    server s;
+    char conf[256];
+    snprintf(conf, sizeof conf, "jetstream { store_dir: \"/tmp/klaw-js-%d\" }", (int)getpid());
+    server_start(&s, 0, conf);
+    char u[64];
+    url(&s, u, sizeof u);
+    const char *x = uniq(0, "wx"), *y = uniq(1, "wy");
+    klaw_watch_opts ox = {.max_frame = 64, .name = x}, oy = {.max_frame = 64, .name = y};
+    klaw_watch_tx *tx, *ty;
+    klaw_watch_rx *rx, *ry;
+    assert_int_equal(klaw_watch_create(&ox, &tx, &rx), KLAW_OK);
+    assert_int_equal(klaw_watch_create(&oy, &ty, &ry), KLAW_OK);
+    klaw_nats_bridge *bx = kv_bridge(u, x, "klaw_test", "cfg", "host-x");
+    klaw_nats_bridge *by = kv_bridge(u, y, "klaw_test", "cfg", "host-y");
+    settle();
+    uint64_t vx = 0, vy = 0;
+    assert_int_equal(klaw_watch_send(tx, "one", 3, NULL), KLAW_OK);
+    assert_true(wait_value(ry, "one", 5000, &vy));
+    assert_int_equal(klaw_watch_send(ty, "two", 3, NULL), KLAW_OK);
+    assert_true(wait_value(rx, "two", 5000, &vx));
+    assert_int_equal(klaw_watch_send(tx, "three", 5, NULL), KLAW_OK);
+    assert_true(wait_value(ry, "three", 5000, &vy));
+    /* no loop: after a quiet second the versions no longer move */
+    sleep_ms(1000);
+    uint64_t vx1 = 0, vy1 = 0, vx2 = 0, vy2 = 0;
+    char buf[64];
+    size_t len;
+    assert_int_equal(klaw_watch_get(rx, buf, sizeof buf, &len, &vx1), KLAW_OK);
+    assert_int_equal(klaw_watch_get(ry, buf, sizeof buf, &len, &vy1), KLAW_OK);
+    sleep_ms(1000);
+    assert_int_equal(klaw_watch_get(rx, buf, sizeof buf, &len, &vx2), KLAW_OK);
+    assert_int_equal(klaw_watch_get(ry, buf, sizeof buf, &len, &vy2), KLAW_OK);
+    assert_int_equal(vx1, vx2);
+    assert_int_equal(vy1, vy2);
+    assert_true(vx1 <= 4 && vy1 <= 4); /* a few versions, not a storm */
+    klaw_nats_stats sx, sy;
+    klaw_nats_bridge_stats(bx, &sx);
+    klaw_nats_bridge_stats(by, &sy);
+    assert_true(sx.kv_revision >= 3 && sy.kv_revision >= 3);
+    assert_int_equal(sx.out_frames + sy.out_frames, 3); /* one put per value */
+    fprintf(stderr, "kv: revision %llu at x (version %llu), %llu at y (version %llu)\n",
+            (unsigned long long)sx.kv_revision, (unsigned long long)vx1, (unsigned long long)sy.kv_revision,
+            (unsigned long long)vy1);
+    klaw_nats_bridge_stop(bx);
+    klaw_nats_bridge_stop(by);
+    klaw_watch_tx_free(tx);
+    klaw_watch_rx_free(rx);
+    klaw_watch_tx_free(ty);
+    klaw_watch_rx_free(ry);
+    klaw_region_unlink(x);
+    klaw_region_unlink(y);
+    server_stop(&s);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf /tmp/klaw-js-%d", (int)getpid());
+    assert_int_equal(system(cmd), 0);
+}
+
 static void bad_options_say_why(void **state)
 {
     (void)state;
@@ -660,14 +753,22 @@ static void bad_options_say_why(void **state)
     assert_int_equal(klaw_nats_bridge_start(&nochan, &b, &why), KLAW_NOENT);
     assert_non_null(why);
     assert_non_null(strstr(why, "tnats-no-such-channel"));
-    /* a watch has no bridge (yet) */
+    /* a watch is bridged to a key-value bucket: none given */
     const char *w = uniq(0, "w");
     klaw_watch_opts ow = {.max_frame = 8, .name = w};
     assert_int_equal(klaw_watch_create(&ow, NULL, NULL), KLAW_OK);
     klaw_nats_opts watch = {.channel = w, .subject = "x", .direction = KLAW_NATS_OUT};
     assert_int_equal(klaw_nats_bridge_start(&watch, &b, &why), KLAW_INVAL);
-    assert_non_null(strstr(why, "watch"));
+    assert_non_null(strstr(why, "bucket"));
     klaw_region_unlink(w);
+    /* a oneshot has no bridge */
+    const char *os1 = uniq(1, "o");
+    klaw_oneshot_opts oo = {.max_frame = 8, .name = os1};
+    assert_int_equal(klaw_oneshot_create(&oo, NULL, NULL), KLAW_OK);
+    klaw_nats_opts one = {.channel = os1, .subject = "x", .direction = KLAW_NATS_OUT};
+    assert_int_equal(klaw_nats_bridge_start(&one, &b, &why), KLAW_INVAL);
+    assert_non_null(strstr(why, "oneshot"));
+    klaw_region_unlink(os1);
     klaw_nats_bridge_stop(NULL);
 }
 
@@ -681,6 +782,7 @@ int main(void)
         cmocka_unit_test(a_frame_over_max_payload_is_counted),
         cmocka_unit_test(server_restart_mid_stream_counts_the_loss_and_goes_on),
         cmocka_unit_test(a_cluster_member_killed_the_bridges_fail_over),
+        cmocka_unit_test(watch_and_a_key_value_key_both_ways),
     };
     if (getenv("KLAW_TEST_FILTER"))
         cmocka_set_test_filter(getenv("KLAW_TEST_FILTER"));

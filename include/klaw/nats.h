@@ -24,6 +24,14 @@
  *    exactly one, and sends it into its channel (competing consumers
  *    across hosts). One direction per mpmc bridge: a bridge that did both
  *    would take back, as a receiver, frames it had just brought in.
+ *  watch <-> a JetStream key-value bucket key (opts.bucket, the key in
+ *    opts.subject): out, each new version the channel's receiver sees is
+ *    put (the bucket's revision is reported beside klaw's version); in, a
+ *    put from elsewhere becomes a new version. A value equal to the one the
+ *    bridge last put or brought in is not forwarded again (no loops: a
+ *    watch is about the latest value, and the other side has it). Deletes
+ *    and purges of the key are ignored. A watch bridge needs the server up
+ *    and JetStream enabled when it starts (KLAW_SYS otherwise).
  *
  * Frames are unchanged on the wire: a message's payload is the frame's
  * bytes. Headers carry what the bridges need: Klaw-Origin (the bridge's
@@ -91,6 +99,9 @@ typedef struct klaw_nats_opts {
     uint32_t reconnect_buffer; /* bytes nats.c buffers while disconnected;
                                   0: 8 MiB                                 */
     uint32_t reconnect_wait_ms; /* between reconnect attempts; 0: 100 ms   */
+    const char *bucket;      /* watch: the JetStream key-value bucket (made
+                                if missing, history 1); `subject` is then
+                                the key. Needs a server with JetStream.    */
 } klaw_nats_opts;
 
 /* Counters (monotonic while the bridge runs). */
@@ -113,13 +124,16 @@ typedef struct klaw_nats_stats {
     uint64_t disconnects;
     int connected;        /* 1 while connected to a server                 */
     int done;             /* the channel closed and the bridge finished    */
+    uint64_t kv_revision;   /* watch: the key's last revision the bridge
+                               put or brought in                           */
+    uint64_t watch_version; /* watch: the channel's version beside it      */
 } klaw_nats_stats;
 
 /* Starts a bridge: connects (a server that is not up yet is retried in
  * the background), opens the channel, subscribes and/or starts reading.
  * KLAW_OK; KLAW_INVAL (a missing channel or subject name, no direction, an
- * unknown delivery, both directions on an mpmc, a watch or oneshot
- * channel); the channel's open errors (KLAW_NOENT, KLAW_CLOSED, ...);
+ * unknown delivery, both directions on an mpmc, a oneshot channel, a watch
+ * without a bucket); the channel's open errors (KLAW_NOENT, KLAW_CLOSED, ...);
  * KLAW_SYS (nats.c refused: *why, when why is not NULL, says what - a
  * static string or one that lives as long as the thread's next call). */
 KLAW_API klaw_status klaw_nats_bridge_start(const klaw_nats_opts *opts, klaw_nats_bridge **out,

@@ -21,7 +21,8 @@
  *       "queue_group": "workers"}]}
  *
  * direction is "out", "in" or "both" (default "out"); "delivery" is
- * "core" (the only one so far). Options on the command line override the
+ * "core" (the only one so far); a watch channel's bridge names its
+ * key-value "bucket" (its "subject" is the key). Options on the command line override the
  * file's servers and origin.
  */
 #include <errno.h>
@@ -37,8 +38,9 @@ static const char bridge_usage[] =
     "       klaw bridge [options] --config FILE\n"
     "\n"
     "Runs bridges between named broadcast or mpmc channels and NATS subjects\n"
-    "until SIGINT, SIGTERM or SIGHUP, or until every channel closed. Frames\n"
-    "travel unchanged as message payloads (core NATS: at most once).\n"
+    "(a watch channel: a key of a JetStream key-value bucket, --bucket) until\n"
+    "SIGINT, SIGTERM or SIGHUP, or until every channel closed. Frames travel\n"
+    "unchanged as message payloads (core NATS: at most once).\n"
     "\n"
     "  --servers URLS        NATS servers, comma-separated (default\n"
     "                        nats://127.0.0.1:4222); reconnects for as long\n"
@@ -47,6 +49,8 @@ static const char bridge_usage[] =
     "  --in                  subject -> channel\n"
     "  --both                both ways (broadcast only; no loops)\n"
     "  --queue GROUP         mpmc --in: the queue group (default: the subject)\n"
+    "  --bucket BUCKET       watch channels: the key-value bucket (SUBJECT is\n"
+    "                        then the key; made if missing)\n"
     "  --origin NAME         this bridge in Klaw-Origin headers (default\n"
     "                        HOSTNAME/PID)\n"
     "  --config FILE         bridges from a JSON file (see klaw(1))\n"
@@ -58,12 +62,12 @@ static const char bridge_usage[] =
 
 #include "klaw/nats.h"
 
-enum { O_SERVERS, O_OUT, O_IN, O_BOTH, O_QUEUE, O_ORIGIN, O_CONFIG, O_STATS, O_JSON };
+enum { O_SERVERS, O_OUT, O_IN, O_BOTH, O_QUEUE, O_ORIGIN, O_CONFIG, O_STATS, O_JSON, O_BUCKET };
 static const opt_spec bridge_opts[] = {
     {"--servers", NULL, true}, {"--out", NULL, false},  {"--in", NULL, false},
     {"--both", NULL, false},   {"--queue", NULL, true}, {"--origin", NULL, true},
     {"--config", NULL, true},  {"--stats-interval", NULL, true}, {"--json", NULL, false},
-    {NULL, NULL, false},
+    {"--bucket", NULL, true},  {NULL, NULL, false},
 };
 
 /* ---- the config file, through the schema layer ---------------------------------- */
@@ -72,7 +76,7 @@ enum { DIR_OUT = KLAW_NATS_OUT, DIR_IN = KLAW_NATS_IN, DIR_BOTH = KLAW_NATS_OUT 
 enum { DELIVERY_CORE = KLAW_NATS_CORE };
 
 typedef struct conf_bridge {
-    klaw_str channel, subject, queue_group;
+    klaw_str channel, subject, queue_group, bucket;
     int direction, delivery;
 } conf_bridge;
 
@@ -96,6 +100,7 @@ static const klaw_field bridge_fields[] = {
     {KLAW_FIELD(conf_bridge, delivery, KLAW_K_ENUM), .enm = &delivery_enum, .flags = KLAW_F_DEFAULT,
      .def = {.i = DELIVERY_CORE}},
     {KLAW_FIELD(conf_bridge, queue_group, KLAW_K_STR), .flags = KLAW_F_COPY | KLAW_F_DEFAULT},
+    {KLAW_FIELD(conf_bridge, bucket, KLAW_K_STR), .flags = KLAW_F_COPY | KLAW_F_DEFAULT},
 };
 static const klaw_struct_desc bridge_desc = {.name = "Bridge", .size = sizeof(conf_bridge),
                                              KLAW_FIELDS(bridge_fields), .flags = KLAW_S_FORBID_UNKNOWN};
@@ -148,7 +153,7 @@ static void print_stats(klaw_nats_bridge **bs, const klaw_nats_opts *os, size_t 
                    "\"out_frames\": %llu, \"out_bytes\": %llu, \"out_dropped\": %llu, \"out_too_big\": %llu, "
                    "\"out_lagged\": %llu, \"out_skipped\": %llu, \"in_frames\": %llu, \"in_bytes\": %llu, "
                    "\"in_dropped\": %llu, \"in_too_big\": %llu, \"in_own\": %llu, \"reconnects\": %llu, "
-                   "\"disconnects\": %llu}\n",
+                   "\"disconnects\": %llu, \"kv_revision\": %llu, \"watch_version\": %llu}\n",
                    os[i].channel, os[i].subject, s.connected ? "true" : "false", s.done ? "true" : "false",
                    (unsigned long long)s.out_frames, (unsigned long long)s.out_bytes,
                    (unsigned long long)s.out_dropped, (unsigned long long)s.out_too_big,
@@ -156,7 +161,8 @@ static void print_stats(klaw_nats_bridge **bs, const klaw_nats_opts *os, size_t 
                    (unsigned long long)s.in_frames, (unsigned long long)s.in_bytes,
                    (unsigned long long)s.in_dropped, (unsigned long long)s.in_too_big,
                    (unsigned long long)s.in_own, (unsigned long long)s.reconnects,
-                   (unsigned long long)s.disconnects);
+                   (unsigned long long)s.disconnects, (unsigned long long)s.kv_revision,
+                   (unsigned long long)s.watch_version);
         } else {
             char of[32], ob[32], inf[32], ib[32];
             format_count(s.out_frames, of, sizeof of);
@@ -233,11 +239,13 @@ int cmd_bridge(int argc, char **argv)
             os[i].direction = (unsigned)cb->direction;
             os[i].delivery = (klaw_nats_delivery)cb->delivery;
             os[i].queue_group = cb->queue_group.len ? cb->queue_group.ptr : NULL;
+            os[i].bucket = cb->bucket.len ? cb->bucket.ptr : NULL;
         } else {
             os[i].channel = a.ops[2 * i];
             os[i].subject = a.ops[2 * i + 1];
             os[i].direction = dir;
             os[i].queue_group = a.seen[O_QUEUE] ? a.vals[O_QUEUE] : NULL;
+            os[i].bucket = a.seen[O_BUCKET] ? a.vals[O_BUCKET] : NULL;
         }
     }
     catch_stop_signals();
