@@ -57,7 +57,14 @@
 #define HDR_ORIGIN "Klaw-Origin"
 #define HDR_CHANNEL "Klaw-Channel"
 #define HDR_SEQ "Klaw-Seq"
+#define HDR_MSG_ID "Nats-Msg-Id"
 #define ORIGIN_MAX 128
+#define JS_WINDOW 256         /* ack_window's default                       */
+#define JS_ACK_WAIT_OUT 2000  /* ms */
+#define JS_ACK_WAIT_IN 5000   /* ms */
+#define JS_LOOK_BACK 256      /* stream messages searched for our last one */
+#define JS_SEEN 65536         /* committed messages remembered (16 B each)  */
+#define JS_STOP_MS 2000       /* how long a stop waits for acks             */
 
 struct klaw_nats_bridge {
     char *channel, *subject, *queue;
@@ -90,6 +97,26 @@ struct klaw_nats_bridge {
     size_t last_len;
     int have_last;
     _Atomic uint64_t kv_revision, watch_version;
+
+    /* JetStream delivery (broadcast, mpmc): see the section below */
+    int jet;
+    char *stream, *durable;
+    unsigned replicas;
+    uint32_t window, ack_wait_out, ack_wait_in; /* ms */
+    uint64_t created_ns;      /* the channel's created_at: in Nats-Msg-Id */
+    natsSubscription *psub;   /* in: the durable pull consumer            */
+    klaw_frame *frames;       /* out: the batch taken from the channel    */
+    natsMsg **msgs;
+    pthread_mutex_t ack_mu;   /* unacked, retry (the ack handler's thread) */
+    pthread_cond_t ack_cv;
+    uint32_t unacked;         /* the batch's publishes not acked yet      */
+    natsMsg **retry;          /* publishes that failed, to send again     */
+    size_t retry_len;
+    int have_resume;          /* broadcast out: skip frames seq <= resume */
+    uint64_t resume_seq;
+    uint64_t *seen;           /* in: committed messages (seen_has)        */
+    _Atomic uint64_t out_retries, out_duplicates, out_pending, out_resumed_after;
+    _Atomic uint64_t in_duplicates, in_redelivered, stream_seq;
 
     pthread_t out_thread, in_thread;
     int out_started, in_started;
@@ -260,6 +287,14 @@ static natsStatus make_msg(klaw_nats_bridge *b, const klaw_frame *f, natsMsg **o
         s = natsMsgHeader_Set(*out, HDR_CHANNEL, b->channel);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(*out, HDR_SEQ, seq);
+    if (s == NATS_OK && b->jet) {
+        /* origin/channel/seq, the seq qualified by the channel's creation
+         * time: a channel made again under its name starts its seqs over,
+         * and its frames must not be taken for retries of the old ones */
+        char id[ORIGIN_MAX + 300];
+        snprintf(id, sizeof id, "%s/%s/%s@%llu", b->origin, b->channel, seq, (unsigned long long)b->created_ns);
+        s = natsMsgHeader_Set(*out, HDR_MSG_ID, id);
+    }
     if (s != NATS_OK) {
         natsMsg_Destroy(*out);
         *out = NULL;
@@ -471,10 +506,417 @@ static void *in_watch(void *arg)
     return NULL;
 }
 
+static klaw_status bring_in(klaw_nats_bridge *b, const char *data, int n);
+static int own_origin(klaw_nats_bridge *b, natsMsg *msg);
+
+/* ---- JetStream delivery (broadcast, mpmc) ------------------------------------------
+ *
+ * Outbound, one batch at a time (out_js): up to `window` frames are viewed
+ * at once; each becomes a message with Nats-Msg-Id and is published
+ * asynchronously (js_PublishMsgAsync, at most `window` pending: nats.c's
+ * MaxPending, with an ack timeout of ack_wait_out); on_pub_ack(), on
+ * nats.c's thread, counts each ack and hands back each failure (an error,
+ * the timeout) through `retry`, under ack_mu; the outbound thread sends
+ * those again (same id: the stream drops a copy it stored) until
+ * `unacked` is 0, and only then releases the batch under BLOCK and on an
+ * mpmc (OVERWRITE released it before publishing, see out_js). ack_mu
+ * guards unacked, retry and retry_len; ack_cv says one of them changed.
+ *
+ * Inbound (in_js): a durable pull consumer, fetched in batches; each
+ * message is committed (bring_in) and then acked; `seen` remembers the
+ * messages committed (JS_SEEN of them, by stream sequence and stored
+ * time; in_js's thread alone touches it), so a redelivery of a committed
+ * message is acked and not committed twice. */
+
+/* nats wildcard match: '*' one token, '>' the rest (1 or more tokens). */
+static int subject_matches(const char *pattern, const char *subject)
+{
+    for (;;) {
+        const char *pe = strchr(pattern, '.'), *se = strchr(subject, '.');
+        size_t pl = pe ? (size_t)(pe - pattern) : strlen(pattern);
+        size_t sl = se ? (size_t)(se - subject) : strlen(subject);
+        if (pl == 1 && pattern[0] == '>')
+            return 1;
+        if (!(pl == 1 && pattern[0] == '*') && (pl != sl || memcmp(pattern, subject, pl) != 0))
+            return 0;
+        if (!pe || !se)
+            return !pe && !se;
+        pattern = pe + 1;
+        subject = se + 1;
+    }
+}
+
+/* A JetStream name from s: the characters a stream or consumer name may
+ * not hold become '_'. */
+static char *js_name(const char *prefix, const char *s, const char *suffix)
+{
+    size_t n = strlen(prefix) + strlen(s) + strlen(suffix) + 1;
+    char *out = malloc(n);
+    if (!out)
+        return NULL;
+    snprintf(out, n, "%s%s%s", prefix, s, suffix);
+    for (char *p = out; *p; p++)
+        if (*p == '.' || *p == '*' || *p == '>' || *p == '/' || *p == '\\' || *p == ' ' || *p == '\t')
+            *p = '_';
+    return out;
+}
+
+/* The committed-messages table: direct-mapped by stream sequence, each
+ * entry the sequence and the time the stream stored it. A redelivery
+ * matches both; a different message that got a sequence again (a server
+ * that lost what it had not written out, restarted) does not. */
+static int seen_has(klaw_nats_bridge *b, uint64_t sseq, uint64_t stored_ns)
+{
+    const uint64_t *e = &b->seen[2 * (sseq % JS_SEEN)];
+    return e[0] == sseq && e[1] == stored_ns && sseq != 0;
+}
+
+static void seen_add(klaw_nats_bridge *b, uint64_t sseq, uint64_t stored_ns)
+{
+    uint64_t *e = &b->seen[2 * (sseq % JS_SEEN)];
+    e[0] = sseq;
+    e[1] = stored_ns;
+}
+
+static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    klaw_nats_bridge *b = closure;
+    int gone = 0; /* acked, or never will be */
+    if (pa) {
+        if (pa->Duplicate)
+            bump(&b->out_duplicates, 1);
+        else {
+            bump(&b->out_frames, 1);
+            bump(&b->out_bytes, (uint64_t)natsMsg_GetDataLength(msg));
+        }
+        atomic_store(&b->stream_seq, pa->Sequence);
+        gone = 1;
+    } else if (pae && (pae->ErrCode == JSStreamMessageExceedsMaximumErr || pae->Err == NATS_MAX_PAYLOAD)) {
+        bump(&b->out_too_big, 1); /* the stream's max_msg_size: never fits */
+        gone = 1;
+    }
+    pthread_mutex_lock(&b->ack_mu);
+    if (gone) {
+        b->unacked--;
+        natsMsg_Destroy(msg);
+    } else {
+        b->retry[b->retry_len++] = msg; /* ours again: out_js sends it */
+    }
+    pthread_cond_signal(&b->ack_cv);
+    pthread_mutex_unlock(&b->ack_mu);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Hands *m to nats.c (ours until then): on success nats.c owns it and
+ * on_pub_ack() gets it back. Waits (in naps) while nats.c cannot take it
+ * (MaxPending reached, or disconnected with its buffer full); once the
+ * bridge is stopping it gives up JS_STOP_MS later (*give_up, set then),
+ * counting the frame as dropped. */
+static void js_send(klaw_nats_bridge *b, natsMsg **m, int64_t *give_up)
+{
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = b->ack_wait_out;
+    for (;;) {
+        natsStatus s = js_PublishMsgAsync(b->js, m, &po);
+        if (s == NATS_OK)
+            return;
+        if (atomic_load(&b->stop) && !*give_up)
+            *give_up = mono_ms() + JS_STOP_MS;
+        if (s == NATS_MAX_PAYLOAD)
+            bump(&b->out_too_big, 1);
+        else if (!*give_up || mono_ms() < *give_up) {
+            nap();
+            continue;
+        } else
+            bump(&b->out_dropped, 1);
+        natsMsg_Destroy(*m);
+        *m = NULL;
+        pthread_mutex_lock(&b->ack_mu);
+        b->unacked--;
+        pthread_mutex_unlock(&b->ack_mu);
+        return;
+    }
+}
+
+/* Waits until every publish of the batch is acked, sending failures
+ * again. 1: all acked (or given up as too big); 0: a stop gave up on the
+ * rest after JS_STOP_MS (they count as dropped; nats.c may still deliver
+ * their acks, which on_pub_ack counts). */
+static int js_wait_batch(klaw_nats_bridge *b)
+{
+    int64_t give_up = 0;
+    pthread_mutex_lock(&b->ack_mu);
+    while (b->unacked) {
+        atomic_store(&b->out_pending, b->unacked);
+        if (atomic_load(&b->stop) && !give_up)
+            give_up = mono_ms() + JS_STOP_MS;
+        if (b->retry_len) {
+            size_t n = b->retry_len;
+            natsMsg **again = b->msgs; /* free: the batch's were handed over */
+            memcpy(again, b->retry, n * sizeof *again);
+            b->retry_len = 0;
+            pthread_mutex_unlock(&b->ack_mu);
+            for (size_t i = 0; i < n; i++) {
+                bump(&b->out_retries, 1);
+                js_send(b, &again[i], &give_up);
+            }
+            pthread_mutex_lock(&b->ack_mu);
+            continue;
+        }
+        if (give_up && mono_ms() >= give_up) {
+            bump(&b->out_dropped, b->unacked);
+            pthread_mutex_unlock(&b->ack_mu);
+            return 0;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += SLICE_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&b->ack_cv, &b->ack_mu, &until);
+    }
+    atomic_store(&b->out_pending, 0);
+    pthread_mutex_unlock(&b->ack_mu);
+    return 1;
+}
+
+static void out_js(klaw_nats_bridge *b)
+{
+    int bcast = b->kind == KLAW_CHANNEL_BROADCAST;
+    while (!atomic_load(&b->stop)) {
+        size_t got = 0;
+        uint64_t lagged = 0;
+        struct timespec d = klaw_deadline_in_ms(SLICE_MS);
+        klaw_status st = bcast ? klaw_bcast_view_batch(b->brx, b->frames, b->window, &got, &lagged, &d)
+                               : klaw_mpmc_view_batch(b->mrx, b->frames, b->window, &got, &d);
+        if (st == KLAW_TIMEOUT)
+            continue;
+        if (st == KLAW_LAGGED) {
+            bump(&b->out_lagged, lagged);
+            continue;
+        }
+        if (st != KLAW_OK) { /* CLOSED (drained), or the channel failed */
+            atomic_store(&b->done, 1);
+            return;
+        }
+        for (size_t i = 0; i < got; i++) {
+            klaw_frame *f = &b->frames[i];
+            b->msgs[i] = NULL;
+            if (bcast && b->have_resume && f->seq <= b->resume_seq) {
+                bump(&b->out_skipped, 1); /* the stream has it (resume) */
+                continue;
+            }
+            if (bcast && own_take(b, f->seq)) {
+                bump(&b->out_skipped, 1);
+                continue;
+            }
+            if (make_msg(b, f, &b->msgs[i]) != NATS_OK)
+                bump(&b->out_dropped, 1);
+        }
+        if (!b->block && klaw_bcast_release_batch(b->brx, b->frames, got) == KLAW_LAGGED) {
+            /* OVERWRITE: released before publishing; a frame overwritten
+             * while copied may be torn and is not sent */
+            for (size_t i = 0; i < got; i++)
+                if (!b->frames[i].data && b->msgs[i]) {
+                    natsMsg_Destroy(b->msgs[i]);
+                    b->msgs[i] = NULL;
+                    bump(&b->out_lagged, 1);
+                }
+        }
+        uint32_t n = 0;
+        for (size_t i = 0; i < got; i++)
+            n += b->msgs[i] != NULL;
+        pthread_mutex_lock(&b->ack_mu);
+        b->unacked = n;
+        pthread_mutex_unlock(&b->ack_mu);
+        int64_t give_up = 0;
+        for (size_t i = 0; i < got; i++)
+            if (b->msgs[i])
+                js_send(b, &b->msgs[i], &give_up);
+        int all = js_wait_batch(b);
+        if (b->block) {
+            /* BLOCK and mpmc: released once acked. An mpmc batch not all
+             * acked at a stop stays viewed: closing the handle offers it
+             * again (the stream drops what it had, by Nats-Msg-Id). */
+            if (bcast)
+                klaw_bcast_release_batch(b->brx, b->frames, got);
+            else if (all)
+                klaw_mpmc_release_batch(b->mrx, b->frames, got);
+            else
+                return;
+        }
+    }
+}
+
+static void *in_js(void *arg)
+{
+    klaw_nats_bridge *b = arg;
+    while (!atomic_load(&b->stop)) {
+        /* what is there now, up to a window, without waiting; when that
+         * is nothing, one message waited for (a long poll of one slice):
+         * a fetch of many waits until it has them all or the slice ends,
+         * which would hold the first message up to a slice at low rates */
+        natsMsgList list = {0};
+        jsFetchRequest fr;
+        jsFetchRequest_Init(&fr);
+        fr.Batch = (int)b->window;
+        fr.NoWait = true;
+        natsStatus s = natsSubscription_FetchRequest(&list, b->psub, &fr);
+        if (list.Count == 0) {
+            natsMsgList_Destroy(&list);
+            jsFetchRequest_Init(&fr);
+            fr.Batch = 1;
+            fr.Expires = (int64_t)SLICE_MS * 1000000;
+            s = natsSubscription_FetchRequest(&list, b->psub, &fr);
+        }
+        if (s != NATS_OK && list.Count == 0) {
+            if (s != NATS_TIMEOUT && s != NATS_NOT_FOUND)
+                nap(); /* disconnected: nats.c reconnects */
+            continue;
+        }
+        for (int i = 0; i < list.Count; i++) {
+            natsMsg *m = list.Msgs[i];
+            jsMsgMetaData *md = NULL;
+            if (natsMsg_GetMetaData(&md, m) != NATS_OK)
+                continue; /* not a JetStream message: left unacked */
+            uint64_t sseq = md->Sequence.Stream, stored = (uint64_t)md->Timestamp;
+            if (md->NumDelivered > 1)
+                bump(&b->in_redelivered, 1);
+            jsMsgMetaData_Destroy(md);
+            int n = natsMsg_GetDataLength(m);
+            if (seen_has(b, sseq, stored)) {
+                bump(&b->in_duplicates, 1); /* committed; its ack was lost */
+            } else if (own_origin(b, m)) {
+                /* ours: not brought in again */
+            } else if (n < 0 || (uint64_t)n > b->max_frame) {
+                bump(&b->in_too_big, 1); /* never fits: acked, counted */
+            } else {
+                klaw_status st = bring_in(b, natsMsg_GetData(m), n);
+                if (st == KLAW_TIMEOUT || st == KLAW_CLOSED) {
+                    /* stopped while the channel was full, or no receiver
+                     * left: not acked, so the stream keeps it (delivered
+                     * again, here or to another host) */
+                    continue;
+                }
+                if (st != KLAW_OK) {
+                    bump(&b->in_dropped, 1);
+                } else {
+                    seen_add(b, sseq, stored);
+                    atomic_store(&b->stream_seq, sseq);
+                }
+            }
+            natsMsg_Ack(m, NULL);
+        }
+        natsMsgList_Destroy(&list);
+    }
+    return NULL;
+}
+
+/* The stream (made if missing) and, for an outbound broadcast, where to
+ * resume. NATS_OK, or an error with *why. */
+static natsStatus js_setup(klaw_nats_bridge *b, const char **why)
+{
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = b->window;
+    jo.PublishAsync.AckHandler = on_pub_ack;
+    jo.PublishAsync.AckHandlerClosure = b;
+    natsStatus s = natsConnection_JetStream(&b->js, b->nc, &jo);
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    if (s == NATS_OK) {
+        s = js_GetStreamInfo(&si, b->js, b->stream, NULL, &jerr);
+        if (s == NATS_NOT_FOUND) {
+            jsStreamConfig sc;
+            jsStreamConfig_Init(&sc);
+            const char *subjects[1] = {b->subject};
+            sc.Name = b->stream;
+            sc.Subjects = subjects;
+            sc.SubjectsLen = 1;
+            sc.Storage = js_FileStorage;
+            sc.Replicas = b->replicas;
+            s = js_AddStream(&si, b->js, &sc, NULL, &jerr);
+            if (s != NATS_OK && jerr == JSStreamNameExistErr) /* made meanwhile */
+                s = js_GetStreamInfo(&si, b->js, b->stream, NULL, &jerr);
+        }
+    }
+    if (s != NATS_OK) {
+        if (why)
+            *why = say("nats: %s (stream %s: is the server up, with JetStream?)", natsStatus_GetText(s), b->stream);
+        return s;
+    }
+    int covered = 0;
+    for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++)
+        covered |= subject_matches(si->Config->Subjects[i], b->subject);
+    uint64_t last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    if (!covered) {
+        if (why)
+            *why = say("stream %s does not hold subject %s", b->stream, b->subject);
+        return NATS_INVALID_ARG;
+    }
+    if ((b->dir & KLAW_NATS_OUT) && b->kind == KLAW_CHANNEL_BROADCAST) {
+        /* resume: the newest message of ours among the stream's last ones */
+        char want[ORIGIN_MAX + 300];
+        int wn = snprintf(want, sizeof want, "%s/%s/", b->origin, b->channel);
+        char inc[32];
+        snprintf(inc, sizeof inc, "@%llu", (unsigned long long)b->created_ns);
+        for (uint64_t q = last, k = 0; q > 0 && k < JS_LOOK_BACK; q--, k++) {
+            natsMsg *m = NULL;
+            if (js_GetMsg(&m, b->js, b->stream, q, NULL, NULL) != NATS_OK)
+                continue; /* deleted, or not answered: look further */
+            const char *id = NULL;
+            int mine = natsMsgHeader_Get(m, HDR_MSG_ID, &id) == NATS_OK && id && (int)strlen(id) > wn &&
+                       strncmp(id, want, (size_t)wn) == 0;
+            const char *at = mine ? strrchr(id, '@') : NULL;
+            if (mine && at && strcmp(at, inc) == 0) {
+                /* ours, this incarnation of the channel: frames up to
+                 * seq - window are in the stream (the window's may not be) */
+                uint64_t seq = strtoull(id + wn, NULL, 10);
+                atomic_store(&b->out_resumed_after, seq);
+                if (seq >= b->window) {
+                    b->have_resume = 1;
+                    b->resume_seq = seq - b->window;
+                }
+                natsMsg_Destroy(m);
+                break;
+            }
+            natsMsg_Destroy(m);
+        }
+    }
+    if (b->dir & KLAW_NATS_IN) {
+        jsSubOptions so;
+        jsSubOptions_Init(&so);
+        so.Stream = b->stream;
+        so.Config.AckPolicy = js_AckExplicit;
+        so.Config.AckWait = (int64_t)b->ack_wait_in * 1000000;
+        so.Config.MaxAckPending = (int64_t)b->window * 4;
+        s = js_PullSubscribe(&b->psub, b->js, b->subject, b->durable, NULL, &so, &jerr);
+        if (s != NATS_OK) {
+            if (why)
+                *why = say("nats: %s (durable consumer %s)", natsStatus_GetText(s), b->durable);
+            return s;
+        }
+    }
+    return NATS_OK;
+}
+
 static void *out_main(void *arg)
 {
     klaw_nats_bridge *b = arg;
-    if (b->kind == KLAW_CHANNEL_BROADCAST)
+    if (b->jet)
+        out_js(b);
+    else if (b->kind == KLAW_CHANNEL_BROADCAST)
         out_bcast(b);
     else if (b->kind == KLAW_CHANNEL_WATCH)
         out_watch(b);
@@ -488,24 +930,12 @@ static void *out_main(void *arg)
 
 /* ---- inbound ----------------------------------------------------------------- */
 
-static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+/* Brings n bytes in as one frame: claims (waiting in slices while the
+ * channel is full, until stop), copies, notes the position for the
+ * outbound side, commits. KLAW_OK (the frame is in), KLAW_TIMEOUT (stopped
+ * while waiting for room), or the channel's status (CLOSED, ...). */
+static klaw_status bring_in(klaw_nats_bridge *b, const char *data, int n)
 {
-    (void)nc;
-    (void)sub;
-    klaw_nats_bridge *b = closure;
-    const char *origin = NULL;
-    if (natsMsgHeader_Get(msg, HDR_ORIGIN, &origin) == NATS_OK && origin && strcmp(origin, b->origin) == 0) {
-        bump(&b->in_own, 1);
-        natsMsg_Destroy(msg);
-        return;
-    }
-    int n = natsMsg_GetDataLength(msg);
-    const char *data = natsMsg_GetData(msg);
-    if (n < 0 || (uint64_t)n > b->max_frame) {
-        bump(&b->in_too_big, 1);
-        natsMsg_Destroy(msg);
-        return;
-    }
     klaw_frame f;
     klaw_status st;
     for (;;) {
@@ -518,11 +948,9 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
             break;
     }
     if (st != KLAW_OK) {
-        bump(&b->in_dropped, 1);
         if (st == KLAW_CLOSED) /* mpmc: every receiver gone */
             atomic_store(&b->done, 1);
-        natsMsg_Destroy(msg);
-        return;
+        return st;
     }
     if (n)
         memcpy(f.data, data, (size_t)n);
@@ -540,8 +968,34 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     if (st == KLAW_OK || st == KLAW_NO_RECEIVERS) {
         bump(&b->in_frames, 1);
         bump(&b->in_bytes, (uint64_t)n);
-    } else {
-        bump(&b->in_dropped, 1);
+        return KLAW_OK;
+    }
+    return st;
+}
+
+/* 1 if msg carries our own origin (counted). */
+static int own_origin(klaw_nats_bridge *b, natsMsg *msg)
+{
+    const char *origin = NULL;
+    if (natsMsgHeader_Get(msg, HDR_ORIGIN, &origin) == NATS_OK && origin && strcmp(origin, b->origin) == 0) {
+        bump(&b->in_own, 1);
+        return 1;
+    }
+    return 0;
+}
+
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    klaw_nats_bridge *b = closure;
+    int n = natsMsg_GetDataLength(msg);
+    if (own_origin(b, msg)) {
+        /* ours: not brought in again */
+    } else if (n < 0 || (uint64_t)n > b->max_frame) {
+        bump(&b->in_too_big, 1);
+    } else if (bring_in(b, natsMsg_GetData(msg), n) != KLAW_OK) {
+        bump(&b->in_dropped, 1); /* core NATS: at most once */
     }
     natsMsg_Destroy(msg);
 }
@@ -561,6 +1015,7 @@ static klaw_status open_channel(klaw_nats_bridge *b, const char **why)
     b->kind = klaw_channel_kind(ch);
     const klaw_channel_metadata *m = klaw_channel_meta(ch);
     b->max_frame = m->max_frame;
+    b->created_ns = (uint64_t)m->created_at.tv_sec * 1000000000u + (uint64_t)m->created_at.tv_nsec;
     b->block = b->kind == KLAW_CHANNEL_MPMC || m->policy == KLAW_POLICY_BLOCK;
     uint64_t capacity = m->has_capacity && m->capacity > 0 ? (uint64_t)m->capacity : 1024;
     klaw_channel_close(ch);
@@ -575,6 +1030,8 @@ static klaw_status open_channel(klaw_nats_bridge *b, const char **why)
                        klaw_channel_type_name(b->kind));
         return KLAW_INVAL;
     }
+    if (b->kind == KLAW_CHANNEL_WATCH)
+        b->jet = 0; /* a key-value bucket is JetStream already */
     if (b->kind == KLAW_CHANNEL_WATCH) {
         b->last_val = malloc(b->max_frame ? b->max_frame : 1);
         b->out_buf = malloc(b->max_frame ? b->max_frame : 1);
@@ -611,7 +1068,10 @@ static klaw_status open_channel(klaw_nats_bridge *b, const char **why)
              * until the channel reaps it (a liveness period, 1 s by
              * default): it waits for that, up to 3 s */
             for (int tries = 0;; tries++) {
-                st = klaw_bcast_open_rx(b->channel, KLAW_BCAST_FROM_TAIL, id, &b->brx);
+                /* JetStream resumes: from the oldest retained frame,
+                 * skipping what the stream has (js_setup) */
+                st = klaw_bcast_open_rx(b->channel, b->jet ? KLAW_BCAST_FROM_OLDEST : KLAW_BCAST_FROM_TAIL, id,
+                                        &b->brx);
                 if (st != KLAW_EXIST || tries == 30)
                     break;
                 struct timespec d = {0, 100000000};
@@ -662,6 +1122,14 @@ static void free_bridge(klaw_nats_bridge *b)
     pthread_mutex_destroy(&b->closed_mu);
     pthread_cond_destroy(&b->closed_cv);
     free(b->own);
+    free(b->frames);
+    free(b->msgs);
+    free(b->retry);
+    free(b->seen);
+    free(b->stream);
+    free(b->durable);
+    pthread_mutex_destroy(&b->ack_mu);
+    pthread_cond_destroy(&b->ack_cv);
     free(b->channel);
     free(b->subject);
     free(b->queue);
@@ -674,9 +1142,11 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
     if (why)
         *why = NULL;
     if (!o || !o->channel || !*o->channel || !o->subject || !*o->subject ||
-        !o->direction || (o->direction & ~(KLAW_NATS_OUT | KLAW_NATS_IN)) || o->delivery != KLAW_NATS_CORE) {
+        !o->direction || (o->direction & ~(KLAW_NATS_OUT | KLAW_NATS_IN)) ||
+        (o->delivery != KLAW_NATS_CORE && o->delivery != KLAW_NATS_JETSTREAM)) {
         if (why)
-            *why = "a bridge needs a channel, a subject, a direction (in, out or both) and core delivery";
+            *why = "a bridge needs a channel, a subject, a direction (in, out or both) and a delivery (core or "
+                   "jetstream)";
         return KLAW_INVAL;
     }
     if (o->origin && (strlen(o->origin) >= ORIGIN_MAX || !*o->origin)) {
@@ -691,7 +1161,14 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
     pthread_mutex_init(&b->kv_mu, NULL);
     pthread_mutex_init(&b->closed_mu, NULL);
     pthread_cond_init(&b->closed_cv, NULL);
+    pthread_mutex_init(&b->ack_mu, NULL);
+    pthread_cond_init(&b->ack_cv, NULL);
     b->dir = o->direction;
+    b->jet = o->delivery == KLAW_NATS_JETSTREAM;
+    b->window = o->ack_window ? o->ack_window : JS_WINDOW;
+    b->ack_wait_out = o->ack_wait_ms ? o->ack_wait_ms : JS_ACK_WAIT_OUT;
+    b->ack_wait_in = o->ack_wait_ms ? o->ack_wait_ms : JS_ACK_WAIT_IN;
+    b->replicas = o->replicas ? o->replicas : 1;
     b->channel = strdup(o->channel);
     b->subject = strdup(o->subject);
     b->queue = strdup(o->queue_group && *o->queue_group ? o->queue_group : o->subject);
@@ -705,12 +1182,35 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
     } else {
         char host[64] = "host";
         gethostname(host, sizeof host - 1);
-        snprintf(b->origin, sizeof b->origin, "%s/%d", host, (int)getpid());
+        if (b->jet) /* stable across restarts: resume and the durable use it */
+            snprintf(b->origin, sizeof b->origin, "%s", host);
+        else
+            snprintf(b->origin, sizeof b->origin, "%s/%d", host, (int)getpid());
     }
     klaw_status st = open_channel(b, why);
     if (st != KLAW_OK) {
         free_bridge(b);
         return st;
+    }
+    if (b->jet) {
+        b->stream = o->stream && *o->stream ? js_name("", o->stream, "") : js_name("KLAW_", b->subject, "");
+        if (o->durable && *o->durable)
+            b->durable = js_name("", o->durable, "");
+        else if (b->kind == KLAW_CHANNEL_MPMC)
+            b->durable = js_name("", b->queue, "");
+        else {
+            char tail[300];
+            snprintf(tail, sizeof tail, "_%s", b->channel);
+            b->durable = js_name("", b->origin, tail);
+        }
+        b->frames = calloc(b->window, sizeof *b->frames);
+        b->msgs = calloc(b->window, sizeof *b->msgs);
+        b->retry = calloc(b->window, sizeof *b->retry);
+        b->seen = calloc(2 * JS_SEEN, sizeof *b->seen);
+        if (!b->stream || !b->durable || !b->frames || !b->msgs || !b->retry || !b->seen) {
+            free_bridge(b);
+            return KLAW_NOMEM;
+        }
     }
     if (connect_nats(b, o, why) != NATS_OK) {
         free_bridge(b);
@@ -742,6 +1242,20 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
                 else
                     b->in_started = 1;
             }
+        }
+    } else if (b->jet) {
+        s = js_setup(b, why);
+        if (s == NATS_OK && (b->dir & KLAW_NATS_IN)) {
+            if (pthread_create(&b->in_thread, NULL, in_js, b) != 0)
+                s = NATS_SYS_ERROR;
+            else
+                b->in_started = 1;
+        }
+        if (s != NATS_OK) {
+            if (why && !*why)
+                *why = say("nats: %s (stream %s)", natsStatus_GetText(s), b->stream);
+            klaw_nats_bridge_stop(b);
+            return s == NATS_INVALID_ARG ? KLAW_INVAL : KLAW_SYS;
         }
     } else if (b->dir & KLAW_NATS_IN) {
         if (b->kind == KLAW_CHANNEL_MPMC)
@@ -792,6 +1306,13 @@ void klaw_nats_bridge_stats(klaw_nats_bridge *b, klaw_nats_stats *o)
     o->done = atomic_load(&b->done);
     o->kv_revision = atomic_load(&b->kv_revision);
     o->watch_version = atomic_load(&b->watch_version);
+    o->out_retries = atomic_load(&b->out_retries);
+    o->out_duplicates = atomic_load(&b->out_duplicates);
+    o->out_pending = atomic_load(&b->out_pending);
+    o->out_resumed_after = atomic_load(&b->out_resumed_after);
+    o->in_duplicates = atomic_load(&b->in_duplicates);
+    o->in_redelivered = atomic_load(&b->in_redelivered);
+    o->stream_seq = atomic_load(&b->stream_seq);
 }
 
 int klaw_nats_bridge_done(klaw_nats_bridge *b) { return atomic_load(&b->done); }
@@ -807,6 +1328,11 @@ void klaw_nats_bridge_stop(klaw_nats_bridge *b)
         kvWatcher_Stop(b->kvw);
     if (b->in_started)
         pthread_join(b->in_thread, NULL);
+    if (b->psub) {
+        natsSubscription_Unsubscribe(b->psub); /* the durable stays */
+        natsSubscription_Destroy(b->psub);
+        b->psub = NULL;
+    }
     kvWatcher_Destroy(b->kvw);
     kvStore_Destroy(b->kv);
     jsCtx_Destroy(b->js);

@@ -54,6 +54,50 @@
  * (out_too_big), never a crash or a stop. Inbound, a message that does not
  * fit the channel's max_frame is counted (in_too_big).
  *
+ * Delivery, JetStream (KLAW_NATS_JETSTREAM; broadcast and mpmc): at least
+ * once, deduplicated. Needs a server with JetStream at start (KLAW_SYS
+ * otherwise). The subject belongs to a stream (opts.stream; made if
+ * missing: file storage, opts.replicas replicas, the server's duplicate
+ * window - 2 minutes by default).
+ *  out: the bridge takes up to ack_window frames from the channel at a
+ *    time, publishes each asynchronously with the header Nats-Msg-Id =
+ *    "<origin>/<channel>/<seq>", and waits for every ack; a publish that
+ *    fails, or whose ack is not back within ack_wait_ms, is sent again
+ *    with the same id until acked (the stream drops the copy of one it had
+ *    stored: out_duplicates). Under a BLOCK broadcast and on an mpmc the
+ *    batch's frames stay viewed until acked, so writers feel a stream that
+ *    does not ack, and on an mpmc a bridge that dies holding them has them
+ *    offered again to the channel's receivers (a restarted bridge among
+ *    them). Under OVERWRITE the frames are copied and released first; one
+ *    overwritten while copied is counted in out_lagged, as in core mode.
+ *    A retried publish may land after later ones (a reconnect): consumers
+ *    that care order by Klaw-Seq.
+ *  resume (broadcast out): at start the bridge looks back through the
+ *    stream (its last 256 messages) for the newest message from its origin
+ *    and channel, and reads the channel from its oldest retained frame,
+ *    skipping frames older than that message's Klaw-Seq minus ack_window
+ *    (those may have been in flight; the stream drops the ones it has).
+ *    With nothing found it sends what the channel retains, the duplicate
+ *    window dropping what the stream had. So a bridge restarted after a
+ *    crash loses nothing the channel still holds; a frame the channel
+ *    overwrote while no bridge read it is counted in out_lagged. For this
+ *    the origin must not change across restarts: under JetStream the
+ *    default origin is the host name (core: "<hostname>/<pid>").
+ *  in: a durable pull consumer on the stream (opts.durable; explicit acks,
+ *    AckWait ack_wait_ms); each message is committed as a frame and then
+ *    acked. A message delivered again after its frame was committed (the
+ *    ack was lost: a server restart) is known by its stream sequence and
+ *    the time the stream stored it (the
+ *    last 65536 committed are remembered), acked, and not committed twice
+ *    (in_duplicates). A durable keeps its place: a bridge restarted after a
+ *    crash goes on where it stopped and loses nothing; a message whose
+ *    frame was committed just before the crash, but not acked, comes again
+ *    (at most ack_window of them: at least once). mpmc: bridges on several
+ *    hosts share one durable (default: the queue group's name), so each
+ *    message reaches one host; broadcast: each host has its own durable. A
+ *    full channel (BLOCK, mpmc) holds the fetched message until there is
+ *    room: the stream keeps the rest.
+ *
  * Stopping: klaw_nats_bridge_stop() ends the bridge: outbound, what was
  * taken is published and the connection flushed. A bridge whose channel
  * closes (every writer gone, drained) finishes by itself:
@@ -83,7 +127,8 @@ typedef struct klaw_nats_bridge klaw_nats_bridge;
 #define KLAW_NATS_IN 2u  /* subject -> channel */
 
 typedef enum klaw_nats_delivery {
-    KLAW_NATS_CORE = 0, /* core NATS: at most once */
+    KLAW_NATS_CORE = 0,      /* core NATS: at most once                    */
+    KLAW_NATS_JETSTREAM = 1, /* JetStream: at least once, deduplicated     */
 } klaw_nats_delivery;
 
 typedef struct klaw_nats_opts {
@@ -102,6 +147,22 @@ typedef struct klaw_nats_opts {
     const char *bucket;      /* watch: the JetStream key-value bucket (made
                                 if missing, history 1); `subject` is then
                                 the key. Needs a server with JetStream.    */
+    /* JetStream delivery (broadcast and mpmc) */
+    const char *stream;      /* the stream holding `subject` (made if
+                                missing: file storage, that one subject);
+                                NULL: "KLAW_<subject>", '.', '*', '>' as '_' */
+    const char *durable;     /* in: the durable pull consumer; NULL: mpmc,
+                                the queue group; broadcast, "<origin>_<channel>"
+                                (both with '.', '*', '>', '/', ' ' as '_')  */
+    unsigned replicas;       /* a stream made by the bridge: its replicas
+                                (a cluster's R3); 0: 1                     */
+    uint32_t ack_window;     /* out: publishes awaiting their ack at most
+                                (also the batch taken from the channel);
+                                in: messages fetched at once; 0: 256       */
+    uint32_t ack_wait_ms;    /* out: an ack not back in this time is a
+                                failed publish, retried; in: the consumer's
+                                AckWait (a message not acked in this time is
+                                redelivered); 0: 2000 out, 5000 in         */
 } klaw_nats_opts;
 
 /* Counters (monotonic while the bridge runs). */
@@ -127,6 +188,21 @@ typedef struct klaw_nats_stats {
     uint64_t kv_revision;   /* watch: the key's last revision the bridge
                                put or brought in                           */
     uint64_t watch_version; /* watch: the channel's version beside it      */
+    /* JetStream */
+    uint64_t out_retries;    /* publishes sent again (no ack in time, an
+                                error, or not connected)                   */
+    uint64_t out_duplicates; /* acks saying the stream had the message
+                                already (a retry of one that was stored)   */
+    uint64_t out_pending;    /* publishes awaiting their ack now           */
+    uint64_t out_resumed_after; /* out: the Klaw-Seq the bridge found last
+                                   in the stream from its origin and channel
+                                   at start (frames up to it are not sent
+                                   again); 0: none found                   */
+    uint64_t in_duplicates;  /* messages redelivered after their frame was
+                                committed (acked again, not committed)     */
+    uint64_t in_redelivered; /* messages the server delivered more than once */
+    uint64_t stream_seq;     /* out: the stream sequence of the last ack;
+                                in: of the last message committed          */
 } klaw_nats_stats;
 
 /* Starts a bridge: connects (a server that is not up yet is retried in

@@ -18,12 +18,16 @@
  *    "bridges": [
  *      {"channel": "orders", "subject": "orders.eu", "direction": "both"},
  *      {"channel": "jobs", "subject": "jobs", "direction": "in",
- *       "queue_group": "workers"}]}
+ *       "queue_group": "workers"},
+ *      {"channel": "audit", "subject": "audit", "delivery": "jetstream",
+ *       "stream": "AUDIT", "replicas": 3}]}
  *
  * direction is "out", "in" or "both" (default "out"); "delivery" is
- * "core" (the only one so far); a watch channel's bridge names its
- * key-value "bucket" (its "subject" is the key). Options on the command line override the
- * file's servers and origin.
+ * "core" (default) or "jetstream", which may name its "stream", "durable",
+ * "replicas", "ack_window" and "ack_wait_ms" (klaw/nats.h); a watch
+ * channel's bridge names its key-value "bucket" (its "subject" is the
+ * key). Options on the command line override the file's servers and
+ * origin.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,7 +44,8 @@ static const char bridge_usage[] =
     "Runs bridges between named broadcast or mpmc channels and NATS subjects\n"
     "(a watch channel: a key of a JetStream key-value bucket, --bucket) until\n"
     "SIGINT, SIGTERM or SIGHUP, or until every channel closed. Frames travel\n"
-    "unchanged as message payloads (core NATS: at most once).\n"
+    "unchanged as message payloads (core NATS: at most once; JetStream: at\n"
+    "least once, deduplicated).\n"
     "\n"
     "  --servers URLS        NATS servers, comma-separated (default\n"
     "                        nats://127.0.0.1:4222); reconnects for as long\n"
@@ -51,8 +56,18 @@ static const char bridge_usage[] =
     "  --queue GROUP         mpmc --in: the queue group (default: the subject)\n"
     "  --bucket BUCKET       watch channels: the key-value bucket (SUBJECT is\n"
     "                        then the key; made if missing)\n"
+    "  --jetstream           JetStream delivery: publishes acked and retried,\n"
+    "                        a durable consumer in; resumes after a restart\n"
+    "  --stream NAME         the stream (default KLAW_<subject>; made if missing)\n"
+    "  --durable NAME        --in: the durable consumer (default: mpmc, the\n"
+    "                        queue group; broadcast, <origin>_<channel>)\n"
+    "  --replicas N          a stream it makes: its replicas (default 1)\n"
+    "  --ack-window N        publishes awaiting acks / messages fetched at\n"
+    "                        once (default 256)\n"
+    "  --ack-wait MS         an ack not back in MS is a failure (default\n"
+    "                        2000 out, 5000 in)\n"
     "  --origin NAME         this bridge in Klaw-Origin headers (default\n"
-    "                        HOSTNAME/PID)\n"
+    "                        HOSTNAME/PID; with --jetstream HOSTNAME)\n"
     "  --config FILE         bridges from a JSON file (see klaw(1))\n"
     "  --stats-interval S    print the counters every S seconds (default 0:\n"
     "                        only when stopping)\n"
@@ -62,22 +77,28 @@ static const char bridge_usage[] =
 
 #include "klaw/nats.h"
 
-enum { O_SERVERS, O_OUT, O_IN, O_BOTH, O_QUEUE, O_ORIGIN, O_CONFIG, O_STATS, O_JSON, O_BUCKET };
+enum {
+    O_SERVERS, O_OUT, O_IN, O_BOTH, O_QUEUE, O_ORIGIN, O_CONFIG, O_STATS, O_JSON, O_BUCKET,
+    O_JETSTREAM, O_STREAM, O_DURABLE, O_REPLICAS, O_WINDOW, O_ACK_WAIT
+};
 static const opt_spec bridge_opts[] = {
     {"--servers", NULL, true}, {"--out", NULL, false},  {"--in", NULL, false},
     {"--both", NULL, false},   {"--queue", NULL, true}, {"--origin", NULL, true},
     {"--config", NULL, true},  {"--stats-interval", NULL, true}, {"--json", NULL, false},
-    {"--bucket", NULL, true},  {NULL, NULL, false},
+    {"--bucket", NULL, true},  {"--jetstream", NULL, false}, {"--stream", NULL, true},
+    {"--durable", NULL, true}, {"--replicas", NULL, true},   {"--ack-window", NULL, true},
+    {"--ack-wait", NULL, true}, {NULL, NULL, false},
 };
 
 /* ---- the config file, through the schema layer ---------------------------------- */
 
 enum { DIR_OUT = KLAW_NATS_OUT, DIR_IN = KLAW_NATS_IN, DIR_BOTH = KLAW_NATS_OUT | KLAW_NATS_IN };
-enum { DELIVERY_CORE = KLAW_NATS_CORE };
+enum { DELIVERY_CORE = KLAW_NATS_CORE, DELIVERY_JETSTREAM = KLAW_NATS_JETSTREAM };
 
 typedef struct conf_bridge {
-    klaw_str channel, subject, queue_group, bucket;
+    klaw_str channel, subject, queue_group, bucket, stream, durable;
     int direction, delivery;
+    int64_t replicas, ack_window, ack_wait_ms;
 } conf_bridge;
 
 typedef struct conf_file {
@@ -88,10 +109,14 @@ typedef struct conf_file {
 static const klaw_enum_entry dir_entries[] = {{DIR_OUT, "out", 0}, {DIR_IN, "in", 0}, {DIR_BOTH, "both", 0}};
 static const klaw_enum_desc dir_enum = {.name = "Direction", .entries = dir_entries, .count = 3,
                                         .wire = KLAW_ENUM_STR};
-static const klaw_enum_entry delivery_entries[] = {{DELIVERY_CORE, "core", 0}};
-static const klaw_enum_desc delivery_enum = {.name = "Delivery", .entries = delivery_entries, .count = 1,
+static const klaw_enum_entry delivery_entries[] = {{DELIVERY_CORE, "core", 0}, {DELIVERY_JETSTREAM, "jetstream", 0}};
+static const klaw_enum_desc delivery_enum = {.name = "Delivery", .entries = delivery_entries, .count = 2,
                                              .wire = KLAW_ENUM_STR};
 
+/* 0 in each: the library's default */
+static const klaw_constraints replicas_range = {.flags = KLAW_C_GE | KLAW_C_LE, .ge.i = 0, .le.i = 5};
+static const klaw_constraints window_range = {.flags = KLAW_C_GE | KLAW_C_LE, .ge.i = 0, .le.i = 65536};
+static const klaw_constraints ack_wait_range = {.flags = KLAW_C_GE | KLAW_C_LE, .ge.i = 0, .le.i = 3600000};
 static const klaw_field bridge_fields[] = {
     {KLAW_FIELD(conf_bridge, channel, KLAW_K_STR), .flags = KLAW_F_COPY},
     {KLAW_FIELD(conf_bridge, subject, KLAW_K_STR), .flags = KLAW_F_COPY},
@@ -101,6 +126,11 @@ static const klaw_field bridge_fields[] = {
      .def = {.i = DELIVERY_CORE}},
     {KLAW_FIELD(conf_bridge, queue_group, KLAW_K_STR), .flags = KLAW_F_COPY | KLAW_F_DEFAULT},
     {KLAW_FIELD(conf_bridge, bucket, KLAW_K_STR), .flags = KLAW_F_COPY | KLAW_F_DEFAULT},
+    {KLAW_FIELD(conf_bridge, stream, KLAW_K_STR), .flags = KLAW_F_COPY | KLAW_F_DEFAULT},
+    {KLAW_FIELD(conf_bridge, durable, KLAW_K_STR), .flags = KLAW_F_COPY | KLAW_F_DEFAULT},
+    {KLAW_FIELD(conf_bridge, replicas, KLAW_K_I64), .flags = KLAW_F_DEFAULT, .cons = &replicas_range},
+    {KLAW_FIELD(conf_bridge, ack_window, KLAW_K_I64), .flags = KLAW_F_DEFAULT, .cons = &window_range},
+    {KLAW_FIELD(conf_bridge, ack_wait_ms, KLAW_K_I64), .flags = KLAW_F_DEFAULT, .cons = &ack_wait_range},
 };
 static const klaw_struct_desc bridge_desc = {.name = "Bridge", .size = sizeof(conf_bridge),
                                              KLAW_FIELDS(bridge_fields), .flags = KLAW_S_FORBID_UNKNOWN};
@@ -149,12 +179,16 @@ static void print_stats(klaw_nats_bridge **bs, const klaw_nats_opts *os, size_t 
         klaw_nats_stats s;
         klaw_nats_bridge_stats(bs[i], &s);
         if (json) {
-            printf("{\"channel\": \"%s\", \"subject\": \"%s\", \"connected\": %s, \"done\": %s, "
-                   "\"out_frames\": %llu, \"out_bytes\": %llu, \"out_dropped\": %llu, \"out_too_big\": %llu, "
-                   "\"out_lagged\": %llu, \"out_skipped\": %llu, \"in_frames\": %llu, \"in_bytes\": %llu, "
-                   "\"in_dropped\": %llu, \"in_too_big\": %llu, \"in_own\": %llu, \"reconnects\": %llu, "
-                   "\"disconnects\": %llu, \"kv_revision\": %llu, \"watch_version\": %llu}\n",
-                   os[i].channel, os[i].subject, s.connected ? "true" : "false", s.done ? "true" : "false",
+            printf("{\"channel\": \"%s\", \"subject\": \"%s\", \"delivery\": \"%s\", \"connected\": %s, "
+                   "\"done\": %s, \"out_frames\": %llu, \"out_bytes\": %llu, \"out_dropped\": %llu, "
+                   "\"out_too_big\": %llu, \"out_lagged\": %llu, \"out_skipped\": %llu, \"in_frames\": %llu, "
+                   "\"in_bytes\": %llu, \"in_dropped\": %llu, \"in_too_big\": %llu, \"in_own\": %llu, "
+                   "\"reconnects\": %llu, \"disconnects\": %llu, \"kv_revision\": %llu, \"watch_version\": %llu, "
+                   "\"out_retries\": %llu, \"out_duplicates\": %llu, \"out_pending\": %llu, "
+                   "\"out_resumed_after\": %llu, \"in_duplicates\": %llu, \"in_redelivered\": %llu, "
+                   "\"stream_seq\": %llu}\n",
+                   os[i].channel, os[i].subject, os[i].delivery == KLAW_NATS_JETSTREAM ? "jetstream" : "core",
+                   s.connected ? "true" : "false", s.done ? "true" : "false",
                    (unsigned long long)s.out_frames, (unsigned long long)s.out_bytes,
                    (unsigned long long)s.out_dropped, (unsigned long long)s.out_too_big,
                    (unsigned long long)s.out_lagged, (unsigned long long)s.out_skipped,
@@ -162,7 +196,10 @@ static void print_stats(klaw_nats_bridge **bs, const klaw_nats_opts *os, size_t 
                    (unsigned long long)s.in_dropped, (unsigned long long)s.in_too_big,
                    (unsigned long long)s.in_own, (unsigned long long)s.reconnects,
                    (unsigned long long)s.disconnects, (unsigned long long)s.kv_revision,
-                   (unsigned long long)s.watch_version);
+                   (unsigned long long)s.watch_version, (unsigned long long)s.out_retries,
+                   (unsigned long long)s.out_duplicates, (unsigned long long)s.out_pending,
+                   (unsigned long long)s.out_resumed_after, (unsigned long long)s.in_duplicates,
+                   (unsigned long long)s.in_redelivered, (unsigned long long)s.stream_seq);
         } else {
             char of[32], ob[32], inf[32], ib[32];
             format_count(s.out_frames, of, sizeof of);
@@ -176,6 +213,12 @@ static void print_stats(klaw_nats_bridge **bs, const klaw_nats_opts *os, size_t 
                    (unsigned long long)s.out_lagged, (unsigned long long)s.out_skipped, inf, ib,
                    (unsigned long long)s.in_dropped, (unsigned long long)s.in_too_big,
                    (unsigned long long)s.reconnects, s.done ? "; done (channel closed)" : "");
+            if (os[i].delivery == KLAW_NATS_JETSTREAM)
+                printf("  jetstream: stream seq %llu, retries %llu, duplicates out %llu / in %llu, "
+                       "redelivered %llu, pending %llu\n",
+                       (unsigned long long)s.stream_seq, (unsigned long long)s.out_retries,
+                       (unsigned long long)s.out_duplicates, (unsigned long long)s.in_duplicates,
+                       (unsigned long long)s.in_redelivered, (unsigned long long)s.out_pending);
         }
     }
     fflush(stdout);
@@ -197,6 +240,16 @@ int cmd_bridge(int argc, char **argv)
     uint64_t interval = 0;
     if (a.seen[O_STATS] && !parse_count(a.vals[O_STATS], 86400, &interval))
         return usage_msg("bridge", "--stats-interval takes whole seconds (0..86400), not '%s'", a.vals[O_STATS]);
+    uint64_t replicas = 0, window = 0, ack_wait = 0;
+    if (a.seen[O_REPLICAS] && !parse_count(a.vals[O_REPLICAS], 5, &replicas))
+        return usage_msg("bridge", "--replicas takes 1..5, not '%s'", a.vals[O_REPLICAS]);
+    if (a.seen[O_WINDOW] && !parse_count(a.vals[O_WINDOW], 65536, &window))
+        return usage_msg("bridge", "--ack-window takes 1..65536, not '%s'", a.vals[O_WINDOW]);
+    if (a.seen[O_ACK_WAIT] && !parse_count(a.vals[O_ACK_WAIT], 3600000, &ack_wait))
+        return usage_msg("bridge", "--ack-wait takes milliseconds (1..3600000), not '%s'", a.vals[O_ACK_WAIT]);
+    if ((a.seen[O_STREAM] || a.seen[O_DURABLE] || a.seen[O_REPLICAS] || a.seen[O_WINDOW] || a.seen[O_ACK_WAIT]) &&
+        !a.seen[O_JETSTREAM] && !a.seen[O_CONFIG])
+        return usage_msg("bridge", "--stream, --durable, --replicas, --ack-window and --ack-wait go with --jetstream");
     if (a.seen[O_CONFIG] && a.n_ops)
         return usage_msg("bridge", "CHANNEL SUBJECT pairs or --config, not both");
     if (!a.seen[O_CONFIG] && (a.n_ops == 0 || a.n_ops % 2))
@@ -240,12 +293,23 @@ int cmd_bridge(int argc, char **argv)
             os[i].delivery = (klaw_nats_delivery)cb->delivery;
             os[i].queue_group = cb->queue_group.len ? cb->queue_group.ptr : NULL;
             os[i].bucket = cb->bucket.len ? cb->bucket.ptr : NULL;
+            os[i].stream = cb->stream.len ? cb->stream.ptr : NULL;
+            os[i].durable = cb->durable.len ? cb->durable.ptr : NULL;
+            os[i].replicas = (unsigned)cb->replicas;
+            os[i].ack_window = (uint32_t)cb->ack_window;
+            os[i].ack_wait_ms = (uint32_t)cb->ack_wait_ms;
         } else {
             os[i].channel = a.ops[2 * i];
             os[i].subject = a.ops[2 * i + 1];
             os[i].direction = dir;
             os[i].queue_group = a.seen[O_QUEUE] ? a.vals[O_QUEUE] : NULL;
             os[i].bucket = a.seen[O_BUCKET] ? a.vals[O_BUCKET] : NULL;
+            os[i].delivery = a.seen[O_JETSTREAM] ? KLAW_NATS_JETSTREAM : KLAW_NATS_CORE;
+            os[i].stream = a.seen[O_STREAM] ? a.vals[O_STREAM] : NULL;
+            os[i].durable = a.seen[O_DURABLE] ? a.vals[O_DURABLE] : NULL;
+            os[i].replicas = (unsigned)replicas;
+            os[i].ack_window = (uint32_t)window;
+            os[i].ack_wait_ms = (uint32_t)ack_wait;
         }
     }
     catch_stop_signals();
