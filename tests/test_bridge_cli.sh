@@ -43,6 +43,14 @@ want='klaw: '"$T"'/bad.json: Expected `str`, got `int` - at `$.bridges[1].subjec
 echo '{"bridges": [{"channel": "a", "subject": "s", "capacity": 3}]}' >"$T/bad2.json"
 "$KLAW" bridge --config "$T/bad2.json" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'unknown field `capacity` - at `$.bridges\[0\]`' "$T/err" || fail "unknown key: $rc $(cat "$T/err")"
+echo '{"bridges": [{"channel": "a", "subject": "s", "delivery": "jetstream", "replicas": 9}]}' >"$T/bad3.json"
+"$KLAW" bridge --config "$T/bad3.json" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'Expected `int` <= 5 - at `$.bridges\[0\].replicas`' "$T/err" || fail "replicas 9: $rc $(cat "$T/err")"
+echo '{"bridges": [{"channel": "a", "subject": "s", "delivery": "exactly-once"}]}' >"$T/bad4.json"
+"$KLAW" bridge --config "$T/bad4.json" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'at `$.bridges\[0\].delivery`' "$T/err" || fail "bad delivery: $rc $(cat "$T/err")"
+"$KLAW" bridge --stream S a s >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q 'go with --jetstream' "$T/err" || fail "--stream without --jetstream: $rc $(cat "$T/err")"
 "$KLAW" bridge --servers "$URL" "$P-nochannel" s >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q "$P-nochannel" "$T/err" || fail "missing channel: $rc $(cat "$T/err")"
 
