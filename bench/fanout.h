@@ -61,6 +61,14 @@ typedef struct fanout_case {
                              readers are spread over; 0 in the fanout suite.
                              Set, the readers block rather than poll: the
                              bridges' threads and nats-server need CPUs   */
+    uint32_t pace_ns;     /* the paced phase's interval; 0: FANOUT_PACE_NS
+                             (bridge suite, JetStream: slower, so that the
+                             latency is not a queue's)                   */
+    bool at_least_once;   /* bridge suite: JetStream delivery. A frame may
+                             come twice (counted in dups, not a failure of
+                             the check) or after a later one (it fills its
+                             gap: counted in late, not lost); the waits
+                             for the last frames are patient (still_ns)  */
 } fanout_case;
 
 /* ---- the frame -------------------------------------------------------------- */
@@ -183,6 +191,11 @@ void fanout_hist_merge(fanout_hist *into, const fanout_hist *from);
 
 /* ---- what a reader saw ------------------------------------------------------------ */
 
+/* At least once: which of the last FANOUT_LATE_WINDOW sequence numbers
+ * behind `last` a reader is still missing (a frame that comes later than
+ * that is counted as a duplicate: it cannot be told from one). */
+enum { FANOUT_LATE_WINDOW = 4096 };
+
 /* One reader's tally, kept in the run's shared control block (the runner
  * reads it after the reader ends). Every field is written by the reader
  * only, except `seen`, which the writer reads while the run goes on. */
@@ -204,9 +217,30 @@ typedef struct fanout_reader {
     char err[FANOUT_ERR];
     char why[FANOUT_ERR]; /* the first bad frame                              */
     fanout_hist lat;      /* paced-phase latency, ns                          */
+    /* at least once (fanout_case.at_least_once) */
+    bool at_least_once;
+    uint64_t dups;        /* frames taken again (or later than the window)    */
+    uint64_t late;        /* frames taken after a later one (gap filled)      */
+    uint32_t missing;     /* bits set in gaps                                 */
+    uint64_t gaps[FANOUT_LATE_WINDOW / 64]; /* bit seq % window: seq missing  */
 } fanout_reader;
 
-void fanout_reader_init(fanout_reader *r, uint32_t frame_bytes, bool exact_gaps);
+void fanout_reader_init(fanout_reader *r, uint32_t frame_bytes, bool exact_gaps, bool at_least_once);
+
+/* What a reader publishes in `seen`: the last seq it took, less one while
+ * at least once it still misses a frame before it (so the writer's wait
+ * for the last frame waits for the gap too). */
+static inline uint64_t fanout_reader_progress(const fanout_reader *r)
+{
+    return r->missing ? r->last - 1 : r->last;
+}
+
+/* At least once: the reader has every frame up to `published` (or gave up
+ * on those behind its window). */
+static inline bool fanout_reader_complete(const fanout_reader *r, uint64_t published)
+{
+    return r->last == published && r->missing == 0;
+}
 
 /* One frame as a reader found it: its header, and what was wrong with it
  * (NULL: nothing). */
@@ -270,10 +304,31 @@ static inline void fanout_reader_skip(fanout_reader *r, const fanout_seen *s)
     }
 }
 
+/* A frame counted as delivered: its latency if paced. */
+static inline void fanout_reader_took(fanout_reader *r, const fanout_seen *s, uint64_t now_ns)
+{
+    r->delivered++;
+    if (s->flags & FANOUT_F_PACED) {
+        fanout_hist_add(&r->lat, now_ns > s->stamp ? now_ns - s->stamp : 0);
+    } else {
+        r->delivered1++;
+        r->last1_ns = now_ns;
+    }
+}
+
+/* At least once, out of line (rare: only after a gap): marks the frames
+ * between the last one and seq missing in the window. */
+void fanout_reader_gaps(fanout_reader *r, uint64_t seq) __attribute__((cold, noinline));
+/* At least once, out of line: a frame at or before the last one. If the
+ * window says it was missing it fills its gap (counted, true); else it is
+ * a duplicate (dups, false). */
+bool fanout_reader_again(fanout_reader *r, const fanout_seen *s, uint64_t now_ns) __attribute__((cold, noinline));
+
 /* Counts a frame fanout_inspect passed, taken at now_ns: its place in the
  * order (seq after the last one; the gap exactly what the transport
- * announced, or counted as dropped), its latency if paced. Returns false
- * for a frame that is not counted (a probe, or bad). */
+ * announced, or counted as dropped; at least once, a frame again or late),
+ * its latency if paced. Returns false for a frame that is not counted (a
+ * probe, a duplicate, or bad). */
 static inline bool fanout_count(fanout_reader *r, const fanout_seen *s, uint64_t now_ns)
 {
     if (__builtin_expect(s->bad != NULL, 0)) {
@@ -287,6 +342,8 @@ static inline bool fanout_count(fanout_reader *r, const fanout_seen *s, uint64_t
         return false;
     }
     if (__builtin_expect(s->seq <= r->last, 0)) {
+        if (r->at_least_once)
+            return fanout_reader_again(r, s, now_ns);
         fanout_reader_bad(r, s, "out of order or repeated");
         return false;
     }
@@ -299,16 +356,12 @@ static inline bool fanout_count(fanout_reader *r, const fanout_seen *s, uint64_t
         }
         r->announced = 0;
     } else {
-        r->lagged += gap;
+        r->lagged += gap; /* at least once: less what comes late */
+        if (__builtin_expect(r->at_least_once && (gap != 0 || r->missing != 0), 0))
+            fanout_reader_gaps(r, s->seq);
     }
     r->last = s->seq;
-    r->delivered++;
-    if (s->flags & FANOUT_F_PACED) {
-        fanout_hist_add(&r->lat, now_ns > s->stamp ? now_ns - s->stamp : 0);
-    } else {
-        r->delivered1++;
-        r->last1_ns = now_ns;
-    }
+    fanout_reader_took(r, s, now_ns);
     return true;
 }
 
@@ -329,6 +382,7 @@ typedef struct fanout_writer {
     uint64_t start_ns;   /* the saturation phase began                        */
     uint64_t end1_ns;    /* ... and ended                                     */
     uint64_t n1;         /* frames it published                               */
+    uint64_t retries;    /* at least once: publishes sent again (no ack)      */
     uint64_t end_ns;
     int rc;
     char err[FANOUT_ERR];
@@ -346,6 +400,9 @@ typedef struct fanout_run {
                              /* try_view; ZeroMQ: recv with ZMQ_DONTWAIT);  */
                              /* else they block (klaw: view, which spins    */
                              /* briefly, then parks; ZeroMQ: blocking recv) */
+    uint64_t still_ns;       /* the end of a run: no reader moved for this  */
+                             /* long, what was not taken is lost (20 ms;    */
+                             /* at least once 3 s: nothing may be lost)     */
     fanout_writer wr;
     _Alignas(64) _Atomic uint32_t readers_done;
     fanout_reader rd[FANOUT_MAX_READERS];
@@ -356,12 +413,14 @@ typedef struct fanout_run {
  * a frame each time fanout_pace says so. */
 
 /* Waits (sleeping, so readers sharing the CPU run) until every reader has
- * taken frame `last`, or none has moved for a while (a lossy transport may
- * have dropped the last frames), or the run's deadline. */
+ * taken frame `last` (fanout_reader_progress), or none has moved for
+ * run->still_ns (a lossy transport may have dropped the last frames), or
+ * the run's deadline. */
 void fanout_wait_caught_up(fanout_run *run, uint64_t last);
 
 /* The paced phase: a frame every FANOUT_PACE_NS for phase_ns / 2 (and at
- * least FANOUT_MIN_PACED frames). A writer with a CPU of its own (spin:
+ * least FANOUT_MIN_PACED frames); a case with pace_ns sends as many frames,
+ * one every pace_ns. A writer with a CPU of its own (spin:
  * run->spin, as the implementation's readers) waits by spinning; else it
  * sleeps (clock_nanosleep to an
  * absolute time, timer slack 1 us) so that readers sharing its CPU run. A
@@ -369,7 +428,7 @@ void fanout_wait_caught_up(fanout_run *run, uint64_t last);
  * burst to catch up: the next frame is one interval after this one. */
 enum { FANOUT_MIN_PACED = 16 };
 typedef struct fanout_pacer {
-    uint64_t next_ns, end_ns, sent;
+    uint64_t next_ns, end_ns, sent, every_ns;
     bool spin;
 } fanout_pacer;
 
@@ -417,6 +476,7 @@ typedef struct fanout_impl {
 typedef struct fanout_result {
     double frames_per_s, delivered_per_s, lagged;
     double p50, p99, p999, max;
+    double dups, late, retries; /* at least once: summed over readers; the writer's */
 } fanout_result;
 
 /* One run of impl on case k (the runner's workers: slot 0 the writer, the

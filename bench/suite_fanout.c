@@ -80,6 +80,8 @@ enum {
     RUN_TIMEOUT_S = 60,   /* a run that takes longer is a hang: killed        */
     STILL_NS = 20000000,  /* caught up: no reader moved for 20 ms             */
 };
+/* at least once: the stream keeps every frame, so the end waits longer */
+#define PATIENT_NS UINT64_C(3000000000)
 
 void fanout_set_err(char *err, const char *fmt, ...)
 {
@@ -87,24 +89,6 @@ void fanout_set_err(char *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, FANOUT_ERR, fmt, ap);
     va_end(ap);
-}
-
-
-/* ---- readers ----------------------------------------------------------------------- */
-
-void fanout_reader_init(fanout_reader *r, uint32_t frame_bytes, bool exact_gaps)
-{
-    memset(r, 0, sizeof *r);
-    r->frame_bytes = frame_bytes;
-    r->exact_gaps = exact_gaps;
-}
-
-void fanout_reader_bad(fanout_reader *r, const fanout_seen *s, const char *what)
-{
-    if (r->bad++)
-        return;
-    snprintf(r->why, sizeof r->why, "frame seq %llu (%u bytes, after seq %llu): %s", (unsigned long long)s->seq,
-             s->len, (unsigned long long)r->last, what);
 }
 
 /* ---- the writer's schedule ------------------------------------------------------------ */
@@ -132,7 +116,7 @@ void fanout_wait_caught_up(fanout_run *run, uint64_t last)
         if (sum != prev) {
             prev = sum;
             still_since = now;
-        } else if (now - still_since > STILL_NS || now > run->deadline_ns) {
+        } else if (now - still_since > run->still_ns || now > run->deadline_ns) {
             return;
         }
         sleep_ns(100000);
@@ -143,7 +127,8 @@ void fanout_pace_start(fanout_pacer *p, const fanout_run *run, bool spin)
 {
     p->spin = spin;
     p->next_ns = bench_now_ns();
-    p->end_ns = p->next_ns + run->phase_ns / 2;
+    p->every_ns = run->k->pace_ns ? run->k->pace_ns : FANOUT_PACE_NS;
+    p->end_ns = p->next_ns + run->phase_ns / 2 * p->every_ns / FANOUT_PACE_NS; /* as many frames */
     p->sent = 0;
     if (!p->spin)
         prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL); /* this thread's sleeps: 1 us late at most */
@@ -165,7 +150,7 @@ bool fanout_pace(fanout_pacer *p)
             now = bench_now_ns();
         }
     }
-    p->next_ns = now > p->next_ns + FANOUT_PACE_NS ? now + FANOUT_PACE_NS : p->next_ns + FANOUT_PACE_NS;
+    p->next_ns = now > p->next_ns + p->every_ns ? now + p->every_ns : p->next_ns + p->every_ns;
     p->sent++;
     return true;
 }
@@ -188,7 +173,7 @@ static int tally(const run_ctl *ctl, run_result *res, char *err)
     const fanout_run *run = &ctl->run;
     const fanout_case *k = &ctl->k;
     const uint64_t published = atomic_load(&run->wr.published);
-    uint64_t delivered1 = 0, lagged = 0, last1 = run->wr.start_ns;
+    uint64_t delivered1 = 0, lagged = 0, dups = 0, late = 0, last1 = run->wr.start_ns;
     static fanout_hist lat;
     memset(&lat, 0, sizeof lat);
 
@@ -232,6 +217,8 @@ static int tally(const run_ctl *ctl, run_result *res, char *err)
         }
         delivered1 += r->delivered1;
         lagged += lost;
+        dups += r->dups;
+        late += r->late;
         if (r->last1_ns > last1)
             last1 = r->last1_ns;
         fanout_hist_merge(&lat, &r->lat);
@@ -239,6 +226,9 @@ static int tally(const run_ctl *ctl, run_result *res, char *err)
     res->frames_per_s = (double)run->wr.n1 * 1e9 / (double)(run->wr.end1_ns - run->wr.start_ns);
     res->delivered_per_s = last1 > run->wr.start_ns ? (double)delivered1 * 1e9 / (double)(last1 - run->wr.start_ns) : 0.0;
     res->lagged = (double)lagged;
+    res->dups = (double)dups;
+    res->late = (double)late;
+    res->retries = (double)run->wr.retries;
     res->p50 = (double)fanout_hist_quantile(&lat, 0.50);
     res->p99 = (double)fanout_hist_quantile(&lat, 0.99);
     res->p999 = (double)fanout_hist_quantile(&lat, 0.999);
@@ -304,9 +294,10 @@ int fanout_run_once(const fanout_impl *impl, const fanout_case *k, uint64_t phas
     ctl->run.phase_ns = phase_ns;
     ctl->run.ncpus = bench_ncpus();
     ctl->run.spin = k->hosts == 0 && bench_ncpus() >= 1 + k->readers;
+    ctl->run.still_ns = k->at_least_once ? PATIENT_NS : STILL_NS;
     ctl->run.deadline_ns = bench_now_ns() + (uint64_t)RUN_TIMEOUT_S * 1000000000u;
     for (unsigned i = 0; i < k->readers; i++)
-        fanout_reader_init(&ctl->run.rd[i], k->frame_bytes, impl->exact_gaps);
+        fanout_reader_init(&ctl->run.rd[i], k->frame_bytes, impl->exact_gaps, k->at_least_once);
     ctl->st = impl->setup(k, err);
     if (!ctl->st) {
         bench_shared_free(ctl);
