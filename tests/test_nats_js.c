@@ -321,6 +321,7 @@ static void mpmc_two_hosts_share_a_durable(void **state)
     assert_int_equal(t.distinct, N_ROUND);
     assert_int_equal(t.dups, 0);
     assert_true(at[0] > 0 && at[1] > 0); /* both competed */
+    free(t.seen);
     klaw_nats_bridge_stop(out);
     klaw_nats_bridge_stop(in1);
     klaw_nats_bridge_stop(in2);
@@ -385,6 +386,7 @@ static void the_server_killed_and_restarted_loses_nothing_duplicates_nothing(voi
     assert_int_equal(t.dups, 0);           /* nothing twice */
     assert_true(so.disconnects >= 1 && si.disconnects >= 1);
     assert_int_equal(so.out_dropped, 0);
+    free(t.seen);
     hosts_close(&h);
     server_stop(&s);
     rm_store(store);
@@ -421,6 +423,7 @@ static void an_r3_cluster_member_killed_loses_nothing(void **state)
     assert_int_equal(t.distinct, N_FAULT);
     assert_int_equal(t.dups, 0);
     assert_true(so.reconnects >= 1 && si.reconnects >= 1);
+    free(t.seen);
     hosts_close(&h);
     for (int k = 0; k < 3; k++) {
         server_stop(&s[k]);
@@ -516,6 +519,7 @@ static void bridge_processes_killed_with_sigkill_and_restarted_lose_nothing(void
     uint64_t resumed = strtoull(r + strlen("\"out_resumed_after\": "), NULL, 10);
     assert_true(resumed >= 4000 && resumed < N_FAULT - 1000); /* mid-stream */
     assert_true(strtoull(k + strlen("\"out_skipped\": "), NULL, 10) >= 3000);
+    free(t.seen);
     hosts_close(&h);
     server_stop(&s);
     rm_store(store);
