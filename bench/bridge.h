@@ -8,7 +8,10 @@
  * CLOCK_MONOTONIC in the payload), the same two phases, every frame
  * checked in order and intact by fanout_take. Core NATS is at most once,
  * so neither side has exact gaps: a frame a reader never got is counted
- * lost (fanout's "lagged"), never a failure.
+ * lost (fanout's "lagged"), never a failure of the check. JetStream
+ * (fanout_case.at_least_once) is at least once: a frame may come twice or
+ * late, and the readers count that (fanout.h); the suite reports a
+ * JetStream case that lost or duplicated a frame as failed.
  *
  * Probes: core NATS sends nothing to a subscription the server has not
  * seen yet, so before the clock starts the writer sends probe frames
@@ -30,6 +33,11 @@ const char *bridge_server_url(void);
 
 /* A name unique to this process and call: "<prefix>-<pid>-<n>". */
 void bridge_unique(char *buf, size_t size, const char *prefix);
+
+/* Deletes a JetStream stream of this run (and its consumers) on the
+ * suite's server (peer_natsc.c; with nats.c only). 0, or -1 with err
+ * (FANOUT_ERR bytes; err may be NULL). */
+int bridge_stream_delete(const char *stream, char *err);
 
 /* Sends one probe of round `round` (fanout_fill with seq 0, then the
  * round where the stamp goes); 0, or -1 (the probe is retried). */

@@ -20,6 +20,14 @@
  * (one process, so the default "<host>/<pid>" would make the bridges in
  * ignore the bridge out's messages as their own).
  *
+ * JetStream (fanout_case.at_least_once): the same shape with every bridge's
+ * delivery KLAW_NATS_JETSTREAM, on a stream of this run (a fresh name; the
+ * bridges make it, teardown deletes it) and a fresh durable per bridge in;
+ * ack_window and ack_wait_ms are the library's defaults. The bridge out
+ * publishes asynchronously and keeps the frames of A it has not had acked
+ * viewed (BLOCK), so the writer feels the stream; the bridge in fetches
+ * from its durable, commits each message to B, then acks it.
+ *
  * The writer claims 128 frames at a time in the saturation phase (as the
  * fanout suite's klaw writer) and one at a time when paced, stamping each
  * just before its commit; the bridge out publishes each frame as its own
@@ -66,6 +74,7 @@ typedef struct bk_state {
     char a[BK_NAME];                       /* the writer's channel        */
     char b[FANOUT_MAX_READERS][BK_NAME];   /* each host's channel         */
     char subject[BK_NAME];
+    char stream[BK_NAME];                  /* JetStream: this run's       */
     klaw_bcast_tx *tx;                     /* A's only writer handle      */
     klaw_bcast_rx *rx[FANOUT_MAX_READERS]; /* reader j, on B_(j's host)   */
     klaw_nats_bridge *out;
@@ -91,6 +100,8 @@ static void bk_teardown(void *sv)
     for (unsigned h = 0; h < st->hosts; h++)
         klaw_nats_bridge_stop(st->in[h]);
     klaw_nats_bridge_stop(st->out);
+    if (st->stream[0])
+        bridge_stream_delete(st->stream, NULL); /* its durables go with it */
     for (unsigned i = 0; i < FANOUT_MAX_READERS; i++)
         klaw_bcast_rx_free(st->rx[i]);
     klaw_bcast_tx_free(st->tx);
@@ -102,17 +113,26 @@ static void bk_teardown(void *sv)
     free(st);
 }
 
-static klaw_nats_bridge *start_bridge(const char *channel, const char *subject, unsigned dir, const char *origin,
+static klaw_nats_bridge *start_bridge(const bk_state *st, const char *channel, unsigned dir, const char *origin,
                                       char *err)
 {
-    klaw_nats_opts o = {.servers = bridge_server_url(), .channel = channel, .subject = subject, .direction = dir,
-                        .delivery = KLAW_NATS_CORE, .origin = origin};
+    klaw_nats_opts o = {.servers = bridge_server_url(), .channel = channel, .subject = st->subject,
+                        .direction = dir, .delivery = KLAW_NATS_CORE, .origin = origin};
+    char durable[BK_NAME];
+    if (st->k.at_least_once) {
+        o.delivery = KLAW_NATS_JETSTREAM;
+        o.stream = st->stream;
+        if (dir == KLAW_NATS_IN) {
+            bridge_unique(durable, sizeof durable, "klaw-bench-bridge-durable");
+            o.durable = durable;
+        }
+    }
     klaw_nats_bridge *b = NULL;
     const char *why = NULL;
     klaw_status s = klaw_nats_bridge_start(&o, &b, &why);
     if (s != KLAW_OK) {
-        fanout_set_err(err, "klaw_nats_bridge_start %s %s: %s (%s)", channel, dir == KLAW_NATS_OUT ? "out" : "in",
-                       klaw_strerror(s), why ? why : "");
+        fanout_set_err(err, "klaw_nats_bridge_start %s %s%s: %s (%s)", channel, dir == KLAW_NATS_OUT ? "out" : "in",
+                       st->k.at_least_once ? " (JetStream)" : "", klaw_strerror(s), why ? why : "");
         return NULL;
     }
     return b;
@@ -139,6 +159,8 @@ static void *bk_setup(const fanout_case *k, char *err)
 
     bridge_unique(st->a, sizeof st->a, "klaw-bench-bridge-a");
     bridge_unique(st->subject, sizeof st->subject, "klaw-bench.bridge");
+    if (k->at_least_once)
+        bridge_unique(st->stream, sizeof st->stream, "KLAW-BENCH-BRIDGE");
     o.name = st->a;
     o.flags = KLAW_BCAST_SINGLE_WRITER; /* the writer's, as in the fanout suite */
     s = klaw_bcast_create(&o, &st->tx);
@@ -168,12 +190,12 @@ static void *bk_setup(const fanout_case *k, char *err)
     }
     for (unsigned h = 0; h < st->hosts; h++) {
         snprintf(origin, sizeof origin, "%s-in-%u", st->subject, h);
-        st->in[h] = start_bridge(st->b[h], st->subject, KLAW_NATS_IN, origin, err);
+        st->in[h] = start_bridge(st, st->b[h], KLAW_NATS_IN, origin, err);
         if (!st->in[h])
             goto fail_err;
     }
     snprintf(origin, sizeof origin, "%s-out", st->subject);
-    st->out = start_bridge(st->a, st->subject, KLAW_NATS_OUT, origin, err);
+    st->out = start_bridge(st, st->a, KLAW_NATS_OUT, origin, err);
     if (!st->out)
         goto fail_err;
     return st;
@@ -284,6 +306,9 @@ out:
         struct timespec t = {0, 1000000};
         nanosleep(&t, NULL);
     }
+    klaw_nats_stats bs;
+    klaw_nats_bridge_stats(st->out, &bs);
+    run->wr.retries = bs.out_retries;
     fanout_wait_caught_up(run, seq - 1);
     /* B's only writers: each B closes, its readers drain */
     for (unsigned h = 0; h < st->hosts; h++) {
@@ -323,7 +348,7 @@ static int bk_read(void *sv, void *wh, fanout_run *run, fanout_reader *rd, char 
             what = "klaw_bcast_release_batch";
             break;
         }
-        atomic_store_explicit(&rd->seen, rd->last, memory_order_relaxed);
+        atomic_store_explicit(&rd->seen, fanout_reader_progress(rd), memory_order_relaxed);
     }
     st->rx[rd - run->rd] = NULL;
     klaw_bcast_rx_free(rx);

@@ -22,13 +22,14 @@ parameters.
       medians and the SVG chart is well-formed XML with a point for every
       delivered_per_s value; stderr shows the progress lines.
 
-  bridge: cases 1_to_1 (64 B and 4 KiB, readers 1, hosts 1) and fan_out_4x2
-      (64 B and 4 KiB, readers 8, hosts 4), delivery core (no JetStream
-      rows: the bridge library has no JetStream delivery yet), each with
-      klaw_bridge and nats_c rows of every metric (frames_per_s,
-      delivered_per_s, lost_frames, latency p50/p99/p99.9/max): values, or
+  bridge: cases 1_to_1 (64 B and 4 KiB, readers 1, hosts 1; delivery core
+      and jetstream) and fan_out_4x2 (64 B and 4 KiB, readers 8, hosts 4;
+      delivery core), each with klaw_bridge and nats_c rows of every metric
+      (frames_per_s, delivered_per_s, lost_frames, latency p50/p99/p99.9/max;
+      jetstream also duplicate_frames and retried_publishes): values, or
       skipped rows (nats.c not built in, nats-server not installed);
-      p50 <= p99 <= p99.9 <= max; `klaw-bench --list` names the suite.
+      p50 <= p99 <= p99.9 <= max; jetstream lost and duplicated nothing;
+      `klaw-bench --list` names the suite.
 
 Timings are never checked: only that values are finite numbers >= 0.
 
@@ -355,10 +356,16 @@ def check_fanout(bench):
 BRIDGE_IMPLS = ("klaw_bridge", "nats_c")
 BRIDGE_PARAMS = ("delivery", "frame_bytes", "readers", "hosts")
 # (case, delivery, frame_bytes, readers, hosts)
-BRIDGE_GROUPS = {("1_to_1", "core", f, 1, 1) for f in (64, 4096)} | \
+BRIDGE_GROUPS = {("1_to_1", d, f, 1, 1) for d in ("core", "jetstream") for f in (64, 4096)} | \
     {("fan_out_4x2", "core", f, 8, 4) for f in (64, 4096)}
 BRIDGE_UNITS = {"frames_per_s": "frames/s", "delivered_per_s": "frames/s", "lost_frames": "frames",
                 "latency_p50_ns": "ns", "latency_p99_ns": "ns", "latency_p999_ns": "ns", "latency_max_ns": "ns"}
+# JetStream rows have these too (totals over the runs)
+BRIDGE_JS_UNITS = {"duplicate_frames": "frames", "retried_publishes": "frames"}
+
+
+def bridge_units(delivery):
+    return BRIDGE_UNITS | BRIDGE_JS_UNITS if delivery == "jetstream" else BRIDGE_UNITS
 
 
 def check_bridge(bench):
@@ -372,7 +379,7 @@ def check_bridge(bench):
         if row["impl"] not in BRIDGE_IMPLS:
             fail(f"line {n}: impl {row['impl']!r}")
             continue
-        if BRIDGE_UNITS.get(row["metric"]) != row["unit"]:
+        if bridge_units(row.get("delivery")).get(row["metric"]) != row["unit"]:
             fail(f"line {n}: metric {row['metric']!r} with unit {row['unit']!r}")
             continue
         extra = set(row) - set(HEAD + ["value", "skipped", "unit"]) - set(BRIDGE_PARAMS)
@@ -390,9 +397,13 @@ def check_bridge(bench):
             values[key] = row["value"]
     for group in sorted(BRIDGE_GROUPS):
         for impl in BRIDGE_IMPLS:
-            for metric in BRIDGE_UNITS:
+            for metric in bridge_units(group[1]):
                 if (group, impl, metric) not in seen:
                     fail(f"bridge {group}: no {impl} {metric} row (value or skipped)")
+            if group[1] == "jetstream":
+                for metric in ("lost_frames", "duplicate_frames"):
+                    if values.get((group, impl, metric), 0) != 0:
+                        fail(f"bridge {group} {impl}: JetStream {metric} {values[(group, impl, metric)]}")
             v = [values.get((group, impl, m)) for m in FANOUT_LATENCIES]
             if None not in v and v != sorted(v):
                 fail(f"bridge {group} {impl}: latencies p50/p99/p99.9/max not in order: {v}")

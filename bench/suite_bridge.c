@@ -4,18 +4,22 @@
  * on the same nats-server in the same run.
  *
  *   klaw_bridge: writer -> channel -> bridge out -> nats-server -> bridge in -> channel -> readers
- *   nats_c:      writer -> natsConnection_Publish -> nats-server -> subscription -> readers
+ *   nats_c:      writer -> natsConnection_Publish -> nats-server -> subscription -> readers (core)
+ *                writer -> js_PublishMsgAsync -> stream -> pull consumer -> readers (JetStream)
  *
- * Delivery: core NATS (at most once). JetStream is not built in
- * libklaw-nats yet, so the suite has no JetStream rows.
+ * Delivery (the rows' "delivery"): core NATS (at most once) and JetStream
+ * (at least once; the bridges' KLAW_NATS_JETSTREAM against nats.c's async
+ * JetStream publish and a durable pull consumer, on a stream of the run's
+ * own, file storage, deleted after the run).
  *
  * Cases: 64 B and 4 KiB frames, each
  *  - 1_to_1: one writer, one reader on the other side
- *    (readers 1, hosts 1);
+ *    (readers 1, hosts 1); core and JetStream;
  *  - fan_out_4x2: one writer, 4 "hosts" each with its bridged channel and 2
- *    readers on it (readers 8, hosts 4). nats_c's fair equivalent: 4
- *    connections (hosts) with 2 subscriptions each; the server then sends
- *    8 copies where klaw's side gets 4 and fans out in shared memory.
+ *    readers on it (readers 8, hosts 4); core only. nats_c's fair
+ *    equivalent: 4 connections (hosts) with 2 subscriptions each; the
+ *    server then sends 8 copies where klaw's side gets 4 and fans out in
+ *    shared memory.
  * All hosts are this machine, all workers threads of this process.
  *
  * A run is the fanout suite's (fanout_run_once; fanout.h says more): the
@@ -29,22 +33,31 @@
  * in fanout_hist's histogram). Every frame is checked in order and intact;
  * lost_frames sums what the readers never got (core NATS drops past a
  * subscription's pending limit: counted, never a failure). A frame out of
- * order or torn fails the case: klaw-bench exits 1.
+ * order or torn fails the case: klaw-bench exits 1. JetStream must lose
+ * nothing: its readers count frames that came twice (duplicate_frames) or
+ * late (filling their gap), and its rows' lost_frames, duplicate_frames and
+ * retried_publishes (the writer's publishes sent again: no ack in time, or
+ * a failed one) are totals over the runs, not medians, so that one bad run
+ * shows; a JetStream case with any frame lost or duplicated is reported
+ * (the rows keep their values) and klaw-bench exits 1.
  *
  * Each case is measured --runs times, klaw_bridge and nats_c alternating;
  * each row is the median. The suite starts its own nats-server (from
- * /usr/sbin, /usr/bin or PATH) on a free loopback port and stops it by pid;
- * without nats-server, or without nats.c at build time, the rows say
- * "skipped" and why.
+ * /usr/sbin, /usr/bin or PATH) with JetStream (-js, its store in a
+ * temporary directory removed at the end) on a free loopback port and
+ * stops it by pid; without nats-server, or without nats.c at build time,
+ * the rows say "skipped" and why.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,11 +73,19 @@
 
 enum { PROBE_EVERY_NS = 1000000, SERVER_START_MS = 10000 };
 
+/* JetStream's paced phase: a frame every JS_PACE_NS (as many frames as
+ * core's, one every 20 us). Both sides store every frame in a file and
+ * have it acked, which on 2 shared cores can carry fewer than core's
+ * 50,000 frames/s: at that pace the latency would be the time spent in a
+ * growing queue, not the path's. */
+enum { JS_PACE_NS = 500000 };
+
 /* ---- the suite's nats-server ----------------------------------------------------- */
 
 static struct {
     pid_t pid;
     int port;
+    char dir[64];   /* mkdtemp: the config file and JetStream's store (-sd) */
     char conf[96];
     char url[64];
 } server;
@@ -126,6 +147,14 @@ static bool port_open(int port)
     return ok;
 }
 
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
 static void server_stop(void)
 {
     if (server.pid > 0) {
@@ -138,9 +167,11 @@ static void server_stop(void)
         }
         server.pid = 0;
     }
-    if (server.conf[0])
-        unlink(server.conf);
-    server.conf[0] = '\0';
+    /* the config file and what JetStream stored: the streams are deleted
+     * after each run, the directory goes with the server */
+    if (server.dir[0])
+        nftw(server.dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    server.dir[0] = server.conf[0] = '\0';
 }
 
 /* Starts nats-server on a free loopback port. NULL, or why not: *missing
@@ -157,12 +188,18 @@ static const char *server_start(bool *missing, char *why, size_t whysz)
         snprintf(why, whysz, "no free loopback port: %s", strerror(errno));
         return why;
     }
-    snprintf(server.conf, sizeof server.conf, "/tmp/klaw-bench-nats-%d-%d.conf", (int)getpid(), server.port);
+    snprintf(server.dir, sizeof server.dir, "/tmp/klaw-bench-nats-XXXXXX");
+    if (!mkdtemp(server.dir)) {
+        snprintf(why, whysz, "mkdtemp %s: %s", server.dir, strerror(errno));
+        server.dir[0] = '\0';
+        return why;
+    }
+    snprintf(server.conf, sizeof server.conf, "%s/nats.conf", server.dir);
     snprintf(server.url, sizeof server.url, "nats://127.0.0.1:%d", server.port);
     FILE *f = fopen(server.conf, "w");
     if (!f) {
         snprintf(why, whysz, "%s: %s", server.conf, strerror(errno));
-        server.conf[0] = '\0';
+        server_stop();
         return why;
     }
     fprintf(f, "listen: 127.0.0.1:%d\n", server.port);
@@ -177,13 +214,14 @@ static const char *server_start(bool *missing, char *why, size_t whysz)
     if (server.pid == 0) {
         freopen("/dev/null", "w", stdout);
         freopen("/dev/null", "w", stderr);
-        execl(bin, bin, "-c", server.conf, (char *)NULL);
+        /* JetStream on, its store in our directory */
+        execl(bin, bin, "-c", server.conf, "-js", "-sd", server.dir, (char *)NULL);
         _exit(127);
     }
     for (long waited = 0; !port_open(server.port); waited += 20) {
         if (waitpid(server.pid, NULL, WNOHANG) == server.pid || waited > SERVER_START_MS) {
-            snprintf(why, whysz, "%.200s -c %s did not start listening on 127.0.0.1:%d", bin, server.conf,
-                     server.port);
+            snprintf(why, whysz, "%.200s -c %s -js -sd %s did not start listening on 127.0.0.1:%d", bin,
+                     server.conf, server.dir, server.port);
             if (waited <= SERVER_START_MS)
                 server.pid = 0; /* reaped */
             server_stop();
@@ -221,37 +259,52 @@ enum { NIMPLS = sizeof IMPLS / sizeof IMPLS[0] };
 
 typedef struct bridge_case {
     const char *name;
+    bool jetstream;
     uint32_t frame_bytes, readers, hosts;
 } bridge_case;
 
 static const bridge_case CASES[] = {
-    {"1_to_1", 64, 1, 1},
-    {"1_to_1", 4096, 1, 1},
-    {"fan_out_4x2", 64, 8, 4},
-    {"fan_out_4x2", 4096, 8, 4},
+    {"1_to_1", false, 64, 1, 1},
+    {"1_to_1", false, 4096, 1, 1},
+    {"fan_out_4x2", false, 64, 8, 4},
+    {"fan_out_4x2", false, 4096, 8, 4},
+    {"1_to_1", true, 64, 1, 1},
+    {"1_to_1", true, 4096, 1, 1},
 };
 enum { NCASES = sizeof CASES / sizeof CASES[0] };
 
+static const char *delivery_name(const bridge_case *c) { return c->jetstream ? "jetstream" : "core"; }
+
+/* js: JetStream rows only; total: JetStream's value is the sum over the
+ * runs (a frame lost in one run must show), core's the median. */
 static const struct {
     const char *metric, *unit;
     size_t off;
+    bool js, total;
 } METRICS[] = {
-    {"frames_per_s", "frames/s", offsetof(fanout_result, frames_per_s)},
-    {"delivered_per_s", "frames/s", offsetof(fanout_result, delivered_per_s)},
-    {"lost_frames", "frames", offsetof(fanout_result, lagged)},
-    {"latency_p50_ns", "ns", offsetof(fanout_result, p50)},
-    {"latency_p99_ns", "ns", offsetof(fanout_result, p99)},
-    {"latency_p999_ns", "ns", offsetof(fanout_result, p999)},
-    {"latency_max_ns", "ns", offsetof(fanout_result, max)},
+    {"frames_per_s", "frames/s", offsetof(fanout_result, frames_per_s), false, false},
+    {"delivered_per_s", "frames/s", offsetof(fanout_result, delivered_per_s), false, false},
+    {"lost_frames", "frames", offsetof(fanout_result, lagged), false, true},
+    {"duplicate_frames", "frames", offsetof(fanout_result, dups), true, true},
+    {"retried_publishes", "frames", offsetof(fanout_result, retries), true, true},
+    {"latency_p50_ns", "ns", offsetof(fanout_result, p50), false, false},
+    {"latency_p99_ns", "ns", offsetof(fanout_result, p99), false, false},
+    {"latency_p999_ns", "ns", offsetof(fanout_result, p999), false, false},
+    {"latency_max_ns", "ns", offsetof(fanout_result, max), false, false},
 };
 enum { NMETRICS = sizeof METRICS / sizeof METRICS[0] };
 
 static double *metric_of(fanout_result *r, unsigned m) { return (double *)((char *)r + METRICS[m].off); }
 
-/* A case's medians, per implementation, for the details table. */
+static bool metric_in(unsigned m, const bridge_case *c) { return !METRICS[m].js || c->jetstream; }
+
+/* A case's medians (JetStream's counts: totals), per implementation, for
+ * the details table. */
 static struct {
     const char *state[NIMPLS]; /* NULL: measured; else "skipped" or "failed" */
+    bool js_failed[NIMPLS];    /* JetStream: lost or duplicated a frame      */
     fanout_result med[NIMPLS];
+    double late[NIMPLS];       /* JetStream: frames that came late, total    */
 } results[NCASES];
 
 static void make_key(bench_key *key, const bridge_case *c)
@@ -259,7 +312,7 @@ static void make_key(bench_key *key, const bridge_case *c)
     memset(key, 0, sizeof *key);
     key->suite = SUITE;
     key->case_name = c->name;
-    bench_key_str(key, "delivery", "core");
+    bench_key_str(key, "delivery", delivery_name(c));
     bench_key_int(key, "frame_bytes", c->frame_bytes);
     bench_key_int(key, "readers", c->readers);
     bench_key_int(key, "hosts", c->hosts);
@@ -271,14 +324,16 @@ static void progress(unsigned step, unsigned steps, const bridge_case *c, const 
     static int tty = -1;
     if (tty < 0)
         tty = isatty(2);
-    fprintf(stderr, "%s[%u/%u] bridge %s %s N=%u %s run %u/%u ...%s", tty ? "\r" : "", step, steps, c->name,
-            c->frame_bytes == 4096 ? "4KiB" : "64B", c->readers, impl, run, runs, tty ? "\033[K" : "\n");
+    fprintf(stderr, "%s[%u/%u] bridge %s %s %s N=%u %s run %u/%u ...%s", tty ? "\r" : "", step, steps, c->name,
+            delivery_name(c), c->frame_bytes == 4096 ? "4KiB" : "64B", c->readers, impl, run, runs,
+            tty ? "\033[K" : "\n");
 }
 
-static void emit_skipped(const bench_key *key, const char *impl, const char *why)
+static void emit_skipped(const bench_key *key, const bridge_case *c, const char *impl, const char *why)
 {
     for (unsigned m = 0; m < NMETRICS; m++)
-        bench_emit_skipped(key, impl, METRICS[m].metric, METRICS[m].unit, why);
+        if (metric_in(m, c))
+            bench_emit_skipped(key, impl, METRICS[m].metric, METRICS[m].unit, why);
 }
 
 static void measure_case(const bench_opts *o, unsigned ci, const char *no_server, unsigned *step, unsigned steps)
@@ -288,8 +343,10 @@ static void measure_case(const bench_opts *o, unsigned ci, const char *no_server
     const bridge_case *c = &CASES[ci];
     const unsigned runs = o->runs < BENCH_MAX_RUNS ? o->runs : BENCH_MAX_RUNS;
     const fanout_case k = {.frame_bytes = c->frame_bytes, .readers = c->readers, .hosts = c->hosts,
-                           /* core NATS may drop: counted, not a failure */
-                           .policy = FANOUT_OVERWRITE, .process = false};
+                           /* core NATS may drop: counted, not a failure of
+                            * the run; JetStream's loss is judged below */
+                           .policy = FANOUT_OVERWRITE, .process = false, .at_least_once = c->jetstream,
+                           .pace_ns = c->jetstream ? JS_PACE_NS : 0};
     const char *skip[NIMPLS];
     bool failed[NIMPLS] = {false};
     bench_key key;
@@ -314,7 +371,7 @@ static void measure_case(const bench_opts *o, unsigned ci, const char *no_server
     for (unsigned i = 0; i < NIMPLS; i++) {
         results[ci].state[i] = skip[i] ? "skipped" : failed[i] ? "failed" : NULL;
         if (skip[i]) {
-            emit_skipped(&key, IMPLS[i]->name, skip[i]);
+            emit_skipped(&key, c, IMPLS[i]->name, skip[i]);
             continue;
         }
         if (failed[i]) {
@@ -322,16 +379,31 @@ static void measure_case(const bench_opts *o, unsigned ci, const char *no_server
             fputs(isatty(2) ? "\n" : "", stderr);
             bench_fail(&key, "%s: %s", IMPLS[i]->name, why[i]);
             snprintf(failed_why, sizeof failed_why, "failed its check: %s", why[i]);
-            emit_skipped(&key, IMPLS[i]->name, failed_why);
+            emit_skipped(&key, c, IMPLS[i]->name, failed_why);
             continue;
         }
         for (unsigned m = 0; m < NMETRICS; m++) {
-            double v[BENCH_MAX_RUNS];
-            for (unsigned r = 0; r < runs; r++)
+            double v[BENCH_MAX_RUNS], x = 0;
+            for (unsigned r = 0; r < runs; r++) {
                 v[r] = *metric_of(&rs[i][r], m);
-            double med = bench_median(v, runs);
-            *metric_of(&results[ci].med[i], m) = med;
-            bench_emit(&key, IMPLS[i]->name, METRICS[m].metric, METRICS[m].unit, med);
+                x += v[r];
+            }
+            if (!(c->jetstream && METRICS[m].total))
+                x = bench_median(v, runs);
+            *metric_of(&results[ci].med[i], m) = x;
+            if (metric_in(m, c))
+                bench_emit(&key, IMPLS[i]->name, METRICS[m].metric, METRICS[m].unit, x);
+        }
+        results[ci].late[i] = 0;
+        for (unsigned r = 0; r < runs; r++)
+            results[ci].late[i] += rs[i][r].late;
+        /* JetStream loses nothing: a case that did fails, its rows kept */
+        const fanout_result *t = &results[ci].med[i];
+        results[ci].js_failed[i] = c->jetstream && (t->lagged > 0 || t->dups > 0);
+        if (results[ci].js_failed[i]) {
+            fputs(isatty(2) ? "\n" : "", stderr);
+            bench_fail(&key, "%s: JetStream lost %.0f and duplicated %.0f frames in %u runs", IMPLS[i]->name,
+                       t->lagged, t->dups, runs);
         }
     }
 }
@@ -341,15 +413,18 @@ static void measure_case(const bench_opts *o, unsigned ci, const char *no_server
  * p50. */
 static void print_details(void)
 {
-    char pub[REPORT_NUM], lost[REPORT_NUM], lat[4][REPORT_NUM], add[REPORT_NUM];
-    printf("suite bridge details (core NATS): frames published/s, lost frames (medians), paced-phase one-way "
-           "latency p50 / p99 / p99.9 / max; added p50 = klaw_bridge p50 - nats_c p50\n\n");
-    printf("%-12s %5s %2s  %-11s %11s %8s %9s %9s %9s %9s %10s\n", "case", "frame", "N", "impl", "published",
-           "lost", "p50", "p99", "p99.9", "max", "added p50");
+    char pub[REPORT_NUM], lost[REPORT_NUM], dup[REPORT_NUM], retr[REPORT_NUM], lat[4][REPORT_NUM],
+        add[REPORT_NUM];
+    printf("suite bridge details: frames published/s, lost frames (core: medians; JetStream: totals over the runs, "
+           "with duplicated frames and retried publishes), paced-phase one-way latency p50 / p99 / p99.9 / max; "
+           "added p50 = klaw_bridge p50 - nats_c p50\n\n");
+    printf("%-12s %-9s %5s %2s  %-11s %11s %7s %7s %7s %9s %9s %9s %9s %10s\n", "case", "delivery", "frame", "N",
+           "impl", "published", "lost", "dup", "retried", "p50", "p99", "p99.9", "max", "added p50");
     for (unsigned c = 0; c < NCASES; c++) {
+        const bool js = CASES[c].jetstream;
         for (unsigned i = 0; i < NIMPLS; i++) {
-            printf("%-12s %5s %2u  %-11s ", CASES[c].name, CASES[c].frame_bytes == 4096 ? "4KiB" : "64B",
-                   CASES[c].readers, IMPLS[i]->name);
+            printf("%-12s %-9s %5s %2u  %-11s ", CASES[c].name, delivery_name(&CASES[c]),
+                   CASES[c].frame_bytes == 4096 ? "4KiB" : "64B", CASES[c].readers, IMPLS[i]->name);
             if (results[c].state[i]) {
                 printf("%s\n", results[c].state[i]);
                 continue;
@@ -360,13 +435,17 @@ static void print_details(void)
                 double d = r->p50 - results[c].med[1].p50;
                 report_ns(add, sizeof add, d);
             }
-            printf("%11s %8s %9s %9s %9s %9s %10s\n", report_rate(pub, sizeof pub, r->frames_per_s),
-                   report_si(lost, sizeof lost, r->lagged), report_ns(lat[0], sizeof lat[0], r->p50),
+            printf("%11s %7s %7s %7s %9s %9s %9s %9s %10s%s\n", report_rate(pub, sizeof pub, r->frames_per_s),
+                   report_si(lost, sizeof lost, r->lagged), js ? report_si(dup, sizeof dup, r->dups) : "-",
+                   js ? report_si(retr, sizeof retr, r->retries) : "-", report_ns(lat[0], sizeof lat[0], r->p50),
                    report_ns(lat[1], sizeof lat[1], r->p99), report_ns(lat[2], sizeof lat[2], r->p999),
-                   report_ns(lat[3], sizeof lat[3], r->max), add);
+                   report_ns(lat[3], sizeof lat[3], r->max), add,
+                   results[c].js_failed[i] ? "  FAILED: JetStream lost or duplicated frames" : "");
+            if (js && results[c].late[i] > 0)
+                printf("%-44s (%.0f frames came after a later one: not lost)\n", "", results[c].late[i]);
         }
     }
-    printf("\nJetStream delivery: not measured (libklaw-nats bridges core NATS only so far).\n\n");
+    printf("\n");
 }
 
 static void run_bridge(const bench_opts *o)
@@ -401,11 +480,11 @@ static void run_bridge(const bench_opts *o)
 
 const bench_suite bench_suite_bridge = {
     .name = "bridge",
-    .summary = "NATS bridge, core delivery: channel -> bridge -> nats-server -> bridge -> channel, 64 B and 4 KiB, "
-               "1 reader and 4 hosts x 2 readers",
+    .summary = "NATS bridge, core and JetStream delivery: channel -> bridge -> nats-server -> bridge -> channel, "
+               "64 B and 4 KiB, 1 reader (core, JetStream) and 4 hosts x 2 readers (core)",
     .table_metric = "delivered_per_s",
     .lower_is_better = false,
-    .peers = "nats_c (raw nats.c publisher -> subscribers, same server)",
+    .peers = "nats_c (raw nats.c: publisher -> subscribers; JetStream async publish -> pull consumers; same server)",
     .rep_scale = 1,
     .run = run_bridge,
     .klaw_impl = "klaw_bridge",
