@@ -771,6 +771,9 @@ static void *in_js(void *arg)
         jsFetchRequest_Init(&fr);
         fr.Batch = (int)b->window;
         fr.NoWait = true;
+        /* nats.c waits Expires for the server's answer even with NoWait
+         * (0: not at all, so the answer would only reach the next fetch) */
+        fr.Expires = (int64_t)SLICE_MS * 1000000;
         natsStatus s = natsSubscription_FetchRequest(&list, b->psub, &fr);
         if (list.Count == 0) {
             natsMsgList_Destroy(&list);
