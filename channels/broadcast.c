@@ -162,6 +162,7 @@
 #include "klaw/region.h"
 #include "klaw/registry.h"
 #include "lifecycle.h"
+#include "fdwait.h"
 #include "wait.h"
 #include "crashpoint.h"
 #include "meta.h"
@@ -322,8 +323,8 @@ static inline uint64_t full_of(uint64_t pos, uint32_t shift) { return mk((pos >>
 
 static inline void wake_all(chan *c)
 {
-    kw_wake_all(&c->ctl->published);
-    kw_wake_all(&c->ctl->progress);
+    kw_wake_all_fd(&c->ctl->published, &c->life, KLAW__EV_RX);
+    kw_wake_all_fd(&c->ctl->progress, &c->life, KLAW__EV_TX);
 }
 
 static int64_t realtime_ns(void)
@@ -1173,7 +1174,7 @@ klaw_status klaw_bcast_claim(klaw_bcast_tx *tx, size_t len, const struct timespe
 
 static inline klaw_status after_commit(chan *c)
 {
-    kw_wake_if_waiters(&c->ctl->published);
+    kw_wake_if_waiters_fd(&c->ctl->published, &c->life, KLAW__EV_RX);
     return KLAW_UNLIKELY(atomic_load_explicit(&c->ctl->reg.count, memory_order_relaxed) == 0) ? KLAW_NO_RECEIVERS
                                                                                                : KLAW_OK;
 }
@@ -1207,7 +1208,7 @@ klaw_status klaw_bcast_abort(klaw_bcast_tx *tx, klaw_frame *f)
     KLAW_CRASHPOINT("bcast.abort.slot");
     atomic_fetch_add_explicit(&klaw__life_ent_at(&c->life, tx->idx)->counter, 1, memory_order_relaxed);
     KLAW_CRASHPOINT("bcast.abort.count");
-    kw_wake_if_waiters(&c->ctl->published);
+    kw_wake_if_waiters_fd(&c->ctl->published, &c->life, KLAW__EV_RX);
     return KLAW_OK;
 }
 

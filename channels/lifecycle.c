@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crashpoint.h"
+#include "fdwait.h"
 #include "lifecycle.h"
 #include "wait.h"
 
@@ -48,6 +49,7 @@ void klaw__life_init(klaw__life_shared *s, uint64_t tables_off, uint32_t max_han
     s->handles_off = tables_off;
     s->peers_off = tables_off + round_up((uint64_t)max_handles * sizeof(klaw__life_ent), KLAW_CACHELINE);
     s->liveness_ns = liveness_ns ? liveness_ns : KLAW_LIVENESS_DEFAULT_NS;
+    s->fd_key = klaw__fd_new_key();
 }
 
 static int overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -264,6 +266,8 @@ klaw_status klaw__life_take(klaw__life *L, uint32_t role, bool single, uint32_t 
         atomic_store(&e->owner, me);
         atomic_store(&e->counter, 0);
         atomic_store(&e->aux, 0);
+        atomic_store(&e->fd_armed, 0);
+        atomic_store(&e->fd_gen, 0);
         KLAW_CRASHPOINT("life.take.owner");
         atomic_fetch_add(&s->count[role], 1);
         KLAW_CRASHPOINT("life.take.count");
@@ -289,6 +293,7 @@ static void retire(klaw__life *L, uint32_t i, int dead)
     }
     if (L->ops && L->ops->gone)
         L->ops->gone(L->kind, i, role, dead);
+    klaw__life_fd_retire(L, i, dead); /* F4 */
     KLAW_CRASHPOINT("life.retire.gone");
     uint32_t left = atomic_load(&s->count[role]);
     if (left <= 1 && (L->closing_roles & (1u << role))) {

@@ -108,7 +108,8 @@ typedef struct klaw__life_shared {
     uint64_t handles_off;
     uint64_t peers_off;
     uint64_t liveness_ns;
-    uint8_t pad0_[KLAW_CACHELINE - 40];
+    uint64_t fd_key; /* names this channel's descriptor sockets (fdwait.h) */
+    uint8_t pad0_[KLAW_CACHELINE - 48];
     /* the lock word (above) */
     _Alignas(KLAW_CACHELINE) _Atomic uint32_t lock;
     uint32_t pad1_;
@@ -120,7 +121,8 @@ typedef struct klaw__life_shared {
     _Atomic uint64_t reaped;        /* handles retired: owner gone       */
     _Atomic uint64_t retired_count; /* gone handles' counters, summed    */
     _Atomic uint32_t pending;       /* closes waiting for the lock (L6)  */
-    uint32_t pad3_;
+    _Atomic uint32_t fd_hwm;        /* descriptor waiters: entries below
+                                       it may be armed (F1, never lowered) */
 } klaw__life_shared;
 _Static_assert(sizeof(klaw__life_shared) == 3 * KLAW_CACHELINE, "three cache lines");
 
@@ -130,7 +132,13 @@ typedef struct klaw__life_ent {
     _Atomic uint64_t owner;   /* peer identity (src/liveness.h)          */
     _Atomic uint64_t counter; /* the kind's (claims aborted)             */
     _Atomic uint64_t aux;     /* the kind's (a broadcast reader's entry)  */
-    uint8_t pad_[KLAW_CACHELINE - 32];
+    /* a descriptor waiter (fdwait.h): armed = the event's id + 1, 0 when
+     * not armed; the socket to poke is key/id/gen (written before armed) */
+    _Atomic uint32_t fd_armed;
+    _Atomic uint32_t fd_id;
+    _Atomic uint64_t fd_key;
+    _Atomic uint32_t fd_gen;
+    uint8_t pad_[KLAW_CACHELINE - 52];
 } klaw__life_ent;
 _Static_assert(sizeof(klaw__life_ent) == KLAW_CACHELINE, "a handle entry is one cache line");
 

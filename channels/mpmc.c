@@ -130,6 +130,7 @@
 #include "klaw/mpmc.h"
 #include "klaw/region.h"
 #include "lifecycle.h"
+#include "fdwait.h"
 #include "wait.h"
 #include "crashpoint.h"
 #include "meta.h"
@@ -229,12 +230,14 @@ struct klaw_mpmc_tx {
     chan *c;
     uint32_t idx;
     _Atomic int closed;
+    klaw__fdw fdw; /* its descriptor (klaw_mpmc_tx_fd), when asked for */
 };
 
 struct klaw_mpmc_rx {
     chan *c;
     uint32_t idx;
     _Atomic int closed;
+    klaw__fdw fdw;
 };
 
 static void *handle_alloc(size_t size)
@@ -250,6 +253,7 @@ static void wake_all(chan *c)
 {
     ck_ec32_inc(&c->ctl->not_empty, &klaw__ec_mode);
     ck_ec32_inc(&c->ctl->not_full, &klaw__ec_mode);
+    klaw__life_fd_maybe_wake(&c->life, KLAW__FD_ALL); /* F3 */
 }
 
 static inline ring_slot *slot_at(const chan *c, uint64_t pos)
@@ -276,7 +280,7 @@ static void resync_orphans(chan *c)
     uint32_t h = atomic_load(&c->ctl->orphans);
     if (n && !h) {
         atomic_fetch_add(&c->ctl->orphans, n); /* seq_cst RMW, then wake */
-        kw_wake_all(&c->ctl->not_empty);
+        kw_wake_all_fd(&c->ctl->not_empty, &c->life, KLAW__EV_RX);
     } else if (!n && h) {
         atomic_compare_exchange_strong(&c->ctl->orphans, &h, 0);
     }
@@ -290,7 +294,7 @@ static void make_orphan(chan *c, ring_slot *s, uint64_t lap)
     /* a seq_cst RMW (a full barrier) before the waiter-flag load */
     atomic_fetch_add(&c->ctl->orphans, 1);
     KLAW_CRASHPOINT("mpmc.orphan.hint");
-    kw_wake_if_waiters(&c->ctl->not_empty);
+    kw_wake_if_waiters_fd(&c->ctl->not_empty, &c->life, KLAW__EV_RX);
 }
 
 /* gone(): the slots handle idx owned are given up (lock held; CASes, so a
@@ -634,6 +638,7 @@ void klaw_mpmc_tx_free(klaw_mpmc_tx *tx)
     if (!tx)
         return;
     klaw_mpmc_tx_close(tx);
+    klaw__fd_handle_close(&tx->c->life, tx->idx, &tx->fdw, false);
     chan_unref(tx->c);
     free(tx);
 }
@@ -643,6 +648,7 @@ void klaw_mpmc_rx_free(klaw_mpmc_rx *rx)
     if (!rx)
         return;
     klaw_mpmc_rx_close(rx);
+    klaw__fd_handle_close(&rx->c->life, rx->idx, &rx->fdw, false);
     chan_unref(rx->c);
     free(rx);
 }
@@ -907,7 +913,7 @@ klaw_status klaw_mpmc_commit(klaw_mpmc_tx *tx, klaw_frame *f, size_t len)
     s->len = (uint32_t)len;
     kw_publish_u64(&s->state, mk(f->pos_ >> c->shift, S_FULL, 0));
     KLAW_CRASHPOINT("mpmc.commit.slot");
-    return kw_wake_then_ok(&c->ctl->not_empty);
+    return kw_wake_then_ok_fd(&c->ctl->not_empty, &c->life, KLAW__EV_RX);
 }
 
 klaw_status klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f)
@@ -920,7 +926,7 @@ klaw_status klaw_mpmc_abort(klaw_mpmc_tx *tx, klaw_frame *f)
     KLAW_CRASHPOINT("mpmc.abort.slot");
     atomic_fetch_add_explicit(&klaw__life_ent_at(&c->life, tx->idx)->counter, 1, memory_order_relaxed);
     KLAW_CRASHPOINT("mpmc.abort.count");
-    return kw_wake_then_ok(&c->ctl->not_empty);
+    return kw_wake_then_ok_fd(&c->ctl->not_empty, &c->life, KLAW__EV_RX);
 }
 
 klaw_status klaw_mpmc_try_send(klaw_mpmc_tx *tx, const void *data, size_t len)
@@ -1033,7 +1039,7 @@ klaw_status klaw_mpmc_commit_batch(klaw_mpmc_tx *tx, klaw_frame *frames, size_t 
             atomic_store_explicit(&s->state, mk(lap, S_FULL, 0), memory_order_release);
         KLAW_CRASHPOINT("mpmc.commit.slot");
     }
-    kw_wake_if_waiters(&c->ctl->not_empty);
+    kw_wake_if_waiters_fd(&c->ctl->not_empty, &c->life, KLAW__EV_RX);
     return worst;
 }
 
@@ -1132,7 +1138,7 @@ klaw_status klaw_mpmc_try_view(klaw_mpmc_rx *rx, klaw_frame *f)
                     KLAW_CRASHPOINT("mpmc.skip.slot");
                     advance(&ctl->head, pos, pos + 1);
                     KLAW_CRASHPOINT("mpmc.skip.head");
-                    kw_wake_if_waiters(&ctl->not_full);
+                    kw_wake_if_waiters_fd(&ctl->not_full, &c->life, KLAW__EV_TX);
                 }
                 continue;
             case S_READING:
@@ -1209,7 +1215,7 @@ klaw_status klaw_mpmc_release(klaw_mpmc_rx *rx, klaw_frame *f)
         return KLAW_CLOSED;
     kw_publish_u64(&s->state, mk((f->pos_ >> c->shift) + 1, S_EMPTY, 0));
     KLAW_CRASHPOINT("mpmc.release.slot");
-    return kw_wake_then_ok(&c->ctl->not_full);
+    return kw_wake_then_ok_fd(&c->ctl->not_full, &c->life, KLAW__EV_TX);
 }
 
 klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n, size_t *got,
@@ -1242,7 +1248,7 @@ klaw_status klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t
             atomic_store_explicit(&s->state, v, memory_order_release);
         KLAW_CRASHPOINT("mpmc.release.slot");
     }
-    return kw_wake_then_ok(&c->ctl->not_full);
+    return kw_wake_then_ok_fd(&c->ctl->not_full, &c->life, KLAW__EV_TX);
 }
 
 klaw_status klaw_mpmc_try_recv(klaw_mpmc_rx *rx, void *buf, size_t cap, size_t *len)
@@ -1451,5 +1457,59 @@ klaw_status klaw__mpmc_inspect(klaw_region *r, klaw_mpmc_stats *out)
     st = stats(c, out);
     klaw__life_detach(&c->life);
     free(c); /* not chan_unref: the region stays the caller's */
+    return st;
+}
+
+/* ---- descriptors for event loops (channels/fdwait.h) ------------------------- */
+
+int klaw_mpmc_tx_fd(klaw_mpmc_tx *tx)
+{
+    if (atomic_load(&tx->closed)) {
+        errno = EBADF;
+        return -1;
+    }
+    return klaw__fd_handle(&tx->c->life, tx->idx, &tx->fdw, tx->c->region);
+}
+
+int klaw_mpmc_rx_fd(klaw_mpmc_rx *rx)
+{
+    if (atomic_load(&rx->closed)) {
+        errno = EBADF;
+        return -1;
+    }
+    return klaw__fd_handle(&rx->c->life, rx->idx, &rx->fdw, rx->c->region);
+}
+
+/* The waiter's half after klaw__fd_arm_begin: the flag, the barrier the
+ * light publishers need, the re-check (fdwait.h). */
+static void arm_finish(chan *c, struct ck_ec32 *ec, klaw__fdw *w, int (*ready)(wait_ctx *), int *timeout_ms)
+{
+    kw_ec_arm(ec);
+    if (!kw_heavy_barrier() && timeout_ms && *timeout_ms > 1)
+        *timeout_ms = 1; /* no barrier: a light publisher may be missed (wait.h) */
+    wait_ctx wc = {c, ready};
+    if (ready(&wc))
+        klaw__fdw_poke(w);
+}
+
+klaw_status klaw_mpmc_tx_arm(klaw_mpmc_tx *tx, int *timeout_ms)
+{
+    chan *c = tx->c;
+    if (atomic_load(&tx->closed))
+        return KLAW_CLOSED;
+    klaw_status st = klaw__fd_arm_begin(&c->life, tx->idx, &tx->fdw, c->region, KLAW__EV_TX, timeout_ms);
+    if (st == KLAW_OK)
+        arm_finish(c, &c->ctl->not_full, &tx->fdw, tx_ready, timeout_ms);
+    return st;
+}
+
+klaw_status klaw_mpmc_rx_arm(klaw_mpmc_rx *rx, int *timeout_ms)
+{
+    chan *c = rx->c;
+    if (atomic_load(&rx->closed))
+        return KLAW_CLOSED;
+    klaw_status st = klaw__fd_arm_begin(&c->life, rx->idx, &rx->fdw, c->region, KLAW__EV_RX, timeout_ms);
+    if (st == KLAW_OK)
+        arm_finish(c, &c->ctl->not_empty, &rx->fdw, rx_ready, timeout_ms);
     return st;
 }

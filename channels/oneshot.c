@@ -84,6 +84,7 @@
 #include "inspect.h"
 #include "lifecycle.h"
 #include "select_impl.h"
+#include "fdwait.h"
 #include "wait.h"
 
 
@@ -163,7 +164,7 @@ static void life_gone(void *cv, uint32_t idx, uint32_t role, int dead)
 static void life_wake(void *cv)
 {
     chan *c = cv;
-    kw_wake_all(&c->ctl->ec);
+    kw_wake_all_fd(&c->ctl->ec, &c->life, KLAW__EV_RX);
 }
 static const klaw__life_ops life_ops = {life_gone, NULL, life_wake};
 
@@ -451,7 +452,7 @@ klaw_status klaw_oneshot_send(klaw_oneshot_tx *tx, const void *data, size_t len)
     KLAW_CRASHPOINT("oneshot.send.bytes");
     uint32_t old = atomic_fetch_or_explicit(&ctl->state, S_SENT, memory_order_seq_cst);
     KLAW_CRASHPOINT("oneshot.send.sent");
-    kw_wake_if_waiters(&ctl->ec);
+    kw_wake_if_waiters_fd(&ctl->ec, &c->life, KLAW__EV_RX);
     return (old & S_RX_CLOSED) ? KLAW_CLOSED : KLAW_OK;
 }
 

@@ -145,6 +145,34 @@ static inline klaw_status kw_wake_then_ok(struct ck_ec32 *ec)
 /* Bumps ec and wakes every waiter (close, eviction: cold paths). */
 static inline void kw_wake_all(struct ck_ec32 *ec) { ck_ec32_inc(ec, &klaw__ec_mode); }
 
+/* The same three for a count whose waiters may include descriptor
+ * waiters (channels/fdwait.h): L is the channel's lifecycle view, event
+ * the count's event id there (KLAW__EV_*). The fast path is the same one
+ * flag load; the slow path wakes the futex, then fires the descriptor
+ * waiters armed for event. */
+struct klaw__life;
+void klaw__wake_fd(struct ck_ec32 *ec, struct klaw__life *L, uint32_t event);
+klaw_status klaw__wake_ok_fd(struct ck_ec32 *ec, struct klaw__life *L, uint32_t event);
+void klaw__wake_all_fd(struct ck_ec32 *ec, struct klaw__life *L, uint32_t event);
+
+static inline void kw_wake_if_waiters_fd(struct ck_ec32 *ec, struct klaw__life *L, uint32_t event)
+{
+    if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_SEQ_CST) & KW_EC_FLAG))
+        klaw__wake_fd(ec, L, event);
+}
+
+static inline klaw_status kw_wake_then_ok_fd(struct ck_ec32 *ec, struct klaw__life *L, uint32_t event)
+{
+    if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_SEQ_CST) & KW_EC_FLAG))
+        return klaw__wake_ok_fd(ec, L, event);
+    return KLAW_OK;
+}
+
+static inline void kw_wake_all_fd(struct ck_ec32 *ec, struct klaw__life *L, uint32_t event)
+{
+    klaw__wake_all_fd(ec, L, event);
+}
+
 /* Sets ec's waiter flag (locked CAS: a full barrier) and returns the word's
  * value with the flag set: what to pass to kw_wait_any(). For an mpmc
  * count, call kw_heavy_barrier() next. Re-check the channel after arming

@@ -149,6 +149,7 @@
 #include "inspect.h"
 #include "lifecycle.h"
 #include "select_impl.h"
+#include "fdwait.h"
 #include "wait.h"
 
 
@@ -450,7 +451,7 @@ static void rec_drop_list_locked(rec_pool *p, rec *r)
 static void life_wake(void *cv)
 {
     chan *c = cv;
-    kw_wake_all(&c->ctl->changed);
+    kw_wake_all_fd(&c->ctl->changed, &c->life, KLAW__EV_RX);
 }
 static const klaw__life_ops life_ops = {NULL, NULL, life_wake};
 
@@ -480,7 +481,7 @@ static void repair_send(chan *c)
     atomic_store_explicit(&ctl->version, v, memory_order_seq_cst);
     KLAW_CRASHPOINT("watch.repair.version");
     atomic_fetch_add_explicit(&ctl->sends_repaired, 1, memory_order_relaxed);
-    kw_wake_all(&ctl->changed);
+    kw_wake_all_fd(&ctl->changed, &c->life, KLAW__EV_RX);
 }
 
 /* Takes W1: KLAW_OK; the status of getting an identity (KLAW_FULL,
@@ -900,7 +901,7 @@ klaw_status klaw_watch_send(klaw_watch_tx *tx, const void *data, size_t len, uin
     atomic_store_explicit(&ctl->version, v, memory_order_seq_cst);
     KLAW_CRASHPOINT("watch.send.version");
     unlock_senders(c);
-    kw_wake_if_waiters(&ctl->changed);
+    kw_wake_if_waiters_fd(&ctl->changed, &c->life, KLAW__EV_RX);
     if (receivers)
         *receivers = klaw__life_count(&c->life, H_RX);
     return KLAW_OK;

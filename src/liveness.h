@@ -118,5 +118,8 @@ void klaw__region_peer_unclaim(klaw_region *r, uint32_t slot);
 int klaw__region_peer_held(const klaw_region *r, uint32_t slot); /* 1, 0, -1 cannot tell  */
 int klaw__region_vouched(const klaw_region *r); /* this attachment holds a description */
 int64_t klaw__region_now_ms(void);
+/* The permission bits of a named region's object (0: anonymous, or not
+ * known): what a channel's descriptor sockets are given (channels/fdwait.h). */
+unsigned klaw__region_mode(const klaw_region *r);
 
 #endif /* KLAW_SRC_LIVENESS_H */

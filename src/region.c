@@ -265,6 +265,15 @@ int klaw__region_peer_held(const klaw_region *r, uint32_t slot)
     return ofd_held(fd, LOCK_PEER_BASE + (off_t)slot);
 }
 
+unsigned klaw__region_mode(const klaw_region *r)
+{
+    struct stat st;
+    int fd = __atomic_load_n(&r->lock_fd, __ATOMIC_RELAXED);
+    if (!r->named || fd < 0 || fstat(fd, &st) != 0)
+        return 0;
+    return (unsigned)st.st_mode & 0777u;
+}
+
 int klaw__region_vouched(const klaw_region *r) { return __atomic_load_n(&r->lock_fd, __ATOMIC_RELAXED) >= 0; }
 
 /* ---- create / publish --------------------------------------------------- */

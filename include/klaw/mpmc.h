@@ -227,6 +227,48 @@ KLAW_API klaw_status klaw_mpmc_view_batch(klaw_mpmc_rx *rx, klaw_frame *frames, 
                                           const struct timespec *deadline);
 KLAW_API klaw_status klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frames, size_t n);
 
+/* ---- event loops: a pollable descriptor per handle -----------------------
+ *
+ * klaw_mpmc_rx_fd(rx) is a file descriptor that becomes readable when rx
+ * has something to do: a frame to view, or CLOSED (every sender gone and
+ * nothing left). klaw_mpmc_tx_fd(tx): room to claim, or CLOSED (every
+ * receiver gone). It works with poll, select, epoll, libuv (uv_poll_t) and
+ * asyncio (loop.add_reader), across threads and processes.
+ *
+ * It is a wake-up, not a queue. The loop:
+ *
+ *     int fd = klaw_mpmc_rx_fd(rx), ms;    // made on first use
+ *     klaw_mpmc_rx_arm(rx, &ms);
+ *     for (;;) {
+ *         poll(&(struct pollfd){fd, POLLIN}, 1, ms);  // or epoll, ...
+ *         while ((st = klaw_mpmc_try_view(rx, &f)) == KLAW_OK) {
+ *             use(f.data, f.len);
+ *             klaw_mpmc_release(rx, &f);
+ *         }
+ *         if (st == KLAW_CLOSED) break;
+ *         klaw_mpmc_rx_arm(rx, &ms);        // re-arm before waiting again
+ *     }
+ *
+ * arm makes the descriptor readable at the next change - at once if there
+ * is something to do already: it checks again after arming, as a parked
+ * waiter does, so a frame committed between the drain and the arm is
+ * never missed. *timeout_ms (may be NULL) is how long to wait at most
+ * before arming again: the channel's liveness clock (arm reaps the handles
+ * of dead processes when due - a loop asleep on a descriptor would never
+ * recover a dead producer's claim otherwise). KLAW_OK; KLAW_CLOSED (this
+ * handle was closed); KLAW_SYS (no descriptor could be made: errno).
+ *
+ * Cost: a sender pays a system call (one sendto(2)) only when a descriptor
+ * waiter has armed itself, exactly as for a parked waiter: none per frame
+ * otherwise. The descriptor is a Unix datagram socket bound in /dev/shm
+ * (klaw-fd.*; the protocol and why: channels/fdwait.h), owned by the handle:
+ * closed and removed by _free, and removed by whoever reaps the handle when
+ * its process dies. _fd returns -1 with errno (EBADF for a closed handle). */
+KLAW_API int klaw_mpmc_rx_fd(klaw_mpmc_rx *rx);
+KLAW_API klaw_status klaw_mpmc_rx_arm(klaw_mpmc_rx *rx, int *timeout_ms);
+KLAW_API int klaw_mpmc_tx_fd(klaw_mpmc_tx *tx);
+KLAW_API klaw_status klaw_mpmc_tx_arm(klaw_mpmc_tx *tx, int *timeout_ms);
+
 /* A snapshot of the counters (readable from any process with a handle).
  * Also reaps handles of dead processes first. KLAW_OK; KLAW_TIMEOUT when a
  * live process held the handle table's lock for 1 s (slow, stopped, or a
