@@ -285,6 +285,7 @@ struct klaw_bcast_tx {
     chan *c;
     uint32_t idx; /* lifecycle handle (H_TX); a claim's owner            */
     _Atomic int closed;
+    klaw__fdw fdw; /* its descriptor (klaw_bcast_tx_fd), when asked for  */
 };
 
 /* A receiver's per-frame state is process-local (next, cursor) plus its
@@ -303,6 +304,7 @@ struct klaw_bcast_rx {
     uint64_t cursor;   /* published: every position below it is released */
     uint64_t resumed;  /* where the last overrun moved us (B3); ~0: never  */
     _Atomic int closed;
+    klaw__fdw fdw;     /* its descriptor (klaw_bcast_rx_fd), when asked for */
 };
 
 static void *handle_alloc(size_t size)
@@ -813,6 +815,7 @@ void klaw_bcast_tx_free(klaw_bcast_tx *tx)
     if (!tx)
         return;
     klaw_bcast_tx_close(tx);
+    klaw__fd_handle_close(&tx->c->life, tx->idx, &tx->fdw, false);
     chan_unref(tx->c);
     free(tx);
 }
@@ -822,6 +825,7 @@ void klaw_bcast_rx_free(klaw_bcast_rx *rx)
     if (!rx)
         return;
     klaw_bcast_rx_close(rx);
+    klaw__fd_handle_close(&rx->c->life, rx->h, &rx->fdw, false);
     chan_unref(rx->c);
     free(rx);
 }
@@ -1345,7 +1349,7 @@ static inline void publish_cursor(klaw_bcast_rx *rx, uint64_t p)
         if (KLAW_UNLIKELY(__atomic_load_n(&ec->counter, __ATOMIC_SEQ_CST) & KW_EC_FLAG)) {
             uint64_t wa = atomic_load_explicit(&rx->ctl->wake_at, memory_order_acquire);
             if (p >= wa && prev < wa)
-                ck_ec32_inc(ec, &klaw__ec_mode);
+                klaw__wake_fd(ec, &rx->c->life, KLAW__EV_TX);
         }
     } else {
         atomic_store_explicit(&rx->live->cursor, p, memory_order_release);
@@ -1696,6 +1700,9 @@ static int64_t sel_due(void *rx)
     return atomic_load_explicit(&((klaw_bcast_rx *)rx)->c->life.next_reap_ns, memory_order_relaxed);
 }
 
+static int sel_fd_arm(void *rxv, const klaw__fdw *w);
+static unsigned sel_fd_mode(void *rxv);
+
 klaw_status klaw__bcast_sel_src(void *rxv, klaw_sel_src *out)
 {
     klaw_bcast_rx *rx = rxv;
@@ -1708,6 +1715,8 @@ klaw_status klaw__bcast_sel_src(void *rxv, klaw_sel_src *out)
     out->maintain = sel_maintain;
     out->due_ns = sel_due;
     out->liveness_ns = rx->c->liveness_ns;
+    out->fd_arm = sel_fd_arm;
+    out->fd_mode = sel_fd_mode;
     return KLAW_OK;
 }
 
@@ -1770,5 +1779,90 @@ klaw_status klaw__bcast_test_set_pos(klaw_bcast_tx *tx, uint64_t pos)
     atomic_store(&ctl->gate, pos);
     atomic_store(&ctl->tail, pos);
     klaw__life_unlock(&c->life);
+    return KLAW_OK;
+}
+
+/* ---- descriptors for event loops (channels/fdwait.h) ------------------------- */
+
+int klaw_bcast_tx_fd(klaw_bcast_tx *tx)
+{
+    if (atomic_load(&tx->closed)) {
+        errno = EBADF;
+        return -1;
+    }
+    return klaw__fd_handle(&tx->c->life, tx->idx, &tx->fdw, tx->c->region);
+}
+
+int klaw_bcast_rx_fd(klaw_bcast_rx *rx)
+{
+    if (atomic_load(&rx->closed)) {
+        errno = EBADF;
+        return -1;
+    }
+    return klaw__fd_handle(&rx->c->life, rx->h, &rx->fdw, rx->c->region);
+}
+
+/* The waiter's half (fdwait.h) for rx with target w: 1 ready now, 0 armed. */
+static int rx_arm_to(klaw_bcast_rx *rx, const klaw__fdw *w)
+{
+    chan *c = rx->c;
+    touch_seen_cb(rx); /* asleep in a loop is alive: last_seen_at */
+    klaw__life_fd_arm(&c->life, rx->h, w, KLAW__EVS(KLAW__EV_RX));
+    kw_ec_arm(&c->ctl->published);
+    wait_ctx wc = {c, rx_ready, rx, NULL, 0};
+    return rx_ready(&wc);
+}
+
+klaw_status klaw_bcast_rx_arm(klaw_bcast_rx *rx, int *timeout_ms)
+{
+    chan *c = rx->c;
+    if (atomic_load(&rx->closed))
+        return KLAW_CLOSED;
+    klaw_status st = klaw__fd_arm_begin(&c->life, rx->h, &rx->fdw, c->region, timeout_ms);
+    if (st != KLAW_OK)
+        return st;
+    if (rx_arm_to(rx, &rx->fdw))
+        klaw__fdw_poke(&rx->fdw);
+    return KLAW_OK;
+}
+
+/* select's descriptor (klaw_sel_src.fd_arm) */
+static int sel_fd_arm(void *rxv, const klaw__fdw *w) { return rx_arm_to(rxv, w); }
+static unsigned sel_fd_mode(void *rxv) { return klaw__region_mode(((klaw_bcast_rx *)rxv)->c->region); }
+
+/* Room to claim: the slot at tail is not another writer's claim in
+ * progress, and under BLOCK the slowest receiver lets the writer on. */
+static int tx_fd_ready(wait_ctx *w)
+{
+    return tx_writer_ready(w) && (!w->c->block || tx_readers_ready(w));
+}
+
+klaw_status klaw_bcast_tx_arm(klaw_bcast_tx *tx, int *timeout_ms)
+{
+    chan *c = tx->c;
+    if (atomic_load(&tx->closed))
+        return KLAW_CLOSED;
+    /* either wait: a writer's claim at the tail (published), or the
+     * receivers (progress, BLOCK) */
+    klaw_status st = klaw__fd_arm_begin(&c->life, tx->idx, &tx->fdw, c->region, timeout_ms);
+    if (st != KLAW_OK)
+        return st;
+    klaw__life_fd_arm(&c->life, tx->idx, &tx->fdw, KLAW__EVS(KLAW__EV_RX) | KLAW__EVS(KLAW__EV_TX));
+    if (c->block) {
+        /* the receivers wake us when the slowest crosses wake_at (B5):
+         * raised to what claim() would ask for, before the flag */
+        uint64_t t = atomic_load_explicit(&c->ctl->tail, memory_order_relaxed);
+        uint64_t half = c->capacity / 2;
+        uint64_t want = t > half ? t - half : 0;
+        uint64_t cur = atomic_load_explicit(&c->ctl->wake_at, memory_order_relaxed);
+        while (want > cur && !atomic_compare_exchange_weak_explicit(&c->ctl->wake_at, &cur, want,
+                                                                     memory_order_acq_rel, memory_order_relaxed)) {
+        }
+        kw_ec_arm(&c->ctl->progress);
+    }
+    kw_ec_arm(&c->ctl->published);
+    wait_ctx w = {c, tx_fd_ready, tx, NULL, 0};
+    if (tx_fd_ready(&w))
+        klaw__fdw_poke(&tx->fdw);
     return KLAW_OK;
 }

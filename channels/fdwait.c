@@ -134,7 +134,7 @@ void klaw__fdw_poke(const klaw__fdw *w)
 
 /* ---- in the channel's handle table ------------------------------------------- */
 
-void klaw__life_fd_arm(klaw__life *L, uint32_t idx, const klaw__fdw *w, uint32_t event)
+void klaw__life_fd_arm(klaw__life *L, uint32_t idx, const klaw__fdw *w, uint32_t events)
 {
     klaw__life_ent *e = klaw__life_ent_at(L, idx);
     /* the target, then F1, then armed: a waker that sees armed (or the
@@ -145,7 +145,7 @@ void klaw__life_fd_arm(klaw__life *L, uint32_t idx, const klaw__fdw *w, uint32_t
     uint32_t hwm = atomic_load(&L->s->fd_hwm);
     while (hwm < idx + 1 && !atomic_compare_exchange_weak(&L->s->fd_hwm, &hwm, idx + 1)) {
     }
-    atomic_store_explicit(&e->fd_armed, event + 1, memory_order_seq_cst);
+    atomic_store_explicit(&e->fd_armed, events, memory_order_seq_cst);
 }
 
 void klaw__life_fd_disarm(klaw__life *L, uint32_t idx)
@@ -161,7 +161,7 @@ void klaw__life_fd_wake(klaw__life *L, uint32_t event)
     for (uint32_t i = 0; i < n; i++) {
         klaw__life_ent *e = &L->ents[i];
         uint32_t a = atomic_load_explicit(&e->fd_armed, memory_order_acquire);
-        if (a == 0 || (event != KLAW__FD_ALL && a != event + 1))
+        if (a == 0 || (event != KLAW__FD_ALL && !(a & (1u << event))))
             continue;
         if (!atomic_compare_exchange_strong(&e->fd_armed, &a, 0))
             continue; /* fired by another waker (F2), or re-armed */
@@ -226,8 +226,7 @@ int klaw__fd_handle(klaw__life *L, uint32_t idx, klaw__fdw *w, const klaw_region
     return w->fd;
 }
 
-klaw_status klaw__fd_arm_begin(klaw__life *L, uint32_t idx, klaw__fdw *w, const klaw_region *r, uint32_t event,
-                               int *timeout_ms)
+klaw_status klaw__fd_arm_begin(klaw__life *L, uint32_t idx, klaw__fdw *w, const klaw_region *r, int *timeout_ms)
 {
     if (klaw__fd_handle(L, idx, w, r) < 0)
         return KLAW_SYS;
@@ -235,7 +234,6 @@ klaw_status klaw__fd_arm_begin(klaw__life *L, uint32_t idx, klaw__fdw *w, const 
     if (timeout_ms)
         *timeout_ms = ms;
     klaw__fdw_drain(w);
-    klaw__life_fd_arm(L, idx, w, event);
     return KLAW_OK;
 }
 

@@ -35,14 +35,15 @@
  * ---- Arming: a Dekker pair, as wait.h ---------------------------------------
  *
  *   waiter:  drain the socket; write key, id, gen into its handle entry,
- *            raise fd_hwm above the entry (F1), then fd_armed = event + 1
+ *            raise fd_hwm above the entry (F1), then fd_armed = the mask of
+ *            events it waits for
  *            (seq_cst); arm the event count's waiter flag (kw_ec_arm: a
  *            locked CAS, a full barrier; mpmc adds kw_heavy_barrier); check
  *            the channel again, and poke its own socket when it is ready.
  *   waker:   publish the change (seq_cst store, RMW, or light store +
  *            membarrier on the waiter's side); load the flag (kw_wake_*);
  *            only when it is set: futex-wake, then klaw__life_fd_wake():
- *            every entry below fd_hwm whose fd_armed is event + 1 is fired
+ *            every entry below fd_hwm whose fd_armed has that event is fired
  *            (CAS to 0) and poked.
  *
  * Either the waker's flag load sees the waiter's CAS - and then the
@@ -79,10 +80,12 @@
 #include "lifecycle.h"
 
 #define KLAW__FD_ALL 0xfffffffeu /* klaw__life_fd_wake: every event (F3) */
-/* Event ids: what a descriptor waiter waits for (the count it armed). */
+/* Event ids: what a descriptor waiter waits for (the counts it armed);
+ * an entry is armed with a mask of them (KLAW__EVS(id)). */
 #define KLAW__EV_RX 0u /* something to receive: mpmc not_empty, broadcast
                           published, watch changed, oneshot ec          */
 #define KLAW__EV_TX 1u /* room to send: mpmc not_full, broadcast progress */
+#define KLAW__EVS(ev) (1u << (ev))
 
 /* One waiter's socket (process-local). gen 0: none yet (a zero-filled
  * handle has none). */
@@ -108,9 +111,10 @@ void klaw__fdw_poke(const klaw__fdw *w);
 /* A random 64-bit key (for a channel at creation, a select set). */
 uint64_t klaw__fd_new_key(void);
 
-/* Arms handle entry idx of L for `event` with w as its target (the
- * waiter's half above, up to and not including the flag). */
-void klaw__life_fd_arm(klaw__life *L, uint32_t idx, const klaw__fdw *w, uint32_t event);
+/* Arms handle entry idx of L for `events` (a KLAW__EVS mask) with w as
+ * its target (the waiter's half above, up to and not including the
+ * flag). */
+void klaw__life_fd_arm(klaw__life *L, uint32_t idx, const klaw__fdw *w, uint32_t events);
 /* Disarms it (not armed any more; a poke in flight may still come). */
 void klaw__life_fd_disarm(klaw__life *L, uint32_t idx);
 /* The waker's half, after a flag load found waiters: fires the entries
@@ -133,16 +137,18 @@ int klaw__life_fd_timeout(klaw__life *L);
 /* ---- what the kinds' _fd() and _arm() calls share ----
  * klaw__fd_handle: handle idx's descriptor, made on first use (with the
  * channel's file mode, klaw__region_mode), or -1 with errno.
- * klaw__fd_arm_begin: the waiter's half up to the flag - makes the socket
+ * klaw__fd_arm_begin: the start of a handle's own arm - makes the socket
  * if need be (KLAW_SYS when it cannot), reaps when due and says how long
- * the caller may wait (*timeout_ms, may be NULL), drains, arms the entry.
- * The kind then arms its count's flag (kw_ec_arm; mpmc: kw_heavy_barrier),
- * checks readiness, and pokes the socket when ready.
+ * the caller may wait (*timeout_ms, may be NULL), drains the socket. The
+ * kind then arms the entry for its events with the socket as target
+ * (klaw__life_fd_arm), its counts' flags (kw_ec_arm; mpmc:
+ * kw_heavy_barrier), checks readiness, and pokes the socket when ready -
+ * each kind's arm_to(), which select's descriptor calls too, with its own
+ * socket as the target (klaw_sel_src.fd_arm).
  * klaw__fd_handle_close: at free - disarms (when the entry is still ours)
  * and closes and unlinks the socket. */
 int klaw__fd_handle(klaw__life *L, uint32_t idx, klaw__fdw *w, const klaw_region *r);
-klaw_status klaw__fd_arm_begin(klaw__life *L, uint32_t idx, klaw__fdw *w, const klaw_region *r, uint32_t event,
-                               int *timeout_ms);
+klaw_status klaw__fd_arm_begin(klaw__life *L, uint32_t idx, klaw__fdw *w, const klaw_region *r, int *timeout_ms);
 void klaw__fd_handle_close(klaw__life *L, uint32_t idx, klaw__fdw *w, bool owned);
 
 #endif /* KLAW_CHANNELS_FDWAIT_H */

@@ -132,7 +132,7 @@ typedef struct klaw__life_ent {
     _Atomic uint64_t owner;   /* peer identity (src/liveness.h)          */
     _Atomic uint64_t counter; /* the kind's (claims aborted)             */
     _Atomic uint64_t aux;     /* the kind's (a broadcast reader's entry)  */
-    /* a descriptor waiter (fdwait.h): armed = the event's id + 1, 0 when
+    /* a descriptor waiter (fdwait.h): armed = a mask of events, 0 when
      * not armed; the socket to poke is key/id/gen (written before armed) */
     _Atomic uint32_t fd_armed;
     _Atomic uint32_t fd_id;

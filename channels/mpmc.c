@@ -1396,6 +1396,9 @@ static int64_t sel_due(void *rx)
     return atomic_load_explicit(&((klaw_mpmc_rx *)rx)->c->life.next_reap_ns, memory_order_relaxed);
 }
 
+static int sel_fd_arm(void *rxv, const klaw__fdw *w);
+static unsigned sel_fd_mode(void *rxv);
+
 klaw_status klaw__mpmc_sel_src(void *rxv, klaw_sel_src *out)
 {
     klaw_mpmc_rx *rx = rxv;
@@ -1409,6 +1412,8 @@ klaw_status klaw__mpmc_sel_src(void *rxv, klaw_sel_src *out)
     out->liveness_ns = rx->c->liveness_ns;
     out->due_ns = sel_due;
     out->light_publish = true;
+    out->fd_arm = sel_fd_arm;
+    out->fd_mode = sel_fd_mode;
     return KLAW_OK;
 }
 
@@ -1480,36 +1485,55 @@ int klaw_mpmc_rx_fd(klaw_mpmc_rx *rx)
     return klaw__fd_handle(&rx->c->life, rx->idx, &rx->fdw, rx->c->region);
 }
 
-/* The waiter's half after klaw__fd_arm_begin: the flag, the barrier the
- * light publishers need, the re-check (fdwait.h). */
-static void arm_finish(chan *c, struct ck_ec32 *ec, klaw__fdw *w, int (*ready)(wait_ctx *), int *timeout_ms)
+/* The waiter's half (fdwait.h): the entry for `ev` with target w, the
+ * count's flag, the barrier light publishers need, the re-check. Returns
+ * 1 when ready now, 0 when armed and not ready, -1 when ready cannot be
+ * told without a 1 ms poll (no barrier could be issued: wait.h). */
+static int arm_to(chan *c, uint32_t idx, const klaw__fdw *w, uint32_t ev, struct ck_ec32 *ec,
+                  int (*ready)(wait_ctx *))
 {
+    klaw__life_fd_arm(&c->life, idx, w, KLAW__EVS(ev));
     kw_ec_arm(ec);
-    if (!kw_heavy_barrier() && timeout_ms && *timeout_ms > 1)
-        *timeout_ms = 1; /* no barrier: a light publisher may be missed (wait.h) */
+    int barrier = kw_heavy_barrier();
     wait_ctx wc = {c, ready};
     if (ready(&wc))
+        return 1;
+    return barrier ? 0 : -1;
+}
+
+static klaw_status arm_own(chan *c, uint32_t idx, klaw__fdw *w, uint32_t ev, struct ck_ec32 *ec,
+                           int (*ready)(wait_ctx *), int *timeout_ms)
+{
+    klaw_status st = klaw__fd_arm_begin(&c->life, idx, w, c->region, timeout_ms);
+    if (st != KLAW_OK)
+        return st;
+    int r = arm_to(c, idx, w, ev, ec, ready);
+    if (r > 0)
         klaw__fdw_poke(w);
+    else if (r < 0 && timeout_ms)
+        *timeout_ms = 1; /* a light publisher may be missed: poll */
+    return KLAW_OK;
 }
 
 klaw_status klaw_mpmc_tx_arm(klaw_mpmc_tx *tx, int *timeout_ms)
 {
-    chan *c = tx->c;
     if (atomic_load(&tx->closed))
         return KLAW_CLOSED;
-    klaw_status st = klaw__fd_arm_begin(&c->life, tx->idx, &tx->fdw, c->region, KLAW__EV_TX, timeout_ms);
-    if (st == KLAW_OK)
-        arm_finish(c, &c->ctl->not_full, &tx->fdw, tx_ready, timeout_ms);
-    return st;
+    return arm_own(tx->c, tx->idx, &tx->fdw, KLAW__EV_TX, &tx->c->ctl->not_full, tx_ready, timeout_ms);
 }
 
 klaw_status klaw_mpmc_rx_arm(klaw_mpmc_rx *rx, int *timeout_ms)
 {
-    chan *c = rx->c;
     if (atomic_load(&rx->closed))
         return KLAW_CLOSED;
-    klaw_status st = klaw__fd_arm_begin(&c->life, rx->idx, &rx->fdw, c->region, KLAW__EV_RX, timeout_ms);
-    if (st == KLAW_OK)
-        arm_finish(c, &c->ctl->not_empty, &rx->fdw, rx_ready, timeout_ms);
-    return st;
+    return arm_own(rx->c, rx->idx, &rx->fdw, KLAW__EV_RX, &rx->c->ctl->not_empty, rx_ready, timeout_ms);
 }
+
+/* select's descriptor (klaw_sel_src.fd_arm) */
+static int sel_fd_arm(void *rxv, const klaw__fdw *w)
+{
+    klaw_mpmc_rx *rx = rxv;
+    return arm_to(rx->c, rx->idx, w, KLAW__EV_RX, &rx->c->ctl->not_empty, rx_ready);
+}
+
+static unsigned sel_fd_mode(void *rxv) { return klaw__region_mode(((klaw_mpmc_rx *)rxv)->c->region); }

@@ -141,6 +141,7 @@ struct klaw_oneshot_rx {
     chan *c;
     uint32_t idx;
     _Atomic int closed;
+    klaw__fdw fdw; /* its descriptor (klaw_oneshot_rx_fd), when asked for */
 };
 
 /* ---- roles and liveness (cold) ------------------------------------------------ */
@@ -418,6 +419,7 @@ void klaw_oneshot_rx_free(klaw_oneshot_rx *rx)
     if (!rx)
         return;
     klaw_oneshot_rx_close(rx);
+    klaw__fd_handle_close(&rx->c->life, rx->idx, &rx->fdw, false);
     chan_unref(rx->c);
     free(rx);
 }
@@ -630,6 +632,44 @@ klaw_status klaw_oneshot_recv(klaw_oneshot_rx *rx, void *buf, size_t cap, size_t
     return copy_out(rx, take_wait(rx, deadline, &f, cap, len), &f, buf, len);
 }
 
+/* ---- a descriptor for event loops (channels/fdwait.h) --------------------------- */
+
+/* The waiter's half (fdwait.h) for rx with target w: 1 ready now (sent,
+ * or the sender gone), 0 armed. */
+static int rx_arm_to(klaw_oneshot_rx *rx, const klaw__fdw *w)
+{
+    chan *c = rx->c;
+    klaw__life_fd_arm(&c->life, rx->idx, w, KLAW__EVS(KLAW__EV_RX));
+    kw_ec_arm(&c->ctl->ec);
+    return (atomic_load_explicit(&c->ctl->state, memory_order_seq_cst) & (S_SENT | S_TX_CLOSED)) != 0;
+}
+
+int klaw_oneshot_rx_fd(klaw_oneshot_rx *rx)
+{
+    if (atomic_load(&rx->closed)) {
+        errno = EBADF;
+        return -1;
+    }
+    return klaw__fd_handle(&rx->c->life, rx->idx, &rx->fdw, rx->c->region);
+}
+
+klaw_status klaw_oneshot_rx_arm(klaw_oneshot_rx *rx, int *timeout_ms)
+{
+    chan *c = rx->c;
+    if (atomic_load(&rx->closed))
+        return KLAW_CLOSED;
+    klaw_status st = klaw__fd_arm_begin(&c->life, rx->idx, &rx->fdw, c->region, timeout_ms);
+    if (st != KLAW_OK)
+        return st;
+    if (rx_arm_to(rx, &rx->fdw))
+        klaw__fdw_poke(&rx->fdw);
+    return KLAW_OK;
+}
+
+/* select's descriptor (klaw_sel_src.fd_arm) */
+static int sel_fd_arm(void *rxv, const klaw__fdw *w) { return rx_arm_to(rxv, w); }
+static unsigned sel_fd_mode(void *rxv) { return klaw__region_mode(((klaw_oneshot_rx *)rxv)->c->region); }
+
 /* ---- stats --------------------------------------------------------------------------- */
 
 static klaw_status stats(chan *c, klaw_oneshot_stats *out)
@@ -675,6 +715,9 @@ static int64_t sel_due(void *rx)
     return atomic_load_explicit(&((klaw_oneshot_rx *)rx)->c->life.next_reap_ns, memory_order_relaxed);
 }
 
+static int sel_fd_arm(void *rxv, const klaw__fdw *w);
+static unsigned sel_fd_mode(void *rxv);
+
 klaw_status klaw__oneshot_sel_src(void *rxv, klaw_sel_src *out)
 {
     klaw_oneshot_rx *rx = rxv;
@@ -687,6 +730,8 @@ klaw_status klaw__oneshot_sel_src(void *rxv, klaw_sel_src *out)
     out->maintain = sel_maintain;
     out->liveness_ns = rx->c->liveness_ns;
     out->due_ns = sel_due;
+    out->fd_arm = sel_fd_arm;
+    out->fd_mode = sel_fd_mode;
     return KLAW_OK;
 }
 

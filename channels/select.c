@@ -57,7 +57,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ck_pr.h>
 
@@ -351,4 +353,99 @@ klaw_status klaw_sel_release(const klaw_sel_case *cases, klaw_sel_result *r)
     r->status = KLAW_EMPTY;
     r->frame = (klaw_frame){0};
     return st;
+}
+
+/* ---- one descriptor for a select set (channels/fdwait.h) ----------------------
+ *
+ * The set's socket is the target every case's handle entry is armed with
+ * (klaw_sel_src.fd_arm), so a change in any case's channel pokes this one
+ * socket. It keeps the union of the cases' channel modes (the last cases
+ * array it saw, by address and length, to skip the fstat calls when the
+ * set did not change), so every channel's writers may poke it. */
+struct klaw_sel_fd {
+    klaw__fdw w;
+    const klaw_sel_case *last;
+    size_t last_n;
+    unsigned mode;
+};
+
+klaw_status klaw_sel_fd_open(klaw_sel_fd **out)
+{
+    if (!out)
+        return KLAW_INVAL;
+    *out = NULL;
+    klaw_sel_fd *s = calloc(1, sizeof *s);
+    if (!s)
+        return KLAW_NOMEM;
+    s->mode = 0600;
+    if (klaw__fdw_open(&s->w, klaw__fd_new_key(), 0, s->mode) != 0) {
+        free(s);
+        return KLAW_SYS;
+    }
+    *out = s;
+    return KLAW_OK;
+}
+
+int klaw_sel_fd_get(const klaw_sel_fd *s) { return s ? s->w.fd : -1; }
+
+klaw_status klaw_sel_fd_arm(klaw_sel_fd *s, const klaw_sel_case *cases, size_t n, int *timeout_ms)
+{
+    if (!s || (!cases && n) || n > SEL_MAX)
+        return KLAW_INVAL;
+    klaw_sel_src src[SEL_MAX];
+    for (size_t i = 0; i < n; i++) {
+        klaw_status st = src_of(&cases[i], &src[i]);
+        if (st == KLAW_OK && !src[i].fd_arm)
+            st = KLAW_INVAL;
+        if (st != KLAW_OK)
+            return st;
+    }
+    if (cases != s->last || n != s->last_n) {
+        unsigned mode = s->mode;
+        for (size_t i = 0; i < n; i++)
+            mode |= src[i].fd_mode ? src[i].fd_mode(src[i].rx) : 0;
+        if (mode != s->mode) {
+            char path[108];
+            klaw__fd_path(path, sizeof path, s->w.key, s->w.id, s->w.gen);
+            chmod(path, mode & 0777);
+            s->mode = mode;
+        }
+        s->last = cases;
+        s->last_n = n;
+    }
+    /* liveness: each receiver's maintenance when its channel is due, and
+     * the wait bounded by the earliest clock (as select's own park) */
+    int64_t now = klaw__now_ns();
+    uint64_t liveness = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (src[i].maintain && src[i].due_ns && src[i].due_ns(src[i].rx) <= now)
+            src[i].maintain(src[i].rx);
+        if (src[i].maintain && src[i].liveness_ns && (liveness == 0 || src[i].liveness_ns < liveness))
+            liveness = src[i].liveness_ns;
+    }
+    if (timeout_ms) {
+        int64_t due = next_due(src, n, now, liveness ? liveness : 1000000000u);
+        int64_t ms = (due - now + 999999) / 1000000;
+        *timeout_ms = ms < 1 ? 1 : ms > 60000 ? 60000 : (int)ms;
+    }
+    klaw__fdw_drain(&s->w);
+    int ready = 0, poll = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = src[i].fd_arm(src[i].rx, &s->w);
+        ready |= r > 0;
+        poll |= r < 0;
+    }
+    if (ready)
+        klaw__fdw_poke(&s->w);
+    else if (poll && timeout_ms)
+        *timeout_ms = 1; /* a light publisher may be missed: poll (wait.h) */
+    return KLAW_OK;
+}
+
+void klaw_sel_fd_free(klaw_sel_fd *s)
+{
+    if (!s)
+        return;
+    klaw__fdw_close(&s->w);
+    free(s);
 }

@@ -12,6 +12,7 @@
 
 #include <ck_ec.h>
 
+#include "fdwait.h"
 #include "klaw/select.h"
 #include "klaw/status.h"
 
@@ -41,6 +42,14 @@ typedef struct klaw_sel_src {
      * (kw_publish_u64, channels/wait.h): a waiter must then issue the heavy
      * barrier after arming. Only mpmc does. */
     bool light_publish;
+    /* select's descriptor (channels/fdwait.h): arms this receiver's handle
+     * entry with target w (the select set's socket) and its count's flag
+     * (with the barrier light publishers need), then checks: 1 try_take
+     * would give something but EMPTY, 0 armed and nothing yet, -1 cannot
+     * tell without polling (no barrier could be issued). */
+    int (*fd_arm)(void *rx, const klaw__fdw *w);
+    /* The receiver's channel's file mode (what the socket must allow). */
+    unsigned (*fd_mode)(void *rx);
 } klaw_sel_src;
 
 /* Each kind's filler: KLAW_OK, or KLAW_INVAL for a NULL / closed handle. */

@@ -271,6 +271,7 @@ struct klaw_watch_rx {
     uint32_t idx;
     _Atomic int closed;
     _Atomic uint64_t seen;
+    klaw__fdw fdw; /* its descriptor (klaw_watch_rx_fd), when asked for */
 };
 
 static void *handle_alloc(size_t size)
@@ -855,6 +856,7 @@ void klaw_watch_rx_free(klaw_watch_rx *rx)
     if (!rx)
         return;
     klaw_watch_rx_close(rx);
+    klaw__fd_handle_close(&rx->c->life, rx->idx, &rx->fdw, false);
     chan_unref(rx->c);
     free(rx);
 }
@@ -1152,6 +1154,45 @@ klaw_status klaw_watch_changed(klaw_watch_rx *rx, const struct timespec *deadlin
     }
 }
 
+/* ---- a descriptor for event loops (channels/fdwait.h) --------------------------- */
+
+/* The waiter's half (fdwait.h) for rx with target w: 1 ready now (a
+ * newer version, or every sender gone), 0 armed. */
+static int rx_arm_to(klaw_watch_rx *rx, const klaw__fdw *w)
+{
+    chan *c = rx->c;
+    klaw__life_fd_arm(&c->life, rx->idx, w, KLAW__EVS(KLAW__EV_RX));
+    kw_ec_arm(&c->ctl->changed);
+    uint64_t v;
+    return change_state(rx, &v) != 0;
+}
+
+int klaw_watch_rx_fd(klaw_watch_rx *rx)
+{
+    if (atomic_load(&rx->closed)) {
+        errno = EBADF;
+        return -1;
+    }
+    return klaw__fd_handle(&rx->c->life, rx->idx, &rx->fdw, rx->c->region);
+}
+
+klaw_status klaw_watch_rx_arm(klaw_watch_rx *rx, int *timeout_ms)
+{
+    chan *c = rx->c;
+    if (atomic_load(&rx->closed))
+        return KLAW_CLOSED;
+    klaw_status st = klaw__fd_arm_begin(&c->life, rx->idx, &rx->fdw, c->region, timeout_ms);
+    if (st != KLAW_OK)
+        return st;
+    if (rx_arm_to(rx, &rx->fdw))
+        klaw__fdw_poke(&rx->fdw);
+    return KLAW_OK;
+}
+
+/* select's descriptor (klaw_sel_src.fd_arm) */
+static int sel_fd_arm(void *rxv, const klaw__fdw *w) { return rx_arm_to(rxv, w); }
+static unsigned sel_fd_mode(void *rxv) { return klaw__region_mode(((klaw_watch_rx *)rxv)->c->region); }
+
 /* ---- stats ------------------------------------------------------------------- */
 
 static klaw_status stats(chan *c, klaw_watch_stats *out)
@@ -1213,6 +1254,9 @@ static int64_t sel_due(void *rx)
     return atomic_load_explicit(&((klaw_watch_rx *)rx)->c->life.next_reap_ns, memory_order_relaxed);
 }
 
+static int sel_fd_arm(void *rxv, const klaw__fdw *w);
+static unsigned sel_fd_mode(void *rxv);
+
 klaw_status klaw__watch_sel_src(void *rxv, klaw_sel_src *out)
 {
     klaw_watch_rx *rx = rxv;
@@ -1225,6 +1269,8 @@ klaw_status klaw__watch_sel_src(void *rxv, klaw_sel_src *out)
     out->maintain = sel_maintain;
     out->liveness_ns = rx->c->liveness_ns;
     out->due_ns = sel_due;
+    out->fd_arm = sel_fd_arm;
+    out->fd_mode = sel_fd_mode;
     return KLAW_OK;
 }
 

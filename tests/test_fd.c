@@ -347,6 +347,249 @@ static void a_dead_waiters_socket_is_removed(void **state)
     klaw_region_unlink(name);
 }
 
+/* ---- broadcast ---------------------------------------------------------------------------- */
+
+typedef struct bwriter {
+    klaw_bcast_tx *tx;
+    int n;
+} bwriter;
+
+static void *bcast_writer(void *p)
+{
+    bwriter *a = p;
+    for (int i = 0; i < a->n; i++) {
+        struct timespec d = klaw_deadline_in_ms(10000);
+        assert_int_equal(klaw_bcast_send(a->tx, &i, sizeof i, &d), KLAW_OK);
+        if (i % 97 == 0)
+            sleep_us(300);
+    }
+    klaw_bcast_tx_close(a->tx);
+    return NULL;
+}
+
+static void broadcast_rx_descriptor_gets_every_frame_then_closed(void **state)
+{
+    (void)state;
+    klaw_bcast_opts o = {.capacity = 64, .max_frame = 16, .policy = KLAW_POLICY_BLOCK};
+    klaw_bcast_tx *tx;
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_TAIL, "loop", &rx), KLAW_OK);
+    bwriter a = {.tx = tx, .n = N_FRAMES};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, bcast_writer, &a), 0);
+    int fd = klaw_bcast_rx_fd(rx), ms = 0, next = 0, late = 0;
+    assert_true(fd >= 0);
+    assert_int_equal(klaw_bcast_rx_arm(rx, &ms), KLAW_OK);
+    int64_t t0 = now_ms();
+    for (;;) {
+        assert_true(now_ms() - t0 < 60000);
+        int readable = wait_readable(fd, ms), got = 0;
+        klaw_frame f;
+        klaw_status st;
+        uint64_t lag = 0;
+        while ((st = klaw_bcast_try_view(rx, &f, &lag)) == KLAW_OK) {
+            int v;
+            memcpy(&v, f.data, sizeof v);
+            assert_int_equal(v, next);
+            next++;
+            got++;
+            assert_int_equal(klaw_bcast_release(rx, &f), KLAW_OK);
+        }
+        late += !readable && got;
+        if (st == KLAW_CLOSED)
+            break;
+        assert_int_equal(st, KLAW_EMPTY);
+        assert_int_equal(klaw_bcast_rx_arm(rx, &ms), KLAW_OK);
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(next, N_FRAMES);
+    assert_int_equal(late, 0);
+    klaw_bcast_tx_free(tx);
+    klaw_bcast_rx_free(rx);
+}
+
+/* A BLOCK writer's descriptor: readable when the slowest receiver has
+ * freed room. */
+static void broadcast_block_writer_descriptor_says_room(void **state)
+{
+    (void)state;
+    klaw_bcast_opts o = {.capacity = 8, .max_frame = 16, .policy = KLAW_POLICY_BLOCK};
+    klaw_bcast_tx *tx;
+    klaw_bcast_rx *rx;
+    assert_int_equal(klaw_bcast_create(&o, &tx), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(tx, KLAW_BCAST_FROM_TAIL, "slow", &rx), KLAW_OK);
+    int sent = 0;
+    while (klaw_bcast_try_send(tx, "x", 1) == KLAW_OK)
+        sent++;
+    assert_int_equal(sent, 8);
+    int fd = klaw_bcast_tx_fd(tx);
+    assert_true(fd >= 0);
+    assert_int_equal(klaw_bcast_tx_arm(tx, NULL), KLAW_OK);
+    assert_int_equal(wait_readable(fd, 50), 0);
+    klaw_frame f;
+    uint64_t lag;
+    for (int i = 0; i < 6; i++) { /* past half the ring: the writer is woken */
+        assert_int_equal(klaw_bcast_try_view(rx, &f, &lag), KLAW_OK);
+        assert_int_equal(klaw_bcast_release(rx, &f), KLAW_OK);
+    }
+    assert_int_equal(wait_readable(fd, 1000), 1);
+    assert_int_equal(klaw_bcast_try_send(tx, "y", 1), KLAW_OK);
+    klaw_bcast_tx_free(tx);
+    klaw_bcast_rx_free(rx);
+}
+
+/* ---- watch and oneshot ---------------------------------------------------------------------- */
+
+static void watch_and_oneshot_descriptors(void **state)
+{
+    (void)state;
+    klaw_watch_opts wo = {.max_frame = 16};
+    klaw_watch_tx *wtx;
+    klaw_watch_rx *wrx;
+    assert_int_equal(klaw_watch_create(&wo, &wtx, &wrx), KLAW_OK);
+    int wfd = klaw_watch_rx_fd(wrx);
+    assert_true(wfd >= 0);
+    assert_int_equal(klaw_watch_rx_arm(wrx, NULL), KLAW_OK);
+    assert_int_equal(wait_readable(wfd, 50), 0);
+    assert_int_equal(klaw_watch_send(wtx, "v1", 2, NULL), KLAW_OK);
+    assert_int_equal(wait_readable(wfd, 1000), 1);
+    char b[16];
+    size_t n;
+    uint64_t ver;
+    assert_int_equal(klaw_watch_get_and_update(wrx, b, sizeof b, &n, &ver), KLAW_OK);
+    assert_int_equal(klaw_watch_rx_arm(wrx, NULL), KLAW_OK);
+    assert_int_equal(wait_readable(wfd, 50), 0); /* seen: quiet */
+    klaw_watch_tx_close(wtx);                    /* every sender gone */
+    assert_int_equal(wait_readable(wfd, 1000), 1);
+
+    klaw_oneshot_opts oo = {.max_frame = 16};
+    klaw_oneshot_tx *otx;
+    klaw_oneshot_rx *orx;
+    assert_int_equal(klaw_oneshot_create(&oo, &otx, &orx), KLAW_OK);
+    int ofd = klaw_oneshot_rx_fd(orx);
+    assert_int_equal(klaw_oneshot_rx_arm(orx, NULL), KLAW_OK);
+    assert_int_equal(wait_readable(ofd, 50), 0);
+    assert_int_equal(klaw_oneshot_send(otx, "done", 4), KLAW_OK);
+    assert_int_equal(wait_readable(ofd, 1000), 1);
+    assert_int_equal(klaw_oneshot_try_recv(orx, b, sizeof b, &n), KLAW_OK);
+    assert_int_equal(n, 4);
+    klaw_watch_tx_free(wtx);
+    klaw_watch_rx_free(wrx);
+    klaw_oneshot_tx_free(otx);
+    klaw_oneshot_rx_free(orx);
+}
+
+/* ---- select: one descriptor for the set ----------------------------------------------------- */
+
+typedef struct mix {
+    klaw_mpmc_tx *m;
+    klaw_bcast_tx *b;
+    klaw_watch_tx *w;
+    klaw_oneshot_tx *o;
+    int n;
+} mix;
+
+static void *mix_writer(void *p)
+{
+    mix *x = p;
+    for (int i = 0; i < x->n; i++) {
+        struct timespec d = klaw_deadline_in_ms(10000);
+        assert_int_equal(klaw_mpmc_send(x->m, &i, sizeof i, &d), KLAW_OK);
+        assert_int_equal(klaw_bcast_send(x->b, &i, sizeof i, &d), KLAW_OK);
+        if (i % 50 == 0) {
+            assert_int_equal(klaw_watch_send(x->w, &i, sizeof i, NULL), KLAW_OK);
+            sleep_us(500);
+        }
+    }
+    assert_int_equal(klaw_oneshot_send(x->o, "end", 3), KLAW_OK);
+    return NULL;
+}
+
+static void select_has_one_descriptor_for_a_mix_of_kinds(void **state)
+{
+    (void)state;
+    klaw_mpmc_opts mo = {.capacity = 32, .max_frame = 16};
+    klaw_bcast_opts bo = {.capacity = 32, .max_frame = 16, .policy = KLAW_POLICY_BLOCK};
+    klaw_watch_opts wo = {.max_frame = 16};
+    klaw_oneshot_opts oo = {.max_frame = 16};
+    mix x = {.n = 5000};
+    klaw_mpmc_rx *mrx;
+    klaw_bcast_rx *brx;
+    klaw_watch_rx *wrx;
+    klaw_oneshot_rx *orx;
+    assert_int_equal(klaw_mpmc_create(&mo, &x.m, &mrx), KLAW_OK);
+    assert_int_equal(klaw_bcast_create(&bo, &x.b), KLAW_OK);
+    assert_int_equal(klaw_bcast_subscribe(x.b, KLAW_BCAST_FROM_TAIL, "sel", &brx), KLAW_OK);
+    assert_int_equal(klaw_watch_create(&wo, &x.w, &wrx), KLAW_OK);
+    assert_int_equal(klaw_oneshot_create(&oo, &x.o, &orx), KLAW_OK);
+    klaw_sel_case cases[4] = {{KLAW_SEL_MPMC, mrx}, {KLAW_SEL_BROADCAST, brx}, {KLAW_SEL_WATCH, wrx},
+                              {KLAW_SEL_ONESHOT, orx}};
+    klaw_sel_fd *sf;
+    assert_int_equal(klaw_sel_fd_open(&sf), KLAW_OK);
+    int fd = klaw_sel_fd_get(sf), ms = 0;
+    assert_true(fd >= 0);
+    assert_int_equal(klaw_sel_fd_arm(sf, cases, 4, &ms), KLAW_OK);
+    assert_int_equal(wait_readable(fd, 50), 0); /* nothing yet: quiet */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, mix_writer, &x), 0);
+    int next_m = 0, next_b = 0, versions = 0, done = 0, late = 0;
+    int64_t t0 = now_ms();
+    while (!done) {
+        assert_true(now_ms() - t0 < 60000);
+        int readable = wait_readable(fd, ms), got = 0;
+        klaw_sel_result r;
+        struct timespec now = klaw_deadline_in_ms(0);
+        while (klaw_select(cases, 4, 0, &now, &r) != KLAW_TIMEOUT) {
+            assert_int_equal(r.status, KLAW_OK);
+            got++;
+            int v = 0;
+            if (r.index < 3)
+                memcpy(&v, r.frame.data, sizeof v);
+            if (r.index == 0)
+                assert_int_equal(v, next_m++);
+            else if (r.index == 1)
+                assert_int_equal(v, next_b++);
+            else if (r.index == 2)
+                versions++;
+            else
+                done = 1;
+            klaw_sel_release(cases, &r);
+            if (done)
+                break;
+        }
+        late += !readable && got;
+        assert_int_equal(klaw_sel_fd_arm(sf, cases, 4, &ms), KLAW_OK);
+    }
+    pthread_join(t, NULL);
+    /* the oneshot comes last from the writer; whatever is left is there */
+    klaw_sel_result r;
+    struct timespec now = klaw_deadline_in_ms(0);
+    while (klaw_select(cases, 3, 0, &now, &r) == KLAW_OK) {
+        int v;
+        memcpy(&v, r.frame.data, sizeof v);
+        if (r.index == 0)
+            assert_int_equal(v, next_m++);
+        else if (r.index == 1)
+            assert_int_equal(v, next_b++);
+        klaw_sel_release(cases, &r);
+    }
+    fprintf(stderr, "select: mpmc %d, broadcast %d, watch versions %d, late %d\n", next_m, next_b, versions, late);
+    assert_int_equal(next_m, x.n);
+    assert_int_equal(next_b, x.n);
+    assert_true(versions >= 1);
+    assert_int_equal(late, 0);
+    klaw_sel_fd_free(sf);
+    klaw_mpmc_tx_free(x.m);
+    klaw_mpmc_rx_free(mrx);
+    klaw_bcast_tx_free(x.b);
+    klaw_bcast_rx_free(brx);
+    klaw_watch_tx_free(x.w);
+    klaw_watch_rx_free(wrx);
+    klaw_oneshot_tx_free(x.o);
+    klaw_oneshot_rx_free(orx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +599,10 @@ int main(void)
         cmocka_unit_test(mpmc_rx_descriptor_across_processes),
         cmocka_unit_test(a_dead_producers_claim_is_reaped_by_a_descriptor_loop),
         cmocka_unit_test(a_dead_waiters_socket_is_removed),
+        cmocka_unit_test(broadcast_rx_descriptor_gets_every_frame_then_closed),
+        cmocka_unit_test(broadcast_block_writer_descriptor_says_room),
+        cmocka_unit_test(watch_and_oneshot_descriptors),
+        cmocka_unit_test(select_has_one_descriptor_for_a_mix_of_kinds),
     };
     if (getenv("KLAW_TEST_FILTER"))
         cmocka_set_test_filter(getenv("KLAW_TEST_FILTER"));

@@ -270,6 +270,26 @@ KLAW_API klaw_status klaw_bcast_view_batch(klaw_bcast_rx *rx, klaw_frame *frames
  * frames get data = NULL (the others were intact), and each of them counts
  * as missed. */
 KLAW_API klaw_status klaw_bcast_release_batch(klaw_bcast_rx *rx, klaw_frame *frames, size_t n);
+
+/* ---- event loops: a pollable descriptor per handle -----------------------
+ *
+ * klaw_bcast_rx_fd(rx) becomes readable when rx has something to do: a
+ * frame to view, LAGGED, or CLOSED (every writer gone, drained).
+ * klaw_bcast_tx_fd(tx) becomes readable when tx may claim: under BLOCK
+ * when the slowest receiver has freed room (half a ring, the hysteresis
+ * claim uses), and - either policy - when the slot at the tail is not
+ * another writer's claim in progress. The same contract as klaw/mpmc.h
+ * (a wake-up, not a queue; drain with try_view / try_claim, then arm
+ * before waiting again; arm re-checks, so nothing is missed; *timeout_ms:
+ * wait at most that long before arming again - arm reaps dead peers when
+ * due, and refreshes this receiver's last_seen_at, as a parked view
+ * does). A writer pays a system call only when a descriptor waiter has
+ * armed itself. KLAW_OK; KLAW_CLOSED (this handle was closed); KLAW_SYS
+ * (no descriptor: errno). */
+KLAW_API int klaw_bcast_rx_fd(klaw_bcast_rx *rx);
+KLAW_API klaw_status klaw_bcast_rx_arm(klaw_bcast_rx *rx, int *timeout_ms);
+KLAW_API int klaw_bcast_tx_fd(klaw_bcast_tx *tx);
+KLAW_API klaw_status klaw_bcast_tx_arm(klaw_bcast_tx *tx, int *timeout_ms);
 /* Copies the next frame into buf (validated: never torn). KLAW_OK with
  * *len; KLAW_TOOBIG (*len = the frame's length, validated like its bytes;
  * nothing taken: call again with a bigger buffer); KLAW_LAGGED (*lagged

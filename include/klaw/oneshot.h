@@ -147,6 +147,17 @@ KLAW_API klaw_status klaw_oneshot_release(klaw_oneshot_rx *rx, klaw_frame *f);
 KLAW_API klaw_status klaw_oneshot_tx_stats(klaw_oneshot_tx *tx, klaw_oneshot_stats *out);
 KLAW_API klaw_status klaw_oneshot_rx_stats(klaw_oneshot_rx *rx, klaw_oneshot_stats *out);
 
+/* ---- event loops: a pollable descriptor ---------------------------------
+ *
+ * klaw_oneshot_rx_fd(rx) becomes readable when the value has been sent or
+ * the sender is gone (CLOSED). The contract of klaw/mpmc.h: a wake-up -
+ * take with try_recv / try_view, and arm before waiting (again); arm
+ * re-checks, and *timeout_ms is how long to wait at most before arming
+ * again (arm reaps a dead sender when due: its death is CLOSED). KLAW_OK;
+ * KLAW_CLOSED (this handle was closed); KLAW_SYS (no descriptor: errno). */
+KLAW_API int klaw_oneshot_rx_fd(klaw_oneshot_rx *rx);
+KLAW_API klaw_status klaw_oneshot_rx_arm(klaw_oneshot_rx *rx, int *timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -134,6 +134,43 @@ KLAW_API klaw_status klaw_select(const klaw_sel_case *cases, size_t n, unsigned 
  * KLAW_INVAL: cases or r NULL, or that case's receiver closed. */
 KLAW_API klaw_status klaw_sel_release(const klaw_sel_case *cases, klaw_sel_result *r);
 
+/* ---- event loops: one descriptor for a whole select set ------------------
+ *
+ * A klaw_sel_fd is a descriptor that becomes readable when any case of
+ * the set it was last armed with has something to do (what would make
+ * klaw_select() return anything but TIMEOUT), so an event loop can wait on
+ * a mix of channels and its own sockets. The contract of klaw/mpmc.h: a
+ * wake-up, not a queue. The loop:
+ *
+ *     klaw_sel_fd *sf;  klaw_sel_fd_open(&sf);
+ *     int fd = klaw_sel_fd_get(sf), ms;
+ *     klaw_sel_fd_arm(sf, cases, n, &ms);
+ *     for (;;) {
+ *         poll fd (and the loop's own descriptors) for at most ms;
+ *         struct timespec now = klaw_deadline_in_ms(0);  // take what is ready
+ *         while (klaw_select(cases, n, 0, &now, &r) != KLAW_TIMEOUT) {
+ *             ... (KLAW_OK: use r.frame, klaw_sel_release(cases, &r);
+ *                  KLAW_CLOSED: drop case r.index from the set)
+ *         }
+ *         klaw_sel_fd_arm(sf, cases, n, &ms);  // before waiting again
+ *     }
+ *
+ * arm arms every case's receiver with this descriptor as its target and
+ * checks again (a frame committed between the drain and the arm is never
+ * missed); *timeout_ms (may be NULL): how long to wait at most before
+ * arming again (the cases' channels' liveness clocks; arm does their
+ * maintenance - reaping dead peers - when due). A receiver armed by a set
+ * is not armed for its own descriptor (klaw_*_rx_fd) at the same time:
+ * the last arm wins. KLAW_OK; KLAW_INVAL (sf NULL, n > KLAW_SELECT_MAX, a
+ * case with a NULL or closed receiver or an unknown kind); KLAW_SYS and
+ * KLAW_NOMEM from open. The socket (in /dev/shm, mode: the union of the
+ * cases' channels' modes) goes with klaw_sel_fd_free(). */
+typedef struct klaw_sel_fd klaw_sel_fd;
+KLAW_API klaw_status klaw_sel_fd_open(klaw_sel_fd **out);
+KLAW_API int klaw_sel_fd_get(const klaw_sel_fd *sf);
+KLAW_API klaw_status klaw_sel_fd_arm(klaw_sel_fd *sf, const klaw_sel_case *cases, size_t n, int *timeout_ms);
+KLAW_API void klaw_sel_fd_free(klaw_sel_fd *sf);
+
 #ifdef __cplusplus
 }
 #endif

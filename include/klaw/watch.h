@@ -219,6 +219,20 @@ KLAW_API klaw_status klaw_watch_changed(klaw_watch_rx *rx, const struct timespec
 KLAW_API klaw_status klaw_watch_tx_stats(klaw_watch_tx *tx, klaw_watch_stats *out);
 KLAW_API klaw_status klaw_watch_rx_stats(klaw_watch_rx *rx, klaw_watch_stats *out);
 
+/* ---- event loops: a pollable descriptor ---------------------------------
+ *
+ * klaw_watch_rx_fd(rx) becomes readable when rx has something to do: a
+ * version newer than the one it last saw, or CLOSED (every sender gone).
+ * The contract of klaw/mpmc.h: a wake-up, not a queue - read with
+ * klaw_watch_get_and_update() (or has_changed), then arm before waiting
+ * again; arm re-checks, so a version sent between the read and the arm is
+ * never missed; *timeout_ms is how long to wait at most before arming
+ * again (arm reaps dead senders when due). A sender pays a system call
+ * only when a descriptor waiter has armed itself. KLAW_OK; KLAW_CLOSED
+ * (this handle was closed); KLAW_SYS (no descriptor: errno). */
+KLAW_API int klaw_watch_rx_fd(klaw_watch_rx *rx);
+KLAW_API klaw_status klaw_watch_rx_arm(klaw_watch_rx *rx, int *timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif
