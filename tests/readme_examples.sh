@@ -45,6 +45,15 @@ for doc in "${docs[@]}"; do
       fi
       extra=("$build/nats/libklaw-nats.a" -lnats)
     fi
+    # the libuv example (docs/eventloops.md): libuv1-dev, which
+    # scripts/setup.sh installs - missing, the test fails rather than skips
+    if grep -q '#include <uv.h>' "$f"; then
+      if [ ! -e /usr/include/uv.h ]; then
+        echo "FAIL: $what needs libuv (apt-get install libuv1-dev; scripts/setup.sh lists it)" >&2
+        exit 1
+      fi
+      extra+=(-luv)
+    fi
     if ! "$@" -std=c11 -Wall -Wextra -Werror -I"$src/include" -I"$build/include" "$f" \
         "${extra[@]}" "$build/libklaw.a" -lurcu-bp -lurcu-common -lck -lm -lpthread -o "$exe"; then
       echo "FAIL: $what does not compile" >&2

@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,7 +63,8 @@
     X(open, int, (const char *, int, ...))                                                                             \
     X(open64, int, (const char *, int, ...))                                                                           \
     X(read, ssize_t, (int, void *, size_t))                                                                            \
-    X(close, int, (int))
+    X(close, int, (int))                                                                                               \
+    X(sendto, ssize_t, (int, const void *, size_t, int, __CONST_SOCKADDR_ARG, socklen_t))
 #include "interpose.h" /* defines malloc, calloc, realloc and free */
 
 /* ---- the counters ---------------------------------------------------------- */
@@ -80,12 +82,13 @@ enum {
     C_OPEN,
     C_READ,
     C_CLOSE,
+    C_SENDTO, /* a descriptor waiter's poke (channels/fdwait.h)            */
     NCOUNTERS
 };
 _Static_assert((int)NCOUNTERS <= (int)INTERPOSE_MAX_COUNTERS, "interpose.h has room for every counter");
 static const char *const NAMES[NCOUNTERS] = {
     "malloc", "calloc", "realloc", "free", "syscall", "futex wait", "futex wake",
-    "clock_gettime", "pthread_mutex_lock/timedlock", "open", "read", "close",
+    "clock_gettime", "pthread_mutex_lock/timedlock", "open", "read", "close", "sendto",
 };
 
 /* Counted per thread (interpose.h's counters); and any thread's futex
@@ -183,6 +186,14 @@ INTERPOSE_NO_TSAN int close(int fd)
     interpose_ready();
     interpose_count(C_CLOSE);
     return next_close(fd);
+}
+
+INTERPOSE_NO_TSAN ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG to,
+                                 socklen_t tolen)
+{
+    interpose_ready();
+    interpose_count(C_SENDTO);
+    return next_sendto(fd, buf, n, flags, to, tolen);
 }
 
 /* ---- proving the counters count ------------------------------------------------ */
@@ -559,6 +570,40 @@ static void a_parked_sender_costs_the_receiver_a_futex_wake(void **state)
     klaw_mpmc_rx_free(w.rx);
 }
 
+/* A pollable descriptor (klaw_mpmc_rx_fd): while it is armed the first
+ * commit pays the wake (a futex wake and one sendto); until the loop
+ * re-arms, frames cost the sender nothing - as for a parked waiter. */
+static void an_armed_descriptor_costs_one_poke_per_arming(void **state)
+{
+    (void)state;
+    require_working_counters();
+    klaw_mpmc_tx *tx;
+    klaw_mpmc_rx *rx;
+    make_channel(&tx, &rx);
+    assert_true(klaw_mpmc_rx_fd(rx) >= 0);
+    assert_int_equal(klaw_mpmc_rx_arm(rx, NULL), KLAW_OK);
+    uint8_t msg[FRAME] = {0}, out[FRAME];
+    interpose_start();
+    klaw_status st = klaw_mpmc_try_send(tx, msg, FRAME);
+    interpose_stop();
+    assert_int_equal(st, KLAW_OK);
+    assert_int_equal(interpose_counts[C_SENDTO], 1);
+    assert_int_equal(interpose_counts[C_FUTEX_WAKE], 1);
+    size_t len;
+    assert_int_equal(klaw_mpmc_try_recv(rx, out, sizeof out, &len), KLAW_OK);
+    /* fired and not re-armed: frames make no call at all */
+    interpose_start();
+    for (uint64_t i = 0; i < ITERS; i++) {
+        if (klaw_mpmc_try_send(tx, msg, FRAME) != KLAW_OK ||
+            klaw_mpmc_try_recv(rx, out, sizeof out, &len) != KLAW_OK)
+            break;
+    }
+    interpose_stop();
+    assert_nothing_counted("frames past a fired descriptor");
+    klaw_mpmc_tx_free(tx);
+    klaw_mpmc_rx_free(rx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +613,7 @@ int main(void)
         cmocka_unit_test(batches_make_no_call_when_nobody_waits),
         cmocka_unit_test(a_parked_receiver_costs_the_sender_a_futex_wake),
         cmocka_unit_test(a_parked_sender_costs_the_receiver_a_futex_wake),
+        cmocka_unit_test(an_armed_descriptor_costs_one_poke_per_arming),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
