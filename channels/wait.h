@@ -179,16 +179,10 @@ static inline void kw_wake_all_fd(struct ck_ec32 *ec, struct klaw__life *L, uint
  * and before sleeping. */
 static inline uint32_t kw_ec_arm(struct ck_ec32 *ec)
 {
-    uint32_t v = __atomic_load_n(&ec->counter, __ATOMIC_SEQ_CST);
-    while (!(v & KW_EC_FLAG)) {
-        if (__atomic_compare_exchange_n(&ec->counter, &v, v | KW_EC_FLAG, false, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST))
-            goto armed;
-    }
-    /* already flagged: a full barrier all the same, for the Dekker pair */
-    atomic_thread_fence(memory_order_seq_cst);
-armed:
-    return v | KW_EC_FLAG;
+    /* a locked RMW, a full barrier, whether the flag was set already or
+     * not (a fence would do for the latter, but ThreadSanitizer does not
+     * model fences; select's arm_all does the same) */
+    return __atomic_fetch_or(&ec->counter, KW_EC_FLAG, __ATOMIC_SEQ_CST) | KW_EC_FLAG;
 }
 
 /* Sleeps until one of the n words (n <= 128) no longer holds its expected

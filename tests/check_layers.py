@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """check_layers.py - the layers of DESIGN.md, checked on every #include.
 
-    codec (0)  <-  src (1)  <-  channels (2)  <-  nats (3)  <-  tools/klaw, bench (4)
+    codec (0)  <-  src (1)  <-  channels (2)  <-  nats, python (3)  <-  tools/klaw, bench (4)
 
 A file may include headers of its own layer and of the layers below it,
 never one above, and never another layer's header by a relative path
@@ -18,8 +18,8 @@ import re
 import sys
 import tempfile
 
-LAYERS = {"codec": 0, "src": 1, "channels": 2, "nats": 3, "tools": 4, "bench": 4}
-NAMES = {0: "codec", 1: "src", 2: "channels", 3: "nats", 4: "tools/bench"}
+LAYERS = {"codec": 0, "src": 1, "channels": 2, "nats": 3, "python": 3, "tools": 4, "bench": 4}
+NAMES = {0: "codec", 1: "src", 2: "channels", 3: "nats/python", 4: "tools/bench"}
 
 # include/klaw/*.h by layer. A public header not listed is an error, so a
 # new header must be placed.
