@@ -25,7 +25,8 @@ the GIL while they wait, and answer Ctrl-C (KeyboardInterrupt).
 
 Errors are exceptions mirroring klaw's statuses, all klaw.Error: Closed,
 Timeout, Lagged (.missed), Corrupt, Full, Empty, TooBig, NotFound, Exists,
-Invalid, SysError, DecodeError; each has .status (the klaw_status code).
+Invalid, SysError, DecodeError, AlreadySent, PermissionDenied,
+VersionMismatch; each has .status (the klaw_status code).
 
 A view's memoryview is released when its `with` block ends: using it
 afterwards raises ValueError; it cannot crash the interpreter (the view
@@ -41,8 +42,9 @@ klaw.envelope reads and writes klaw-core's wire v1 envelopes.
 import json as _json
 
 from . import _klaw
-from ._klaw import (Claim, Closed, Corrupt, DecodeError, Empty, Error, Exists, Full, Invalid, Lagged,
-                    NotFound, Receiver, SelectFd, Sender, SysError, TooBig, Timeout, View)
+from ._klaw import (AlreadySent, Claim, Closed, Corrupt, DecodeError, Empty, Error, Exists, Full, Invalid,
+                    Lagged, NotFound, PermissionDenied, Receiver, SelectFd, Sender, SysError, TooBig, Timeout,
+                    VersionMismatch, View)
 
 __version__ = _klaw.version
 
@@ -50,7 +52,7 @@ __all__ = [
     "Mpmc", "Broadcast", "Watch", "Oneshot", "select", "unlink", "metadata", "stats", "readers",
     "Sender", "Receiver", "View", "Claim", "SelectFd",
     "Error", "Closed", "Timeout", "Lagged", "Corrupt", "Full", "Empty", "TooBig", "NotFound", "Exists",
-    "Invalid", "SysError", "DecodeError",
+    "Invalid", "SysError", "DecodeError", "AlreadySent", "PermissionDenied", "VersionMismatch",
 ]
 
 

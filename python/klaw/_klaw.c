@@ -36,7 +36,7 @@ enum { K_MPMC = 1, K_BCAST, K_WATCH, K_ONESHOT };
 /* ---- errors --------------------------------------------------------------------------- */
 
 static PyObject *Error, *Closed, *Timeout, *Lagged, *Corrupt, *Full, *Empty, *TooBig, *NotFound, *Exists,
-    *Invalid, *SysError, *DecodeError;
+    *Invalid, *SysError, *DecodeError, *AlreadySent, *PermissionDenied, *VersionMismatch;
 
 /* Raises the exception for st (with .status, and .missed for Lagged).
  * Returns NULL. */
@@ -55,6 +55,9 @@ static PyObject *raise_status(klaw_status st, uint64_t missed)
     case KLAW_EXIST: type = Exists; break;
     case KLAW_INVAL: type = Invalid; break;
     case KLAW_SYS: type = SysError; break;
+    case KLAW_ALREADY_SENT: type = AlreadySent; break;
+    case KLAW_PERM: type = PermissionDenied; break;
+    case KLAW_VERSION: type = VersionMismatch; break;
     case KLAW_NOMEM: return PyErr_NoMemory();
     case KLAW_DECODE:
     case KLAW_VALIDATE: type = DecodeError; break;
@@ -1812,7 +1815,10 @@ PyMODINIT_FUNC PyInit__klaw(void)
         !(Exists = new_error(m, "Exists", Error, "It exists already.")) ||
         !(Invalid = new_error(m, "Invalid", Error, "An argument outside its domain.")) ||
         !(SysError = new_error(m, "SysError", Error, "The system refused (errno).")) ||
-        !(DecodeError = new_error(m, "DecodeError", Error, "Malformed MessagePack or wire envelope."))) {
+        !(DecodeError = new_error(m, "DecodeError", Error, "Malformed MessagePack or wire envelope.")) ||
+        !(AlreadySent = new_error(m, "AlreadySent", Error, "A oneshot's value was sent already.")) ||
+        !(PermissionDenied = new_error(m, "PermissionDenied", Error, "The system refused access (the channel's mode).")) ||
+        !(VersionMismatch = new_error(m, "VersionMismatch", Error, "A layout or wire version klaw does not read."))) {
         Py_DECREF(m);
         return NULL;
     }

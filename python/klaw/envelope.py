@@ -36,8 +36,8 @@ def view(frame):
     if mv.ndim != 1 or mv.format not in ("B", "b", "c"):
         mv = mv.cast("B")
 
-    def raw(off, n):
-        return mv[off:off + n] if n else None
+    def raw(off, n):  # an absent Raw is written as nil
+        return mv[off:off + n] if n and not (n == 1 and mv[off] == 0xC0) else None
 
     payload = None
     fields = {}
