@@ -220,7 +220,7 @@ void klaw__wake_all_fd(struct ck_ec32 *ec, klaw__life *L, uint32_t event)
 
 int klaw__fd_handle(klaw__life *L, uint32_t idx, klaw__fdw *w, const klaw_region *r)
 {
-    if (!w->gen && klaw__fdw_open(w, atomic_load_explicit(&L->s->fd_key, memory_order_relaxed), idx,
+    if (!w->gen && klaw__fdw_open(w, L->s->fd_key /* config: written before READY */, idx,
                                   (mode_t)klaw__region_mode(r)) != 0)
         return -1;
     return w->fd;
