@@ -1,18 +1,23 @@
-"""Runs every ```python block of docs/python.md (each a whole program, in a
-fresh namespace), so the Python guide cannot drift from the package."""
+"""Runs every ```python block of docs/python.md and README.md (each a whole
+program, in a fresh namespace), so the guides cannot drift from the
+package."""
 import os
 import re
 
 import pytest
 
-DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "python.md")
-BLOCKS = re.findall(r"^```python\n(.*?)^```", open(DOC, encoding="utf-8").read(), re.S | re.M)
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+BLOCKS = []
+for doc in ("docs/python.md", "README.md"):
+    text = open(os.path.join(ROOT, doc), encoding="utf-8").read()
+    for i, b in enumerate(re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)):
+        BLOCKS.append(("%s example %d" % (doc, i + 1), b))
 
 
-def test_the_guide_has_examples():
-    assert len(BLOCKS) >= 5
+def test_the_guides_have_examples():
+    assert len(BLOCKS) >= 6
 
 
-@pytest.mark.parametrize("n", range(len(BLOCKS)))
-def test_example(n):
-    exec(compile(BLOCKS[n], "docs/python.md example %d" % (n + 1), "exec"), {"__name__": "__doc_example__"})
+@pytest.mark.parametrize("where,code", BLOCKS, ids=[w for w, _ in BLOCKS])
+def test_example(where, code):
+    exec(compile(code, where, "exec"), {"__name__": "__doc_example__"})
