@@ -163,6 +163,7 @@ typedef struct {
     int closed;
     uint32_t max_frame;
     PyObject *name;    /* str or None                                  */
+    int busy;          /* a call runs with the GIL released (see enter_call) */
 } Handle;
 
 static PyTypeObject SenderType, ReceiverType, ViewType, ClaimType;
@@ -212,6 +213,7 @@ static PyObject *new_handle(int kind, int tx, void *h, uint32_t max_frame, const
     o->tx = tx;
     o->h = h;
     o->closed = 0;
+    o->busy = 0;
     o->max_frame = max_frame;
     if (name)
         o->name = PyUnicode_FromString(name);
@@ -224,6 +226,31 @@ static PyObject *new_handle(int kind, int tx, void *h, uint32_t max_frame, const
         return NULL;
     }
     return (PyObject *)o;
+}
+
+/* A broadcast or watch receiver keeps per-handle state that one thread at
+ * a time may change (its cursor, the version it saw): a second thread's
+ * call while one waits in it (the GIL released) gets RuntimeError rather
+ * than racing it. mpmc and oneshot handles and senders may be shared.
+ * Checked and set with the GIL held. */
+static int enter_call(Handle *self)
+{
+    if (self->tx || (self->kind != K_BCAST && self->kind != K_WATCH))
+        return 0;
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this receiver is in use by another thread (a broadcast or watch receiver is one "
+                        "thread's at a time: give each thread its own)");
+        return -1;
+    }
+    self->busy = 1;
+    return 0;
+}
+
+static void leave_call(Handle *self)
+{
+    if (!self->tx && (self->kind == K_BCAST || self->kind == K_WATCH))
+        self->busy = 0;
 }
 
 /* A handle that is open, else an exception (NULL). */
@@ -645,16 +672,19 @@ static klaw_status rx_try_view_once(Handle *s, rx_ctx *c)
  * with an exception. */
 static int take(Handle *self, rx_ctx *c, int block, PyObject *timeout)
 {
-    if (check_open(self) < 0)
+    if (check_open(self) < 0 || enter_call(self) < 0)
         return -1;
     memset(c, 0, sizeof *c);
     c->self = self;
     klaw_status st;
     if (block) {
-        if (wait_loop(rx_view_once, c, timeout, &st) < 0)
+        int r = wait_loop(rx_view_once, c, timeout, &st);
+        leave_call(self);
+        if (r < 0)
             return -1;
     } else {
         st = rx_try_view_once(self, c);
+        leave_call(self);
     }
     if (st != KLAW_OK) {
         raise_status(st, c->lagged);
@@ -773,7 +803,11 @@ static PyObject *rx_recv_batch(Handle *self, PyObject *args, PyObject *kw)
     c.n = (size_t)max;
     klaw_status st;
     PyObject *out = NULL;
-    if (wait_loop(rx_batch_once, &c, timeout, &st) < 0)
+    if (enter_call(self) < 0)
+        goto done;
+    int r = wait_loop(rx_batch_once, &c, timeout, &st);
+    leave_call(self);
+    if (r < 0)
         goto done;
     if (st != KLAW_OK) {
         raise_status(st, c.lagged);

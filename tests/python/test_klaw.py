@@ -272,6 +272,22 @@ def test_other_threads_run_while_one_waits():
     assert got == [b"x"]
 
 
+def test_a_broadcast_receiver_is_one_threads_at_a_time():
+    tx = klaw.Broadcast.create(capacity=4, max_frame=16)
+    rx = klaw.Broadcast.subscribe(tx)
+    got = []
+    t = threading.Thread(target=lambda: got.append(rx.recv(timeout=5)))
+    t.start()
+    time.sleep(0.2)  # t waits inside rx with the GIL released
+    with pytest.raises(RuntimeError):
+        rx.try_recv()
+    tx.send(b"x")
+    t.join()
+    assert got == [b"x"]
+    with pytest.raises(klaw.Empty):  # free again
+        rx.try_recv()
+
+
 # ---- asyncio ----------------------------------------------------------------------------------
 
 def test_asyncio_several_channels_on_one_loop():
