@@ -79,5 +79,6 @@ extern const bench_suite bench_suite_codec;
 extern const bench_suite bench_suite_mpmc;
 extern const bench_suite bench_suite_fanout;
 extern const bench_suite bench_suite_bridge;
+extern const bench_suite bench_suite_latency;
 
 #endif /* KLAW_BENCH_H */

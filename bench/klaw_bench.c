@@ -23,7 +23,7 @@ static const bench_suite *const suites[] = {
     &bench_suite_mpmc,
     &bench_suite_fanout,
     &bench_suite_bridge,
-    /* latency: add here when it is written */
+    &bench_suite_latency,
 };
 enum { NSUITES = sizeof suites / sizeof suites[0] };
 
