@@ -65,7 +65,8 @@ void bench_fail(const bench_key *k, const char *fmt, ...) __attribute__((format(
 typedef struct bench_suite {
     const char *name;
     const char *summary;
-    const char *table_metric; /* the metric the human table shows      */
+    const char *table_metric; /* the metric the human table shows (NULL:
+                                 the suite prints its own tables)       */
     bool lower_is_better;     /* decides which way the ratio is taken   */
     const char *peers;        /* the peers it compares with, for --list */
     unsigned rep_scale;       /* repetitions this many times the usual
@@ -79,6 +80,7 @@ extern const bench_suite bench_suite_codec;
 extern const bench_suite bench_suite_mpmc;
 extern const bench_suite bench_suite_fanout;
 extern const bench_suite bench_suite_bridge;
+extern const bench_suite bench_suite_python;
 extern const bench_suite bench_suite_latency;
 
 #endif /* KLAW_BENCH_H */

@@ -31,9 +31,23 @@ parameters.
       p50 <= p99 <= p99.9 <= max; jetstream lost and duplicated nothing;
       `klaw-bench --list` names the suite.
 
+  python: cases 1_to_n (kind mpmc/broadcast, frame_bytes 64/4096, readers
+      1/4; klaw_recv, klaw_view, mp_queue, mp_pipe, mp_shm_ring: frames_per_s,
+      delivered_per_s, lost_frames), view_cost (mpmc, 64 B and 1 MiB,
+      readers 1; klaw_view, klaw_recv: ns_per_op, frames_per_s) and asyncio
+      (mpmc, 64 B and 4 KiB, readers 1; asyncio_klaw, asyncio_socketpair:
+      frames_per_s, lost_frames), each row once with the parameters kind,
+      frame_bytes, readers; nothing lost. with-klaw (the package was built):
+      no row skipped; without-klaw (klaw-bench built without it): every row
+      skipped with a reason. Either way, a klaw-bench whose interpreter is
+      missing (KLAW_BENCH_PYTHON=/nonexistent) prints every row skipped,
+      exit 0; the table names every implementation; `klaw-bench --list`
+      names the suite.
+
 Timings are never checked: only that values are finite numbers >= 0.
 
 usage: check_bench_json.py PATH/TO/klaw-bench [codec|mpmc|fanout|bridge]
+       check_bench_json.py PATH/TO/klaw-bench python with-klaw|without-klaw
 """
 import csv
 import json
@@ -415,6 +429,93 @@ def check_bridge(bench):
     return len(rows), len({key[0] for key in seen})
 
 
+PYTHON_PARAMS = ("kind", "frame_bytes", "readers")
+PYTHON_THROUGHPUT = {"frames_per_s": "frames/s", "delivered_per_s": "frames/s", "lost_frames": "frames"}
+# case -> (impls, metric -> unit, the (kind, frame_bytes, readers) it runs)
+PYTHON_CASES = {
+    "1_to_n": (("klaw_recv", "klaw_view", "mp_queue", "mp_pipe", "mp_shm_ring"), PYTHON_THROUGHPUT,
+               {(k, f, r) for k in ("mpmc", "broadcast") for f in (64, 4096) for r in (1, 4)}),
+    "view_cost": (("klaw_view", "klaw_recv"), {"ns_per_op": "ns", "frames_per_s": "frames/s"},
+                  {("mpmc", f, 1) for f in (64, 1048576)}),
+    "asyncio": (("asyncio_klaw", "asyncio_socketpair"), {"frames_per_s": "frames/s", "lost_frames": "frames"},
+                {("mpmc", f, 1) for f in (64, 4096)}),
+}
+
+
+def check_python_rows(rows, all_skipped):
+    """Every row of the grid exactly once, well formed, each with a value
+    (all_skipped: each skipped with a reason); returns how many
+    comparisons it saw."""
+    seen = set()
+    for n, row in rows:
+        if not check_value(n, row):
+            continue
+        if row["suite"] != "python":
+            fail(f"line {n}: suite {row['suite']!r}")
+        spec = PYTHON_CASES.get(row["case"])
+        if spec is None:
+            fail(f"line {n}: unexpected case {row['case']!r}")
+            continue
+        impls, units, groups = spec
+        if row["impl"] not in impls:
+            fail(f"line {n}: impl {row['impl']!r} in case {row['case']!r}")
+            continue
+        if units.get(row["metric"]) != row["unit"]:
+            fail(f"line {n}: metric {row['metric']!r} with unit {row['unit']!r}")
+            continue
+        keys = [k for k in row if k not in HEAD + ["value", "skipped", "unit"]]
+        if keys != list(PYTHON_PARAMS):
+            fail(f"line {n}: parameters {keys}, want {list(PYTHON_PARAMS)} in that order")
+            continue
+        group = tuple(row[p] for p in PYTHON_PARAMS)
+        if group not in groups:
+            fail(f"line {n}: unexpected parameters {group} in case {row['case']!r}")
+            continue
+        key = (row["case"], group, row["impl"], row["metric"])
+        if key in seen:
+            fail(f"line {n}: a second row for {key}")
+        seen.add(key)
+        skipped = "skipped" in row
+        if all_skipped:
+            if not skipped:
+                fail(f"line {n}: a value without an interpreter: {row}")
+        elif skipped:
+            fail(f"line {n}: {row['impl']} skipped although the package was built: {row['skipped']}")
+        if row["metric"] == "lost_frames" and row.get("value", 0) != 0:
+            fail(f"line {n}: {row['impl']} {group} lost {row['value']} frames")
+        if row["metric"].endswith("_per_s") and row.get("value", 1) <= 0:
+            fail(f"line {n}: {row['impl']} {group} {row['metric']} is 0")
+    for case, (impls, units, groups) in PYTHON_CASES.items():
+        for group in sorted(groups):
+            for impl in impls:
+                for metric in units:
+                    if (case, group, impl, metric) not in seen:
+                        fail(f"python {case} {group}: no {impl} {metric} row (value or skipped)")
+    return len({(k[0], k[1]) for k in seen})
+
+
+def check_python(bench, with_klaw):
+    rows, stderr = read_rows(bench, "python")
+    ngroups = check_python_rows(rows, all_skipped=not with_klaw)
+    if with_klaw and not re.search(r"python: \[\d+/\d+\] ", stderr):
+        fail(f"no progress lines on stderr: {stderr[:300]!r}")
+    # no interpreter: every row skipped, with the reason, and exit 0
+    env = dict(os.environ, KLAW_BENCH_PYTHON="/nonexistent/python3")
+    r = subprocess.run([bench, "python", "--quick", "--json"], capture_output=True, text=True, timeout=60, env=env)
+    if r.returncode != 0:
+        fail(f"klaw-bench python without an interpreter exited {r.returncode}: {r.stderr}")
+    skipped = [(n, json.loads(line)) for n, line in enumerate(r.stdout.splitlines(), 1)]
+    check_python_rows(skipped, all_skipped=True)
+    # the table: a line per comparison
+    r = run(bench, "python", "--quick")
+    if r.returncode != 0 or "klaw_recv" not in r.stdout or "asyncio_socketpair" not in r.stdout:
+        fail(f"klaw-bench python --quick (a table): exit {r.returncode}, output {r.stdout[:300]!r}")
+    r = run(bench, "--list")
+    if r.returncode != 0 or not re.search(r"^python ", r.stdout, re.M):
+        fail(f"--list does not name the python suite: {r.stdout!r}")
+    return len(rows), ngroups
+
+
 def check_row(n, row):
     if not check_value(n, row):
         return None
@@ -448,6 +549,13 @@ def check_row(n, row):
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[2] == "python" and sys.argv[3] in ("with-klaw", "without-klaw"):
+        nrows, ngroups = check_python(sys.argv[1], sys.argv[3] == "with-klaw")
+        for e in errors:
+            print("bench-smoke:", e, file=sys.stderr)
+        if not errors:
+            print(f"bench-smoke python: {nrows} rows, {ngroups} comparisons, all well formed")
+        return 1 if errors else 0
     if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] not in ("codec", "mpmc", "fanout", "bridge")):
         print(__doc__, file=sys.stderr)
         return 2

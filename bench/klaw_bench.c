@@ -23,6 +23,7 @@ static const bench_suite *const suites[] = {
     &bench_suite_mpmc,
     &bench_suite_fanout,
     &bench_suite_bridge,
+    &bench_suite_python,
     &bench_suite_latency,
 };
 enum { NSUITES = sizeof suites / sizeof suites[0] };
@@ -38,7 +39,8 @@ static void usage(FILE *f)
             "Runs klaw and its peers on the same data in the same run and reports\n"
             "each case's median over N repetitions (default 5, each about 0.2 s;\n"
             "0.4 s for mpmc). bridge starts its own nats-server (skipped rows\n"
-            "without it or without nats.c).\n"
+            "without it or without nats.c); python runs bench/python_bench.py\n"
+            "with /usr/bin/python3 ($KLAW_BENCH_PYTHON) and the klaw package.\n"
             "\n"
             "  --json     one JSON object per line (suite, case, impl, metric,\n"
             "             value or skipped, unit, case parameters) instead of a table\n"
@@ -131,7 +133,7 @@ int main(int argc, char **argv)
         if (chosen[c]->rep_scale > 1)
             so.rep_ns *= chosen[c]->rep_scale;
         chosen[c]->run(&so);
-        if (!o.json)
+        if (!o.json && chosen[c]->table_metric)
             report_table(chosen[c], &so, from);
     }
     return report_end();
