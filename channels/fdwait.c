@@ -220,6 +220,12 @@ void klaw__wake_all_fd(struct ck_ec32 *ec, klaw__life *L, uint32_t event)
 
 int klaw__fd_handle(klaw__life *L, uint32_t idx, klaw__fdw *w, const klaw_region *r)
 {
+    if (w->gen && w->pid != getpid()) {
+        /* a fork child's copy of its parent's handle: the socket (and the
+         * handle) are the parent's - arming here would steal its wake-ups */
+        errno = EBADF;
+        return -1;
+    }
     if (!w->gen && klaw__fdw_open(w, L->s->fd_key /* config: written before READY */, idx,
                                   (mode_t)klaw__region_mode(r)) != 0)
         return -1;

@@ -262,8 +262,10 @@ KLAW_API klaw_status klaw_mpmc_release_batch(klaw_mpmc_rx *rx, klaw_frame *frame
  * waiter has armed itself, exactly as for a parked waiter: none per frame
  * otherwise. The descriptor is a Unix datagram socket bound in /dev/shm
  * (klaw-fd.*; the protocol and why: channels/fdwait.h), owned by the handle:
- * closed and removed by _free, and removed by whoever reaps the handle when
- * its process dies. _fd returns -1 with errno (EBADF for a closed handle). */
+ * closed and removed by _free (do not close it yourself), and removed by
+ * whoever reaps the handle when its process dies. _fd returns -1 with errno
+ * (EBADF for a closed handle, or a fork child's copy of its parent's handle
+ * whose descriptor was made: the parent's; KLAW_SYS from arm then). */
 KLAW_API int klaw_mpmc_rx_fd(klaw_mpmc_rx *rx);
 KLAW_API klaw_status klaw_mpmc_rx_arm(klaw_mpmc_rx *rx, int *timeout_ms);
 KLAW_API int klaw_mpmc_tx_fd(klaw_mpmc_tx *tx);
