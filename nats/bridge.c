@@ -771,6 +771,14 @@ static void *in_js(void *arg)
         jsFetchRequest_Init(&fr);
         fr.Batch = (int)b->window;
         fr.NoWait = true;
+        /* nats.c before 3.10 (nats.c#749) overruns the fetch's array when
+         * the subscription already holds messages (an earlier request's,
+         * answered after its fetch gave up waiting) and they fill half of
+         * the batch or more: messages left over are taken one fetch of 1
+         * at a time (a batch of 1 is never overrun), then the batch goes */
+        int left = 0;
+        if (natsSubscription_GetPending(b->psub, &left, NULL) == NATS_OK && left > 0)
+            fr.Batch = 1;
         /* nats.c waits Expires for the server's answer even with NoWait
          * (0: not at all, so the answer would only reach the next fetch) */
         fr.Expires = (int64_t)SLICE_MS * 1000000;
