@@ -4,13 +4,13 @@
  *
  * Threads and what they own:
  *  - the outbound thread (direction OUT): the channel's receiver handle.
- *    It views a frame, copies it into a nats.c message (nats.c owns its
- *    buffers), releases the view - under OVERWRITE a release that says
- *    LAGGED means the copy may be torn, so that message is thrown away and
- *    counted - and publishes. Under BLOCK and on an mpmc, a publish that
- *    fails for want of a connection is retried with the view still held,
- *    so the writers feel it (back-pressure); under OVERWRITE it is counted
- *    as dropped.
+ *    It views a batch of frames, copies each into a nats.c message (nats.c
+ *    owns its buffers), releases the views - under OVERWRITE a release
+ *    that says LAGGED means a copy may be torn, so that message is thrown
+ *    away and counted - and publishes. Under BLOCK and on an mpmc, a
+ *    publish that fails for want of a connection is retried with the view
+ *    still held, so the writers feel it (back-pressure); under OVERWRITE
+ *    it is counted as dropped (out_core).
  *  - nats.c's delivery thread (direction IN): the channel's sender handle,
  *    used only in on_msg(). It claims, copies the payload in, notes the
  *    position (see below) and commits.
@@ -52,6 +52,46 @@
 #include "klaw/nats.h"
 #include "klaw/watch.h"
 
+/* ---- nats.c's internals on the hot path --------------------------------------
+ *
+ * Profiled (perf, klaw-bench bridge core 1_to_1 64 B) and then measured
+ * call by call, most of the bridge's CPU per frame went to nats.c's public
+ * message calls, not to moving bytes (docs/benchmarks.md has the figures):
+ *  - out, natsMsg_Create + natsMsgHeader_Set x 3 + natsMsg_Destroy: each
+ *    Set lifts the headers into a hash map (a calloc'd table), mallocs a
+ *    value, strdups key and value (about 14 allocations a message), and
+ *    Destroy hands the message to nats.c's garbage-collector thread (a
+ *    lock, a condition signal, every free on that thread). A message made
+ *    from a header block written here (one allocation) and freed in place
+ *    costs a small fraction of that.
+ *  - in, natsMsgHeader_Get(Klaw-Origin) lifts the whole header block into
+ *    a hash map (about 8 allocations, freed on the collector's thread),
+ *    where copying the block out and scanning it costs a small fraction.
+ * So where nats.c is a version whose internals we know (3.4 up to 4; the
+ * declarations below checked against 3.4.1 and nats.c's main), the bridge
+ * makes its messages with natsMsg_create (the header block and the
+ * payload in one buffer; nats.c publishes a block it has not lifted as
+ * it is), frees them with natsMsg_free, and reads received headers with
+ * natsMsgHeader_encode into a buffer of its own (hdr_find). nats.c exports
+ * these, and its SONAME carries major.minor (libnats.so.3.4), so what runs
+ * is what was built against; start checks it anyway (b->raw). Otherwise
+ * the public calls do it; the same headers go on the wire either way
+ * (test_nats checks both ends against nats.c's own reading). */
+#if NATS_VERSION_MAJOR == 3 && NATS_VERSION_MINOR >= 4
+#define KLAW_NATS_RAW 1
+typedef struct __natsBuffer natsBuffer;
+natsStatus natsMsg_create(natsMsg **newMsg, const char *subject, int subjLen, const char *reply, int replyLen,
+                          const char *buf, int bufLen, int hdrLen);
+void natsMsg_free(void *object);
+int natsMsgHeader_encodedLen(natsMsg *msg);
+natsStatus natsMsgHeader_encode(natsBuffer *buf, natsMsg *msg);
+natsStatus natsBuf_CreateWithBackend(natsBuffer **newBuf, char *data, int len, int capacity);
+void natsBuf_Reset(natsBuffer *buf);
+void natsBuf_Destroy(natsBuffer *buf);
+#else
+#define KLAW_NATS_RAW 0
+#endif
+
 #define SLICE_MS 100
 #define RETRY_NS 10000000L /* 10 ms between publish retries */
 #define HDR_ORIGIN "Klaw-Origin"
@@ -65,6 +105,9 @@
 #define JS_LOOK_BACK 256      /* stream messages searched for our last one */
 #define JS_SEEN 65536         /* committed messages remembered (16 B each)  */
 #define JS_STOP_MS 2000       /* how long a stop waits for acks             */
+#define OUT_BATCH 64          /* core out: frames viewed at once            */
+#define IN_HDR_MAX 4096       /* in: header blocks scanned in place (larger:
+                                 nats.c's lift)                             */
 
 struct klaw_nats_bridge {
     char *channel, *subject, *queue;
@@ -74,6 +117,24 @@ struct klaw_nats_bridge {
     uint32_t max_frame;
     unsigned dir;
     uint8_t *out_buf; /* watch out: the value copied out */
+
+    /* raw headers (nats.c's internals, see above): out, the message being
+     * made - the header block up to Klaw-Seq's value written once, then
+     * per frame the seq, (JetStream) the Nats-Msg-Id, the blank line and
+     * the payload; in, the received header block copied out (the inbound
+     * side's alone: on_msg or in_js) */
+    int raw;
+    size_t subject_len;
+    char *hdr;          /* out: hdr_pre bytes, then room for the rest + max_frame */
+    size_t hdr_pre;
+    char *id_mid;       /* JetStream: "\r\nNats-Msg-Id: <origin>/<channel>/"   */
+    size_t id_mid_len;
+    char id_tail[40];   /* JetStream: "@<created>\r\n\r\n"; core: "\r\n\r\n" */
+    size_t id_tail_len;
+#if KLAW_NATS_RAW
+    natsBuffer *in_buf;
+#endif
+    char *in_hdr;       /* IN_HDR_MAX bytes: in_buf's storage                  */
 
     natsConnection *nc;
     natsSubscription *sub;
@@ -275,12 +336,95 @@ static natsStatus connect_nats(klaw_nats_bridge *b, const klaw_nats_opts *o, con
 
 /* ---- outbound ---------------------------------------------------------------- */
 
-/* A message carrying the frame's bytes (copied) and the bridge's headers. */
+/* Decimal digits of v at p; their count. */
+static size_t put_u64(char *p, uint64_t v)
+{
+    char t[20];
+    size_t n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = t[n - 1 - i];
+    return n;
+}
+
+/* Appends a header value as nats.c's encoder writes it: '\r' and '\n'
+ * become spaces (a value cannot end its line early). */
+static char *put_value(char *p, const char *v)
+{
+    for (; *v; v++)
+        *p++ = *v == '\r' || *v == '\n' ? ' ' : *v;
+    return p;
+}
+
+/* The outbound header block's fixed parts (b->hdr, b->id_mid, b->id_tail).
+ * 0, or -1 (no memory). */
+static int hdr_setup(klaw_nats_bridge *b)
+{
+    size_t ol = strlen(b->origin), cl = strlen(b->channel);
+    /* prefix + seq + JetStream's id (origin/channel/seq@created) + end */
+    size_t room = 64 + ol + cl + 20 + (b->jet ? 32 + ol + cl + 20 + 24 : 0) + 4;
+    b->hdr = malloc(room + b->max_frame);
+    b->id_mid = malloc(32 + ol + cl);
+    if (!b->hdr || !b->id_mid)
+        return -1;
+    char *p = b->hdr;
+    p += sprintf(p, "NATS/1.0\r\n" HDR_ORIGIN ": ");
+    p = put_value(p, b->origin);
+    p += sprintf(p, "\r\n" HDR_CHANNEL ": ");
+    p = put_value(p, b->channel);
+    p += sprintf(p, "\r\n" HDR_SEQ ": ");
+    b->hdr_pre = (size_t)(p - b->hdr);
+    p = b->id_mid;
+    p += sprintf(p, "\r\n" HDR_MSG_ID ": ");
+    p = put_value(p, b->origin);
+    *p++ = '/';
+    p = put_value(p, b->channel);
+    *p++ = '/';
+    b->id_mid_len = (size_t)(p - b->id_mid);
+    if (b->jet)
+        b->id_tail_len = (size_t)snprintf(b->id_tail, sizeof b->id_tail, "@%llu\r\n\r\n",
+                                          (unsigned long long)b->created_ns);
+    else
+        b->id_tail_len = (size_t)snprintf(b->id_tail, sizeof b->id_tail, "\r\n\r\n");
+    return 0;
+}
+
+/* A message carrying the frame's bytes (copied) and the bridge's headers:
+ * Klaw-Origin, Klaw-Channel, Klaw-Seq and, under JetStream, Nats-Msg-Id =
+ * origin/channel/seq@created - the seq qualified by the channel's creation
+ * time: a channel made again under its name starts its seqs over, and its
+ * frames must not be taken for retries of the old ones. */
 static natsStatus make_msg(klaw_nats_bridge *b, const klaw_frame *f, natsMsg **out)
 {
-    natsStatus s = natsMsg_Create(out, b->subject, NULL, (const char *)f->data, (int)f->len);
     char seq[24];
-    snprintf(seq, sizeof seq, "%llu", (unsigned long long)f->seq);
+    seq[put_u64(seq, f->seq)] = '\0';
+#if KLAW_NATS_RAW
+    if (b->raw) {
+        /* one buffer: the header block (its fixed prefix is there already)
+         * and the payload; natsMsg_create copies it into the message, and
+         * nats.c publishes a block it has not lifted as it is */
+        char *p = b->hdr + b->hdr_pre;
+        size_t sn = strlen(seq);
+        memcpy(p, seq, sn);
+        p += sn;
+        if (b->jet) {
+            memcpy(p, b->id_mid, b->id_mid_len);
+            p += b->id_mid_len;
+            memcpy(p, seq, sn);
+            p += sn;
+        }
+        memcpy(p, b->id_tail, b->id_tail_len);
+        p += b->id_tail_len;
+        int hl = (int)(p - b->hdr);
+        if (f->len)
+            memcpy(p, f->data, f->len);
+        return natsMsg_create(out, b->subject, (int)b->subject_len, NULL, 0, b->hdr, hl + (int)f->len, hl);
+    }
+#endif
+    natsStatus s = natsMsg_Create(out, b->subject, NULL, (const char *)f->data, (int)f->len);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(*out, HDR_ORIGIN, b->origin);
     if (s == NATS_OK)
@@ -288,9 +432,6 @@ static natsStatus make_msg(klaw_nats_bridge *b, const klaw_frame *f, natsMsg **o
     if (s == NATS_OK)
         s = natsMsgHeader_Set(*out, HDR_SEQ, seq);
     if (s == NATS_OK && b->jet) {
-        /* origin/channel/seq, the seq qualified by the channel's creation
-         * time: a channel made again under its name starts its seqs over,
-         * and its frames must not be taken for retries of the old ones */
         char id[ORIGIN_MAX + 300];
         snprintf(id, sizeof id, "%s/%s/%s@%llu", b->origin, b->channel, seq, (unsigned long long)b->created_ns);
         s = natsMsgHeader_Set(*out, HDR_MSG_ID, id);
@@ -302,22 +443,38 @@ static natsStatus make_msg(klaw_nats_bridge *b, const klaw_frame *f, natsMsg **o
     return s;
 }
 
+/* Frees a message the bridge made or was handed (core: nats.c keeps no
+ * reference once a publish or a delivery callback returns). In place where
+ * it can be; natsMsg_Destroy hands it to nats.c's collector thread. */
+static void msg_free(klaw_nats_bridge *b, natsMsg *m)
+{
+#if KLAW_NATS_RAW
+    if (b->raw) {
+        natsMsg_free(m);
+        return;
+    }
+#endif
+    (void)b;
+    natsMsg_Destroy(m);
+}
+
 static void nap(void)
 {
     struct timespec d = {0, RETRY_NS};
     nanosleep(&d, NULL);
 }
 
-/* Publishes m (and destroys it). Returns 1 published, 0 given up (counted). */
+/* Publishes m (and frees it). Returns 1 published, 0 given up (counted). */
 static int publish(klaw_nats_bridge *b, natsMsg *m, uint32_t len)
 {
+    int done = 0;
     for (;;) {
         natsStatus s = natsConnection_PublishMsg(b->nc, m);
         if (s == NATS_OK) {
             bump(&b->out_frames, 1);
             bump(&b->out_bytes, len);
-            natsMsg_Destroy(m);
-            return 1;
+            done = 1;
+            break;
         }
         if (s == NATS_MAX_PAYLOAD) {
             bump(&b->out_too_big, 1);
@@ -331,17 +488,33 @@ static int publish(klaw_nats_bridge *b, natsMsg *m, uint32_t len)
         }
         nap();
     }
-    natsMsg_Destroy(m);
-    return 0;
+    msg_free(b, m);
+    return done;
 }
 
-static void out_bcast(klaw_nats_bridge *b)
+/* Core out, broadcast and mpmc: a batch of what the channel holds now (up
+ * to OUT_BATCH frames, waiting for the first only, so a lone frame goes
+ * at once), published back to back: nats.c's buffer and flusher coalesce
+ * them, and the view and (broadcast) the release are paid once per batch
+ * (measured: less CPU per frame on the outbound side than one view and
+ * one release per frame; see docs/benchmarks.md). Under BLOCK a frame
+ * stays viewed until it is published (or given up: too big, a stop), so
+ * writers feel a bridge that cannot publish - a broadcast releases the
+ * batch after its last frame, an mpmc each frame after its publish. Under
+ * OVERWRITE each frame is copied into its message, the batch released,
+ * and a message whose frame was overwritten meanwhile (torn) thrown away
+ * and counted in out_lagged. */
+static void out_core(klaw_nats_bridge *b)
 {
+    const int bcast = b->kind == KLAW_CHANNEL_BROADCAST;
+    klaw_frame *fr = b->frames;
+    natsMsg **msgs = b->msgs;
     while (!atomic_load(&b->stop)) {
-        klaw_frame f;
+        size_t got = 0;
         uint64_t lagged = 0;
         struct timespec d = klaw_deadline_in_ms(SLICE_MS);
-        klaw_status st = klaw_bcast_view(b->brx, &d, &f, &lagged);
+        klaw_status st = bcast ? klaw_bcast_view_batch(b->brx, fr, OUT_BATCH, &got, &lagged, &d)
+                               : klaw_mpmc_view_batch(b->mrx, fr, OUT_BATCH, &got, &d);
         if (st == KLAW_TIMEOUT)
             continue;
         if (st == KLAW_LAGGED) {
@@ -352,53 +525,46 @@ static void out_bcast(klaw_nats_bridge *b)
             atomic_store(&b->done, 1);
             return;
         }
-        if (own_take(b, f.seq)) {
-            bump(&b->out_skipped, 1);
-            klaw_bcast_release(b->brx, &f);
-            continue;
-        }
-        natsMsg *m = NULL;
-        natsStatus s = make_msg(b, &f, &m);
-        if (s != NATS_OK) {
-            klaw_bcast_release(b->brx, &f);
-            bump(&b->out_dropped, 1);
-            continue;
-        }
-        uint32_t len = f.len;
         if (b->block) {
-            /* BLOCK: hold the view while publishing (the writer waits) */
-            publish(b, m, len);
-            klaw_bcast_release(b->brx, &f);
-        } else if (klaw_bcast_release(b->brx, &f) == KLAW_LAGGED) {
-            natsMsg_Destroy(m); /* overwritten while copied: torn */
-            bump(&b->out_lagged, 1);
-        } else {
-            publish(b, m, len);
-        }
-    }
-}
-
-static void out_mpmc(klaw_nats_bridge *b)
-{
-    while (!atomic_load(&b->stop)) {
-        klaw_frame f;
-        struct timespec d = klaw_deadline_in_ms(SLICE_MS);
-        klaw_status st = klaw_mpmc_view(b->mrx, &d, &f);
-        if (st == KLAW_TIMEOUT)
+            for (size_t i = 0; i < got; i++) {
+                natsMsg *m = NULL;
+                if (bcast && own_take(b, fr[i].seq))
+                    bump(&b->out_skipped, 1);
+                else if (make_msg(b, &fr[i], &m) != NATS_OK)
+                    bump(&b->out_dropped, 1);
+                else
+                    publish(b, m, fr[i].len);
+                /* mpmc: each frame released once published, so a bridge
+                 * that dies holding a batch has only its unpublished
+                 * frames offered again (views go back in any order) */
+                if (!bcast)
+                    klaw_mpmc_release(b->mrx, &fr[i]);
+            }
+            if (bcast)
+                klaw_bcast_release_batch(b->brx, fr, got);
             continue;
-        if (st != KLAW_OK) {
-            atomic_store(&b->done, 1);
-            return;
         }
-        natsMsg *m = NULL;
-        if (make_msg(b, &f, &m) != NATS_OK) {
-            bump(&b->out_dropped, 1);
-        } else {
-            /* held until published (or too big): the frame is ours alone,
-             * and a receiver that stops taking frames is back-pressure */
-            publish(b, m, f.len);
+        /* OVERWRITE (broadcast only): copied, released, then published */
+        uint32_t len[OUT_BATCH];
+        for (size_t i = 0; i < got; i++) {
+            msgs[i] = NULL;
+            len[i] = fr[i].len;
+            if (own_take(b, fr[i].seq))
+                bump(&b->out_skipped, 1);
+            else if (make_msg(b, &fr[i], &msgs[i]) != NATS_OK)
+                bump(&b->out_dropped, 1);
         }
-        klaw_mpmc_release(b->mrx, &f);
+        if (klaw_bcast_release_batch(b->brx, fr, got) == KLAW_LAGGED) {
+            for (size_t i = 0; i < got; i++)
+                if (!fr[i].data && msgs[i]) { /* overwritten while copied: torn */
+                    msg_free(b, msgs[i]);
+                    msgs[i] = NULL;
+                    bump(&b->out_lagged, 1);
+                }
+        }
+        for (size_t i = 0; i < got; i++)
+            if (msgs[i])
+                publish(b, msgs[i], len[i]);
     }
 }
 
@@ -927,12 +1093,10 @@ static void *out_main(void *arg)
     klaw_nats_bridge *b = arg;
     if (b->jet)
         out_js(b);
-    else if (b->kind == KLAW_CHANNEL_BROADCAST)
-        out_bcast(b);
     else if (b->kind == KLAW_CHANNEL_WATCH)
         out_watch(b);
     else
-        out_mpmc(b);
+        out_core(b);
     /* what was published goes out before the thread ends */
     if (b->nc)
         natsConnection_FlushTimeout(b->nc, 2000);
@@ -984,15 +1148,87 @@ static klaw_status bring_in(klaw_nats_bridge *b, const char *data, int n)
     return st;
 }
 
+/* isspace() in the C locale, as nats.c's lift trims with it; a byte above
+ * 0x7f is left to nats.c (a locale may call it a space). */
+static int hdr_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* The first value of header `key` in a received header block h[0..n) as
+ * nats.c's lift would give it (natsMsgHeader_Get): the "NATS/1.0" line,
+ * then "Key: value" lines (the key exact, up to the first ':'; the value
+ * trimmed of white space), then a blank line. 1 found (*v, *vn), 0 absent,
+ * -1 a block this scan leaves to nats.c: a folded line, a line without ':'
+ * or without a value, a lone '\r', no blank line at the end, a byte above
+ * 0x7f where the lift trims - whatever the lift might read differently or
+ * refuse (and then the block has no headers at all). */
+static int hdr_find(const char *h, size_t n, const char *key, const char **v, size_t *vn)
+{
+    const char *end = h + n, *p;
+    size_t kn = strlen(key);
+    int found = 0;
+    if (n < 10 || memcmp(h, "NATS/1.0", 8) != 0)
+        return -1;
+    p = memchr(h, '\r', n);
+    if (!p || p + 1 >= end || p[1] != '\n')
+        return -1;
+    for (p += 2; p < end;) {
+        const unsigned char c = (unsigned char)*p;
+        if (c == '\r')
+            return end - p == 2 && p[1] == '\n' ? found : -1; /* the blank line ends it */
+        if (hdr_space(c) || c > 0x7f || c == ':')
+            return -1; /* folded, or no key */
+        const char *q = memchr(p, '\r', (size_t)(end - p));
+        if (!q || q + 1 >= end || q[1] != '\n')
+            return -1;
+        const char *col = memchr(p, ':', (size_t)(q - p));
+        if (!col)
+            return -1;
+        const char *a = col + 1, *z = q;
+        while (a < z && hdr_space((unsigned char)*a))
+            a++;
+        while (z > a && hdr_space((unsigned char)z[-1]))
+            z--;
+        if (a == z || (unsigned char)*a > 0x7f || (unsigned char)z[-1] > 0x7f)
+            return -1; /* no value (the lift refuses the block), or a byte it may trim */
+        if (!found && (size_t)(col - p) == kn && memcmp(p, key, kn) == 0) {
+            *v = a;
+            *vn = (size_t)(z - a);
+            found = 1;
+        }
+        p = q + 2;
+    }
+    return -1;
+}
+
 /* 1 if msg carries our own origin (counted). */
 static int own_origin(klaw_nats_bridge *b, natsMsg *msg)
 {
-    const char *origin = NULL;
-    if (natsMsgHeader_Get(msg, HDR_ORIGIN, &origin) == NATS_OK && origin && strcmp(origin, b->origin) == 0) {
-        bump(&b->in_own, 1);
-        return 1;
+    int mine = -1;
+#if KLAW_NATS_RAW
+    if (b->raw && b->in_buf) {
+        /* the block as received, copied out (nats.c lifts nothing): no
+         * allocation; anything the scan does not decide goes to nats.c */
+        int hl = natsMsgHeader_encodedLen(msg);
+        if (hl <= 0) {
+            mine = 0; /* no headers */
+        } else if (hl <= IN_HDR_MAX) {
+            natsBuf_Reset(b->in_buf);
+            const char *v = NULL;
+            size_t vn = 0;
+            if (natsMsgHeader_encode(b->in_buf, msg) == NATS_OK) {
+                int r = hdr_find(b->in_hdr, (size_t)hl, HDR_ORIGIN, &v, &vn);
+                if (r >= 0)
+                    mine = r == 1 && vn == strlen(b->origin) && memcmp(v, b->origin, vn) == 0;
+            }
+        }
     }
-    return 0;
+#endif
+    if (mine < 0) {
+        const char *origin = NULL;
+        mine = natsMsgHeader_Get(msg, HDR_ORIGIN, &origin) == NATS_OK && origin && strcmp(origin, b->origin) == 0;
+    }
+    if (mine)
+        bump(&b->in_own, 1);
+    return mine;
 }
 
 static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
@@ -1008,7 +1244,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     } else if (bring_in(b, natsMsg_GetData(msg), n) != KLAW_OK) {
         bump(&b->in_dropped, 1); /* core NATS: at most once */
     }
-    natsMsg_Destroy(msg);
+    msg_free(b, msg);
 }
 
 /* ---- start / stop -------------------------------------------------------------- */
@@ -1141,6 +1377,13 @@ static void free_bridge(klaw_nats_bridge *b)
     free(b->durable);
     pthread_mutex_destroy(&b->ack_mu);
     pthread_cond_destroy(&b->ack_cv);
+    free(b->hdr);
+    free(b->id_mid);
+#if KLAW_NATS_RAW
+    if (b->in_buf)
+        natsBuf_Destroy(b->in_buf);
+#endif
+    free(b->in_hdr);
     free(b->channel);
     free(b->subject);
     free(b->queue);
@@ -1182,6 +1425,7 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
     b->replicas = o->replicas ? o->replicas : 1;
     b->channel = strdup(o->channel);
     b->subject = strdup(o->subject);
+    b->subject_len = strlen(o->subject);
     b->queue = strdup(o->queue_group && *o->queue_group ? o->queue_group : o->subject);
     b->bucket = o->bucket && *o->bucket ? strdup(o->bucket) : NULL;
     if (!b->channel || !b->subject || !b->queue || (o->bucket && *o->bucket && !b->bucket)) {
@@ -1222,6 +1466,34 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
             free_bridge(b);
             return KLAW_NOMEM;
         }
+    } else if (b->kind != KLAW_CHANNEL_WATCH && (b->dir & KLAW_NATS_OUT)) {
+        b->frames = calloc(OUT_BATCH, sizeof *b->frames);
+        b->msgs = calloc(OUT_BATCH, sizeof *b->msgs);
+        if (!b->frames || !b->msgs) {
+            free_bridge(b);
+            return KLAW_NOMEM;
+        }
+    }
+#if KLAW_NATS_RAW
+    /* nats.c's internals (see the top): the version built against is the
+     * one running, major and minor */
+    b->raw = (nats_GetVersionNumber() >> 8) == (NATS_VERSION_NUMBER >> 8);
+#endif
+    if (b->kind != KLAW_CHANNEL_WATCH) {
+        if ((b->dir & KLAW_NATS_OUT) && hdr_setup(b) != 0) {
+            free_bridge(b);
+            return KLAW_NOMEM;
+        }
+#if KLAW_NATS_RAW
+        if (b->raw && (b->dir & KLAW_NATS_IN)) {
+            b->in_hdr = malloc(IN_HDR_MAX);
+            if (!b->in_hdr || natsBuf_CreateWithBackend(&b->in_buf, b->in_hdr, 0, IN_HDR_MAX) != NATS_OK) {
+                b->in_buf = NULL;
+                free_bridge(b);
+                return KLAW_NOMEM;
+            }
+        }
+#endif
     }
     if (connect_nats(b, o, why) != NATS_OK) {
         free_bridge(b);

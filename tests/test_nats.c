@@ -2,10 +2,13 @@
  * test_nats.c - libklaw-nats against real nats-server processes (on
  * 127.0.0.1, a free port each, stopped by pid): round trips through the
  * server for broadcast and mpmc, frames checked byte for byte and in order;
- * an mpmc shared by two "hosts" in one queue group (each frame exactly
- * once, at one of them); two bridges going both ways on one subject (no
- * loop: each frame once on each side); a server killed mid-stream and
- * restarted (core NATS: the loss is counted and the bridge goes on); a
+ * the headers as a raw nats.c subscriber reads them, and Klaw-Origin in
+ * raw nats.c messages read as nats.c itself reads it (the bridge writes
+ * and scans header blocks itself); an mpmc shared by two "hosts" in one
+ * queue group (each frame exactly once, at one of them); two bridges going
+ * both ways on one subject (no loop: each frame once on each side); a
+ * server killed mid-stream and restarted (core NATS: the loss is counted
+ * and the bridge goes on); a
  * three-server cluster with the bridges' server killed (they fail over); a
  * frame over the server's max_payload (counted, not a crash); a channel
  * that closes (the bridge finishes); bad options.
@@ -32,6 +35,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+
+#include <nats/nats.h>
 
 #include "klaw/klaw.h"
 #include "klaw/nats.h"
@@ -219,6 +224,145 @@ static void broadcast_round_trip_through_the_server(void **state)
     klaw_nats_bridge_stop(out);
     klaw_nats_bridge_stop(in);
     klaw_bcast_rx_free(rb);
+    klaw_bcast_tx_free(tb);
+    klaw_region_unlink(a);
+    klaw_region_unlink(b);
+    server_stop(&s);
+}
+
+/* ---- headers: what goes out, what is taken for our own ----------------------------------------- */
+
+/* The bridge writes its header block itself and reads Klaw-Origin out of
+ * the received block without nats.c's lift: a raw nats.c subscriber reads
+ * each header as sent, and messages from a raw nats.c publisher are taken
+ * for our own exactly when natsMsgHeader_Get would say Klaw-Origin is ours
+ * (the first value, trimmed, the key as written; a block too long for the
+ * scan is read by nats.c). */
+static void headers_out_as_sent_and_our_origin_as_nats_c_reads_it(void **state)
+{
+    (void)state;
+    server s;
+    server_start(&s, 0, NULL);
+    char u[64];
+    url(&s, u, sizeof u);
+    const char *a = uniq(0, "hdr-a"), *b = uniq(1, "hdr-b");
+    klaw_bcast_opts oa = {.capacity = 64, .max_frame = MAXF, .policy = KLAW_POLICY_BLOCK, .name = a};
+    klaw_bcast_opts ob = {.capacity = 64, .max_frame = MAXF, .policy = KLAW_POLICY_BLOCK, .name = b};
+    klaw_bcast_tx *ta, *tb;
+    assert_int_equal(klaw_bcast_create(&oa, &ta), KLAW_OK);
+    assert_int_equal(klaw_bcast_create(&ob, &tb), KLAW_OK);
+    klaw_bcast_rx *rb;
+    assert_int_equal(klaw_bcast_subscribe(tb, KLAW_BCAST_FROM_TAIL, "test", &rb), KLAW_OK);
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    assert_int_equal(natsConnection_ConnectTo(&nc, u), NATS_OK);
+    assert_int_equal(natsConnection_SubscribeSync(&sub, nc, "t.hdr.out"), NATS_OK);
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    klaw_nats_bridge *out = bridge(u, a, "t.hdr.out", KLAW_NATS_OUT, "host-a");
+    klaw_nats_bridge *in = bridge(u, b, "t.hdr.in", KLAW_NATS_IN, "host-b");
+    settle();
+
+    /* out: each frame's seq in Klaw-Seq, the origin and the channel */
+    uint64_t seqs[3];
+    for (int i = 0; i < 3; i++) {
+        klaw_frame f;
+        struct timespec d = klaw_deadline_in_ms(5000);
+        assert_int_equal(klaw_bcast_claim(ta, 8, &d, &f), KLAW_OK);
+        memset(f.data, 'a' + i, 8);
+        seqs[i] = f.seq;
+        assert_int_equal(klaw_bcast_commit(ta, &f, 8), KLAW_OK);
+    }
+    for (int i = 0; i < 3; i++) {
+        natsMsg *m = NULL;
+        assert_int_equal(natsSubscription_NextMsg(&m, sub, 5000), NATS_OK);
+        assert_int_equal(natsMsg_GetDataLength(m), 8);
+        assert_int_equal(natsMsg_GetData(m)[7], 'a' + i);
+        const char *v = NULL, **keys = NULL;
+        int nkeys = 0;
+        char want[24];
+        snprintf(want, sizeof want, "%llu", (unsigned long long)seqs[i]);
+        assert_int_equal(natsMsgHeader_Get(m, "Klaw-Seq", &v), NATS_OK);
+        assert_string_equal(v, want);
+        assert_int_equal(natsMsgHeader_Get(m, "Klaw-Origin", &v), NATS_OK);
+        assert_string_equal(v, "host-a");
+        assert_int_equal(natsMsgHeader_Get(m, "Klaw-Channel", &v), NATS_OK);
+        assert_string_equal(v, a);
+        assert_int_equal(natsMsgHeader_Keys(m, &keys, &nkeys), NATS_OK);
+        assert_int_equal(nkeys, 3); /* nothing else */
+        free((void *)keys);
+        natsMsg_Destroy(m);
+    }
+
+    /* in: payload byte k, headers as listed; ours: 1, 2, 6, 7, 9 */
+    static char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    for (int k = 0; k < 10; k++) {
+        natsMsg *m = NULL;
+        char p = (char)k;
+        assert_int_equal(natsMsg_Create(&m, "t.hdr.in", NULL, &p, 1), NATS_OK);
+        switch (k) {
+        case 0: /* no headers */
+            break;
+        case 1:
+            natsMsgHeader_Set(m, "Klaw-Origin", "host-b");
+            break;
+        case 2: /* trimmed */
+            natsMsgHeader_Set(m, "Klaw-Origin", "  host-b \t");
+            break;
+        case 3: /* the key as written */
+            natsMsgHeader_Set(m, "klaw-origin", "host-b");
+            break;
+        case 4:
+            natsMsgHeader_Set(m, "Klaw-Origin", "host-bb");
+            break;
+        case 5: /* the first value counts */
+            natsMsgHeader_Add(m, "Klaw-Origin", "host-a");
+            natsMsgHeader_Add(m, "Klaw-Origin", "host-b");
+            break;
+        case 6:
+            natsMsgHeader_Add(m, "Klaw-Origin", "host-b");
+            natsMsgHeader_Add(m, "Klaw-Origin", "host-a");
+            break;
+        case 7: /* a block longer than the scan takes: nats.c reads it */
+            natsMsgHeader_Set(m, "X-Big", big);
+            natsMsgHeader_Set(m, "Klaw-Origin", "host-b");
+            break;
+        case 8: /* a tab inside is part of the value */
+            natsMsgHeader_Set(m, "Klaw-Origin", "host-b\tx");
+            break;
+        case 9: /* nats.c sends line ends in a value as spaces: trimmed */
+            natsMsgHeader_Set(m, "Klaw-Origin", "host-b\r\n");
+            natsMsgHeader_Set(m, "Klaw-Seq", "12");
+            break;
+        }
+        assert_int_equal(natsConnection_PublishMsg(nc, m), NATS_OK);
+        natsMsg_Destroy(m);
+    }
+    assert_int_equal(natsConnection_Flush(nc), NATS_OK);
+    const char want_in[] = {0, 3, 4, 5, 8};
+    for (size_t i = 0; i < sizeof want_in; i++) {
+        klaw_frame f;
+        uint64_t lag = 0;
+        struct timespec d = klaw_deadline_in_ms(5000);
+        assert_int_equal(klaw_bcast_view(rb, &d, &f, &lag), KLAW_OK);
+        assert_int_equal(f.len, 1);
+        assert_int_equal(((const char *)f.data)[0], want_in[i]);
+        assert_int_equal(klaw_bcast_release(rb, &f), KLAW_OK);
+    }
+    klaw_nats_stats si;
+    int64_t t0 = now_ms();
+    do {
+        klaw_nats_bridge_stats(in, &si);
+    } while (si.in_own < 5 && now_ms() - t0 < 5000 && (sleep_ms(10), 1));
+    assert_int_equal(si.in_own, 5);
+    assert_int_equal(si.in_frames, sizeof want_in);
+
+    natsSubscription_Destroy(sub);
+    natsConnection_Destroy(nc);
+    klaw_nats_bridge_stop(out);
+    klaw_nats_bridge_stop(in);
+    klaw_bcast_rx_free(rb);
+    klaw_bcast_tx_free(ta);
     klaw_bcast_tx_free(tb);
     klaw_region_unlink(a);
     klaw_region_unlink(b);
@@ -610,6 +754,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_options_say_why),
         cmocka_unit_test(broadcast_round_trip_through_the_server),
+        cmocka_unit_test(headers_out_as_sent_and_our_origin_as_nats_c_reads_it),
         cmocka_unit_test(mpmc_queue_group_delivers_each_frame_once_across_hosts),
         cmocka_unit_test(both_ways_on_two_hosts_deliver_each_frame_once),
         cmocka_unit_test(a_frame_over_max_payload_is_counted),

@@ -222,9 +222,11 @@ KLAW_API void klaw_nats_bridge_stats(klaw_nats_bridge *b, klaw_nats_stats *out);
  * drained, or, inbound, closed to writers), else 0. */
 KLAW_API int klaw_nats_bridge_done(klaw_nats_bridge *b);
 
-/* Stops the bridge: the outbound thread publishes the frame it holds and
- * stops taking more, the connection is flushed (at most 2 s) and closed,
- * the channel's handles are closed, and b is freed. NULL is a no-op. */
+/* Stops the bridge: the outbound thread publishes the frames it holds
+ * (core: the batch it viewed last, at most 64 frames; JetStream: its
+ * batch's acks are awaited, at most 2 s) and stops taking more, the
+ * connection is flushed (at most 2 s) and closed, the channel's handles
+ * are closed, and b is freed. NULL is a no-op. */
 KLAW_API void klaw_nats_bridge_stop(klaw_nats_bridge *b);
 
 #ifdef __cplusplus
