@@ -10,7 +10,8 @@ KLAW_BUILD=${KLAW_BUILD:-$KLAW_ROOT/build}
 # Everything the build, the tests and the benchmark peers use (libnats-dev:
 # libklaw-nats and klaw bridge; nats-server: their tests start real ones; Go
 # and its NATS and msgpack packages: the interop test's Go service; libuv:
-# the event-loop example docs/eventloops.md).
+# the event-loop example docs/eventloops.md; python3-dev and python3-pytest:
+# the klaw Python package, built for /usr/bin/python3, and its tests).
 KLAW_PACKAGES=(
   build-essential meson ninja-build pkg-config
   liburcu-dev libck-dev libcmocka-dev
@@ -19,6 +20,7 @@ KLAW_PACKAGES=(
   libnats-dev nats-server
   golang-go golang-github-nats-io-go-nats-dev golang-github-vmihailenco-msgpack.v5-dev
   libuv1-dev
+  python3-dev python3-pytest
 )
 
 # What building the Debian packages adds (scripts/package-test, .ci/run):
