@@ -25,9 +25,9 @@ KLAW_PACKAGES=(
 
 # What building the Debian packages adds (scripts/package-test, .ci/run):
 # debian/control's Build-Depends are the packages above (less cmocka), plus
-# these.
+# these (dh-python: dh_python3, for python3-klaw).
 KLAW_PACKAGING_PACKAGES=(
-  dpkg-dev debhelper lintian
+  dpkg-dev debhelper dh-python lintian
 )
 
 klaw_install_packages() {
