@@ -36,11 +36,13 @@
  * closed.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,6 +111,15 @@ void natsBuf_Destroy(natsBuffer *buf);
 #define IN_HDR_MAX 4096       /* in: header blocks scanned in place (larger:
                                  nats.c's lift)                             */
 
+/* JetStream out: one frame of the window in flight (bridge.c's JetStream
+ * section). m is the message nats.c holds (NULL once done); done: acked,
+ * skipped, or given up; held: the frame is still viewed (BLOCK, mpmc). */
+struct js_fly {
+    klaw_frame f;
+    natsMsg *m;
+    int done, held;
+};
+
 struct klaw_nats_bridge {
     char *channel, *subject, *queue;
     char origin[ORIGIN_MAX];
@@ -168,9 +179,12 @@ struct klaw_nats_bridge {
     natsSubscription *psub;   /* in: the durable pull consumer            */
     klaw_frame *frames;       /* out: the batch taken from the channel    */
     natsMsg **msgs;
-    pthread_mutex_t ack_mu;   /* unacked, retry (the ack handler's thread) */
+    pthread_mutex_t ack_mu;   /* fly[].done, retry (the ack handler's thread) */
     pthread_cond_t ack_cv;
-    uint32_t unacked;         /* the batch's publishes not acked yet      */
+    struct js_fly *fly;       /* JetStream out: the window in flight, a ring
+                                 of `window` entries [fly_head, fly_tail)  */
+    uint64_t fly_head, fly_tail;
+    int ack_efd;              /* an eventfd the ack handler bumps (-1: none) */
     natsMsg **retry;          /* publishes that failed, to send again     */
     size_t retry_len;
     int have_resume;          /* broadcast out: skip frames seq <= resume */
@@ -677,16 +691,19 @@ static int own_origin(klaw_nats_bridge *b, natsMsg *msg);
 
 /* ---- JetStream delivery (broadcast, mpmc) ------------------------------------------
  *
- * Outbound, one batch at a time (out_js): up to `window` frames are viewed
- * at once; each becomes a message with Nats-Msg-Id and is published
- * asynchronously (js_PublishMsgAsync, at most `window` pending: nats.c's
- * MaxPending, with an ack timeout of ack_wait_out); on_pub_ack(), on
- * nats.c's thread, counts each ack and hands back each failure (an error,
- * the timeout) through `retry`, under ack_mu; the outbound thread sends
- * those again (same id: the stream drops a copy it stored) until
- * `unacked` is 0, and only then releases the batch under BLOCK and on an
- * mpmc (OVERWRITE released it before publishing, see out_js). ack_mu
- * guards unacked, retry and retry_len; ack_cv says one of them changed.
+ * Outbound (out_js): a window of up to `window` publishes in flight, kept
+ * full across batches - frames are taken as they come and published
+ * asynchronously (js_PublishMsgAsync, MaxPending `window`, each with an ack
+ * timeout of ack_wait_out), each an entry of the ring `fly` in view order.
+ * on_pub_ack(), on nats.c's thread, marks an acked entry done (it finds it
+ * by its message) or hands a failure (an error, the timeout) back through
+ * `retry`; the outbound thread sends those again (same id: the stream
+ * drops a copy it stored), and gives back the done prefix of the ring in
+ * order (fly_retire: under BLOCK and on an mpmc the frames stay viewed
+ * until then; OVERWRITE released them before publishing). It waits on the
+ * channel's descriptor and an eventfd the ack handler bumps, so neither a
+ * new frame nor an ack waits for the other. ack_mu guards fly[] (done, m),
+ * fly_head/fly_tail's moves, retry and retry_len; ack_cv says one changed.
  *
  * Inbound (in_js): a durable pull consumer, fetched in batches; each
  * message is committed (bring_in) and then acked; `seen` remembers the
@@ -744,6 +761,18 @@ static void seen_add(klaw_nats_bridge *b, uint64_t sseq, uint64_t stored_ns)
     e[1] = stored_ns;
 }
 
+/* The in-flight entry of message m (ack_mu held), or NULL. Acks come
+ * mostly in order, so the scan from the oldest ends early. */
+static struct js_fly *fly_of(klaw_nats_bridge *b, const natsMsg *m)
+{
+    for (uint64_t i = b->fly_head; i < b->fly_tail; i++) {
+        struct js_fly *e = &b->fly[i % b->window];
+        if (e->m == m && !e->done)
+            return e;
+    }
+    return NULL;
+}
+
 static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     (void)js;
@@ -763,14 +792,24 @@ static void on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, 
         gone = 1;
     }
     pthread_mutex_lock(&b->ack_mu);
+    struct js_fly *e = fly_of(b, msg);
     if (gone) {
-        b->unacked--;
+        if (e) {
+            e->done = 1;
+            e->m = NULL;
+        }
         natsMsg_Destroy(msg);
-    } else {
+    } else if (e) {
         b->retry[b->retry_len++] = msg; /* ours again: out_js sends it */
+    } else {
+        natsMsg_Destroy(msg); /* given up at a stop: nothing waits for it */
     }
     pthread_cond_signal(&b->ack_cv);
     pthread_mutex_unlock(&b->ack_mu);
+    if (b->ack_efd >= 0) {
+        uint64_t one = 1;
+        (void)!write(b->ack_efd, &one, sizeof one); /* wakes out_js's poll */
+    }
 }
 
 static int64_t mono_ms(void)
@@ -803,125 +842,207 @@ static void js_send(klaw_nats_bridge *b, natsMsg **m, int64_t *give_up)
             continue;
         } else
             bump(&b->out_dropped, 1);
+        pthread_mutex_lock(&b->ack_mu);
+        struct js_fly *e = fly_of(b, *m);
+        if (e) {
+            e->done = 1;
+            e->m = NULL;
+        }
+        pthread_mutex_unlock(&b->ack_mu);
         natsMsg_Destroy(*m);
         *m = NULL;
-        pthread_mutex_lock(&b->ack_mu);
-        b->unacked--;
-        pthread_mutex_unlock(&b->ack_mu);
         return;
     }
 }
 
-/* Waits until every publish of the batch is acked, sending failures
- * again. 1: all acked (or given up as too big); 0: a stop gave up on the
- * rest after JS_STOP_MS (they count as dropped; nats.c may still deliver
- * their acks, which on_pub_ack counts). */
-static int js_wait_batch(klaw_nats_bridge *b)
-{
-    int64_t give_up = 0;
-    pthread_mutex_lock(&b->ack_mu);
-    while (b->unacked) {
-        atomic_store(&b->out_pending, b->unacked);
-        if (atomic_load(&b->stop) && !give_up)
-            give_up = mono_ms() + JS_STOP_MS;
-        if (b->retry_len) {
-            size_t n = b->retry_len;
-            natsMsg **again = b->msgs; /* free: the batch's were handed over */
-            memcpy(again, b->retry, n * sizeof *again);
-            b->retry_len = 0;
-            pthread_mutex_unlock(&b->ack_mu);
-            for (size_t i = 0; i < n; i++) {
-                bump(&b->out_retries, 1);
-                js_send(b, &again[i], &give_up);
-            }
-            pthread_mutex_lock(&b->ack_mu);
-            continue;
-        }
-        if (give_up && mono_ms() >= give_up) {
-            bump(&b->out_dropped, b->unacked);
-            pthread_mutex_unlock(&b->ack_mu);
-            return 0;
-        }
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += SLICE_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&b->ack_cv, &b->ack_mu, &until);
-    }
-    atomic_store(&b->out_pending, 0);
-    pthread_mutex_unlock(&b->ack_mu);
-    return 1;
-}
-
-static void out_js(klaw_nats_bridge *b)
+/* Gives back the frames of the in-flight prefix that is done (acked,
+ * skipped, or given up), in the order they were viewed: a broadcast
+ * receiver's cursor moves in order, and an mpmc's frames may go in any
+ * order but in order is as good. Returns how many entries retired. */
+static size_t fly_retire(klaw_nats_bridge *b)
 {
     int bcast = b->kind == KLAW_CHANNEL_BROADCAST;
-    while (!atomic_load(&b->stop)) {
-        size_t got = 0;
-        uint64_t lagged = 0;
-        struct timespec d = klaw_deadline_in_ms(SLICE_MS);
-        klaw_status st = bcast ? klaw_bcast_view_batch(b->brx, b->frames, b->window, &got, &lagged, &d)
-                               : klaw_mpmc_view_batch(b->mrx, b->frames, b->window, &got, &d);
-        if (st == KLAW_TIMEOUT)
-            continue;
-        if (st == KLAW_LAGGED) {
-            bump(&b->out_lagged, lagged);
-            continue;
-        }
-        if (st != KLAW_OK) { /* CLOSED (drained), or the channel failed */
-            atomic_store(&b->done, 1);
-            return;
-        }
-        for (size_t i = 0; i < got; i++) {
-            klaw_frame *f = &b->frames[i];
-            b->msgs[i] = NULL;
-            if (bcast && b->have_resume && f->seq <= b->resume_seq) {
-                bump(&b->out_skipped, 1); /* the stream has it (resume) */
-                continue;
-            }
-            if (bcast && own_take(b, f->seq)) {
-                bump(&b->out_skipped, 1);
-                continue;
-            }
-            if (make_msg(b, f, &b->msgs[i]) != NATS_OK)
-                bump(&b->out_dropped, 1);
-        }
-        if (!b->block && klaw_bcast_release_batch(b->brx, b->frames, got) == KLAW_LAGGED) {
-            /* OVERWRITE: released before publishing; a frame overwritten
-             * while copied may be torn and is not sent */
-            for (size_t i = 0; i < got; i++)
-                if (!b->frames[i].data && b->msgs[i]) {
-                    natsMsg_Destroy(b->msgs[i]);
-                    b->msgs[i] = NULL;
-                    bump(&b->out_lagged, 1);
-                }
-        }
-        uint32_t n = 0;
-        for (size_t i = 0; i < got; i++)
-            n += b->msgs[i] != NULL;
+    size_t n = 0;
+    for (;;) {
         pthread_mutex_lock(&b->ack_mu);
-        b->unacked = n;
+        int done = b->fly_head < b->fly_tail && b->fly[b->fly_head % b->window].done;
+        struct js_fly e = done ? b->fly[b->fly_head % b->window] : (struct js_fly){0};
         pthread_mutex_unlock(&b->ack_mu);
-        int64_t give_up = 0;
-        for (size_t i = 0; i < got; i++)
-            if (b->msgs[i])
-                js_send(b, &b->msgs[i], &give_up);
-        int all = js_wait_batch(b);
-        if (b->block) {
-            /* BLOCK and mpmc: released once acked. An mpmc batch not all
-             * acked at a stop stays viewed: closing the handle offers it
-             * again (the stream drops what it had, by Nats-Msg-Id). */
+        if (!done)
+            break;
+        if (e.held) {
             if (bcast)
-                klaw_bcast_release_batch(b->brx, b->frames, got);
-            else if (all)
-                klaw_mpmc_release_batch(b->mrx, b->frames, got);
+                klaw_bcast_release(b->brx, &e.f);
             else
-                return;
+                klaw_mpmc_release(b->mrx, &e.f);
+        }
+        pthread_mutex_lock(&b->ack_mu);
+        b->fly_head++;
+        pthread_mutex_unlock(&b->ack_mu);
+        n++;
+    }
+    atomic_store(&b->out_pending, b->fly_tail - b->fly_head);
+    return n;
+}
+
+/* Sends the failed publishes again (same Nats-Msg-Id). */
+static void fly_retry(klaw_nats_bridge *b, int64_t *give_up)
+{
+    pthread_mutex_lock(&b->ack_mu);
+    size_t n = b->retry_len;
+    natsMsg **again = b->msgs; /* out_js's scratch, free between batches */
+    memcpy(again, b->retry, n * sizeof *again);
+    b->retry_len = 0;
+    pthread_mutex_unlock(&b->ack_mu);
+    for (size_t i = 0; i < n; i++) {
+        bump(&b->out_retries, 1);
+        js_send(b, &again[i], give_up);
+    }
+}
+
+/* Takes up to `room` frames now (waiting up to ms for the first) and
+ * publishes them, each an entry of the window. Returns how many frames
+ * were taken; -1 when the channel closed (drained) or failed. */
+static int fly_take(klaw_nats_bridge *b, size_t room, int ms, int64_t *give_up)
+{
+    int bcast = b->kind == KLAW_CHANNEL_BROADCAST;
+    size_t got = 0;
+    uint64_t lagged = 0;
+    struct timespec d = klaw_deadline_in_ms(ms);
+    klaw_status st = bcast ? klaw_bcast_view_batch(b->brx, b->frames, room, &got, &lagged, &d)
+                           : klaw_mpmc_view_batch(b->mrx, b->frames, room, &got, &d);
+    if (st == KLAW_TIMEOUT)
+        return 0;
+    if (st == KLAW_LAGGED) {
+        bump(&b->out_lagged, lagged);
+        return 0;
+    }
+    if (st != KLAW_OK)
+        return -1; /* CLOSED (drained), or the channel failed */
+    for (size_t i = 0; i < got; i++) {
+        klaw_frame *f = &b->frames[i];
+        b->msgs[i] = NULL;
+        if (bcast && b->have_resume && f->seq <= b->resume_seq) {
+            bump(&b->out_skipped, 1); /* the stream has it (resume) */
+            continue;
+        }
+        if (bcast && own_take(b, f->seq)) {
+            bump(&b->out_skipped, 1);
+            continue;
+        }
+        if (make_msg(b, f, &b->msgs[i]) != NATS_OK)
+            bump(&b->out_dropped, 1);
+    }
+    if (!b->block && klaw_bcast_release_batch(b->brx, b->frames, got) == KLAW_LAGGED) {
+        /* OVERWRITE: released before publishing; a frame overwritten
+         * while copied may be torn and is not sent */
+        for (size_t i = 0; i < got; i++)
+            if (!b->frames[i].data && b->msgs[i]) {
+                natsMsg_Destroy(b->msgs[i]);
+                b->msgs[i] = NULL;
+                bump(&b->out_lagged, 1);
+            }
+    }
+    /* one entry per frame, in view order (skipped ones done already): the
+     * held frames go back in that order (fly_retire) */
+    pthread_mutex_lock(&b->ack_mu);
+    for (size_t i = 0; i < got; i++) {
+        struct js_fly *e = &b->fly[b->fly_tail++ % b->window];
+        e->f = b->frames[i];
+        e->held = b->block;
+        e->m = b->msgs[i];
+        e->done = b->msgs[i] == NULL;
+    }
+    pthread_mutex_unlock(&b->ack_mu);
+    for (size_t i = 0; i < got; i++)
+        if (b->msgs[i]) {
+            natsMsg *m = b->msgs[i];
+            js_send(b, &m, give_up);
+        }
+    return (int)got;
+}
+
+/* JetStream out: a window of `window` publishes in flight, kept full
+ * across batches (a frame does not wait for the previous batch's acks).
+ * The thread waits on the channel's descriptor and an eventfd the ack
+ * handler bumps, so it takes new frames and gives back acked ones as
+ * either comes. */
+static void out_js(klaw_nats_bridge *b)
+{
+    int fd = b->kind == KLAW_CHANNEL_BROADCAST ? klaw_bcast_rx_fd(b->brx) : klaw_mpmc_rx_fd(b->mrx);
+    int64_t give_up = 0;
+    int closed = 0;
+    while (!closed && !atomic_load(&b->stop)) {
+        uint64_t drained;
+        if (b->ack_efd >= 0)
+            (void)!read(b->ack_efd, &drained, sizeof drained);
+        fly_retry(b, &give_up);
+        fly_retire(b);
+        size_t inflight = b->fly_tail - b->fly_head;
+        size_t room = b->window - inflight;
+        if (room > 0) {
+            /* nothing in flight: a plain wait for frames; else only what
+             * is there now (acks must not wait behind a frame) */
+            int took = fly_take(b, room, inflight ? 0 : SLICE_MS, &give_up);
+            if (took < 0)
+                closed = 1;
+            if (took != 0 || inflight == 0)
+                continue;
+        }
+        /* frames in flight: wait for an ack or a frame (room permitting) */
+        int ms = SLICE_MS;
+        struct pollfd p[2];
+        int n = 0;
+        if (b->ack_efd >= 0)
+            p[n++] = (struct pollfd){.fd = b->ack_efd, .events = POLLIN};
+        if (room > 0 && fd >= 0) {
+            int arm_ms = SLICE_MS;
+            if ((b->kind == KLAW_CHANNEL_BROADCAST ? klaw_bcast_rx_arm(b->brx, &arm_ms)
+                                                   : klaw_mpmc_rx_arm(b->mrx, &arm_ms)) == KLAW_OK)
+                p[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+            if (arm_ms < ms)
+                ms = arm_ms;
+        }
+        if (n == 0 || b->ack_efd < 0)
+            ms = 1; /* no eventfd: poll the acks */
+        poll(p, (nfds_t)n, ms);
+    }
+    /* stopping, or the channel closed: what is in flight gets its acks
+     * (JS_STOP_MS at most); an mpmc's frames never acked stay viewed -
+     * closing the handle offers them again (the stream drops what it had) */
+    int64_t until = mono_ms() + JS_STOP_MS;
+    while (b->fly_tail > b->fly_head && mono_ms() < until) {
+        fly_retry(b, &give_up);
+        if (fly_retire(b) == 0) {
+            pthread_mutex_lock(&b->ack_mu);
+            struct timespec t;
+            clock_gettime(CLOCK_REALTIME, &t);
+            t.tv_nsec += 10000000L;
+            if (t.tv_nsec >= 1000000000L) {
+                t.tv_sec++;
+                t.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&b->ack_cv, &b->ack_mu, &t);
+            pthread_mutex_unlock(&b->ack_mu);
         }
     }
+    size_t left = b->fly_tail - b->fly_head;
+    if (left) {
+        bump(&b->out_dropped, left);
+        /* a broadcast's frames go back (its cursor must move on); nats.c
+         * may still ack them (on_pub_ack then finds no entry) */
+        pthread_mutex_lock(&b->ack_mu);
+        uint64_t from = b->fly_head;
+        b->fly_head = b->fly_tail;
+        pthread_mutex_unlock(&b->ack_mu);
+        for (uint64_t i = from; i < b->fly_tail; i++) {
+            struct js_fly *e = &b->fly[i % b->window];
+            if (e->held && b->kind == KLAW_CHANNEL_BROADCAST)
+                klaw_bcast_release(b->brx, &e->f);
+        }
+    }
+    if (closed)
+        atomic_store(&b->done, 1);
 }
 
 static void *in_js(void *arg)
@@ -1372,6 +1493,9 @@ static void free_bridge(klaw_nats_bridge *b)
     free(b->frames);
     free(b->msgs);
     free(b->retry);
+    free(b->fly);
+    if (b->ack_efd >= 0)
+        close(b->ack_efd);
     free(b->seen);
     free(b->stream);
     free(b->durable);
@@ -1411,6 +1535,7 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
     klaw_nats_bridge *b = calloc(1, sizeof *b);
     if (!b)
         return KLAW_NOMEM;
+    b->ack_efd = -1;
     pthread_mutex_init(&b->own_mu, NULL);
     pthread_mutex_init(&b->kv_mu, NULL);
     pthread_mutex_init(&b->closed_mu, NULL);
@@ -1461,8 +1586,10 @@ klaw_status klaw_nats_bridge_start(const klaw_nats_opts *o, klaw_nats_bridge **o
         b->frames = calloc(b->window, sizeof *b->frames);
         b->msgs = calloc(b->window, sizeof *b->msgs);
         b->retry = calloc(b->window, sizeof *b->retry);
+        b->fly = calloc(b->window, sizeof *b->fly);
         b->seen = calloc(2 * JS_SEEN, sizeof *b->seen);
-        if (!b->stream || !b->durable || !b->frames || !b->msgs || !b->retry || !b->seen) {
+        b->ack_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (!b->stream || !b->durable || !b->frames || !b->msgs || !b->retry || !b->fly || !b->seen) {
             free_bridge(b);
             return KLAW_NOMEM;
         }
