@@ -466,12 +466,14 @@ static PyObject *new_view(Handle *owner, const klaw_frame *f, int writable, size
     return (PyObject *)v;
 }
 
+static PyObject *str_release; /* "release", interned at import */
+
 /* Lets the memoryview go (its users get ValueError from now on). */
 static void drop_mv(View *self)
 {
     if (!self->mv)
         return;
-    PyObject *r = PyObject_CallMethod(self->mv, "release", NULL);
+    PyObject *r = PyObject_CallMethodNoArgs(self->mv, str_release);
     if (!r)
         PyErr_Clear(); /* slices of it outlive it: they read the slot still */
     Py_XDECREF(r);
@@ -676,14 +678,15 @@ static int take(Handle *self, rx_ctx *c, int block, PyObject *timeout)
         return -1;
     memset(c, 0, sizeof *c);
     c->self = self;
-    klaw_status st;
-    if (block) {
+    /* what is there now first: no deadline, no GIL hand-off (measured:
+     * a send + recv pair 260-290 ns through the wait loop, 130 ns so) */
+    klaw_status st = rx_try_view_once(self, c);
+    if (block && st == KLAW_EMPTY) {
         int r = wait_loop(rx_view_once, c, timeout, &st);
         leave_call(self);
         if (r < 0)
             return -1;
     } else {
-        st = rx_try_view_once(self, c);
         leave_call(self);
     }
     if (st != KLAW_OK) {
@@ -723,7 +726,7 @@ static char *kw_timeout[] = {"timeout", NULL};
 static PyObject *rx_recv(Handle *self, PyObject *args, PyObject *kw)
 {
     PyObject *timeout = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kw_timeout, &timeout))
+    if ((kw || PyTuple_GET_SIZE(args)) && !PyArg_ParseTupleAndKeywords(args, kw, "|O", kw_timeout, &timeout))
         return NULL;
     rx_ctx c;
     if (take(self, &c, 1, timeout) < 0)
@@ -743,7 +746,7 @@ static PyObject *rx_try_recv(Handle *self, PyObject *unused)
 static PyObject *rx_view(Handle *self, PyObject *args, PyObject *kw)
 {
     PyObject *timeout = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kw_timeout, &timeout))
+    if ((kw || PyTuple_GET_SIZE(args)) && !PyArg_ParseTupleAndKeywords(args, kw, "|O", kw_timeout, &timeout))
         return NULL;
     rx_ctx c;
     if (take(self, &c, 1, timeout) < 0)
@@ -906,8 +909,11 @@ static PyObject *tx_send(Handle *self, PyObject *args, PyObject *kw)
     } else if (self->kind == K_ONESHOT) {
         st = klaw_oneshot_send(self->h, b.buf, (size_t)b.len);
     } else {
+        /* room now first (see take) */
+        st = self->kind == K_MPMC ? klaw_mpmc_try_send(self->h, b.buf, (size_t)b.len)
+                                  : klaw_bcast_try_send(self->h, b.buf, (size_t)b.len);
         tx_ctx c = {self, b.buf, (size_t)b.len, {0}};
-        if (wait_loop(tx_send_once, &c, timeout, &st) < 0)
+        if (st == KLAW_FULL && wait_loop(tx_send_once, &c, timeout, &st) < 0)
             goto done;
     }
     if (st == KLAW_OK || st == KLAW_NO_RECEIVERS)
@@ -1833,6 +1839,9 @@ PyMODINIT_FUNC PyInit__klaw(void)
 {
     if (PyType_Ready(&SenderType) < 0 || PyType_Ready(&ReceiverType) < 0 || PyType_Ready(&ViewType) < 0 ||
         PyType_Ready(&ClaimType) < 0 || PyType_Ready(&SelFdType) < 0)
+        return NULL;
+    str_release = PyUnicode_InternFromString("release");
+    if (!str_release)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (!m)
