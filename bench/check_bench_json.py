@@ -15,9 +15,10 @@ parameters.
       ck_ring_spsc, urcu_wfcq, pipe and unix_socket rows (klaw never
       skipped; klaw_1to1 never skipped in 1p1c).
   fanout: every combination of frame_bytes 64/4096, readers 1/2/4/8, policy
-      overwrite/block and mode process/thread, each with klaw and zeromq
-      rows of every metric (frames_per_s, delivered_per_s, lagged_frames,
-      latency p50/p99/p99.9/max); klaw never skipped; nothing lagged under
+      overwrite/block and mode process/thread, each with klaw, zeromq and
+      iceoryx rows of every metric (frames_per_s, delivered_per_s, lagged_frames,
+      latency p50/p99/p99.9/max); klaw never skipped; iceoryx skipped in
+      every thread case (it runs between processes only); nothing lagged under
       BLOCK; p50 <= p99 <= p99.9 <= max; the CSV file holds the same
       medians and the SVG chart is well-formed XML with a point for every
       delivered_per_s value; stderr shows the progress lines.
@@ -207,7 +208,7 @@ FANOUT_UNITS = {
     "latency_p999_ns": "ns",
     "latency_max_ns": "ns",
 }
-FANOUT_IMPLS = ("klaw", "zeromq")
+FANOUT_IMPLS = ("klaw", "zeromq", "iceoryx")
 FANOUT_PARAMS = ("frame_bytes", "readers", "policy", "mode")
 # every comparison the suite must print: (frame_bytes, readers, policy, mode)
 FANOUT_GROUPS = {(f, n, p, m) for f in (64, 4096) for n in (1, 2, 4, 8)
@@ -350,6 +351,8 @@ def check_fanout(bench):
                 for metric in FANOUT_UNITS:
                     if (group, impl, metric) not in seen:
                         fail(f"fanout {group}: no {impl} {metric} row (value or skipped)")
+                if impl == "iceoryx" and group[3] == "thread" and (group, impl, "frames_per_s") not in skipped:
+                    fail(f"fanout {group}: iceoryx has a value in a thread case")
                 if (group, impl, "frames_per_s") in skipped:
                     continue
                 v = [values.get((group, impl, m)) for m in FANOUT_LATENCIES]
@@ -360,7 +363,9 @@ def check_fanout(bench):
                         fail(f"fanout {group} {impl}: {m} is 0")
                 if group[2] == "block" and values.get((group, impl, "lagged_frames"), 0) != 0:
                     fail(f"fanout {group} {impl}: frames lagged under BLOCK")
-        if not re.search(r"\[\d+/64\] fanout (process|thread) N=\d ", stderr) or "[64/64] fanout done" not in stderr:
+        steps = 32 * len(FANOUT_IMPLS)
+        if (not re.search(rf"\[\d+/{steps}\] fanout (process|thread) N=\d ", stderr)
+                or f"[{steps}/{steps}] fanout done" not in stderr):
             fail(f"no progress lines on stderr: {stderr[:300]!r}")
         check_fanout_csv(csv_path, values)
         check_fanout_svg(svg_path, values)

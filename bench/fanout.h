@@ -1,7 +1,7 @@
 /*
  * fanout.h - what the implementations of klaw-bench's fanout suite share
  * (suite_fanout.c runs them; klaw lives in fanout_klaw.c, ZeroMQ in
- * peer_zmq.c): the
+ * peer_zmq.c, iceoryx in peer_iceoryx.c): the
  * frame every writer writes and every reader checks, the latency
  * histogram, the per-reader tally, the control block of one run, and the
  * interface an implementation gives the runner.
@@ -468,6 +468,11 @@ typedef struct fanout_impl {
      * process. */
     void (*abandon)(void *st, void *w, bool writer);
     void (*teardown)(void *st);
+    /* Process mode, may be NULL: the worker process's last act, after its
+     * run (or abandon) and its tally, instead of the runner's _exit(0);
+     * must not return (iceoryx: exit(0), whose destructors deregister the
+     * process from RouDi). */
+    void (*worker_end)(void *st);
 } fanout_impl;
 
 /* ---- one run (suite_fanout.c; the bridge suite runs its cases through it too) ---- */
@@ -492,5 +497,10 @@ extern const fanout_impl fanout_klaw;
 /* The peer: ZeroMQ PUB/SUB (ipc:// between processes, inproc:// between
  * threads); when libzmq was not found at build time its cannot() says so. */
 extern const fanout_impl fanout_peer_zmq;
+
+/* The zero-copy peer: iceoryx 2.0 publisher and subscribers, between
+ * processes only (peer_iceoryx.c; peer_iceoryx.h starts its RouDi); when
+ * its C binding was not found at build time its cannot() says so. */
+extern const fanout_impl fanout_peer_iceoryx;
 
 #endif /* KLAW_BENCH_FANOUT_H */

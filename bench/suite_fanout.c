@@ -1,7 +1,8 @@
 /*
  * suite_fanout.c - klaw-bench's fanout suite: one writer -> N readers on
- * klaw's broadcast channel against ZeroMQ PUB/SUB, the same frames, the
- * same N, in the same run.
+ * klaw's broadcast channel against ZeroMQ PUB/SUB and, between processes,
+ * iceoryx 2.0's zero-copy publish/subscribe: the same frames, the same N,
+ * in the same run.
  *
  * Cases: N in {1, 2, 4, 8} readers; frames of 64 B and 4 KiB; policy
  * OVERWRITE (a slow reader loses frames: klaw says LAGGED with the count,
@@ -11,7 +12,13 @@
  * broadcast channel in /dev/shm; ZeroMQ over ipc://) or threads of this
  * process ("thread": an anonymous channel; ZeroMQ over inproc://). Ring
  * capacity FANOUT_RING_SLOTS (1024) frames; ZeroMQ's SNDHWM and RCVHWM are
- * set to the same.
+ * set to the same. iceoryx (peer_iceoryx.c) runs the process cases only: a
+ * publisher loans, fills and publishes each frame, each reader's
+ * subscriber takes, checks and releases it; OVERWRITE is its
+ * DISCARD_OLDEST_DATA, BLOCK its BLOCK_PRODUCER / WAIT_FOR_CONSUMER; its
+ * subscriber queue holds 256 chunks, iceoryx 2.0's maximum. The suite
+ * starts a RouDi of its own for it at the first such case and stops it at
+ * the end (peer_iceoryx.h).
  *
  * A run (fanout.h says more): the workers start and attach (outside the
  * clock), then the writer publishes flat out for half the repetition time
@@ -43,8 +50,8 @@
  * reader would take. The paced writer spins or sleeps to its schedule by
  * the same rule.
  *
- * Each case is measured --runs times, klaw and ZeroMQ alternating; each
- * row is the median. Besides the rows, the suite writes every median to a
+ * Each case is measured --runs times, klaw and its peers alternating;
+ * each row is the median. Besides the rows, the suite writes every median to a
  * CSV file and draws delivered frames/s against N as an SVG chart (--csv,
  * --svg; default bench-results/fanout.csv and .svg under the current
  * directory), and prints a progress line on stderr.
@@ -71,6 +78,7 @@
 #include "bench.h"
 #include "bench_util.h"
 #include "fanout.h"
+#include "peer_iceoryx.h"
 #include "report.h"
 #include "runner.h"
 
@@ -278,6 +286,8 @@ static void worker_run(void *arg, unsigned slot, bool go)
         rd->end_ns = bench_now_ns();
         atomic_fetch_add(&run->readers_done, 1);
     }
+    if (ctl->k.process && ctl->impl->worker_end)
+        ctl->impl->worker_end(ctl->st); /* does not return */
 }
 
 int fanout_run_once(const fanout_impl *impl, const fanout_case *k, uint64_t phase_ns, run_result *res, char *err)
@@ -342,7 +352,7 @@ int fanout_run_once(const fanout_impl *impl, const fanout_case *k, uint64_t phas
 
 /* ---- measuring ---------------------------------------------------------------------------- */
 
-static const fanout_impl *const IMPLS[] = {&fanout_klaw, &fanout_peer_zmq};
+static const fanout_impl *const IMPLS[] = {&fanout_klaw, &fanout_peer_zmq, &fanout_peer_iceoryx};
 enum { NIMPLS = sizeof IMPLS / sizeof IMPLS[0] };
 
 static const uint32_t SIZES[] = {64, 4096};
@@ -436,11 +446,13 @@ static void measure_case(const bench_opts *o, const fanout_case *k, unsigned *st
     co->k = *k;
 
     for (unsigned i = 0; i < NIMPLS; i++) {
-        co->impl[i].skip = IMPLS[i]->cannot ? IMPLS[i]->cannot(k) : NULL;
-        if (!co->impl[i].skip && !selected(k, IMPLS[i]->name))
+        /* the filter first: iceoryx's cannot() starts RouDi */
+        if (!selected(k, IMPLS[i]->name))
             co->impl[i].skip = "left out by KLAW_BENCH_FANOUT_ONLY";
+        else
+            co->impl[i].skip = IMPLS[i]->cannot ? IMPLS[i]->cannot(k) : NULL;
     }
-    /* interleaved: klaw, peer, klaw, peer, ... */
+    /* interleaved: klaw, peers, klaw, peers, ... */
     for (unsigned r = 0; r < runs; r++) {
         for (unsigned i = 0; i < NIMPLS; i++) {
             if (co->impl[i].skip || co->impl[i].failed)
@@ -519,20 +531,25 @@ static int write_csv(const char *path)
 }
 
 /* Delivered frames/s against N: a panel per frame size and policy (2 x 2),
- * a line per implementation and mode, log-scaled y shared by all panels. */
+ * a line per implementation and mode (iceoryx: processes only),
+ * log-scaled y shared by all panels. */
 static int write_svg(const char *path, const bench_opts *o)
 {
-    static const char *const COLORS[NIMPLS][NMODES] = {{"#1f5fbf", "#6fa8ff"}, {"#c0392b", "#f0a08f"}};
+    static const char *const COLORS[NIMPLS][NMODES] = {
+        {"#1f5fbf", "#6fa8ff"}, {"#c0392b", "#f0a08f"}, {"#2e8b3a", NULL}};
     static const char *const LABELS[NIMPLS][NMODES] = {
         {"klaw, processes (shared memory)", "klaw, threads"},
         {"ZeroMQ, processes (ipc://)", "ZeroMQ, threads (inproc://)"},
+        {"iceoryx, processes (shared memory)", NULL},
     };
     static report_chart c;
-    static char subtitle[160], tips[NIMPLS][NMODES][32];
+    static char subtitle[200], tips[NIMPLS][NMODES][32];
     memset(&c, 0, sizeof c);
     snprintf(subtitle, sizeof subtitle,
-             "median of %u runs of %.2f s + %.2f s paced; ring / HWM %d frames; log scale; higher is better", o->runs,
-             (double)phase_ns(o) / 1e9, (double)phase_ns(o) / 2e9, FANOUT_RING_SLOTS);
+             "median of %u runs of %.2f s + %.2f s paced; ring / HWM %d frames (iceoryx queue %u); log scale; "
+             "higher is better",
+             o->runs, (double)phase_ns(o) / 1e9, (double)phase_ns(o) / 2e9, FANOUT_RING_SLOTS,
+             bench_iox_queue_capacity());
     c.title = "klaw-bench fanout: frames delivered/s (summed over readers), 1 writer to N readers";
     c.subtitle = subtitle;
     c.x_label = "readers (N)";
@@ -551,6 +568,8 @@ static int write_svg(const char *path, const bench_opts *o)
                                          : (p ? "64 B frames, BLOCK" : "64 B frames, OVERWRITE");
             for (unsigned i = 0; i < NIMPLS; i++) {
                 for (unsigned m = 0; m < NMODES; m++) {
+                    if (!LABELS[i][m])
+                        continue;
                     report_series *se = &pn->series[pn->nseries++];
                     snprintf(tips[i][m], sizeof tips[i][m], "%s %s", IMPLS[i]->name, m == 0 ? "process" : "thread");
                     se->label = LABELS[i][m];
@@ -615,6 +634,7 @@ static void run_fanout(const bench_opts *o)
                     measure_case(o, &k, &step, steps);
                 }
     fprintf(stderr, "%s[%u/%u] fanout done%s", isatty(2) ? "\r" : "", step, steps, isatty(2) ? "\033[K\n" : "\n");
+    bench_iox_stop();
     bench_runner_end();
 
     const char *csv = o->csv_path ? o->csv_path : "bench-results/fanout.csv";
@@ -636,7 +656,8 @@ const bench_suite bench_suite_fanout = {
     .summary = "broadcast: 1 writer -> 1/2/4/8 readers, 64 B and 4 KiB, OVERWRITE and BLOCK, threads and processes",
     .table_metric = "delivered_per_s",
     .lower_is_better = false,
-    .peers = "zeromq (PUB/SUB, ipc:// between processes, inproc:// between threads)",
+    .peers = "zeromq (PUB/SUB, ipc:// between processes, inproc:// between threads), "
+             "iceoryx (2.0 publish/subscribe, between processes; its own RouDi)",
     .rep_scale = 1,
     .run = run_fanout,
 };

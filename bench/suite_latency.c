@@ -30,11 +30,22 @@
  *   floor_cacheline  a bare cache-line ping-pong (spin): the hardware's
  *                    handoff, what `spin` is compared with;
  *   floor_futex      a raw futex wait/wake ping-pong with the same pause:
- *                    what `parked` and `fd` are compared with.
+ *                    what `parked` and `fd` are compared with;
+ *   iceoryx          iceoryx 2.0 (peer_iceoryx.c): the same 64-byte
+ *                    ping-pong over a publisher and a subscriber each way
+ *                    (loan, publish; take, release), in the klaw rows' key
+ *                    for spin (take in a loop, both sides), block and
+ *                    parked (a WaitSet on the subscriber, both sides; parked
+ *                    with the same pause). Its runtime is one per process:
+ *                    "thread" is its two sides as threads of one forked
+ *                    process, "process" two forked processes. The suite
+ *                    starts a RouDi of its own for it and stops it at the
+ *                    end (peer_iceoryx.h); without iceoryx the rows say
+ *                    "skipped".
  *
  * Parameters: kind (mpmc), wait, payload_bytes (64), mode (thread |
  * process). What issue 15 adds later: more kinds and payload sizes, select,
- * iceoryx, ZeroMQ, a pipe and a Unix socket.
+ * ZeroMQ, a pipe and a Unix socket.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -54,6 +65,7 @@
 #include "bench_util.h"
 #include "fanout.h"
 #include "klaw/klaw.h"
+#include "peer_iceoryx.h"
 
 #define PAYLOAD 64
 #define PAUSE_US 200 /* parked / fd: the ponger is asleep when a frame comes */
@@ -317,15 +329,12 @@ static int one_run(enum wait_mode w, int process, uint64_t n, fanout_hist *h)
 
 /* ---- the suite ---------------------------------------------------------------------------------- */
 
-static void emit_case(const bench_opts *o, enum wait_mode w, int process)
+static const double Q[] = {0.5, 0.99, 0.999, 1.0};
+static const char *const METRIC[] = {"latency_p50_ns", "latency_p99_ns", "latency_p999_ns", "latency_max_ns"};
+
+/* The key of wait mode w's rows (a peer's rows take the klaw rows' key). */
+static bench_key case_key(enum wait_mode w, int process)
 {
-    static const double Q[] = {0.5, 0.99, 0.999, 1.0};
-    static const char *const METRIC[] = {"latency_p50_ns", "latency_p99_ns", "latency_p999_ns", "latency_max_ns"};
-    const char *impl = w == W_FLOOR_LINE ? "floor_cacheline" : w == W_FLOOR_FUTEX ? "floor_futex" : "klaw";
-    int paced = w == W_PARKED || w == W_FD || w == W_FLOOR_FUTEX;
-    uint64_t n = o->quick ? 200 : paced ? 3000 : 50000;
-    unsigned runs = o->runs ? o->runs : 5;
-    double v[4][64];
     /* the key keeps the pointer: one string per case, for the whole run */
     static char names[2][6][32];
     char *name = names[process][w];
@@ -335,6 +344,23 @@ static void emit_case(const bench_opts *o, enum wait_mode w, int process)
     bench_key_str(&k, "wait", WAIT_NAME[w]);
     bench_key_int(&k, "payload_bytes", PAYLOAD);
     bench_key_str(&k, "mode", process ? "process" : "thread");
+    return k;
+}
+
+static uint64_t round_trips(const bench_opts *o, enum wait_mode w)
+{
+    int paced = w == W_PARKED || w == W_FD || w == W_FLOOR_FUTEX;
+    return o->quick ? 200 : paced ? 3000 : 50000;
+}
+
+static void emit_case(const bench_opts *o, enum wait_mode w, int process)
+{
+    const char *impl = w == W_FLOOR_LINE ? "floor_cacheline" : w == W_FLOOR_FUTEX ? "floor_futex" : "klaw";
+    uint64_t n = round_trips(o, w);
+    unsigned runs = o->runs ? o->runs : 5;
+    double v[4][64];
+    bench_key k = case_key(w, process);
+    const char *name = k.case_name;
     for (unsigned r = 0; r < runs && r < 64; r++) {
         fanout_hist h;
         if (one_run(w, process, n, &h) != 0 || h.n != n) {
@@ -348,25 +374,63 @@ static void emit_case(const bench_opts *o, enum wait_mode w, int process)
         bench_emit(&k, impl, METRIC[q], "ns", bench_median(v[q], runs < 64 ? runs : 64));
 }
 
+/* iceoryx's rows beside klaw's of wait mode w (spin, block, parked). */
+static void emit_iox_case(const bench_opts *o, enum wait_mode w, int process)
+{
+    const bench_iox_wait iw = w == W_SPIN ? BENCH_IOX_SPIN : w == W_BLOCK ? BENCH_IOX_BLOCK : BENCH_IOX_PARKED;
+    uint64_t n = round_trips(o, w);
+    unsigned runs = o->runs ? o->runs : 5;
+    double v[4][64];
+    char err[320];
+    static char whys[2][6][360]; /* the rows keep the pointer */
+    char *why = whys[process][w];
+    bench_key k = case_key(w, process);
+    const char *skip = bench_iox_start();
+    for (unsigned r = 0; !skip && r < runs && r < 64; r++) {
+        fanout_hist h;
+        int rc = bench_iox_latency(iw, process != 0, n, PAUSE_US, &h, err, sizeof err);
+        if (rc != 0 || h.n != n) {
+            if (rc == 0)
+                snprintf(err, sizeof err, "%llu of %llu frames", (unsigned long long)h.n, (unsigned long long)n);
+            bench_fail(&k, "iceoryx %s: %s", k.case_name, err);
+            snprintf(why, sizeof whys[0][0], "failed its check: %s", err);
+            skip = why;
+            break;
+        }
+        for (int q = 0; q < 4; q++)
+            v[q][r] = (double)fanout_hist_quantile(&h, Q[q]);
+    }
+    for (int q = 0; q < 4; q++) {
+        if (skip)
+            bench_emit_skipped(&k, "iceoryx", METRIC[q], "ns", skip);
+        else
+            bench_emit(&k, "iceoryx", METRIC[q], "ns", bench_median(v[q], runs < 64 ? runs : 64));
+    }
+}
+
 static void run_latency(const bench_opts *o)
 {
     for (int process = 0; process <= 1; process++) {
         emit_case(o, W_FLOOR_LINE, process);
         emit_case(o, W_SPIN, process);
+        emit_iox_case(o, W_SPIN, process);
         emit_case(o, W_BLOCK, process);
+        emit_iox_case(o, W_BLOCK, process);
         emit_case(o, W_FLOOR_FUTEX, process);
         emit_case(o, W_PARKED, process);
+        emit_iox_case(o, W_PARKED, process);
         emit_case(o, W_FD, process);
     }
+    bench_iox_stop();
 }
 
 const bench_suite bench_suite_latency = {
     .name = "latency",
     .summary = "one-way latency by ping-pong (mpmc, 64 B): spin, blocking, parked and descriptor wake-ups, "
-               "threads and processes, against the cache-line and futex floors",
+               "threads and processes, against the cache-line and futex floors and iceoryx",
     .table_metric = "latency_p50_ns",
     .lower_is_better = true,
-    .peers = "floor_cacheline, floor_futex",
+    .peers = "floor_cacheline, floor_futex, iceoryx (2.0 publish/subscribe; its own RouDi)",
     .rep_scale = 1,
     .run = run_latency,
 };

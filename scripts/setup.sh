@@ -11,7 +11,9 @@ KLAW_BUILD=${KLAW_BUILD:-$KLAW_ROOT/build}
 # libklaw-nats and klaw bridge; nats-server: their tests start real ones; Go
 # and its NATS and msgpack packages: the interop test's Go service; libuv:
 # the event-loop example docs/eventloops.md; python3-dev and python3-pytest:
-# the klaw Python package, built for /usr/bin/python3, and its tests).
+# the klaw Python package, built for /usr/bin/python3, and its tests;
+# iceoryx and its C binding: the zero-copy peer of klaw-bench fanout and
+# latency).
 KLAW_PACKAGES=(
   build-essential meson ninja-build pkg-config
   liburcu-dev libck-dev libcmocka-dev
@@ -21,6 +23,7 @@ KLAW_PACKAGES=(
   golang-go golang-github-nats-io-go-nats-dev golang-github-vmihailenco-msgpack.v5-dev
   libuv1-dev
   python3-dev python3-pytest
+  iceoryx libiceoryx-binding-c-dev
 )
 
 # What building the Debian packages adds (scripts/package-test, .ci/run):
