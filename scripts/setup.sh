@@ -13,7 +13,7 @@ KLAW_BUILD=${KLAW_BUILD:-$KLAW_ROOT/build}
 # the event-loop example docs/eventloops.md; python3-dev and python3-pytest:
 # the klaw Python package, built for /usr/bin/python3, and its tests;
 # iceoryx and its C binding: the zero-copy peer of klaw-bench fanout and
-# latency).
+# latency - meson finds the binding through its CMake files, hence cmake).
 KLAW_PACKAGES=(
   build-essential meson ninja-build pkg-config
   liburcu-dev libck-dev libcmocka-dev
@@ -23,7 +23,7 @@ KLAW_PACKAGES=(
   golang-go golang-github-nats-io-go-nats-dev golang-github-vmihailenco-msgpack.v5-dev
   libuv1-dev
   python3-dev python3-pytest
-  iceoryx libiceoryx-binding-c-dev
+  iceoryx libiceoryx-binding-c-dev cmake
 )
 
 # What building the Debian packages adds (scripts/package-test, .ci/run):
