@@ -185,30 +185,39 @@ static void handle_close_c(Handle *self)
     }
 }
 
+/* Frees a C handle of kind/side (NULL: nothing). */
+static void free_c(int kind, int tx, void *h)
+{
+    if (!h)
+        return;
+    switch (kind * 2 + tx) {
+    case K_MPMC * 2 + 1: klaw_mpmc_tx_free(h); break;
+    case K_MPMC * 2: klaw_mpmc_rx_free(h); break;
+    case K_BCAST * 2 + 1: klaw_bcast_tx_free(h); break;
+    case K_BCAST * 2: klaw_bcast_rx_free(h); break;
+    case K_WATCH * 2 + 1: klaw_watch_tx_free(h); break;
+    case K_WATCH * 2: klaw_watch_rx_free(h); break;
+    case K_ONESHOT * 2 + 1: klaw_oneshot_tx_free(h); break;
+    case K_ONESHOT * 2: klaw_oneshot_rx_free(h); break;
+    }
+}
+
 static void handle_dealloc(Handle *self)
 {
-    if (self->h) {
-        switch (self->kind * 2 + self->tx) {
-        case K_MPMC * 2 + 1: klaw_mpmc_tx_free(self->h); break;
-        case K_MPMC * 2: klaw_mpmc_rx_free(self->h); break;
-        case K_BCAST * 2 + 1: klaw_bcast_tx_free(self->h); break;
-        case K_BCAST * 2: klaw_bcast_rx_free(self->h); break;
-        case K_WATCH * 2 + 1: klaw_watch_tx_free(self->h); break;
-        case K_WATCH * 2: klaw_watch_rx_free(self->h); break;
-        case K_ONESHOT * 2 + 1: klaw_oneshot_tx_free(self->h); break;
-        case K_ONESHOT * 2: klaw_oneshot_rx_free(self->h); break;
-        }
-        self->h = NULL;
-    }
+    free_c(self->kind, self->tx, self->h);
+    self->h = NULL;
     Py_XDECREF(self->name);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* A handle object owning h (freed here if the object cannot be made). */
 static PyObject *new_handle(int kind, int tx, void *h, uint32_t max_frame, const char *name)
 {
     Handle *o = PyObject_New(Handle, tx ? &SenderType : &ReceiverType);
-    if (!o)
+    if (!o) {
+        free_c(kind, tx, h);
         return NULL;
+    }
     o->kind = kind;
     o->tx = tx;
     o->h = h;
@@ -1222,10 +1231,14 @@ static PyTypeObject ClaimType = {
 
 static PyObject *pair(int kind, void *tx, void *rx, uint32_t max_frame, const char *name)
 {
-    PyObject *t = new_handle(kind, 1, tx, max_frame, name);
-    PyObject *r = t ? new_handle(kind, 0, rx, max_frame, name) : NULL;
+    PyObject *t = new_handle(kind, 1, tx, max_frame, name); /* owns tx */
+    if (!t) {
+        free_c(kind, 0, rx);
+        return NULL;
+    }
+    PyObject *r = new_handle(kind, 0, rx, max_frame, name); /* owns rx */
     if (!r) {
-        Py_XDECREF(t); /* frees tx */
+        Py_DECREF(t); /* frees tx */
         return NULL;
     }
     PyObject *p = PyTuple_Pack(2, t, r);
@@ -1348,10 +1361,13 @@ static PyObject *oneshot_create(PyObject *mod, PyObject *args, PyObject *kw)
     if (st != KLAW_OK)
         return raise_status(st, 0);
     PyObject *t = tx ? new_handle(K_ONESHOT, 1, tx, max_frame, name) : (Py_INCREF(Py_None), Py_None);
+    if (!t) {
+        free_c(K_ONESHOT, 0, rx);
+        return NULL;
+    }
     PyObject *r = rx ? new_handle(K_ONESHOT, 0, rx, max_frame, name) : (Py_INCREF(Py_None), Py_None);
-    if (!t || !r) {
-        Py_XDECREF(t);
-        Py_XDECREF(r);
+    if (!r) {
+        Py_DECREF(t);
         return NULL;
     }
     PyObject *p = PyTuple_Pack(2, t, r);
