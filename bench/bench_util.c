@@ -1,4 +1,5 @@
 /* bench_util.c - clock, calibration and medians (see bench_util.h). */
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -80,4 +81,19 @@ void bench_measure(bench_subject *s, unsigned n, unsigned runs, uint64_t rep_ns)
         s[k].min_ns = samples[k][0]; /* sorted by bench_median */
         s[k].max_ns = samples[k][runs - 1];
     }
+}
+
+int bench_pin_self(int which)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 2)
+        return -1;
+    for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &set) && seen++ == which) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            return sched_setaffinity(0, sizeof one, &one) == 0 ? cpu : -1;
+        }
+    return -1;
 }

@@ -61,4 +61,11 @@ double bench_median(double *v, unsigned n);
  * subjects and BENCH_MAX_RUNS runs (more are not measured). */
 void bench_measure(bench_subject *s, unsigned n, unsigned runs, uint64_t rep_ns);
 
+/* Latency pinning (the latency suite and its peers): the calling thread
+ * onto the `which`-th CPU (0, 1, ...) this process may use; the pinger runs
+ * on the first, the ponger on the second, so every impl is measured
+ * between the same two CPUs. Returns the CPU, or -1 (fewer CPUs: nothing
+ * pinned). */
+int bench_pin_self(int which);
+
 #endif /* KLAW_BENCH_UTIL_H */

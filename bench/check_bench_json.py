@@ -521,6 +521,51 @@ def check_python(bench, with_klaw):
     return len(rows), ngroups
 
 
+LATENCY_METRICS = ("latency_p50_ns", "latency_p99_ns", "latency_p999_ns", "latency_max_ns")
+LATENCY_IMPLS = {"spin": ("klaw", "floor_cacheline", "iceoryx"), "block": ("klaw", "iceoryx"),
+                 "parked": ("klaw", "floor_futex", "iceoryx"), "fd": ("klaw",)}
+
+
+def check_latency(bench):
+    """klaw-bench latency --quick --json: every wait mode in both modes has
+    its impls' four latency rows (values, or iceoryx skipped with a reason),
+    in ns, with p50 <= p99 <= p99.9 <= max; never a timing."""
+    rows, _ = read_rows(bench, "latency")
+    values, seen = {}, set()
+    for n, row in rows:
+        if not check_value(n, row):
+            continue
+        if row["suite"] != "latency" or row["metric"] not in LATENCY_METRICS or row["unit"] != "ns":
+            fail(f"line {n}: suite/metric/unit {row['suite']!r} {row['metric']!r} {row['unit']!r}")
+            continue
+        wait, mode = row.get("wait"), row.get("mode")
+        if row.get("kind") != "mpmc" or row.get("payload_bytes") != 64 or mode not in ("thread", "process") \
+                or wait not in LATENCY_IMPLS or row["impl"] not in LATENCY_IMPLS[wait]:
+            fail(f"line {n}: unexpected row {row}")
+            continue
+        if "skipped" in row and row["impl"] != "iceoryx":
+            fail(f"line {n}: {row['impl']} skipped: {row['skipped']}")
+        key = (mode, wait, row["impl"], row["metric"])
+        if key in seen:
+            fail(f"line {n}: a second row for {key}")
+        seen.add(key)
+        if "value" in row:
+            values[key] = row["value"]
+    groups = 0
+    for mode in ("thread", "process"):
+        for wait, impls in LATENCY_IMPLS.items():
+            for impl in impls:
+                groups += 1
+                for metric in LATENCY_METRICS:
+                    if (mode, wait, impl, metric) not in seen:
+                        fail(f"latency {mode} {wait}: no {impl} {metric} row (value or skipped)")
+                v = [values.get((mode, wait, impl, m)) for m in LATENCY_METRICS]
+                if None not in v and v != sorted(v):
+                    fail(f"latency {mode} {wait} {impl}: p50/p99/p99.9/max not in order: {v}")
+    return len(rows), groups
+
+
+
 def check_row(n, row):
     if not check_value(n, row):
         return None
@@ -561,13 +606,15 @@ def main():
         if not errors:
             print(f"bench-smoke python: {nrows} rows, {ngroups} comparisons, all well formed")
         return 1 if errors else 0
-    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] not in ("codec", "mpmc", "fanout", "bridge")):
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] not in ("codec", "mpmc", "fanout", "bridge",
+                                                                              "latency")):
         print(__doc__, file=sys.stderr)
         return 2
     bench = sys.argv[1]
-    if len(sys.argv) == 3 and sys.argv[2] in ("mpmc", "fanout", "bridge"):
+    if len(sys.argv) == 3 and sys.argv[2] in ("mpmc", "fanout", "bridge", "latency"):
         suite = sys.argv[2]
-        nrows, ngroups = {"mpmc": check_mpmc, "fanout": check_fanout, "bridge": check_bridge}[suite](bench)
+        nrows, ngroups = {"mpmc": check_mpmc, "fanout": check_fanout, "bridge": check_bridge,
+                          "latency": check_latency}[suite](bench)
         for e in errors:
             print("bench-smoke:", e, file=sys.stderr)
         if not errors:

@@ -765,6 +765,7 @@ static const void *lat_take(lat_side *s, iox_sub_t sub, iox_ws_t ws)
 /* One side: its publisher and subscriber, then n round trips. */
 static void *lat_run(void *p)
 {
+    bench_pin_self(((lat_side *)p)->pinger ? 0 : 1); /* the latency suite's two CPUs */
     lat_side *s = p;
     lat_shared *sh = s->sh;
     iox_pub_storage_t pub_st;
