@@ -85,11 +85,19 @@ void bench_measure(bench_subject *s, unsigned n, unsigned runs, uint64_t rep_ns)
 
 int bench_pin_self(int which)
 {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 2)
+    /* the CPUs from the process's first call on (a pinned parent's fork
+     * child must still find the second CPU) */
+    static cpu_set_t base;
+    static int have_base;
+    if (!have_base) {
+        if (sched_getaffinity(0, sizeof base, &base) != 0)
+            return -1;
+        have_base = 1;
+    }
+    if (CPU_COUNT(&base) < 2)
         return -1;
     for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++)
-        if (CPU_ISSET(cpu, &set) && seen++ == which) {
+        if (CPU_ISSET(cpu, &base) && seen++ == which) {
             cpu_set_t one;
             CPU_ZERO(&one);
             CPU_SET(cpu, &one);

@@ -62,7 +62,9 @@ double bench_median(double *v, unsigned n);
 void bench_measure(bench_subject *s, unsigned n, unsigned runs, uint64_t rep_ns);
 
 /* Latency pinning (the latency suite and its peers): the calling thread
- * onto the `which`-th CPU (0, 1, ...) this process may use; the pinger runs
+ * onto the `which`-th CPU (0, 1, ...) of those the process could use at
+ * its first call (remembered, so a fork child of a pinned parent still
+ * finds the second CPU); the pinger runs
  * on the first, the ponger on the second, so every impl is measured
  * between the same two CPUs. Returns the CPU, or -1 (fewer CPUs: nothing
  * pinned). */
