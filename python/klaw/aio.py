@@ -41,12 +41,33 @@ async def _readable(fd, arm):
         loop.remove_reader(fd)
 
 
+class _OneWaiter:
+    """A descriptor has one reader callback on a loop: a second task waiting
+    on the same handle would replace the first's, which would then never
+    wake. So one task waits at a time; a second gets RuntimeError."""
+
+    def __init__(self):
+        self._busy = False
+
+    async def wait(self, fd, arm):
+        if self._busy:
+            raise RuntimeError("another task is waiting on this klaw handle (one task at a time; "
+                               "give each task its own handle)")
+        self._busy = True
+        try:
+            await _readable(fd, arm)
+        finally:
+            self._busy = False
+
+
 class Receiver:
-    """An asyncio face of a klaw receiver (any kind)."""
+    """An asyncio face of a klaw receiver (any kind). One task awaits it at
+    a time (RuntimeError otherwise)."""
 
     def __init__(self, rx):
         self.rx = rx
         self._fd = rx.fileno()
+        self._waiter = _OneWaiter()
 
     async def recv(self):
         """The next frame (bytes); Closed once every sender is gone."""
@@ -55,7 +76,7 @@ class Receiver:
                 return self.rx.try_recv()
             except Empty:
                 pass
-            await _readable(self._fd, self.rx.arm)
+            await self._waiter.wait(self._fd, self.rx.arm)
 
     async def recv_batch(self, max=64):
         """1..max frames (mpmc, broadcast)."""
@@ -64,7 +85,7 @@ class Receiver:
                 return self.rx.recv_batch(max, timeout=0)
             except (_klaw.Timeout, Empty):
                 pass
-            await _readable(self._fd, self.rx.arm)
+            await self._waiter.wait(self._fd, self.rx.arm)
 
     def __aiter__(self):
         return self
@@ -86,6 +107,7 @@ class Sender:
     def __init__(self, tx):
         self.tx = tx
         self._fd = tx.fileno()
+        self._waiter = _OneWaiter()
 
     async def send(self, data):
         while True:
@@ -93,7 +115,7 @@ class Sender:
                 return self.tx.try_send(data)
             except Full:
                 pass
-            await _readable(self._fd, self.tx.arm)
+            await self._waiter.wait(self._fd, self.tx.arm)
 
     def close(self):
         self.tx.close()

@@ -352,6 +352,21 @@ def test_asyncio_select_and_send():
     assert rx1.recv(timeout=1) == b"b" and rx1.recv(timeout=1) == b"c"
 
 
+def test_asyncio_one_task_waits_on_a_receiver_at_a_time():
+    tx, rx = klaw.Mpmc.create(capacity=2, max_frame=16)
+    arx = klaw.aio.Receiver(rx)
+
+    async def main():
+        first = asyncio.ensure_future(arx.recv())
+        await asyncio.sleep(0.05)  # first waits on the descriptor
+        with pytest.raises(RuntimeError):
+            await arx.recv()
+        tx.send(b"x")
+        return await asyncio.wait_for(first, 5)
+
+    assert asyncio.run(main()) == b"x"
+
+
 # ---- the wire ---------------------------------------------------------------------------------
 
 def test_envelope_types_round_trip():
